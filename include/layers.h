@@ -1,0 +1,75 @@
+// layers.h: the network's layers as forward/backward pairs on raw float arrays.
+//
+// Activations use the "CBHW" layout: (C, B, H, W), channel-major then image. A channel's
+// values for the whole batch are one contiguous run of B*H*W floats, so batchnorm reduces
+// over contiguous memory and a convolution over the whole batch is a single GEMM
+// out[Cout, B*Ho*Wo] = W[Cout, Cin*k*k] . col[Cin*k*k, B*Ho*Wo], done in chunks of images
+// so the im2col buffer stays small.
+//
+// Backward functions overwrite their outputs (din, dw, ...) unless the name says "acc".
+#ifndef ONECYCLE_LAYERS_H
+#define ONECYCLE_LAYERS_H
+#include <stddef.h>
+
+typedef struct ConvShape {
+    int B, Cin, H, W;    // input (Cin, B, H, W)
+    int Cout, k, stride, pad;
+    int Ho, Wo;          // output (Cout, B, Ho, Wo)
+    int chunk;           // images per im2col chunk
+} ConvShape;
+
+// Fills Ho, Wo and chunk (chunk chosen so the col buffer stays near col_budget floats).
+void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k, int stride, int pad,
+                     size_t col_budget);
+// Floats of workspace conv_forward/backward need for this shape.
+size_t conv_col_floats(const ConvShape *s);
+
+// out (Cout,B,Ho,Wo) = conv(in (Cin,B,H,W), w (Cout,Cin,k,k)); no bias.
+void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col);
+// dw (Cout,Cin,k,k) = dL/dw; din (Cin,B,H,W) = dL/din (skipped when din is NULL).
+void conv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
+                   const ConvShape *s, float *col);
+
+// Batchnorm over (C, N) where N = B*H*W, fused with an optional residual add and ReLU:
+//   y = act(gamma * (x - mean) * rstd + beta + res)        (res may be NULL; relu 0/1)
+// Training: mean/rstd are the batch statistics (biased variance), written to mean/rstd,
+// and the running statistics are updated PyTorch-style (unbiased variance, momentum).
+// Evaluation (train = 0): uses running_mean/running_var, leaves mean/rstd untouched.
+typedef struct BnArgs {
+    int C;
+    long N;
+    float eps, momentum; // 1e-5, 0.1
+    int relu, train;
+} BnArgs;
+void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
+                float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a);
+// Given dy = dL/dy (already multiplied by the ReLU mask), x and the saved mean/rstd:
+// dx (C,N), dgamma (C), dbeta (C).
+void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                 const float *gamma, const float *mean, const float *rstd, const BnArgs *a);
+// dy[i] = dy[i] * (y[i] > 0): the ReLU backward, in place, given the ReLU's output y.
+void relu_mask(float *dy, const float *y, long n);
+
+// Option-A shortcut: out (Cout,B,H/2,W/2) = x (Cin,B,H,W) subsampled by 2 with channels
+// zero-padded (Cout-Cin)/2 on each side (the common PyTorch CIFAR ResNet convention).
+void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, int H, int W);
+// din += the gradient through the shortcut of dout.
+void shortcut_a_backward_acc(float *din, const float *dout, int Cin, int Cout, int B, int H, int W);
+
+// Global average pool: out (B, C) row-major = mean over H*W of x (C, B, H, W).
+void avgpool_forward(float *out, const float *x, int C, int B, int HW);
+void avgpool_backward(float *dx, const float *dout, int C, int B, int HW);
+
+// Fully connected: out (B, Dout) = in (B, Din) . w^T + bias, w is (Dout, Din) as in PyTorch.
+void fc_forward(float *out, const float *in, const float *w, const float *bias, int B, int Din, int Dout);
+void fc_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
+                 const float *w, int B, int Din, int Dout);
+
+// Mean softmax cross-entropy over the batch; dlogits (B, K) = its gradient (may be NULL).
+// Returns the loss; *correct (may be NULL) = number of argmax hits.
+double softmax_ce(float *dlogits, const float *logits, const int *labels, int B, int K, int *correct);
+
+// x += y, n floats.
+void add_inplace(float *x, const float *y, long n);
+
+#endif

@@ -1,0 +1,34 @@
+// plot.h: line charts as PNG (libpng + a small built-in bitmap font).
+// One module for every plot of the project: schedules, LR-finder curves, training curves.
+#ifndef ONECYCLE_PLOT_H
+#define ONECYCLE_PLOT_H
+#include "common.h"
+#include "pngio.h"
+
+typedef struct PlotSeries {
+    const char *name;   // legend text
+    const double *x, *y;
+    int n;
+    int right_axis;     // 1: plotted against the panel's right y axis
+    uint32_t color;     // 0xRRGGBB; 0 = pick from the palette by index
+    int dashed;
+} PlotSeries;
+
+typedef struct PlotPanel {
+    const char *title;
+    const char *xlabel, *ylabel, *y2label; // y2label used when any series has right_axis
+    int logx, logy;                        // log10 axes (values <= 0 are skipped)
+    const PlotSeries *series;
+    int nseries;
+    const double *vlines;                  // x positions of vertical markers (e.g. phase boundaries)
+    int nvlines;
+} PlotPanel;
+
+// Renders panels side by side in a width x height RGB image and writes it as PNG.
+// Axes have ticks with numeric labels, axis titles, a legend; NaN/Inf points break lines.
+int plot_write_png(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e);
+
+// Renders into memory (img->rgb allocated here; free with image_free). Used by tests.
+int plot_render(Image *img, int width, int height, const PlotPanel *panels, int npanels, Err *e);
+
+#endif

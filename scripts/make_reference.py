@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Writes the PyTorch reference fixtures that tests/test_reference.c compares against.
+
+Run once with Debian's python3-torch:  /usr/bin/python3 scripts/make_reference.py
+For a small ResNet (depth 8, option A and option B) with fixed weights and two fixed
+batches it records: the initial weights, the input, the logits and loss, every parameter
+gradient, the BN running statistics after one forward, and the weights after two SGD steps
+(momentum, weight decay; the second step changes LR and momentum as a schedule would, and
+the option-B model uses Nesterov), then eval-mode logits with the running statistics.
+
+Format: a sequence of records [u32 name length][name][u32 count][count float32], little-endian.
+Activations and inputs are NCHW as PyTorch has them; the test converts.
+"""
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resnet_torch import ResNet  # noqa: E402
+
+
+def write(f, name, t):
+    data = t.detach().double().float().contiguous().view(-1).numpy().tobytes()
+    nb = name.encode()
+    f.write(struct.pack("<I", len(nb)) + nb + struct.pack("<I", t.numel()) + data)
+
+
+def flat_stats(model):
+    out = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            out += [m.running_mean, m.running_var]
+    return torch.cat([s.view(-1) for s in out])
+
+
+def make(option, nesterov, path, batch=6, depth=8):
+    torch.manual_seed(1234 if option == "A" else 4321)
+    model = ResNet(depth, option)
+    # Non-trivial BN affine parameters so their gradients are exercised.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    params = list(model.parameters())
+    names = [n for n, _ in model.named_parameters()]
+    x1 = torch.randn(batch, 3, 32, 32)
+    x2 = torch.randn(batch, 3, 32, 32)
+    y1 = torch.randint(0, 10, (batch,))
+    y2 = torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=nesterov)
+    with open(path, "wb") as f:
+        write(f, "config.depth", torch.tensor([float(depth)]))
+        write(f, "config.batch", torch.tensor([float(batch)]))
+        write(f, "params0", torch.cat([p.detach().view(-1) for p in params]))
+        write(f, "x1", x1)
+        write(f, "y1", y1.float())
+        write(f, "x2", x2)
+        write(f, "y2", y2.float())
+        model.train()
+        logits = model(x1)
+        loss = F.cross_entropy(logits, y1)
+        opt.zero_grad()
+        loss.backward()
+        write(f, "logits1", logits)
+        write(f, "loss1", loss.view(1))
+        write(f, "grads1", torch.cat([p.grad.view(-1) for p in params]))
+        write(f, "stats1", flat_stats(model))
+        opt.step()
+        write(f, "params1", torch.cat([p.detach().view(-1) for p in params]))
+        for g in opt.param_groups:
+            g["lr"], g["momentum"] = 0.05, 0.8
+        logits = model(x2)
+        loss = F.cross_entropy(logits, y2)
+        opt.zero_grad()
+        loss.backward()
+        write(f, "loss2", loss.view(1))
+        opt.step()
+        write(f, "params2", torch.cat([p.detach().view(-1) for p in params]))
+        write(f, "stats2", flat_stats(model))
+        model.eval()
+        with torch.no_grad():
+            write(f, "eval_logits", model(x1))
+    print(path, sum(p.numel() for p in params), "parameters;", ", ".join(names[:4]), "...")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+    make("A", False, os.path.join(here, "reference_resnet8_A.bin"))
+    make("B", True, os.path.join(here, "reference_resnet8_B.bin"))

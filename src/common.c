@@ -1,0 +1,68 @@
+// common.c: error helpers and checked allocation.
+
+#include "common.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int err_set(Err *e, int code, const char *fmt, ...) {
+    if (!e) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->code = code;
+    return code;
+}
+
+int err_prefix(Err *e, const char *fmt, ...) {
+    if (!e) return ERR_RUNTIME;
+    char pre[512], old[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    size_t n = strlen(pre);
+    if (n > sizeof e->msg - 3) n = sizeof e->msg - 3;
+    memcpy(e->msg, pre, n);
+    memcpy(e->msg + n, ": ", 2);
+    size_t room = sizeof e->msg - n - 3, m = strlen(old);
+    if (m > room) m = room;
+    memcpy(e->msg + n + 2, old, m);
+    e->msg[n + 2 + m] = 0;
+    return e->code;
+}
+
+static void oom(size_t n, const char *file, int line) {
+    fprintf(stderr, "onecycle: out of memory allocating %zu bytes at %s:%d\n", n, file, line);
+    exit(ERR_RUNTIME);
+}
+
+void *xmalloc_at(size_t n, const char *file, int line) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n, file, line);
+    return p;
+}
+
+void *xcalloc_at(size_t n, size_t size, const char *file, int line) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size, file, line);
+    return p;
+}
+
+void *xalloc_aligned_at(size_t n, const char *file, int line) {
+    size_t m = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, m ? m : 64);
+    if (!p) oom(n, file, line);
+    memset(p, 0, m ? m : 64);
+    return p;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,46 @@
+// pngio.c: PNG read/write through libpng's simplified API.
+#include "pngio.h"
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+
+int image_alloc(Image *img, int w, int h) {
+    img->w = w;
+    img->h = h;
+    img->rgb = xcalloc((size_t)w * (size_t)h, 3);
+    return ERR_OK;
+}
+
+void image_free(Image *img) {
+    free(img->rgb);
+    img->rgb = NULL;
+    img->w = img->h = 0;
+}
+
+int png_write_rgb(const char *path, const Image *img, Err *e) {
+    png_image p;
+    memset(&p, 0, sizeof p);
+    p.version = PNG_IMAGE_VERSION;
+    p.width = (png_uint_32)img->w;
+    p.height = (png_uint_32)img->h;
+    p.format = PNG_FORMAT_RGB;
+    if (!png_image_write_to_file(&p, path, 0, img->rgb, img->w * 3, NULL))
+        return err_set(e, ERR_RUNTIME, "%s: cannot write PNG: %s", path, p.message);
+    return ERR_OK;
+}
+
+int png_read_rgb(const char *path, Image *img, Err *e) {
+    png_image p;
+    memset(&p, 0, sizeof p);
+    p.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&p, path))
+        return err_set(e, ERR_INPUT, "%s: not a readable PNG: %s", path, p.message);
+    p.format = PNG_FORMAT_RGB;
+    image_alloc(img, (int)p.width, (int)p.height);
+    if (!png_image_finish_read(&p, NULL, img->rgb, img->w * 3, NULL)) {
+        image_free(img);
+        png_image_free(&p);
+        return err_set(e, ERR_INPUT, "%s: corrupt PNG: %s", path, p.message);
+    }
+    return ERR_OK;
+}

@@ -1,0 +1,99 @@
+// run_tests.c: runs every module's suite; `run_tests NAME...` runs only those suites.
+// Suites are weak symbols so a module's tests join the run by existing.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "test.h"
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int test_passed, test_failed, test_skipped;
+const char *test_current = "";
+static int verbose;
+static char tmproot[256];
+static int tmpcount;
+
+void test_begin(const char *name) {
+    test_current = name;
+    if (verbose) fprintf(stderr, "  %s\n", name);
+}
+
+void test_skip(const char *why) {
+    test_skipped++;
+    printf("SKIP %s: %s\n", test_current, why);
+}
+
+int test_check(int ok, const char *file, int line, const char *fmt, ...) {
+    if (ok) {
+        test_passed++;
+        return 1;
+    }
+    test_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL %s:%d [%s]: ", file, line, test_current);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    return 0;
+}
+
+const char *test_tmpdir(void) {
+    static char dir[300];
+    if (!tmproot[0]) {
+        snprintf(tmproot, sizeof tmproot, "/tmp/onecycle-test-XXXXXX");
+        if (!mkdtemp(tmproot)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+    }
+    snprintf(dir, sizeof dir, "%s/t%d", tmproot, ++tmpcount);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    if (system(cmd) != 0) exit(1);
+    return dir;
+}
+
+static void cleanup(void) {
+    if (tmproot[0] && !getenv("ONECYCLE_KEEP_TMP")) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmproot);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmproot);
+    }
+}
+
+#define SUITES(X) X(config) X(cifar) X(schedule) X(plot) X(layers) X(resnet) X(optim) \
+    X(reference) X(train) X(lrfind) X(checkpoint) X(cli) X(realdata)
+#define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
+SUITES(DECLARE)
+
+static int wanted(const char *name, int argc, char **argv) {
+    int any = 0;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') continue;
+        any = 1;
+        if (!strcmp(argv[i], name)) return 1;
+    }
+    return !any;
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-v")) verbose = 1;
+    atexit(cleanup);
+#define RUN(name)                                                                              \
+    if (suite_##name && wanted(#name, argc, argv)) {                                           \
+        int p0 = test_passed, f0 = test_failed;                                                \
+        double t0 = 0;                                                                         \
+        (void)t0;                                                                              \
+        printf("suite %s\n", #name);                                                           \
+        fflush(stdout);                                                                        \
+        suite_##name();                                                                        \
+        printf("  %d passed, %d failed in %s\n", test_passed - p0, test_failed - f0, #name);   \
+        fflush(stdout);                                                                        \
+    }
+    SUITES(RUN)
+    printf("%d passed, %d failed, %d skipped\n", test_passed, test_failed, test_skipped);
+    return test_failed ? 1 : 0;
+}

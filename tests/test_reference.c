@@ -1,0 +1,82 @@
+// test_reference.c: the C network against PyTorch, tensor by tensor.
+// Fixtures come from scripts/make_reference.py (ResNet-8, option A and B, batch 6).
+// Tolerances are relative to the largest magnitude of each tensor: float32 with another
+// summation order agreed to 1e-7..1e-6 when written; we allow about 20x that.
+#include "fixture.h"
+#include "optim.h"
+#include "resnet.h"
+#include "test.h"
+#include <stdlib.h>
+
+// NCHW (B,3,32,32) -> CBHW (3,B,32,32)
+static void to_cbhw(float *dst, const float *src, int B) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < 3; c++) memcpy(dst + ((long)c * B + b) * 1024, src + ((long)b * 3 + c) * 1024, 4096);
+}
+
+static void check_tensor(const char *what, const float *got, const FixtureTensor *want, long n, double tol) {
+    CHECK_MSG(want && want->n == n, "%s: fixture size %ld vs model %ld", what, want ? want->n : -1, n);
+    if (!want || want->n != n) return;
+    double d = max_rel_diff(got, want->data, n);
+    CHECK_MSG(d <= tol, "%s: max relative difference %.3g > %.3g", what, d, tol);
+    printf("    %-12s max rel diff %.2e (tol %.0e)\n", what, d, tol);
+}
+
+static void run_fixture(const char *path, int shortcut_b, int nesterov) {
+    Fixture f;
+    test_begin(path);
+    if (fixture_load(&f, path)) {
+        CHECK_MSG(0, "cannot load fixture %s", path);
+        return;
+    }
+    const int B = (int)fixture_get(&f, "config.batch")->data[0];
+    ModelOptions mo = {.depth = (int)fixture_get(&f, "config.depth")->data[0], .shortcut_b = shortcut_b, .classes = 10};
+    ResNet m;
+    Err e = {0};
+    CHECK(resnet_create(&m, &mo, B, &e) == ERR_OK);
+    Rng rng;
+    rng_seed(&rng, 1);
+    resnet_init_weights(&m, &rng); // running stats 0/1 as PyTorch's
+    const FixtureTensor *p0 = fixture_get(&f, "params0");
+    CHECK_EQ_INT(p0->n, m.nparams);
+    memcpy(m.params, p0->data, sizeof(float) * m.nparams);
+    float *x1 = malloc(sizeof(float) * B * 3072), *x2 = malloc(sizeof(float) * B * 3072);
+    int y1[64], y2[64];
+    to_cbhw(x1, fixture_get(&f, "x1")->data, B);
+    to_cbhw(x2, fixture_get(&f, "x2")->data, B);
+    for (int b = 0; b < B; b++) {
+        y1[b] = (int)fixture_get(&f, "y1")->data[b];
+        y2[b] = (int)fixture_get(&f, "y2")->data[b];
+    }
+    double loss = resnet_forward(&m, x1, y1, B, 1, NULL);
+    check_tensor("logits", m.logits, fixture_get(&f, "logits1"), (long)B * 10, 2e-5);
+    CHECK_CLOSE(loss, fixture_get(&f, "loss1")->data[0], 1e-5, 1e-5);
+    resnet_backward(&m, y1, B);
+    check_tensor("gradients", m.grads, fixture_get(&f, "grads1"), m.nparams, 2e-5);
+    check_tensor("running1", m.stats, fixture_get(&f, "stats1"), m.nstats, 2e-6);
+
+    OptimOptions oo = {.kind = OPTIM_SGD, .wd = 5e-4, .nesterov = nesterov, .wd_bn_bias = 1};
+    OptimRange all = {0, m.nparams, 1};
+    Optimizer opt;
+    optim_create(&opt, &oo, m.nparams, &all, 1);
+    optim_step(&opt, m.params, m.grads, 0.1, 0.9);
+    check_tensor("params1", m.params, fixture_get(&f, "params1"), m.nparams, 1e-6);
+    loss = resnet_forward(&m, x2, y2, B, 1, NULL);
+    CHECK_CLOSE(loss, fixture_get(&f, "loss2")->data[0], 1e-4, 1e-4);
+    resnet_backward(&m, y2, B);
+    optim_step(&opt, m.params, m.grads, 0.05, 0.8);
+    check_tensor("params2", m.params, fixture_get(&f, "params2"), m.nparams, 1e-6);
+    check_tensor("running2", m.stats, fixture_get(&f, "stats2"), m.nstats, 2e-6);
+    resnet_forward(&m, x1, y1, B, 0, NULL);
+    check_tensor("eval logits", m.logits, fixture_get(&f, "eval_logits"), (long)B * 10, 2e-5);
+    optim_free(&opt);
+    resnet_free(&m);
+    free(x1);
+    free(x2);
+    fixture_free(&f);
+}
+
+void suite_reference(void) {
+    run_fixture("tests/fixtures/reference_resnet8_A.bin", 0, 0);
+    run_fixture("tests/fixtures/reference_resnet8_B.bin", 1, 1);
+}
