@@ -1,0 +1,26 @@
+// cpu.h: picking OpenBLAS kernels for this CPU, and the thread count for everything.
+//
+// Debian's OpenBLAS 0.3.21 picks its kernels once, when the library loads, and does not
+// recognise some recent CPUs (it falls back to "Prescott", about 5x slower). cpu_setup
+// compares the core OpenBLAS chose with the CPU's instruction set (cpuid) and, when the
+// core is weaker and the user has not set OPENBLAS_CORETYPE, re-executes the program once
+// with OPENBLAS_CORETYPE set to the best core for that instruction set.
+#ifndef ONECYCLE_CPU_H
+#define ONECYCLE_CPU_H
+
+typedef struct CpuInfo {
+    char core[32];      // OpenBLAS core in use
+    char best[32];      // best core for this CPU's ISA ("SkylakeX", "Haswell", ...)
+    int user_set;       // OPENBLAS_CORETYPE came from the user's environment
+    int reexeced;       // this process is the re-executed one
+    int cores;          // online CPUs
+} CpuInfo;
+
+// Call first thing in main. May not return (execv). Never overrides a user's value.
+void cpu_setup(CpuInfo *ci, char **argv);
+// One thread count for OpenBLAS and our OpenMP loops (<= 0: all cores). Returns it.
+int cpu_set_threads(int n);
+// One line for the startup header, e.g. "OpenBLAS core SkylakeX (auto-selected), 2 threads".
+void cpu_describe(const CpuInfo *ci, int threads, char *buf, unsigned cap);
+
+#endif

@@ -1,0 +1,218 @@
+// train.c: the training loop, evaluation, and the per-epoch / per-step CSV logs.
+#include "train.h"
+#include "cpu.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const ConfigKey train_config_keys[] = {
+    {"batch_size", "128", "images per SGD step (Smith used 512, He et al. 128)"},
+    {"drop_last", "false", "drop the partial last batch of each epoch (default: keep it)"},
+    {"eval_every", "1", "evaluate on the test set every N epochs (0: only after the last epoch)"},
+    {"seed", "1", "seed for initialisation, shuffling and augmentation"},
+    {"threads", "0", "threads for OpenBLAS and our loops (0: all cores); --threads overrides"},
+    {"log_iters", "false", "also write iters.csv with one row per SGD step"},
+    {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
+    {NULL, NULL, NULL},
+};
+
+int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
+    static const char *const progress[] = {"auto", "plain", "line", NULL};
+    long batch, every, seed, threads;
+    int p;
+    memset(o, 0, sizeof *o);
+    if (config_int_in(c, "train", "batch_size", 1, 65536, &batch, e) ||
+        config_bool(c, "train", "drop_last", &o->drop_last, e) ||
+        config_int_in(c, "train", "eval_every", 0, 1000000, &every, e) ||
+        config_int_in(c, "train", "seed", 0, 0x7fffffffffffffffL, &seed, e) ||
+        config_int_in(c, "train", "threads", 0, 1024, &threads, e) ||
+        config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e))
+        return e->code;
+    o->batch_size = (int)batch;
+    o->eval_every = (int)every;
+    o->seed = seed;
+    o->threads = (int)threads;
+    o->progress = p == 0 ? -1 : p == 1 ? 0 : 1;
+    return ERR_OK;
+}
+
+// Builds the optimiser's weight-decay ranges from the model's tensor table, merging
+// neighbours with the same setting so the step is a few long loops.
+static int decay_ranges(const ResNet *m, int wd_bn_bias, OptimRange *r) {
+    int n = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        int decay = wd_bn_bias || t->kind == PARAM_CONV || t->kind == PARAM_FC_W;
+        if (n && r[n - 1].decay == decay && r[n - 1].off + r[n - 1].n == t->off)
+            r[n - 1].n += t->n;
+        else
+            r[n++] = (OptimRange){t->off, t->n, decay};
+    }
+    return n;
+}
+
+int trainer_create(Trainer *t, const Config *c, Err *e) {
+    memset(t, 0, sizeof *t);
+    if (train_options_from_config(&t->opt, c, e) || cifar_options_from_config(&t->data, c, e) ||
+        model_options_from_config(&t->model_opt, c, e) || optim_options_from_config(&t->optim_opt, c, e))
+        return e->code;
+    if (cifar_load(&t->train, t->data.dir, 1, t->data.train_images, e)) return e->code;
+    if (cifar_load(&t->test, t->data.dir, 0, t->data.test_images, e)) return e->code;
+    const int B = t->opt.batch_size;
+    if (t->opt.drop_last && t->train.n < B)
+        return err_set(e, ERR_INPUT, "%s: train.batch_size: %d is larger than the %d training images with drop_last",
+                       config_where(c, "train", "batch_size"), B, t->train.n);
+    t->steps_per_epoch = t->opt.drop_last ? t->train.n / B : (t->train.n + B - 1) / B;
+    if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
+    if (resnet_create(&t->net, &t->model_opt, B, e)) return e->code;
+    uint64_t seed = (uint64_t)t->opt.seed;
+    rng_seed(&t->rng_init, seed * 3 + 0);
+    rng_seed(&t->rng_shuffle, seed * 3 + 1);
+    rng_seed(&t->rng_aug, seed * 3 + 2);
+    resnet_init_weights(&t->net, &t->rng_init);
+    OptimRange *ranges = xmalloc(sizeof(OptimRange) * (size_t)t->net.ntensors);
+    int nr = decay_ranges(&t->net, t->optim_opt.wd_bn_bias, ranges);
+    optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
+    free(ranges);
+    t->perm = xmalloc(sizeof(int) * (size_t)t->train.n);
+    t->x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
+    t->y = xmalloc(sizeof(int) * (size_t)B);
+    t->eval_idx = xmalloc(sizeof(int) * (size_t)B);
+    return ERR_OK;
+}
+
+void trainer_free(Trainer *t) {
+    cifar_free(&t->train);
+    cifar_free(&t->test);
+    resnet_free(&t->net);
+    optim_free(&t->optim);
+    schedule_free(&t->sched);
+    free(t->perm);
+    free(t->x);
+    free(t->y);
+    free(t->eval_idx);
+    memset(t, 0, sizeof *t);
+}
+
+EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
+    const int B = t->opt.batch_size;
+    double loss = 0;
+    long correct = 0;
+    int *idx = t->eval_idx;
+    for (int i0 = 0; i0 < set->n; i0 += B) {
+        int nb = set->n - i0 < B ? set->n - i0 : B, hits = 0;
+        for (int b = 0; b < nb; b++) idx[b] = i0 + b;
+        cifar_make_batch(t->x, t->y, set, idx, nb, &t->data, 0, NULL);
+        loss += resnet_forward(&t->net, t->x, t->y, nb, 0, &hits) * nb;
+        correct += hits;
+    }
+    return (EvalResult){loss / set->n, (double)correct / set->n};
+}
+
+static void fmt_duration(char *buf, size_t cap, double s) {
+    long x = (long)(s + 0.5);
+    if (x >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
+}
+
+static FILE *open_csv(const char *dir, const char *name, const char *header, Err *e) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+        return NULL;
+    }
+    fprintf(f, "%s\n", header);
+    fflush(f);
+    return f;
+}
+
+int trainer_run(Trainer *t, const char *dir, EvalResult *final, Err *e) {
+    const int B = t->opt.batch_size, n = t->train.n;
+    const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
+    int live = t->opt.progress < 0 ? isatty(2) : t->opt.progress;
+    FILE *log = open_csv(dir, "log.csv",
+                         "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec", e);
+    if (!log) return e->code;
+    FILE *iters = NULL;
+    if (t->opt.log_iters && !(iters = open_csv(dir, "iters.csv", "iteration,epoch,lr,momentum,loss,acc", e))) {
+        fclose(log);
+        return e->code;
+    }
+    EvalResult ev = {NAN, NAN};
+    double run_start = now_seconds() - t->seconds;
+    long steps_timed = 0;
+    double step_time = 0;
+    int rc = ERR_OK;
+    while (t->step < total && rc == ERR_OK) {
+        for (int i = 0; i < n; i++) t->perm[i] = i;
+        rng_shuffle(&t->rng_shuffle, t->perm, n);
+        double t0 = now_seconds(), loss_sum = 0, lr = 0, mom = 0;
+        long correct = 0, seen = 0;
+        long steps = t->steps_per_epoch;
+        if (steps > total - t->step) steps = total - t->step;
+        for (long s = 0; s < steps; s++) {
+            int nb = n - (int)(s * B) < B ? n - (int)(s * B) : B, hits = 0;
+            double ts = now_seconds();
+            schedule_at(&t->sched, t->step, &lr, &mom);
+            cifar_make_batch(t->x, t->y, &t->train, t->perm + s * B, nb, &t->data, 1, &t->rng_aug);
+            double loss = resnet_forward(&t->net, t->x, t->y, nb, 1, &hits);
+            if (!isfinite(loss)) {
+                rc = err_set(e, ERR_RUNTIME,
+                             "training diverged: loss is %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
+                             "lower the maximum LR or lengthen the warm-up",
+                             loss, t->step, t->epoch + 1, s + 1, lr, mom);
+                break;
+            }
+            resnet_backward(&t->net, t->y, nb);
+            optim_step(&t->optim, t->net.params, t->net.grads, lr, mom);
+            if (iters)
+                fprintf(iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", t->step, (double)t->step / t->steps_per_epoch, lr, mom,
+                        loss, (double)hits / nb);
+            t->step++;
+            loss_sum += loss * nb;
+            correct += hits;
+            seen += nb;
+            step_time += now_seconds() - ts;
+            steps_timed++;
+            long every = live ? 1 : (steps >= 10 ? steps / 10 : 1);
+            if ((s + 1) % every == 0 || s + 1 == steps) {
+                char eta[32];
+                double per = step_time / steps_timed;
+                fmt_duration(eta, sizeof eta, per * (double)(total - t->step));
+                fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
+                        live ? "\r\033[K" : "", t->epoch + 1, epochs, s + 1, steps, loss_sum / seen,
+                        100.0 * correct / seen, lr, mom, seen / (now_seconds() - t0), eta, live ? "" : "\n");
+                fflush(stderr);
+            }
+        }
+        if (rc) break;
+        double train_seconds = now_seconds() - t0;
+        t->epoch++;
+        int last = t->step >= total;
+        int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
+        if (eval) ev = trainer_evaluate(t, &t->test);
+        t->seconds = now_seconds() - run_start;
+        if (live) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", t->epoch, epochs, loss_sum / seen,
+                100.0 * correct / seen);
+        if (eval) fprintf(stderr, "  test loss %.4f acc %.2f%%", ev.loss, 100 * ev.acc);
+        fprintf(stderr, "  %.0f img/s  %.0fs\n", seen / train_seconds, t->seconds);
+        fprintf(log, "%d,%ld,%.8g,%.6g,%.6f,%.6f,", t->epoch, t->step, lr, mom, loss_sum / seen, (double)correct / seen);
+        if (eval)
+            fprintf(log, "%.6f,%.6f,", ev.loss, ev.acc);
+        else
+            fprintf(log, ",,");
+        fprintf(log, "%.2f,%.1f\n", t->seconds, seen / train_seconds);
+        fflush(log);
+    }
+    if (iters) fclose(iters);
+    if (fclose(log) && !rc) rc = err_set(e, ERR_RUNTIME, "%s/log.csv: write failed", dir);
+    if (final) *final = ev;
+    return rc;
+}
