@@ -1,6 +1,7 @@
 // main.c: command-line parsing and dispatch. Every error comes back here as an Err;
 // main prints it and exits 2 for bad input, 1 for runtime failures.
 #include "cifar.h"
+#include "cli.h"
 #include "config.h"
 #include "cpu.h"
 #include "optim.h"
@@ -15,106 +16,6 @@
 #include <sys/stat.h>
 
 #define ONECYCLE_VERSION "0.1.0"
-
-static const ConfigSection schema[] = {
-    {"data", cifar_config_keys},   {"model", resnet_config_keys},       {"train", train_config_keys},
-    {"optim", optim_config_keys},  {"schedule", schedule_config_keys}, {NULL, NULL},
-};
-
-static const char usage[] =
-    "usage: onecycle COMMAND ...\n"
-    "  train CONFIG [--set section.key=value]... [--out DIR] [--force] [--threads N] [--seed N]\n"
-    "      train and evaluate; writes DIR/log.csv, DIR/config.cfg, DIR/schedule.{csv,png}\n"
-    "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
-    "  schedule CONFIG [--set ...] [--csv FILE] [--png FILE] [--x iterations|epochs]\n"
-    "      the LR/momentum schedule of a config, without training\n"
-    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S]\n"
-    "      time training (forward+backward+update) and evaluation on random input\n"
-    "  help config                        every config key with its default (Markdown)\n"
-    "  --version\n";
-
-static int fail(const Err *e) {
-    fprintf(stderr, "onecycle: %s\n", e->msg);
-    return e->code ? e->code : ERR_RUNTIME;
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "onecycle: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return ERR_INPUT;
-}
-
-typedef struct Args {
-    const char *config, *out, *csv, *png, *x;
-    const char *sets[64];
-    int nsets, force, threads, threads_given;
-    long seed;
-    int seed_given;
-} Args;
-
-// Parses CONFIG plus the options shared by train/info/schedule.
-static int parse_common(Args *a, int argc, char **argv) {
-    memset(a, 0, sizeof *a);
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(s, "--set") || !strcmp(s, "-s")) {
-            if (!has_value) return usage_error("%s needs section.key=value", s);
-            if (a->nsets == 64) return usage_error("too many %s options (64 at most)", s);
-            a->sets[a->nsets++] = argv[++i];
-        } else if (!strncmp(s, "--set=", 6)) {
-            if (a->nsets == 64) return usage_error("too many %s options (64 at most)", "--set");
-            a->sets[a->nsets++] = s + 6;
-        } else if (!strcmp(s, "--out") || !strcmp(s, "--csv") || !strcmp(s, "--png") || !strcmp(s, "--x") ||
-                   !strcmp(s, "--threads") || !strcmp(s, "--seed")) {
-            if (!has_value) return usage_error("%s needs a value", s);
-            const char *v = argv[++i];
-            char *end;
-            if (!strcmp(s, "--out")) a->out = v;
-            if (!strcmp(s, "--csv")) a->csv = v;
-            if (!strcmp(s, "--png")) a->png = v;
-            if (!strcmp(s, "--x")) a->x = v;
-            if (!strcmp(s, "--threads")) {
-                a->threads = (int)strtol(v, &end, 10);
-                if (*end || a->threads < 0) return usage_error("--threads needs a whole number >= 0, got '%s'", v);
-                a->threads_given = 1;
-            }
-            if (!strcmp(s, "--seed")) {
-                a->seed = strtol(v, &end, 10);
-                if (*end || a->seed < 0) return usage_error("--seed needs a whole number >= 0, got '%s'", v);
-                a->seed_given = 1;
-            }
-        } else if (!strcmp(s, "--force")) {
-            a->force = 1;
-        } else if (s[0] == '-' && s[1]) {
-            return usage_error("unknown option '%s'", s);
-        } else if (!a->config) {
-            a->config = s;
-        } else {
-            return usage_error("unexpected argument '%s'", s);
-        }
-    }
-    if (!a->config) return usage_error("%s", "missing CONFIG file");
-    return ERR_OK;
-}
-
-static int load_config(Config *c, const Args *a, Err *e) {
-    config_init(c, schema);
-    if (config_load(c, a->config, e)) return e->code;
-    for (int i = 0; i < a->nsets; i++)
-        if (config_set(c, a->sets[i], e)) return e->code;
-    char buf[64];
-    if (a->threads_given) {
-        snprintf(buf, sizeof buf, "train.threads=%d", a->threads);
-        if (config_set(c, buf, e)) return e->code;
-    }
-    if (a->seed_given) {
-        snprintf(buf, sizeof buf, "train.seed=%ld", a->seed);
-        if (config_set(c, buf, e)) return e->code;
-    }
-    return ERR_OK;
-}
 
 static int mkdir_p(const char *path, Err *e) {
     char tmp[1024];
@@ -151,12 +52,12 @@ static int write_text(const char *path, const char *text, Err *e) {
 }
 
 static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
-    Args a;
+    CliArgs a;
     Err e = {0};
     static Config c;
-    int rc = parse_common(&a, argc, argv);
+    int rc = cli_parse(&a, argc, argv);
     if (rc) return rc;
-    if (load_config(&c, &a, &e)) return fail(&e);
+    if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     char outdir[1024];
     if (a.out) {
         snprintf(outdir, sizeof outdir, "%s", a.out);
@@ -173,23 +74,23 @@ static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     }
     Trainer t;
     long threads;
-    if (config_int_in(&c, "train", "threads", 0, 1024, &threads, &e)) return fail(&e);
+    if (config_int_in(&c, "train", "threads", 0, 1024, &threads, &e)) return cli_fail(&e);
     int nthreads = cpu_set_threads((int)threads);
     header(ci, nthreads);
     if (trainer_create(&t, &c, &e)) {
         trainer_free(&t);
-        return fail(&e);
+        return cli_fail(&e);
     }
-    if (mkdir_p(outdir, &e)) return fail(&e);
+    if (mkdir_p(outdir, &e)) return cli_fail(&e);
     static char dump[65536];
     char path[1200];
     config_dump(&c, dump, sizeof dump);
     snprintf(path, sizeof path, "%s/config.cfg", outdir);
-    if (write_text(path, dump, &e)) return fail(&e);
+    if (write_text(path, dump, &e)) return cli_fail(&e);
     snprintf(path, sizeof path, "%s/schedule.csv", outdir);
-    if (schedule_write_csv(&t.sched, path, &e)) return fail(&e);
+    if (schedule_write_csv(&t.sched, path, &e)) return cli_fail(&e);
     snprintf(path, sizeof path, "%s/schedule.png", outdir);
-    if (schedule_write_png(&t.sched, path, 0, &e)) return fail(&e);
+    if (schedule_write_png(&t.sched, path, 0, &e)) return cli_fail(&e);
     fprintf(stderr, "config %s -> %s\n", a.config, outdir);
     fprintf(stderr, "model ResNet-%d (shortcut %s), %ld parameters; data %d train / %d test images from %s\n",
             t.model_opt.depth, t.model_opt.shortcut_b ? "B" : "A", t.net.nparams, t.train.n, t.test.n, t.data.dir);
@@ -198,33 +99,33 @@ static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     EvalResult final;
     rc = trainer_run(&t, outdir, &final, &e);
     trainer_free(&t);
-    if (rc) return fail(&e);
+    if (rc) return cli_fail(&e);
     printf("final test accuracy: %.2f%% (test loss %.4f)\n", 100 * final.acc, final.loss);
     printf("test_accuracy: %.4f\n", final.acc);
     return ERR_OK;
 }
 
 static int cmd_info(int argc, char **argv) {
-    Args a;
+    CliArgs a;
     Err e = {0};
     static Config c;
-    int rc = parse_common(&a, argc, argv);
+    int rc = cli_parse(&a, argc, argv);
     if (rc) return rc;
-    if (load_config(&c, &a, &e)) return fail(&e);
+    if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     ModelOptions mo;
     TrainOptions to;
     CifarOptions co;
     OptimOptions oo;
     if (model_options_from_config(&mo, &c, &e) || train_options_from_config(&to, &c, &e) ||
         cifar_options_from_config(&co, &c, &e) || optim_options_from_config(&oo, &c, &e))
-        return fail(&e);
+        return cli_fail(&e);
     ResNet m;
-    if (resnet_create(&m, &mo, 1, &e)) return fail(&e);
+    if (resnet_create(&m, &mo, 1, &e)) return cli_fail(&e);
     resnet_print_summary(&m, stdout);
     resnet_free(&m);
     long spe = to.drop_last ? co.train_images / to.batch_size : (co.train_images + to.batch_size - 1) / to.batch_size;
     Schedule s;
-    if (schedule_from_config(&s, &c, spe, &e)) return fail(&e);
+    if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
     printf("data: %s, %d train / %d test images, augment %s\n", co.dir, co.train_images, co.test_images,
            co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
     printf("optimiser: %s, weight decay %g%s\n", oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
@@ -236,24 +137,24 @@ static int cmd_info(int argc, char **argv) {
 }
 
 static int cmd_schedule(int argc, char **argv) {
-    Args a;
+    CliArgs a;
     Err e = {0};
     static Config c;
-    int rc = parse_common(&a, argc, argv);
+    int rc = cli_parse(&a, argc, argv);
     if (rc) return rc;
     int x_epochs = 0;
     if (a.x && !strcmp(a.x, "epochs"))
         x_epochs = 1;
     else if (a.x && strcmp(a.x, "iterations"))
-        return usage_error("--x must be iterations or epochs, got '%s'", a.x);
-    if (load_config(&c, &a, &e)) return fail(&e);
+        return cli_usage_error("--x must be iterations or epochs, got '%s'", a.x);
+    if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     TrainOptions to;
     CifarOptions co;
-    if (train_options_from_config(&to, &c, &e) || cifar_options_from_config(&co, &c, &e)) return fail(&e);
+    if (train_options_from_config(&to, &c, &e) || cifar_options_from_config(&co, &c, &e)) return cli_fail(&e);
     long spe = to.drop_last ? co.train_images / to.batch_size : (co.train_images + to.batch_size - 1) / to.batch_size;
     if (spe < 1) spe = 1;
     Schedule s;
-    if (schedule_from_config(&s, &c, spe, &e)) return fail(&e);
+    if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
     const char *csv = a.csv, *png = a.png;
     if (!csv && !png) {
         csv = "schedule.csv";
@@ -261,7 +162,7 @@ static int cmd_schedule(int argc, char **argv) {
     }
     if ((csv && schedule_write_csv(&s, csv, &e)) || (png && schedule_write_png(&s, png, x_epochs, &e))) {
         schedule_free(&s);
-        return fail(&e);
+        return cli_fail(&e);
     }
     printf("schedule %s: %ld epochs x %ld steps = %ld steps%s%s%s%s\n", s.policy, schedule_epochs(&s), spe, s.total,
            csv ? "; csv " : "", csv ? csv : "", png ? "; png " : "", png ? png : "");
@@ -280,21 +181,21 @@ static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     double seconds = 10;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        if (i + 1 >= argc) return usage_error("unknown or incomplete option '%s'", s);
+        if (i + 1 >= argc) return cli_usage_error("unknown or incomplete option '%s'", s);
         const char *v = argv[++i];
         char *end;
         long val = strtol(v, &end, 10);
         if (!strcmp(s, "--shortcut")) {
-            if (strcmp(v, "A") && strcmp(v, "B")) return usage_error("--shortcut must be A or B, got '%s'", v);
+            if (strcmp(v, "A") && strcmp(v, "B")) return cli_usage_error("--shortcut must be A or B, got '%s'", v);
             shortcut_b = v[0] == 'B';
             continue;
         }
         if (!strcmp(s, "--seconds")) {
             seconds = strtod(v, &end);
-            if (*end || seconds <= 0) return usage_error("--seconds needs a positive number, got '%s'", v);
+            if (*end || seconds <= 0) return cli_usage_error("--seconds needs a positive number, got '%s'", v);
             continue;
         }
-        if (*end || val < 0) return usage_error("expected a whole number, got '%s'", v);
+        if (*end || val < 0) return cli_usage_error("expected a whole number, got '%s'", v);
         if (!strcmp(s, "--depth"))
             depth = (int)val;
         else if (!strcmp(s, "--batch"))
@@ -302,20 +203,20 @@ static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
         else if (!strcmp(s, "--threads"))
             threads = (int)val;
         else
-            return usage_error("unknown option '%s'", s);
+            return cli_usage_error("unknown option '%s'", s);
     }
     if (depth < 8 || (depth - 2) % 6) {
         char d[24];
         snprintf(d, sizeof d, "%d", depth);
-        return usage_error("--depth must be 6n+2 (20, 32, 44, 56, 110...), got %s", d);
+        return cli_usage_error("--depth must be 6n+2 (20, 32, 44, 56, 110...), got %s", d);
     }
-    if (batch < 1) return usage_error("--batch must be at least 1%s", "");
+    if (batch < 1) return cli_usage_error("--batch must be at least 1%s", "");
     int nthreads = cpu_set_threads(threads);
     header(ci, nthreads);
     ModelOptions mo = {.depth = depth, .shortcut_b = shortcut_b, .classes = 10};
     ResNet m;
     Err e = {0};
-    if (resnet_create(&m, &mo, batch, &e)) return fail(&e);
+    if (resnet_create(&m, &mo, batch, &e)) return cli_fail(&e);
     Rng rng;
     rng_seed(&rng, 1);
     resnet_init_weights(&m, &rng);
@@ -364,7 +265,7 @@ int main(int argc, char **argv) {
     CpuInfo ci;
     cpu_setup(&ci, argv);
     if (argc < 2) {
-        fputs(usage, stderr);
+        fputs(cli_usage, stderr);
         return ERR_INPUT;
     }
     const char *cmd = argv[1];
@@ -373,7 +274,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "schedule")) return cmd_schedule(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(&ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "config")) {
-        config_print_schema(schema, stdout);
+        config_print_schema(cli_schema(), stdout);
         return ERR_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
@@ -381,8 +282,8 @@ int main(int argc, char **argv) {
         return ERR_OK;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage, stdout);
+        fputs(cli_usage, stdout);
         return ERR_OK;
     }
-    return usage_error("unknown command '%s'", cmd);
+    return cli_usage_error("unknown command '%s'", cmd);
 }

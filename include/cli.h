@@ -1,0 +1,30 @@
+// cli.h: shared command-line plumbing for the onecycle commands.
+#ifndef ONECYCLE_CLI_H
+#define ONECYCLE_CLI_H
+#include "common.h"
+#include "config.h"
+
+extern const char cli_usage[];
+
+// Options shared by the commands that take a CONFIG (train, info, schedule, lr-find).
+typedef struct CliArgs {
+    const char *config, *out, *csv, *png, *x;
+    const char *sets[64]; // --set section.key=value, in order
+    int nsets, force, threads, threads_given;
+    long seed;
+    int seed_given;
+} CliArgs;
+
+// Every config section with its keys.
+const ConfigSection *cli_schema(void);
+// Parses CONFIG, --set, --out, --csv, --png, --x, --threads, --seed, --force.
+// Unknown options are usage errors (message printed, returns ERR_INPUT).
+int cli_parse(CliArgs *a, int argc, char **argv);
+// Loads a->config over the schema and applies --set, --threads, --seed in that order.
+int cli_load_config(Config *c, const CliArgs *a, Err *e);
+// Prints "onecycle: MESSAGE" and returns the exit status for e.
+int cli_fail(const Err *e);
+// Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
+int cli_usage_error(const char *fmt, const char *arg);
+
+#endif

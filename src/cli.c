@@ -1,0 +1,105 @@
+// cli.c: what every command shares: the config schema, option parsing, config loading
+// with --set overrides, and error printing.
+#include "cli.h"
+#include "cifar.h"
+#include "optim.h"
+#include "resnet.h"
+#include "schedule.h"
+#include "train.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ConfigSection schema_table[] = {
+    {"data", cifar_config_keys},   {"model", resnet_config_keys},       {"train", train_config_keys},
+    {"optim", optim_config_keys},  {"schedule", schedule_config_keys}, {NULL, NULL},
+};
+
+const char cli_usage[] =
+    "usage: onecycle COMMAND ...\n"
+    "  train CONFIG [--set section.key=value]... [--out DIR] [--force] [--threads N] [--seed N]\n"
+    "      train and evaluate; writes DIR/log.csv, DIR/config.cfg, DIR/schedule.{csv,png}\n"
+    "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
+    "  schedule CONFIG [--set ...] [--csv FILE] [--png FILE] [--x iterations|epochs]\n"
+    "      the LR/momentum schedule of a config, without training\n"
+    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S]\n"
+    "      time training (forward+backward+update) and evaluation on random input\n"
+    "  help config                        every config key with its default (Markdown)\n"
+    "  --version\n";
+
+int cli_fail(const Err *e) {
+    fprintf(stderr, "onecycle: %s\n", e->msg);
+    return e->code ? e->code : ERR_RUNTIME;
+}
+
+int cli_usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "onecycle: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", cli_usage);
+    return ERR_INPUT;
+}
+
+// Parses CONFIG plus the options shared by train/info/schedule.
+int cli_parse(CliArgs *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(s, "--set") || !strcmp(s, "-s")) {
+            if (!has_value) return cli_usage_error("%s needs section.key=value", s);
+            if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", s);
+            a->sets[a->nsets++] = argv[++i];
+        } else if (!strncmp(s, "--set=", 6)) {
+            if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", "--set");
+            a->sets[a->nsets++] = s + 6;
+        } else if (!strcmp(s, "--out") || !strcmp(s, "--csv") || !strcmp(s, "--png") || !strcmp(s, "--x") ||
+                   !strcmp(s, "--threads") || !strcmp(s, "--seed")) {
+            if (!has_value) return cli_usage_error("%s needs a value", s);
+            const char *v = argv[++i];
+            char *end;
+            if (!strcmp(s, "--out")) a->out = v;
+            if (!strcmp(s, "--csv")) a->csv = v;
+            if (!strcmp(s, "--png")) a->png = v;
+            if (!strcmp(s, "--x")) a->x = v;
+            if (!strcmp(s, "--threads")) {
+                a->threads = (int)strtol(v, &end, 10);
+                if (*end || a->threads < 0) return cli_usage_error("--threads needs a whole number >= 0, got '%s'", v);
+                a->threads_given = 1;
+            }
+            if (!strcmp(s, "--seed")) {
+                a->seed = strtol(v, &end, 10);
+                if (*end || a->seed < 0) return cli_usage_error("--seed needs a whole number >= 0, got '%s'", v);
+                a->seed_given = 1;
+            }
+        } else if (!strcmp(s, "--force")) {
+            a->force = 1;
+        } else if (s[0] == '-' && s[1]) {
+            return cli_usage_error("unknown option '%s'", s);
+        } else if (!a->config) {
+            a->config = s;
+        } else {
+            return cli_usage_error("unexpected argument '%s'", s);
+        }
+    }
+    if (!a->config) return cli_usage_error("%s", "missing CONFIG file");
+    return ERR_OK;
+}
+
+int cli_load_config(Config *c, const CliArgs *a, Err *e) {
+    config_init(c, schema_table);
+    if (config_load(c, a->config, e)) return e->code;
+    for (int i = 0; i < a->nsets; i++)
+        if (config_set(c, a->sets[i], e)) return e->code;
+    char buf[64];
+    if (a->threads_given) {
+        snprintf(buf, sizeof buf, "train.threads=%d", a->threads);
+        if (config_set(c, buf, e)) return e->code;
+    }
+    if (a->seed_given) {
+        snprintf(buf, sizeof buf, "train.seed=%ld", a->seed);
+        if (config_set(c, buf, e)) return e->code;
+    }
+    return ERR_OK;
+}
+
+const ConfigSection *cli_schema(void) { return schema_table; }
