@@ -1,0 +1,485 @@
+// test_layers.c: every layer's backward against central finite differences, conv_forward
+// against a naive loop, and a whole ResNet-8 (option B) gradient check.
+//
+// The probe loss is L = sum_i out[i] * r[i] with fixed random r, summed in double, so
+// dL/dout = r and the analytic backward gets r as its incoming gradient. Central
+// differences use the perturbation actually stored in float, (float)(p+h) - p.
+//
+// Tolerances: |fd - analytic| <= ATOL + RTOL * max|analytic| over the tensor. For the
+// linear layers (conv, pool, shortcut, fc) central differences are exact up to float
+// rounding of the forward, which with h = 1e-2 bounds the error near 1e-4 on gradients of
+// order 1; nonlinear layers (BN, softmax) add an O(h^2) truncation term, small at h = 1e-2.
+// RTOL = 2e-3 leaves a 10x margin over what we measured and still catches any wrong index,
+// missed term or wrong scale (those are off by O(1)).
+#include "fixture.h"
+#include "layers.h"
+#include "resnet.h"
+#include "test.h"
+#include <stdlib.h>
+
+#define RTOL 2e-3
+#define ATOL 1e-4
+
+static Rng rng;
+
+static float *rnd(long n, double scale) {
+    float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    for (long i = 0; i < n; i++) p[i] = (float)(scale * rng_normal(&rng));
+    return p;
+}
+
+// The layer under test: recompute ctx's output into out.
+typedef void (*ForwardFn)(void *ctx, float *out);
+
+static double probe(ForwardFn f, void *ctx, float *out, const float *r, long nout) {
+    f(ctx, out);
+    double s = 0;
+    for (long i = 0; i < nout; i++) s += (double)out[i] * r[i];
+    return s;
+}
+
+// Compares analytic (np values) with central differences of the probe loss over param.
+// At most `limit` entries are probed (evenly spaced) to keep big tensors cheap.
+static void check_grad(const char *what, ForwardFn f, void *ctx, float *param, long np, const float *analytic,
+                       const float *r, long nout, double h, long limit) {
+    float *out = malloc(sizeof(float) * (size_t)nout);
+    double amax = 0, worst = 0;
+    long worst_i = -1, step = np > limit ? np / limit : 1;
+    for (long i = 0; i < np; i++)
+        if (fabs(analytic[i]) > amax) amax = fabs(analytic[i]);
+    for (long i = 0; i < np; i += step) {
+        float p = param[i];
+        param[i] = (float)(p + h);
+        double hp = (double)param[i] - p, lp = probe(f, ctx, out, r, nout);
+        param[i] = (float)(p - h);
+        double hm = p - (double)param[i], lm = probe(f, ctx, out, r, nout);
+        param[i] = p;
+        double fd = (lp - lm) / (hp + hm), d = fabs(fd - analytic[i]);
+        if (!(d <= worst)) {
+            worst = d;
+            worst_i = i;
+        }
+    }
+    double tol = ATOL + RTOL * amax;
+    CHECK_MSG(worst <= tol, "%s: %s: worst |fd - analytic| %.3g at %ld > %.3g (max |grad| %.3g)", test_current, what,
+              worst, worst_i, tol, amax);
+    free(out);
+}
+
+// ---- convolution ----------------------------------------------------------------------
+
+typedef struct ConvCase {
+    ConvShape s;
+    float *in, *w, *col;
+} ConvCase;
+
+static void conv_fn(void *ctx, float *out) {
+    ConvCase *c = ctx;
+    conv_forward(out, c->in, c->w, &c->s, c->col);
+}
+
+// Double-precision reference convolution in the CBHW layout.
+static void conv_naive(double *out, const float *in, const float *w, const ConvShape *s) {
+    for (int co = 0; co < s->Cout; co++)
+        for (int b = 0; b < s->B; b++)
+            for (int yo = 0; yo < s->Ho; yo++)
+                for (int xo = 0; xo < s->Wo; xo++) {
+                    double acc = 0;
+                    for (int ci = 0; ci < s->Cin; ci++)
+                        for (int ky = 0; ky < s->k; ky++)
+                            for (int kx = 0; kx < s->k; kx++) {
+                                int yi = yo * s->stride + ky - s->pad, xi = xo * s->stride + kx - s->pad;
+                                if (yi < 0 || yi >= s->H || xi < 0 || xi >= s->W) continue;
+                                acc += (double)in[(((long)ci * s->B + b) * s->H + yi) * s->W + xi] *
+                                       w[((co * s->Cin + ci) * s->k + ky) * s->k + kx];
+                            }
+                    out[(((long)co * s->B + b) * s->Ho + yo) * s->Wo + xo] = acc;
+                }
+}
+
+// chunk_imgs: images per im2col chunk wanted (0: the whole batch in one chunk).
+static void conv_case(int B, int Cin, int H, int Cout, int k, int stride, int chunk_imgs) {
+    char name[96];
+    snprintf(name, sizeof name, "conv %dx%d s%d B%d Cin%d H%d Cout%d chunk%d", k, k, stride, B, Cin, H, Cout,
+             chunk_imgs);
+    test_begin(name);
+    ConvCase c;
+    int pad = k / 2, Ho = (H + 2 * pad - k) / stride + 1;
+    size_t per_image = (size_t)Cin * k * k * Ho * Ho;
+    conv_shape_init(&c.s, B, Cin, H, H, Cout, k, stride, pad, chunk_imgs ? per_image * chunk_imgs : (size_t)1 << 30);
+    CHECK_EQ_INT(c.s.chunk, chunk_imgs ? chunk_imgs : B);
+    CHECK_EQ_INT(c.s.Ho, Ho);
+    long nin = (long)Cin * B * H * H, nw = (long)Cout * Cin * k * k, nout = (long)Cout * B * Ho * Ho;
+    c.in = rnd(nin, 1.0);
+    c.w = rnd(nw, 0.5);
+    c.col = malloc(sizeof(float) * conv_col_floats(&c.s));
+    float *out = rnd(nout, 1.0), *r = rnd(nout, 1.0), *din = rnd(nin, 1.0), *dw = rnd(nw, 1.0);
+    double *ref = malloc(sizeof(double) * (size_t)nout);
+
+    // Forward against the naive loop: float32 sums of Cin*k*k products.
+    conv_fn(&c, out);
+    conv_naive(ref, c.in, c.w, &c.s);
+    double md = 0, mx = 0;
+    for (long i = 0; i < nout; i++) {
+        md = fmax(md, fabs(out[i] - ref[i]));
+        mx = fmax(mx, fabs(ref[i]));
+    }
+    CHECK_MSG(md <= 1e-5 * mx, "%s: forward vs naive: max diff %.3g (max |out| %.3g)", name, md, mx);
+
+    conv_backward(din, dw, r, c.in, c.w, &c.s, c.col);
+    check_grad("dw", conv_fn, &c, c.w, nw, dw, r, nout, 1e-2, 400);
+    check_grad("din", conv_fn, &c, c.in, nin, din, r, nout, 1e-2, 400);
+    // din == NULL computes the weight gradient alone, and the same one.
+    float *dw2 = rnd(nw, 1.0);
+    conv_backward(NULL, dw2, r, c.in, c.w, &c.s, c.col);
+    CHECK_MSG(max_rel_diff(dw2, dw, nw) <= 1e-6, "%s: dw without din differs", name);
+    free(dw2);
+    free(c.in);
+    free(c.w);
+    free(c.col);
+    free(out);
+    free(r);
+    free(din);
+    free(dw);
+    free(ref);
+}
+
+// ---- batchnorm (+ residual, ReLU) -------------------------------------------------------
+
+typedef struct BnCase {
+    BnArgs a;
+    float *x, *res, *gamma, *beta, *mean, *rstd, *rm, *rv;
+} BnCase;
+
+static void bn_fn(void *ctx, float *out) {
+    BnCase *c = ctx;
+    bn_forward(out, c->x, c->res, c->gamma, c->beta, c->mean, c->rstd, c->rm, c->rv, &c->a);
+}
+
+// The training backward of bn_forward as resnet.c composes it: dy -> dx, dres, dgamma, dbeta.
+static void bn_layer_backward(BnCase *c, float *dx, float *dres, float *dgamma, float *dbeta, const float *dy,
+                              const float *y) {
+    long n = (long)c->a.C * c->a.N;
+    float *g = malloc(sizeof(float) * (size_t)n);
+    memcpy(g, dy, sizeof(float) * (size_t)n);
+    if (c->a.relu) relu_mask(g, y, n);
+    bn_backward(dx, dgamma, dbeta, g, c->x, c->gamma, c->mean, c->rstd, &c->a);
+    if (dres) memcpy(dres, g, sizeof(float) * (size_t)n);
+    free(g);
+}
+
+// Smallest |pre-activation| of the ReLU, for inputs kept away from its kink.
+static double bn_margin(BnCase *c, float *pre) {
+    BnArgs a = c->a;
+    a.relu = 0;
+    bn_forward(pre, c->x, c->res, c->gamma, c->beta, c->mean, c->rstd, c->rm, c->rv, &a);
+    double m = 1e30;
+    for (long i = 0; i < (long)a.C * a.N; i++) m = fmin(m, fabs(pre[i]));
+    return m;
+}
+
+static void bn_case(int C, long N, int with_res, int relu) {
+    char name[64];
+    snprintf(name, sizeof name, "bn train C%d N%ld res%d relu%d", C, N, with_res, relu);
+    test_begin(name);
+    BnCase c = {.a = {.C = C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = relu, .train = 1}};
+    long n = (long)C * N;
+    c.x = rnd(n, 1.5);
+    for (long i = 0; i < n; i++) c.x[i] += 0.3f; // a nonzero mean
+    c.res = with_res ? rnd(n, 1.0) : NULL;
+    c.gamma = rnd(C, 0.5);
+    c.beta = rnd(C, 0.5);
+    for (int i = 0; i < C; i++) c.gamma[i] += 1.0f;
+    c.mean = rnd(C, 1);
+    c.rstd = rnd(C, 1);
+    c.rm = rnd(C, 1);
+    c.rv = rnd(C, 1);
+    for (int i = 0; i < C; i++) c.rv[i] = 1.0f + fabsf(c.rv[i]);
+    float *y = rnd(n, 1), *r = rnd(n, 1), *dx = rnd(n, 1), *dres = rnd(n, 1), *dg = rnd(C, 1), *db = rnd(C, 1);
+    if (relu) {
+        // Push pre-activations at least 0.05 from the kink: the probe moves them by
+        // about h * gamma * rstd, far less. x moves the batch statistics, so iterate.
+        for (int it = 0; it < 50 && bn_margin(&c, y) < 0.05; it++)
+            for (long i = 0; i < n; i++)
+                if (fabsf(y[i]) < 0.05f) {
+                    float push = y[i] >= 0 ? 0.2f : -0.2f;
+                    if (c.res)
+                        c.res[i] += push;
+                    else
+                        c.x[i] += push / (c.gamma[i / N] * c.rstd[i / N]);
+                }
+        CHECK_MSG(bn_margin(&c, y) >= 0.05, "%s: could not move inputs off the ReLU kink", name);
+    }
+    bn_fn(&c, y);
+    bn_layer_backward(&c, dx, c.res ? dres : NULL, dg, db, r, y);
+    check_grad("dx", bn_fn, &c, c.x, n, dx, r, n, 1e-2, 300);
+    check_grad("dgamma", bn_fn, &c, c.gamma, C, dg, r, n, 1e-2, 100);
+    check_grad("dbeta", bn_fn, &c, c.beta, C, db, r, n, 1e-2, 100);
+    if (c.res) check_grad("dres", bn_fn, &c, c.res, n, dres, r, n, 1e-2, 300);
+
+    // Running statistics: PyTorch's update, unbiased variance.
+    float rm0 = 0.25f, rv0 = 2.0f;
+    for (int i = 0; i < C; i++) {
+        c.rm[i] = rm0;
+        c.rv[i] = rv0;
+    }
+    bn_fn(&c, y);
+    double mu = 0, var = 0;
+    for (long i = 0; i < N; i++) mu += c.x[i];
+    mu /= N;
+    for (long i = 0; i < N; i++) var += (c.x[i] - mu) * (c.x[i] - mu);
+    CHECK_CLOSE(c.mean[0], mu, 1e-6, 1e-5);
+    CHECK_CLOSE(c.rstd[0], 1 / sqrt(var / N + 1e-5), 1e-6, 1e-5);
+    CHECK_CLOSE(c.rm[0], 0.9 * rm0 + 0.1 * mu, 1e-6, 1e-5);
+    CHECK_CLOSE(c.rv[0], 0.9 * rv0 + 0.1 * var / (N - 1), 1e-6, 1e-5);
+
+    free(c.x);
+    free(c.res);
+    free(c.gamma);
+    free(c.beta);
+    free(c.mean);
+    free(c.rstd);
+    free(c.rm);
+    free(c.rv);
+    free(y);
+    free(r);
+    free(dx);
+    free(dres);
+    free(dg);
+    free(db);
+}
+
+// Evaluation mode normalises with the running statistics.
+static void bn_eval_case(void) {
+    test_begin("bn eval");
+    const int C = 2;
+    const long N = 5;
+    float x[10], y[10], g[2] = {1.5f, 0.5f}, b[2] = {0.1f, -0.2f}, rm[2] = {0.3f, -1.0f}, rv[2] = {4.0f, 0.25f};
+    float mean[2] = {0}, rstd[2] = {0};
+    for (int i = 0; i < 10; i++) x[i] = (float)(i - 4) * 0.7f;
+    BnArgs a = {.C = C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = 1, .train = 0};
+    bn_forward(y, x, NULL, g, b, mean, rstd, rm, rv, &a);
+    for (int i = 0; i < 10; i++) {
+        int c = i / 5;
+        double want = fmax(0.0, g[c] * (x[i] - rm[c]) / sqrt(rv[c] + 1e-5) + b[c]);
+        CHECK_CLOSE(y[i], want, 1e-6, 1e-5);
+    }
+    CHECK(rm[0] == 0.3f && rv[1] == 0.25f); // untouched
+}
+
+// ---- ReLU, shortcut A, pool, fc, loss ---------------------------------------------------
+
+typedef struct Simple {
+    float *x, *w, *bias;
+    int a, b, c, d, e; // shapes, per layer
+} Simple;
+
+static void relu_fn(void *ctx, float *out) {
+    Simple *s = ctx;
+    for (int i = 0; i < s->a; i++) out[i] = fmaxf(s->x[i], 0.0f);
+}
+
+static void relu_case(void) {
+    test_begin("relu mask");
+    const int n = 200;
+    Simple s = {.x = rnd(n, 1.0), .a = n};
+    for (int i = 0; i < n; i++) s.x[i] += s.x[i] >= 0 ? 0.1f : -0.1f; // away from the kink
+    float *y = rnd(n, 1), *r = rnd(n, 1), *g = rnd(n, 1);
+    relu_fn(&s, y);
+    memcpy(g, r, sizeof(float) * n);
+    relu_mask(g, y, n);
+    check_grad("dx", relu_fn, &s, s.x, n, g, r, n, 1e-2, n);
+    free(s.x);
+    free(y);
+    free(r);
+    free(g);
+}
+
+static void shortcut_fn(void *ctx, float *out) {
+    Simple *s = ctx;
+    shortcut_a_forward(out, s->x, s->a, s->b, s->c, s->d, s->d);
+}
+
+static void shortcut_case(void) {
+    test_begin("shortcut A");
+    Simple s = {.a = 4, .b = 8, .c = 3, .d = 6}; // Cin, Cout, B, H
+    long nin = 4L * 3 * 36, nout = 8L * 3 * 9;
+    s.x = rnd(nin, 1.0);
+    float *r = rnd(nout, 1), *din = rnd(nin, 1), *out = rnd(nout, 1);
+    memset(din, 0, sizeof(float) * nin);
+    shortcut_a_backward_acc(din, r, s.a, s.b, s.c, s.d, s.d);
+    check_grad("dx", shortcut_fn, &s, s.x, nin, din, r, nout, 1e-2, nin);
+    // "acc": adds to what is there.
+    float *din2 = rnd(nin, 1), *base = malloc(sizeof(float) * nin);
+    memcpy(base, din2, sizeof(float) * nin);
+    shortcut_a_backward_acc(din2, r, s.a, s.b, s.c, s.d, s.d);
+    double md = 0;
+    for (long i = 0; i < nin; i++) md = fmax(md, fabs(din2[i] - base[i] - din[i]));
+    CHECK_MSG(md < 1e-6, "shortcut_a_backward_acc does not accumulate (%.3g)", md);
+    // The padded channels are zero.
+    shortcut_fn(&s, out);
+    double pad = 0;
+    for (long i = 0; i < 2L * 3 * 9; i++) pad = fmax(pad, fabs(out[i]) + fabs(out[nout - 1 - i]));
+    CHECK(pad == 0);
+    free(s.x);
+    free(r);
+    free(din);
+    free(out);
+    free(din2);
+    free(base);
+}
+
+static void pool_fn(void *ctx, float *out) {
+    Simple *s = ctx;
+    avgpool_forward(out, s->x, s->a, s->b, s->c);
+}
+
+static void pool_case(void) {
+    test_begin("avgpool");
+    Simple s = {.a = 5, .b = 3, .c = 16}; // C, B, HW
+    long nin = 5L * 3 * 16, nout = 15;
+    s.x = rnd(nin, 1.0);
+    float *r = rnd(nout, 1), *din = rnd(nin, 1);
+    avgpool_backward(din, r, s.a, s.b, s.c);
+    check_grad("dx", pool_fn, &s, s.x, nin, din, r, nout, 1e-2, nin);
+    free(s.x);
+    free(r);
+    free(din);
+}
+
+static void fc_fn(void *ctx, float *out) {
+    Simple *s = ctx;
+    fc_forward(out, s->x, s->w, s->bias, s->a, s->b, s->c);
+}
+
+static void fc_case(void) {
+    test_begin("fc");
+    Simple s = {.a = 4, .b = 7, .c = 5}; // B, Din, Dout
+    s.x = rnd(28, 1.0);
+    s.w = rnd(35, 1.0);
+    s.bias = rnd(5, 1.0);
+    float *r = rnd(20, 1), *din = rnd(28, 1), *dw = rnd(35, 1), *db = rnd(5, 1);
+    fc_backward(din, dw, db, r, s.x, s.w, s.a, s.b, s.c);
+    check_grad("din", fc_fn, &s, s.x, 28, din, r, 20, 1e-2, 28);
+    check_grad("dw", fc_fn, &s, s.w, 35, dw, r, 20, 1e-2, 35);
+    check_grad("dbias", fc_fn, &s, s.bias, 5, db, r, 20, 1e-2, 5);
+    free(s.x);
+    free(s.w);
+    free(s.bias);
+    free(r);
+    free(din);
+    free(dw);
+    free(db);
+}
+
+static const int ce_labels[4] = {3, 0, 4, 3};
+
+static void ce_fn(void *ctx, float *out) {
+    Simple *s = ctx;
+    out[0] = (float)softmax_ce(NULL, s->x, ce_labels, s->a, s->b, NULL);
+}
+
+static void ce_case(void) {
+    test_begin("softmax cross-entropy");
+    Simple s = {.a = 4, .b = 6}; // B, K
+    s.x = rnd(24, 2.0);
+    float one = 1.0f, *dl = rnd(24, 1);
+    int hits = -1;
+    double loss = softmax_ce(dl, s.x, ce_labels, s.a, s.b, &hits);
+    check_grad("dlogits", ce_fn, &s, s.x, 24, dl, &one, 1, 1e-2, 24);
+    // The loss itself and the hit count, in double.
+    double want = 0;
+    int want_hits = 0;
+    for (int b = 0; b < 4; b++) {
+        double se = 0;
+        int arg = 0;
+        for (int k = 0; k < 6; k++) {
+            se += exp(s.x[b * 6 + k]);
+            if (s.x[b * 6 + k] > s.x[b * 6 + arg]) arg = k;
+        }
+        want += (log(se) - s.x[b * 6 + ce_labels[b]]) / 4;
+        want_hits += arg == ce_labels[b];
+    }
+    CHECK_CLOSE(loss, want, 1e-9, 1e-9);
+    CHECK_EQ_INT(hits, want_hits);
+    free(s.x);
+    free(dl);
+}
+
+// ---- the whole network --------------------------------------------------------------------
+
+// ResNet-8 option B (every layer kind, projection shortcut included): the gradient of the
+// mean cross-entropy with respect to a spread of single parameters. Through 8 float32
+// layers the loss carries rounding noise near 1e-7, and a larger probe step crosses ReLU
+// kinks (at h = 1e-2 we measured errors up to 3e-3): h = 1e-3 keeps both below about
+// 3e-4, hence 5e-4 absolute plus 2e-2 of the tensor's largest gradient.
+static void resnet_case(void) {
+    test_begin("resnet-8 option B gradient");
+    const int B = 4;
+    ModelOptions mo = {.depth = 8, .shortcut_b = 1, .classes = 10};
+    ResNet m;
+    Err e = {0};
+    if (!CHECK(resnet_create(&m, &mo, B, &e) == ERR_OK)) return;
+    Rng wr;
+    rng_seed(&wr, 7);
+    resnet_init_weights(&m, &wr);
+    for (int t = 0; t < m.ntensors; t++) // BN weights away from their 1/0 init
+        if (m.tensors[t].kind == PARAM_BN_GAMMA || m.tensors[t].kind == PARAM_BN_BETA)
+            for (long i = 0; i < m.tensors[t].n; i++) m.params[m.tensors[t].off + i] += (float)(0.2 * rng_normal(&wr));
+    float *x = rnd(3L * B * 1024, 1.0);
+    int y[4] = {1, 7, 3, 3};
+    resnet_forward(&m, x, y, B, 1, NULL);
+    resnet_backward(&m, y, B);
+    float *g = malloc(sizeof(float) * (size_t)m.nparams);
+    memcpy(g, m.grads, sizeof(float) * (size_t)m.nparams);
+    int checked = 0;
+    for (int t = 0; t < m.ntensors; t++) {
+        const ParamTensor *pt = &m.tensors[t];
+        double gmax = 0;
+        for (long i = 0; i < pt->n; i++) gmax = fmax(gmax, fabs(g[pt->off + i]));
+        for (int k = 0; k < 2; k++) {
+            long i = pt->off + (long)rng_below(&rng, (uint32_t)pt->n);
+            float p = m.params[i];
+            const double h = 1e-3;
+            m.params[i] = (float)(p + h);
+            double hp = (double)m.params[i] - p, lp = resnet_forward(&m, x, y, B, 1, NULL);
+            m.params[i] = (float)(p - h);
+            double hm = p - (double)m.params[i], lm = resnet_forward(&m, x, y, B, 1, NULL);
+            m.params[i] = p;
+            double fd = (lp - lm) / (hp + hm);
+            CHECK_MSG(fabs(fd - g[i]) <= 5e-4 + 2e-2 * gmax, "%s[%ld]: fd %.6g vs analytic %.6g (max |grad| %.3g)",
+                      pt->name, i - pt->off, fd, g[i], gmax);
+            checked++;
+        }
+    }
+    CHECK(checked >= 20);
+    free(g);
+    free(x);
+    resnet_free(&m);
+}
+
+void suite_layers(void) {
+    rng_seed(&rng, 12345);
+    // The batch dimension is folded into the GEMM in chunks of images: one chunk, several
+    // even chunks, uneven chunks (the last one short) and one image per chunk.
+    conv_case(3, 3, 6, 4, 3, 1, 0);
+    conv_case(3, 3, 6, 4, 3, 1, 2);
+    conv_case(4, 2, 6, 3, 3, 1, 1);
+    conv_case(3, 4, 8, 6, 3, 2, 0);
+    conv_case(3, 4, 8, 6, 3, 2, 2);
+    conv_case(3, 4, 8, 8, 1, 2, 0);
+    conv_case(5, 4, 8, 8, 1, 2, 2);
+    conv_case(2, 16, 8, 16, 3, 1, 0); // a stage-1 shape, 16 channels
+    conv_case(2, 16, 8, 32, 3, 2, 1);
+    bn_case(3, 50, 0, 0);
+    bn_case(3, 50, 0, 1);
+    bn_case(3, 50, 1, 1);
+    bn_case(2, 40, 1, 0);
+    bn_eval_case();
+    relu_case();
+    shortcut_case();
+    pool_case();
+    fc_case();
+    ce_case();
+    resnet_case();
+}
