@@ -9,6 +9,7 @@ extern const char cli_usage[];
 // Options shared by the commands that take a CONFIG (train, info, schedule, lr-find).
 typedef struct CliArgs {
     const char *config, *out, *csv, *png, *x;
+    const char *resume, *init_from, *data; // --resume CKPT, --init-from CKPT, --data DIR
     const char *sets[64]; // --set section.key=value, in order
     int nsets, force, threads, threads_given;
     long seed;
@@ -17,7 +18,8 @@ typedef struct CliArgs {
 
 // Every config section with its keys.
 const ConfigSection *cli_schema(void);
-// Parses CONFIG, --set, --out, --csv, --png, --x, --threads, --seed, --force.
+// Parses CONFIG, --set, --out, --csv, --png, --x, --threads, --seed, --force, --resume,
+// --init-from, --data. CONFIG may be omitted only with --resume (the checkpoint has it).
 // Unknown options are usage errors (message printed, returns ERR_INPUT).
 int cli_parse(CliArgs *a, int argc, char **argv);
 // Loads a->config over the schema and applies --set, --threads, --seed in that order.

@@ -6,29 +6,37 @@
 #include "pngio.h"
 
 typedef struct PlotSeries {
-    const char *name;   // legend text
-    const double *x, *y;
+    const char *name;   // legend text; NULL or "" leaves the series out of the legend
+    const double *x, *y; // both required when n > 0
     int n;
     int right_axis;     // 1: plotted against the panel's right y axis
-    uint32_t color;     // 0xRRGGBB; 0 = pick from the palette by index
+    uint32_t color;     // 0xRRGGBB; 0 = pick from the palette by index in the panel
+                        // (colour-blind safe, Okabe-Ito); for black ask for 0x010101
     int dashed;
 } PlotSeries;
 
 typedef struct PlotPanel {
     const char *title;
     const char *xlabel, *ylabel, *y2label; // y2label used when any series has right_axis
-    int logx, logy;                        // log10 axes (values <= 0 are skipped)
+    int logx, logy;                        // log10 axes (values <= 0 are skipped); logy is
+                                           // the left axis only, the right one stays linear
     const PlotSeries *series;
     int nseries;
-    const double *vlines;                  // x positions of vertical markers (e.g. phase boundaries)
+    const double *vlines;                  // x positions of vertical markers (e.g. phase
+                                           // boundaries), dashed grey; outside the x range: not drawn
     int nvlines;
 } PlotPanel;
 
 // Renders panels side by side in a width x height RGB image and writes it as PNG.
-// Axes have ticks with numeric labels, axis titles, a legend; NaN/Inf points break lines.
+// Axes have ticks with numeric labels, axis titles, a legend; NaN/Inf points break lines and a
+// point alone between breaks shows as a dot. Text and line widths grow with the image (one
+// integer scale: 1 up to about 900x500 per panel). Errors: ERR_INPUT for a bad request (size
+// outside 16..16384, no panels, n > 0 without data), ERR_RUNTIME when the file cannot be
+// written; the message names the path.
 int plot_write_png(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e);
 
 // Renders into memory (img->rgb allocated here; free with image_free). Used by tests.
+// On error img is left empty (rgb NULL).
 int plot_render(Image *img, int width, int height, const PlotPanel *panels, int npanels, Err *e);
 
 #endif

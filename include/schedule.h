@@ -21,6 +21,9 @@ typedef struct Phase {
     double off, den;
     double lr0, lr1;   int lr_curve;  double lr_power;
     double mom0, mom1; int mom_curve; double mom_power;
+    // CyclicLR exp_range only (0 elsewhere): the distance of LR and momentum from their
+    // resting values lr_rest, mom_rest is scaled by decay^t, t the global step.
+    double decay, lr_rest, mom_rest;
 } Phase;
 
 #define SCHEDULE_MAX_PHASES 4096

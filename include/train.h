@@ -20,6 +20,7 @@ typedef struct TrainOptions {
     int threads;       // 0: all cores
     int log_iters;     // also write iters.csv, one row per step
     int progress;      // -1 auto (terminal), 0 plain lines, 1 live line
+    int checkpoint_every; // epochs between checkpoints (0: only at the end)
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
@@ -45,15 +46,29 @@ typedef struct Trainer {
     long steps_per_epoch, step;
     int epoch;            // epochs completed
     double seconds;       // training + evaluation wall time so far
+    // Position inside the current epoch, so a run can stop and resume mid-epoch.
+    int in_epoch;         // perm holds this epoch's order
+    long pos;             // steps done in this epoch
+    double loss_sum;      // sum of loss * batch over the epoch so far
+    long correct, seen;
+    double epoch_seconds; // training time of this epoch so far
+    const volatile int *stop; // set (e.g. by a signal handler) to stop after this step
+    long stop_at_step;    // stop when step reaches this (0: never); for tests and tools
 } Trainer;
 
 // Reads every section, loads the data and builds model, optimiser and schedule.
 int trainer_create(Trainer *t, const Config *c, Err *e);
 void trainer_free(Trainer *t);
-// Evaluation on a set in batches of the training batch size, no augmentation.
+// Evaluation (running BN statistics, no augmentation) of a whole set in batches of B,
+// using caller-provided buffers x (3,B,32,32), y (B), idx (B).
+EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx);
+// The same on the trainer's model and buffers, batches of the training batch size.
 EvalResult trainer_evaluate(Trainer *t, const CifarSet *set);
-// Runs the whole schedule, writing DIR/log.csv (and iters.csv). Returns the final test
-// evaluation in *final. Fails (ERR_RUNTIME) on a non-finite loss, naming step, LR, momentum.
-int trainer_run(Trainer *t, const char *dir, EvalResult *final, Err *e);
+// Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv),
+// writing DIR/checkpoint.ckpt every checkpoint_every epochs and at the end.
+// Returns the final test evaluation in *final. Fails (ERR_RUNTIME) on a non-finite or
+// exploding loss, naming step, LR and momentum, keeping the last good checkpoint.
+// Returns ERR_INTERRUPTED after saving a checkpoint when *stop is set or stop_at_step hit.
+int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e);
 
 #endif

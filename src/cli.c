@@ -18,11 +18,20 @@ static const ConfigSection schema_table[] = {
 const char cli_usage[] =
     "usage: onecycle COMMAND ...\n"
     "  train CONFIG [--set section.key=value]... [--out DIR] [--force] [--threads N] [--seed N]\n"
-    "      train and evaluate; writes DIR/log.csv, DIR/config.cfg, DIR/schedule.{csv,png}\n"
+    "        [--init-from CKPT]\n"
+    "      train and evaluate; writes DIR/log.csv, DIR/config.cfg, DIR/schedule.{csv,png},\n"
+    "      DIR/checkpoint.ckpt; --init-from starts from a checkpoint's weights (new schedule)\n"
+    "  train --resume DIR/checkpoint.ckpt [--threads N]\n"
+    "      continue an interrupted run exactly where it stopped\n"
+    "  eval CKPT [--data DIR]              test accuracy and loss of a checkpoint\n"
     "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
     "  schedule CONFIG [--set ...] [--csv FILE] [--png FILE] [--x iterations|epochs]\n"
     "      the LR/momentum schedule of a config, without training\n"
-    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S]\n"
+    "  lr-find CONFIG [--set ...] [--start 1e-5] [--end 10] [--iters 200] [--linear]\n"
+    "        [--sweep momentum=a,b,... | --sweep wd=a,b,...] [--eval-every K] [--out DIR] [--force]\n"
+    "      LR range test; writes DIR/lr_find.{csv,png} (default runs/lr-find), prints a max LR\n"
+    "  plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]\n"
+    "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png)\n"    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S]\n"
     "      time training (forward+backward+update) and evaluation on random input\n"
     "  help config                        every config key with its default (Markdown)\n"
     "  --version\n";
@@ -53,7 +62,8 @@ int cli_parse(CliArgs *a, int argc, char **argv) {
             if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", "--set");
             a->sets[a->nsets++] = s + 6;
         } else if (!strcmp(s, "--out") || !strcmp(s, "--csv") || !strcmp(s, "--png") || !strcmp(s, "--x") ||
-                   !strcmp(s, "--threads") || !strcmp(s, "--seed")) {
+                   !strcmp(s, "--threads") || !strcmp(s, "--seed") || !strcmp(s, "--resume") ||
+                   !strcmp(s, "--init-from") || !strcmp(s, "--data")) {
             if (!has_value) return cli_usage_error("%s needs a value", s);
             const char *v = argv[++i];
             char *end;
@@ -61,6 +71,9 @@ int cli_parse(CliArgs *a, int argc, char **argv) {
             if (!strcmp(s, "--csv")) a->csv = v;
             if (!strcmp(s, "--png")) a->png = v;
             if (!strcmp(s, "--x")) a->x = v;
+            if (!strcmp(s, "--resume")) a->resume = v;
+            if (!strcmp(s, "--init-from")) a->init_from = v;
+            if (!strcmp(s, "--data")) a->data = v;
             if (!strcmp(s, "--threads")) {
                 a->threads = (int)strtol(v, &end, 10);
                 if (*end || a->threads < 0) return cli_usage_error("--threads needs a whole number >= 0, got '%s'", v);
@@ -81,12 +94,13 @@ int cli_parse(CliArgs *a, int argc, char **argv) {
             return cli_usage_error("unexpected argument '%s'", s);
         }
     }
-    if (!a->config) return cli_usage_error("%s", "missing CONFIG file");
+    if (!a->config && !a->resume) return cli_usage_error("%s", "missing CONFIG file");
     return ERR_OK;
 }
 
 int cli_load_config(Config *c, const CliArgs *a, Err *e) {
     config_init(c, schema_table);
+    if (!a->config) return err_set(e, ERR_INPUT, "this command needs a CONFIG file");
     if (config_load(c, a->config, e)) return e->code;
     for (int i = 0; i < a->nsets; i++)
         if (config_set(c, a->sets[i], e)) return e->code;

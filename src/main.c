@@ -1,7 +1,9 @@
 // main.c: command-line parsing and dispatch. Every error comes back here as an Err;
 // main prints it and exits 2 for bad input, 1 for runtime failures.
+#include "checkpoint.h"
 #include "cifar.h"
 #include "cli.h"
+#include "cmd.h"
 #include "config.h"
 #include "cpu.h"
 #include "optim.h"
@@ -9,6 +11,7 @@
 #include "schedule.h"
 #include "train.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,57 +54,152 @@ static int write_text(const char *path, const char *text, Err *e) {
     return ERR_OK;
 }
 
+static volatile int stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+// SIGINT/SIGTERM finish the current step and save; a second signal kills as usual.
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     CliArgs a;
     Err e = {0};
     static Config c;
+    static char dump[65536];
+    char outdir[1024], path[1200];
     int rc = cli_parse(&a, argc, argv);
     if (rc) return rc;
-    if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
-    char outdir[1024];
-    if (a.out) {
-        snprintf(outdir, sizeof outdir, "%s", a.out);
+    if (a.resume) {
+        if (a.config || a.nsets || a.init_from || a.seed_given)
+            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
+                                         "config is inside it");
+        char *text;
+        if (checkpoint_read_config(a.resume, &text, &e)) return cli_fail(&e);
+        config_init(&c, cli_schema());
+        snprintf(path, sizeof path, "%s (embedded config)", a.resume);
+        rc = config_load_string(&c, text, path, &e);
+        free(text);
+        if (rc) return cli_fail(&e);
+        char buf[64];
+        snprintf(buf, sizeof buf, "train.threads=%d", a.threads);
+        if (a.threads_given && config_set(&c, buf, &e)) return cli_fail(&e);
+        snprintf(path, sizeof path, "%s", a.resume);
+        char *slash = strrchr(path, '/');
+        snprintf(outdir, sizeof outdir, "%s", a.out ? a.out : slash ? (*slash = 0, path) : ".");
     } else {
-        const char *base = strrchr(a.config, '/');
-        base = base ? base + 1 : a.config;
-        int len = (int)strcspn(base, ".");
-        snprintf(outdir, sizeof outdir, "runs/%.*s", len, base);
-    }
-    if (!a.force && file_exists(outdir, "log.csv")) {
-        fprintf(stderr, "onecycle: %s already holds a run (log.csv); use --out DIR for a new one or --force to overwrite\n",
-                outdir);
-        return ERR_INPUT;
+        if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
+        if (a.out) {
+            snprintf(outdir, sizeof outdir, "%s", a.out);
+        } else {
+            const char *base = strrchr(a.config, '/');
+            base = base ? base + 1 : a.config;
+            int len = (int)strcspn(base, ".");
+            snprintf(outdir, sizeof outdir, "runs/%.*s", len, base);
+        }
+        if (!a.force && (file_exists(outdir, "log.csv") || file_exists(outdir, "checkpoint.ckpt"))) {
+            fprintf(stderr,
+                    "onecycle: %s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
+                    "continue it, or --force to overwrite it\n",
+                    outdir, outdir);
+            return ERR_INPUT;
+        }
     }
     Trainer t;
     long threads;
     if (config_int_in(&c, "train", "threads", 0, 1024, &threads, &e)) return cli_fail(&e);
     int nthreads = cpu_set_threads((int)threads);
     header(ci, nthreads);
-    if (trainer_create(&t, &c, &e)) {
+    if (trainer_create(&t, &c, &e) || (a.resume && checkpoint_load(&t, a.resume, &e)) ||
+        (a.init_from && checkpoint_load_weights(&t.net, a.init_from, &e))) {
         trainer_free(&t);
         return cli_fail(&e);
     }
-    if (mkdir_p(outdir, &e)) return cli_fail(&e);
-    static char dump[65536];
-    char path[1200];
     config_dump(&c, dump, sizeof dump);
+    if (mkdir_p(outdir, &e)) return cli_fail(&e);
     snprintf(path, sizeof path, "%s/config.cfg", outdir);
     if (write_text(path, dump, &e)) return cli_fail(&e);
     snprintf(path, sizeof path, "%s/schedule.csv", outdir);
     if (schedule_write_csv(&t.sched, path, &e)) return cli_fail(&e);
     snprintf(path, sizeof path, "%s/schedule.png", outdir);
     if (schedule_write_png(&t.sched, path, 0, &e)) return cli_fail(&e);
-    fprintf(stderr, "config %s -> %s\n", a.config, outdir);
+    if (a.resume)
+        fprintf(stderr, "resuming %s at step %ld (epoch %d) -> %s\n", a.resume, t.step, t.epoch + 1, outdir);
+    else
+        fprintf(stderr, "config %s -> %s%s%s\n", a.config, outdir, a.init_from ? ", weights from " : "",
+                a.init_from ? a.init_from : "");
     fprintf(stderr, "model ResNet-%d (shortcut %s), %ld parameters; data %d train / %d test images from %s\n",
             t.model_opt.depth, t.model_opt.shortcut_b ? "B" : "A", t.net.nparams, t.train.n, t.test.n, t.data.dir);
     fprintf(stderr, "schedule %s: %ld epochs x %ld steps of batch %d = %ld steps\n", t.sched.policy,
             schedule_epochs(&t.sched), t.steps_per_epoch, t.opt.batch_size, t.sched.total);
+    install_stop_handlers();
+    t.stop = &stop_requested;
     EvalResult final;
-    rc = trainer_run(&t, outdir, &final, &e);
+    rc = trainer_run(&t, outdir, dump, &final, &e);
     trainer_free(&t);
     if (rc) return cli_fail(&e);
     printf("final test accuracy: %.2f%% (test loss %.4f)\n", 100 * final.acc, final.loss);
     printf("test_accuracy: %.4f\n", final.acc);
+    return ERR_OK;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *data = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data = argv[++i];
+        else if (argv[i][0] == '-')
+            return cli_usage_error("unknown or incomplete option '%s'", argv[i]);
+        else if (!ckpt)
+            ckpt = argv[i];
+        else
+            return cli_usage_error("unexpected argument '%s'", argv[i]);
+    }
+    if (!ckpt) return cli_usage_error("%s", "eval needs a checkpoint file");
+    Err e = {0};
+    static Config c;
+    char *text, name[1100];
+    if (checkpoint_read_config(ckpt, &text, &e)) return cli_fail(&e);
+    config_init(&c, cli_schema());
+    snprintf(name, sizeof name, "%s (embedded config)", ckpt);
+    int rc = config_load_string(&c, text, name, &e);
+    free(text);
+    if (rc) return cli_fail(&e);
+    ModelOptions mo;
+    TrainOptions to;
+    CifarOptions co;
+    if (model_options_from_config(&mo, &c, &e) || train_options_from_config(&to, &c, &e) ||
+        cifar_options_from_config(&co, &c, &e))
+        return cli_fail(&e);
+    if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
+    cpu_set_threads(to.threads);
+    CifarSet test;
+    ResNet m;
+    if (cifar_load(&test, co.dir, 0, 0, &e)) return cli_fail(&e);
+    if (resnet_create(&m, &mo, to.batch_size, &e) || checkpoint_load_weights(&m, ckpt, &e)) {
+        cifar_free(&test);
+        return cli_fail(&e);
+    }
+    float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * CIFAR_IMAGE);
+    int *y = xmalloc(sizeof(int) * (size_t)to.batch_size), *idx = xmalloc(sizeof(int) * (size_t)to.batch_size);
+    EvalResult r = evaluate_set(&m, &test, &co, to.batch_size, x, y, idx);
+    printf("test_accuracy: %.4f\n", r.acc);
+    printf("test_loss: %.4f\n", r.loss);
+    free(x);
+    free(y);
+    free(idx);
+    resnet_free(&m);
+    cifar_free(&test);
     return ERR_OK;
 }
 
@@ -270,9 +368,12 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train")) return cmd_train(&ci, argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "schedule")) return cmd_schedule(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(&ci, argc - 2, argv + 2);
+    if (!strcmp(cmd, "lr-find")) return cmd_lrfind(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "config")) {
         config_print_schema(cli_schema(), stdout);
         return ERR_OK;

@@ -1,6 +1,6 @@
 // train.c: the training loop, evaluation, and the per-epoch / per-step CSV logs.
 #include "train.h"
-#include "cpu.h"
+#include "checkpoint.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,12 +15,13 @@ const ConfigKey train_config_keys[] = {
     {"threads", "0", "threads for OpenBLAS and our loops (0: all cores); --threads overrides"},
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
+    {"checkpoint_every", "1", "write DIR/checkpoint.ckpt every N epochs (0: only at the end)"},
     {NULL, NULL, NULL},
 };
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     static const char *const progress[] = {"auto", "plain", "line", NULL};
-    long batch, every, seed, threads;
+    long batch, every, seed, threads, ckpt;
     int p;
     memset(o, 0, sizeof *o);
     if (config_int_in(c, "train", "batch_size", 1, 65536, &batch, e) ||
@@ -28,13 +29,15 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_int_in(c, "train", "eval_every", 0, 1000000, &every, e) ||
         config_int_in(c, "train", "seed", 0, 0x7fffffffffffffffL, &seed, e) ||
         config_int_in(c, "train", "threads", 0, 1024, &threads, e) ||
-        config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e))
+        config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
+        config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e))
         return e->code;
     o->batch_size = (int)batch;
     o->eval_every = (int)every;
     o->seed = seed;
     o->threads = (int)threads;
     o->progress = p == 0 ? -1 : p == 1 ? 0 : 1;
+    o->checkpoint_every = (int)ckpt;
     return ERR_OK;
 }
 
@@ -96,19 +99,21 @@ void trainer_free(Trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
-EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
-    const int B = t->opt.batch_size;
+EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx) {
     double loss = 0;
     long correct = 0;
-    int *idx = t->eval_idx;
     for (int i0 = 0; i0 < set->n; i0 += B) {
         int nb = set->n - i0 < B ? set->n - i0 : B, hits = 0;
         for (int b = 0; b < nb; b++) idx[b] = i0 + b;
-        cifar_make_batch(t->x, t->y, set, idx, nb, &t->data, 0, NULL);
-        loss += resnet_forward(&t->net, t->x, t->y, nb, 0, &hits) * nb;
+        cifar_make_batch(x, y, set, idx, nb, o, 0, NULL);
+        loss += resnet_forward(m, x, y, nb, 0, &hits) * nb;
         correct += hits;
     }
     return (EvalResult){loss / set->n, (double)correct / set->n};
+}
+
+EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
+    return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 
 static void fmt_duration(char *buf, size_t cap, double s) {
@@ -119,28 +124,71 @@ static void fmt_duration(char *buf, size_t cap, double s) {
         snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
 }
 
-static FILE *open_csv(const char *dir, const char *name, const char *header, Err *e) {
-    char path[1024];
+// Opens DIR/name for appending after keeping only the header and the rows whose first
+// field (epoch or iteration) is below `keep_below`: rows written after the checkpoint we
+// resume from are dropped, so a resumed log reads as if the run had never stopped.
+static FILE *open_csv(const char *dir, const char *name, const char *header, long keep_below, int resume, Err *e) {
+    char path[1024], tmp[1100], line[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *old = resume ? fopen(path, "r") : NULL;
+    if (!old) {
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+            return NULL;
+        }
+        fprintf(f, "%s\n", header);
+        fflush(f);
+        return f;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
     if (!f) {
-        err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+        fclose(old);
+        err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
         return NULL;
     }
     fprintf(f, "%s\n", header);
-    fflush(f);
+    int first = 1;
+    while (fgets(line, sizeof line, old)) {
+        if (first) {
+            first = 0;
+            continue;
+        }
+        if (strtol(line, NULL, 10) < keep_below && strchr(line, '\n')) fputs(line, f);
+    }
+    fclose(old);
+    if (fclose(f) || rename(tmp, path)) {
+        err_set(e, ERR_RUNTIME, "%s: cannot rewrite: %s", path, strerror(errno));
+        return NULL;
+    }
+    f = fopen(path, "a");
+    if (!f) err_set(e, ERR_RUNTIME, "%s: cannot append: %s", path, strerror(errno));
     return f;
 }
 
-int trainer_run(Trainer *t, const char *dir, EvalResult *final, Err *e) {
+static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir);
+    return checkpoint_save(t, config_text, path, e);
+}
+
+// A loss this large means the run has blown up even if it is still finite: softmax
+// cross-entropy over 10 classes starts at ln(10) = 2.3.
+#define EXPLODING_LOSS 100.0
+
+int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e) {
     const int B = t->opt.batch_size, n = t->train.n;
     const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
+    const int resume = t->step > 0 || t->in_epoch;
     int live = t->opt.progress < 0 ? isatty(2) : t->opt.progress;
     FILE *log = open_csv(dir, "log.csv",
-                         "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec", e);
+                         "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec",
+                         t->epoch + 1, resume, e);
     if (!log) return e->code;
     FILE *iters = NULL;
-    if (t->opt.log_iters && !(iters = open_csv(dir, "iters.csv", "iteration,epoch,lr,momentum,loss,acc", e))) {
+    if (t->opt.log_iters &&
+        !(iters = open_csv(dir, "iters.csv", "iteration,epoch,lr,momentum,loss,acc", t->step, resume, e))) {
         fclose(log);
         return e->code;
     }
@@ -150,23 +198,32 @@ int trainer_run(Trainer *t, const char *dir, EvalResult *final, Err *e) {
     double step_time = 0;
     int rc = ERR_OK;
     while (t->step < total && rc == ERR_OK) {
-        for (int i = 0; i < n; i++) t->perm[i] = i;
-        rng_shuffle(&t->rng_shuffle, t->perm, n);
-        double t0 = now_seconds(), loss_sum = 0, lr = 0, mom = 0;
-        long correct = 0, seen = 0;
+        if (!t->in_epoch) {
+            for (int i = 0; i < n; i++) t->perm[i] = i;
+            rng_shuffle(&t->rng_shuffle, t->perm, n);
+            t->in_epoch = 1;
+            t->pos = 0;
+            t->loss_sum = 0;
+            t->correct = t->seen = 0;
+            t->epoch_seconds = 0;
+        }
+        double lr = 0, mom = 0;
         long steps = t->steps_per_epoch;
-        if (steps > total - t->step) steps = total - t->step;
-        for (long s = 0; s < steps; s++) {
+        if (steps > t->pos + total - t->step) steps = t->pos + total - t->step;
+        double t0 = now_seconds() - t->epoch_seconds;
+        while (t->pos < steps) {
+            const long s = t->pos;
             int nb = n - (int)(s * B) < B ? n - (int)(s * B) : B, hits = 0;
             double ts = now_seconds();
             schedule_at(&t->sched, t->step, &lr, &mom);
             cifar_make_batch(t->x, t->y, &t->train, t->perm + s * B, nb, &t->data, 1, &t->rng_aug);
             double loss = resnet_forward(&t->net, t->x, t->y, nb, 1, &hits);
-            if (!isfinite(loss)) {
+            if (!isfinite(loss) || loss > EXPLODING_LOSS) {
                 rc = err_set(e, ERR_RUNTIME,
-                             "training diverged: loss is %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
-                             "lower the maximum LR or lengthen the warm-up",
-                             loss, t->step, t->epoch + 1, s + 1, lr, mom);
+                             "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
+                             "the last good checkpoint and log are kept in %s; lower the maximum LR or lengthen the "
+                             "warm-up",
+                             loss, t->step, t->epoch + 1, s + 1, lr, mom, dir);
                 break;
             }
             resnet_backward(&t->net, t->y, nb);
@@ -175,42 +232,59 @@ int trainer_run(Trainer *t, const char *dir, EvalResult *final, Err *e) {
                 fprintf(iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", t->step, (double)t->step / t->steps_per_epoch, lr, mom,
                         loss, (double)hits / nb);
             t->step++;
-            loss_sum += loss * nb;
-            correct += hits;
-            seen += nb;
+            t->pos++;
+            t->loss_sum += loss * nb;
+            t->correct += hits;
+            t->seen += nb;
+            t->epoch_seconds = now_seconds() - t0;
             step_time += now_seconds() - ts;
             steps_timed++;
             long every = live ? 1 : (steps >= 10 ? steps / 10 : 1);
-            if ((s + 1) % every == 0 || s + 1 == steps) {
+            if (t->pos % every == 0 || t->pos == steps) {
                 char eta[32];
                 double per = step_time / steps_timed;
                 fmt_duration(eta, sizeof eta, per * (double)(total - t->step));
                 fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
-                        live ? "\r\033[K" : "", t->epoch + 1, epochs, s + 1, steps, loss_sum / seen,
-                        100.0 * correct / seen, lr, mom, seen / (now_seconds() - t0), eta, live ? "" : "\n");
+                        live ? "\r\033[K" : "", t->epoch + 1, epochs, t->pos, steps, t->loss_sum / t->seen,
+                        100.0 * t->correct / t->seen, lr, mom, t->seen / t->epoch_seconds, eta, live ? "" : "\n");
                 fflush(stderr);
+            }
+            if ((t->stop && *t->stop) || (t->stop_at_step && t->step >= t->stop_at_step)) {
+                t->seconds = now_seconds() - run_start;
+                if (live) fprintf(stderr, "\n");
+                if (!(rc = save(t, dir, config_text, e)))
+                    rc = err_set(e, ERR_INTERRUPTED,
+                                 "stopped at step %ld (epoch %d, batch %ld); state saved; resume with: onecycle train "
+                                 "--resume %s/checkpoint.ckpt",
+                                 t->step, t->epoch + 1, t->pos, dir);
+                break;
             }
         }
         if (rc) break;
-        double train_seconds = now_seconds() - t0;
         t->epoch++;
+        t->in_epoch = 0;
         int last = t->step >= total;
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
         if (eval) ev = trainer_evaluate(t, &t->test);
         t->seconds = now_seconds() - run_start;
         if (live) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", t->epoch, epochs, loss_sum / seen,
-                100.0 * correct / seen);
+        fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", t->epoch, epochs, t->loss_sum / t->seen,
+                100.0 * t->correct / t->seen);
         if (eval) fprintf(stderr, "  test loss %.4f acc %.2f%%", ev.loss, 100 * ev.acc);
-        fprintf(stderr, "  %.0f img/s  %.0fs\n", seen / train_seconds, t->seconds);
-        fprintf(log, "%d,%ld,%.8g,%.6g,%.6f,%.6f,", t->epoch, t->step, lr, mom, loss_sum / seen, (double)correct / seen);
+        fprintf(stderr, "  %.0f img/s  %.0fs\n", t->seen / t->epoch_seconds, t->seconds);
+        fprintf(log, "%d,%ld,%.8g,%.6g,%.6f,%.6f,", t->epoch, t->step, lr, mom, t->loss_sum / t->seen,
+                (double)t->correct / t->seen);
         if (eval)
             fprintf(log, "%.6f,%.6f,", ev.loss, ev.acc);
         else
             fprintf(log, ",,");
-        fprintf(log, "%.2f,%.1f\n", t->seconds, seen / train_seconds);
+        fprintf(log, "%.2f,%.1f\n", t->seconds, t->seen / t->epoch_seconds);
         fflush(log);
+        if (iters) fflush(iters);
+        if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
+            rc = save(t, dir, config_text, e);
     }
+    if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
     if (iters) fclose(iters);
     if (fclose(log) && !rc) rc = err_set(e, ERR_RUNTIME, "%s/log.csv: write failed", dir);
     if (final) *final = ev;

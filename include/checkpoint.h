@@ -1,0 +1,26 @@
+// checkpoint.h: the whole state of a run in one file, written atomically.
+//
+// Layout: magic "ONECYCKP", u32 version, then tagged sections (u32 tag, u64 length, bytes),
+// then a CRC32 (zlib) of everything before it. Sections: the effective config text, the
+// model shape, parameters, BN running statistics, optimiser state, the loop position and
+// per-epoch accumulators, every RNG state, and this epoch's data order. Numbers are
+// stored in the machine's byte order (x86-64: little-endian).
+#ifndef ONECYCLE_CHECKPOINT_H
+#define ONECYCLE_CHECKPOINT_H
+#include "common.h"
+#include "train.h"
+
+#define CHECKPOINT_VERSION 1
+
+// Writes path atomically: a temporary file in the same directory, fsync, rename over the
+// old one, fsync the directory. Refuses (ERR_RUNTIME) to save non-finite weights.
+int checkpoint_save(const Trainer *t, const char *config_text, const char *path, Err *e);
+// Reads and verifies a checkpoint (size, magic, version, CRC) and returns its config
+// text (malloc'd, caller frees). ERR_INPUT with a clear message on any defect.
+int checkpoint_read_config(const char *path, char **config_text, Err *e);
+// Restores everything into a trainer created from the checkpoint's own config.
+int checkpoint_load(Trainer *t, const char *path, Err *e);
+// Restores only weights and BN statistics (a new run branching from a saved model).
+int checkpoint_load_weights(ResNet *m, const char *path, Err *e);
+
+#endif

@@ -1,0 +1,338 @@
+// checkpoint.c: saving and restoring a run (format in include/checkpoint.h).
+#include "checkpoint.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const char MAGIC[8] = {'O', 'N', 'E', 'C', 'Y', 'C', 'K', 'P'};
+
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+enum {
+    TAG_CONF = TAG('C', 'O', 'N', 'F'),
+    TAG_MODL = TAG('M', 'O', 'D', 'L'),
+    TAG_PARM = TAG('P', 'A', 'R', 'M'),
+    TAG_STAT = TAG('S', 'T', 'A', 'T'),
+    TAG_OPTM = TAG('O', 'P', 'T', 'M'),
+    TAG_LOOP = TAG('L', 'O', 'O', 'P'),
+    TAG_RNGS = TAG('R', 'N', 'G', 'S'),
+    TAG_PERM = TAG('P', 'E', 'R', 'M'),
+};
+
+typedef struct ModelRecord {
+    int32_t depth, shortcut_b, classes, pad;
+    int64_t nparams, nstats;
+} ModelRecord;
+
+typedef struct OptimRecord {
+    int32_t kind, has_second;
+    int64_t step, n;
+} OptimRecord;
+
+typedef struct LoopRecord {
+    int64_t step, epoch, steps_per_epoch, batch_size, train_n, pos, correct, seen;
+    int64_t in_epoch, pad;
+    double seconds, loss_sum, epoch_seconds;
+} LoopRecord;
+
+// ---- writing ------------------------------------------------------------------------
+
+typedef struct Writer {
+    FILE *f;
+    uLong crc;
+    int failed;
+} Writer;
+
+static void put(Writer *w, const void *p, size_t n) {
+    if (w->failed || !n) return;
+    if (fwrite(p, 1, n, w->f) != n) w->failed = 1;
+    w->crc = crc32(w->crc, p, (uInt)n);
+}
+
+// Large blocks are fed to crc32 in pieces below 4 GiB (uInt).
+static void put_big(Writer *w, const void *p, size_t n) {
+    const char *c = p;
+    while (n) {
+        size_t k = n > (1u << 30) ? (1u << 30) : n;
+        put(w, c, k);
+        c += k;
+        n -= k;
+    }
+}
+
+static void section(Writer *w, uint32_t tag, const void *p, uint64_t n) {
+    put(w, &tag, 4);
+    put(w, &n, 8);
+    put_big(w, p, n);
+}
+
+static int all_finite(const float *x, long n) {
+    for (long i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+static int fsync_dir_of(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int checkpoint_save(const Trainer *t, const char *config_text, const char *path, Err *e) {
+    const ResNet *m = &t->net;
+    if (!all_finite(m->params, m->nparams) || !all_finite(m->stats, m->nstats))
+        return err_set(e, ERR_RUNTIME, "%s: not saved: the weights are not finite (NaN/Inf); the previous checkpoint is kept",
+                       path);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    Writer w = {.f = fopen(tmp, "wb"), .crc = crc32(0, NULL, 0)};
+    if (!w.f) return err_set(e, ERR_RUNTIME, "%s: cannot write checkpoint: %s", tmp, strerror(errno));
+    uint32_t version = CHECKPOINT_VERSION;
+    put(&w, MAGIC, 8);
+    put(&w, &version, 4);
+    section(&w, TAG_CONF, config_text, strlen(config_text));
+    ModelRecord mr = {m->opt.depth, m->opt.shortcut_b, m->opt.classes, 0, m->nparams, m->nstats};
+    section(&w, TAG_MODL, &mr, sizeof mr);
+    section(&w, TAG_PARM, m->params, sizeof(float) * (uint64_t)m->nparams);
+    section(&w, TAG_STAT, m->stats, sizeof(float) * (uint64_t)m->nstats);
+    const Optimizer *o = &t->optim;
+    OptimRecord orr = {o->o.kind, o->s != NULL, o->step, o->n};
+    uint64_t nv = sizeof(float) * (uint64_t)o->n;
+    // header, then v, then s (Adam) as one section
+    {
+        uint32_t tag = TAG_OPTM;
+        uint64_t n = sizeof orr + nv * (o->s ? 2 : 1);
+        put(&w, &tag, 4);
+        put(&w, &n, 8);
+        put(&w, &orr, sizeof orr);
+        put_big(&w, o->v, nv);
+        if (o->s) put_big(&w, o->s, nv);
+    }
+    LoopRecord lr = {t->step, t->epoch, t->steps_per_epoch, t->opt.batch_size, t->train.n, t->pos, t->correct, t->seen,
+                     t->in_epoch, 0, t->seconds, t->loss_sum, t->epoch_seconds};
+    section(&w, TAG_LOOP, &lr, sizeof lr);
+    Rng rngs[3] = {t->rng_init, t->rng_shuffle, t->rng_aug};
+    section(&w, TAG_RNGS, rngs, sizeof rngs);
+    section(&w, TAG_PERM, t->perm, sizeof(int) * (uint64_t)t->train.n);
+    uint32_t crc = (uint32_t)w.crc;
+    if (!w.failed && fwrite(&crc, 4, 1, w.f) != 1) w.failed = 1;
+    if (fflush(w.f) || fsync(fileno(w.f))) w.failed = 1;
+    if (fclose(w.f)) w.failed = 1;
+    if (w.failed) {
+        int err = errno;
+        unlink(tmp);
+        return err_set(e, ERR_RUNTIME, "%s: writing the checkpoint failed (%s); the previous checkpoint is kept", path,
+                       strerror(err));
+    }
+    if (rename(tmp, path)) {
+        int err = errno;
+        unlink(tmp);
+        return err_set(e, ERR_RUNTIME, "%s: cannot replace the checkpoint: %s", path, strerror(err));
+    }
+    fsync_dir_of(path);
+    return ERR_OK;
+}
+
+// ---- reading ------------------------------------------------------------------------
+
+typedef struct Blob {
+    unsigned char *data;
+    size_t size;
+    const char *path;
+} Blob;
+
+// Reads the file and checks size, magic, version and CRC.
+static int read_verified(Blob *b, const char *path, Err *e) {
+    memset(b, 0, sizeof *b);
+    b->path = path;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) || ftell(f) < 0) {
+        fclose(f);
+        return err_set(e, ERR_INPUT, "%s: not a regular file", path);
+    }
+    long size = ftell(f);
+    rewind(f);
+    if (size < 8 + 4 + 4) {
+        fclose(f);
+        return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (only %ld bytes)", path, size);
+    }
+    b->data = xmalloc((size_t)size);
+    b->size = (size_t)size;
+    size_t got = fread(b->data, 1, b->size, f);
+    fclose(f);
+    if (got != b->size) return err_set(e, ERR_INPUT, "%s: read error", path);
+    if (memcmp(b->data, MAGIC, 8)) return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (bad magic)", path);
+    uint32_t version, crc;
+    memcpy(&version, b->data + 8, 4);
+    if (version != CHECKPOINT_VERSION)
+        return err_set(e, ERR_INPUT, "%s: checkpoint version %u, this build reads version %d", path, version,
+                       CHECKPOINT_VERSION);
+    memcpy(&crc, b->data + b->size - 4, 4);
+    uLong c = crc32(0, NULL, 0);
+    for (size_t off = 0; off < b->size - 4;) {
+        size_t k = b->size - 4 - off > (1u << 30) ? (1u << 30) : b->size - 4 - off;
+        c = crc32(c, b->data + off, (uInt)k);
+        off += k;
+    }
+    if ((uint32_t)c != crc)
+        return err_set(e, ERR_INPUT, "%s: checkpoint is corrupt or truncated (CRC mismatch)", path);
+    return ERR_OK;
+}
+
+// Finds a section; returns its bytes and length, or NULL if absent or malformed.
+static const unsigned char *find(const Blob *b, uint32_t tag, uint64_t *len) {
+    size_t off = 12, end = b->size - 4;
+    while (off + 12 <= end) {
+        uint32_t t;
+        uint64_t n;
+        memcpy(&t, b->data + off, 4);
+        memcpy(&n, b->data + off + 4, 8);
+        off += 12;
+        if (n > end - off) return NULL;
+        if (t == tag) {
+            *len = n;
+            return b->data + off;
+        }
+        off += n;
+    }
+    return NULL;
+}
+
+static int need(const Blob *b, uint32_t tag, uint64_t want, const unsigned char **p, const char *what, Err *e) {
+    uint64_t len = 0;
+    *p = find(b, tag, &len);
+    if (!*p) return err_set(e, ERR_INPUT, "%s: checkpoint has no %s section", b->path, what);
+    if (want != (uint64_t)-1 && len != want)
+        return err_set(e, ERR_INPUT, "%s: checkpoint %s section has %llu bytes, expected %llu", b->path, what,
+                       (unsigned long long)len, (unsigned long long)want);
+    return ERR_OK;
+}
+
+int checkpoint_read_config(const char *path, char **config_text, Err *e) {
+    Blob b;
+    *config_text = NULL;
+    int rc = read_verified(&b, path, e);
+    if (!rc) {
+        uint64_t len = 0;
+        const unsigned char *p = find(&b, TAG_CONF, &len);
+        if (!p)
+            rc = err_set(e, ERR_INPUT, "%s: checkpoint has no config section", path);
+        else {
+            *config_text = xmalloc(len + 1);
+            memcpy(*config_text, p, len);
+            (*config_text)[len] = 0;
+        }
+    }
+    free(b.data);
+    return rc;
+}
+
+static int check_model(const Blob *b, const ResNet *m, Err *e) {
+    const unsigned char *p;
+    if (need(b, TAG_MODL, sizeof(ModelRecord), &p, "model", e)) return e->code;
+    ModelRecord mr;
+    memcpy(&mr, p, sizeof mr);
+    if (mr.depth != m->opt.depth || mr.shortcut_b != m->opt.shortcut_b || mr.classes != m->opt.classes ||
+        mr.nparams != m->nparams || mr.nstats != m->nstats)
+        return err_set(e, ERR_INPUT,
+                       "%s: checkpoint holds ResNet-%d option %c (%lld parameters) but the config asks for ResNet-%d "
+                       "option %c (%ld parameters)",
+                       b->path, mr.depth, mr.shortcut_b ? 'B' : 'A', (long long)mr.nparams, m->opt.depth,
+                       m->opt.shortcut_b ? 'B' : 'A', m->nparams);
+    return ERR_OK;
+}
+
+static int load_weights(const Blob *b, ResNet *m, Err *e) {
+    const unsigned char *p;
+    if (check_model(b, m, e)) return e->code;
+    if (need(b, TAG_PARM, sizeof(float) * (uint64_t)m->nparams, &p, "parameters", e)) return e->code;
+    memcpy(m->params, p, sizeof(float) * (size_t)m->nparams);
+    if (need(b, TAG_STAT, sizeof(float) * (uint64_t)m->nstats, &p, "BN statistics", e)) return e->code;
+    memcpy(m->stats, p, sizeof(float) * (size_t)m->nstats);
+    return ERR_OK;
+}
+
+int checkpoint_load_weights(ResNet *m, const char *path, Err *e) {
+    Blob b;
+    int rc = read_verified(&b, path, e);
+    if (!rc) rc = load_weights(&b, m, e);
+    free(b.data);
+    return rc;
+}
+
+int checkpoint_load(Trainer *t, const char *path, Err *e) {
+    Blob b;
+    int rc = read_verified(&b, path, e);
+    if (rc) goto done;
+    if ((rc = load_weights(&b, &t->net, e))) goto done;
+    const unsigned char *p;
+    uint64_t len = 0;
+    Optimizer *o = &t->optim;
+    uint64_t nv = sizeof(float) * (uint64_t)o->n;
+    if ((rc = need(&b, TAG_OPTM, (uint64_t)-1, &p, "optimiser", e))) goto done;
+    find(&b, TAG_OPTM, &len);
+    OptimRecord orr;
+    if (len < sizeof orr) {
+        rc = err_set(e, ERR_INPUT, "%s: checkpoint optimiser section is too short", path);
+        goto done;
+    }
+    memcpy(&orr, p, sizeof orr);
+    if (orr.kind != o->o.kind || orr.n != o->n || orr.has_second != (o->s != NULL) ||
+        len != sizeof orr + nv * (o->s ? 2 : 1)) {
+        rc = err_set(e, ERR_INPUT, "%s: checkpoint optimiser state does not match the config's optimiser", path);
+        goto done;
+    }
+    memcpy(o->v, p + sizeof orr, nv);
+    if (o->s) memcpy(o->s, p + sizeof orr + nv, nv);
+    o->step = orr.step;
+    LoopRecord lr;
+    if ((rc = need(&b, TAG_LOOP, sizeof lr, &p, "loop", e))) goto done;
+    memcpy(&lr, p, sizeof lr);
+    if (lr.steps_per_epoch != t->steps_per_epoch || lr.batch_size != t->opt.batch_size || lr.train_n != t->train.n) {
+        rc = err_set(e, ERR_INPUT,
+                     "%s: checkpoint was taken with %lld training images in batches of %lld; the config now gives %d "
+                     "images in batches of %d",
+                     path, (long long)lr.train_n, (long long)lr.batch_size, t->train.n, t->opt.batch_size);
+        goto done;
+    }
+    if (lr.step < 0 || lr.step > t->sched.total || lr.pos < 0 || lr.pos > t->steps_per_epoch) {
+        rc = err_set(e, ERR_INPUT, "%s: checkpoint loop position is out of range", path);
+        goto done;
+    }
+    t->step = lr.step;
+    t->epoch = (int)lr.epoch;
+    t->pos = lr.pos;
+    t->correct = lr.correct;
+    t->seen = lr.seen;
+    t->in_epoch = (int)lr.in_epoch;
+    t->seconds = lr.seconds;
+    t->loss_sum = lr.loss_sum;
+    t->epoch_seconds = lr.epoch_seconds;
+    Rng rngs[3];
+    if ((rc = need(&b, TAG_RNGS, sizeof rngs, &p, "RNG", e))) goto done;
+    memcpy(rngs, p, sizeof rngs);
+    t->rng_init = rngs[0];
+    t->rng_shuffle = rngs[1];
+    t->rng_aug = rngs[2];
+    if ((rc = need(&b, TAG_PERM, sizeof(int) * (uint64_t)t->train.n, &p, "data order", e))) goto done;
+    memcpy(t->perm, p, sizeof(int) * (size_t)t->train.n);
+    for (int i = 0; i < t->train.n; i++)
+        if (t->perm[i] < 0 || t->perm[i] >= t->train.n) {
+            rc = err_set(e, ERR_INPUT, "%s: checkpoint data order is corrupt", path);
+            goto done;
+        }
+done:
+    free(b.data);
+    return rc;
+}

@@ -1,0 +1,62 @@
+// schedule_io.c: a schedule written out for people: one CSV row per step, and a PNG plot in
+// the manner of fastai's plot_lr(show_moms=True): LR on the left, momentum (when it varies)
+// in a second panel on the right, phase boundaries marked.
+#include "schedule.h"
+#include "plot.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int schedule_write_csv(const Schedule *s, const char *path, Err *e) {
+    FILE *f = fopen(path, "w");
+    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    fprintf(f, "iteration,epoch,lr,momentum\n");
+    for (long t = 0; t < s->total; t++) {
+        double lr, mom;
+        schedule_at(s, t, &lr, &mom);
+        // 17 significant digits: the CSV round-trips the doubles the optimiser gets.
+        fprintf(f, "%ld,%.10g,%.17g,%.17g\n", t, (double)t / (double)s->steps_per_epoch, lr, mom);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return err_set(e, ERR_RUNTIME, "%s: write failed: %s", path, strerror(errno));
+    return ERR_OK;
+}
+
+// The first two colours of plot.c's palette, fixed here so that tests can find each line.
+#define SCHEDULE_LR_COLOR 0x0072B2u
+#define SCHEDULE_MOM_COLOR 0xD55E00u
+// More boundaries than this would hide the curves (e.g. many short CyclicLR cycles).
+#define SCHEDULE_MAX_VLINES 64
+
+int schedule_write_png(const Schedule *s, const char *path, int x_epochs, Err *e) {
+    long n = s->total;
+    if (n > INT_MAX) return err_set(e, ERR_INPUT, "%s: %ld steps are too many to plot", path, n);
+    double *x = xmalloc(sizeof(double) * (size_t)n), *lr = xmalloc(sizeof(double) * (size_t)n);
+    double *mom = xmalloc(sizeof(double) * (size_t)n), *vl = xmalloc(sizeof(double) * (size_t)(s->n + 1));
+    double scale = x_epochs ? 1.0 / (double)s->steps_per_epoch : 1.0;
+    for (long t = 0; t < n; t++) {
+        x[t] = (double)t * scale;
+        schedule_at(s, t, &lr[t], &mom[t]);
+    }
+    int nv = 0;
+    for (int k = 1; k < s->n; k++) vl[nv++] = (double)s->p[k].start * scale;
+    if (nv > SCHEDULE_MAX_VLINES) nv = 0;
+
+    char title[96];
+    snprintf(title, sizeof title, "learning rate (%s)", s->policy);
+    const char *xlabel = x_epochs ? "epoch" : "iteration";
+    PlotSeries lr_series = {"lr", x, lr, (int)n, 0, SCHEDULE_LR_COLOR, 0};
+    PlotSeries mom_series = {"momentum", x, mom, (int)n, 0, SCHEDULE_MOM_COLOR, 0};
+    PlotPanel panels[2] = {
+        {title, xlabel, "learning rate", NULL, 0, 0, &lr_series, 1, vl, nv},
+        {"momentum", xlabel, "momentum", NULL, 0, 0, &mom_series, 1, vl, nv},
+    };
+    int rc = plot_write_png(path, 900, 500, panels, s->cycles_momentum ? 2 : 1, e);
+    free(x);
+    free(lr);
+    free(mom);
+    free(vl);
+    return rc;
+}
