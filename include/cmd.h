@@ -1,0 +1,12 @@
+// cmd.h: commands that live outside main.c. Each takes the arguments after its name and
+// returns the process exit status (0, or an ERR_* code after printing the message).
+#ifndef ONECYCLE_CMD_H
+#define ONECYCLE_CMD_H
+
+// onecycle lr-find CONFIG [--set k=v]... [--start LR] [--end LR] [--iters N] [--linear]
+//     [--sweep momentum=a,b,... | --sweep wd=a,b,...] [--eval-every K] [--out DIR] [--force]
+int cmd_lrfind(int argc, char **argv);
+// onecycle plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]
+int cmd_plot(int argc, char **argv);
+
+#endif

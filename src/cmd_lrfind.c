@@ -1,0 +1,298 @@
+// cmd_lrfind.c: the `lr-find` and `plot` commands: option parsing, output files and the
+// printed advice. The work itself is in lrfind.c and curves.c.
+#include "cli.h"
+#include "cmd.h"
+#include "cpu.h"
+#include "curves.h"
+#include "lrfind.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int make_dirs(const char *path, Err *e) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1;; p++) {
+        if (*p && *p != '/') continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(tmp, 0777) && errno != EEXIST) return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+        if (!c) return ERR_OK;
+        *p = c;
+    }
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int parse_double(const char *opt, const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno == ERANGE || !isfinite(x)) return cli_usage_error("%s needs a number", opt);
+    *out = x;
+    return ERR_OK;
+}
+
+static int parse_int(const char *opt, const char *v, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno == ERANGE || x < lo || x > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s needs a whole number in [%ld, %ld], got '%%s'", opt, lo, hi);
+        return cli_usage_error(msg, v);
+    }
+    *out = (int)x;
+    return ERR_OK;
+}
+
+// "momentum=0.85,0.9,0.95" or "wd=1e-3,1e-4".
+static int parse_sweep(const char *v, int *kind, double *vals, int *n) {
+    const char *eq = strchr(v, '=');
+    size_t klen = eq ? (size_t)(eq - v) : 0;
+    if (eq && klen == 8 && !strncmp(v, "momentum", 8))
+        *kind = LRFIND_SWEEP_MOMENTUM;
+    else if (eq && klen == 2 && !strncmp(v, "wd", 2))
+        *kind = LRFIND_SWEEP_WD;
+    else
+        return cli_usage_error("--sweep needs momentum=a,b,... or wd=a,b,..., got '%s'", v);
+    *n = 0;
+    const char *p = eq + 1;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || errno == ERANGE || !isfinite(x) || (*end && *end != ','))
+            return cli_usage_error("--sweep: bad number list in '%s'", v);
+        if (*kind == LRFIND_SWEEP_MOMENTUM ? !(x >= 0 && x < 1) : !(x >= 0 && x <= 1))
+            return cli_usage_error(*kind == LRFIND_SWEEP_MOMENTUM ? "--sweep: momentum values must be in [0, 1) in '%s'"
+                                                                  : "--sweep: wd values must be in [0, 1] in '%s'",
+                                   v);
+        if (*n == LRFIND_MAX_SWEEP) return cli_usage_error("--sweep: 16 values at most in '%s'", v);
+        vals[(*n)++] = x;
+        if (!*end) return ERR_OK;
+        p = end + 1;
+    }
+}
+
+static void print_advice(const LrFindCurve *c, int nc) {
+    int best_curve = -1;
+    double best_loss = INFINITY;
+    for (int k = 0; k < nc; k++) {
+        const LrFindCurve *k_ = &c[k];
+        LrFindAdvice a = lrfind_advise(k_->lr, k_->smooth, k_->n);
+        printf("%s: %d of %d steps", k_->label, k_->n, k_->cap);
+        if (k_->stop == LRFIND_STOP_NAN)
+            printf(", stopped: loss not finite at lr %.4g\n", k_->lr[k_->n - 1]);
+        else if (k_->stop == LRFIND_STOP_DIVERGED)
+            printf(", stopped: smoothed loss %.4g > %g x best %.4g at lr %.4g\n", k_->smooth[k_->n - 1], LRFIND_DIVERGE,
+                   k_->best, k_->lr[k_->n - 1]);
+        else
+            printf(" (did not diverge: a larger --end would show where it does)\n");
+        if (!a.ok) {
+            printf("  too few points for advice\n");
+            continue;
+        }
+        printf("  minimum smoothed loss %.4f at lr %.3g\n", a.loss_min, a.lr_min);
+        printf("  steepest descent at lr %.3g\n", a.lr_steep);
+        printf("  suggested max LR %.2g (a tenth of the minimum point), min LR %.2g:\n", a.max_lr, a.max_lr / 10);
+        printf("    [schedule]\n    lr = %.2g\n    use_clr_beta = 10, 13.68, 0.95, 0.85\n", a.max_lr);
+        if (a.loss_min < best_loss) {
+            best_loss = a.loss_min;
+            best_curve = k;
+        }
+    }
+    if (nc > 1 && best_curve >= 0)
+        printf("lowest minimum smoothed loss: %s (%.4f)\n", c[best_curve].label, best_loss);
+}
+
+int cmd_lrfind(int argc, char **argv) {
+    LrFindOptions o = {.start = 1e-5, .end = 10, .iters = 200, .progress = stderr};
+    int sweep = LRFIND_SWEEP_NONE, nvals = 0, rc;
+    double vals[LRFIND_MAX_SWEEP];
+    char **rest = xmalloc(sizeof(char *) * (size_t)(argc + 1));
+    int nrest = 0;
+    // lr-find's own options first; everything else is the shared CONFIG/--set/--out/... set.
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        int own = !strcmp(s, "--start") || !strcmp(s, "--end") || !strcmp(s, "--iters") || !strcmp(s, "--sweep") ||
+                  !strcmp(s, "--eval-every");
+        if (!strcmp(s, "--set") || !strcmp(s, "-s") || !strcmp(s, "--out") || !strcmp(s, "--threads") ||
+            !strcmp(s, "--seed")) {
+            rest[nrest++] = argv[i];
+            if (i + 1 < argc) rest[nrest++] = argv[++i]; // a value, even one that looks like an option
+            continue;
+        }
+        if (!strcmp(s, "--resume") || !strcmp(s, "--init-from") || !strcmp(s, "--data") || !strcmp(s, "--csv") ||
+            !strcmp(s, "--png") || !strcmp(s, "--x")) {
+            free(rest);
+            return cli_usage_error("lr-find has no %s option (it starts from a fresh model; outputs go to --out DIR)", s);
+        }
+        if (!strcmp(s, "--linear")) {
+            o.linear = 1;
+            continue;
+        }
+        if (!own) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= argc) {
+            free(rest);
+            return cli_usage_error("%s needs a value", s);
+        }
+        const char *v = argv[++i];
+        if (!strcmp(s, "--start"))
+            rc = parse_double(s, v, &o.start);
+        else if (!strcmp(s, "--end"))
+            rc = parse_double(s, v, &o.end);
+        else if (!strcmp(s, "--iters"))
+            rc = parse_int(s, v, 2, 10000000, &o.iters);
+        else if (!strcmp(s, "--eval-every"))
+            rc = parse_int(s, v, 1, 10000000, &o.eval_every);
+        else if (sweep != LRFIND_SWEEP_NONE)
+            rc = cli_usage_error("%s: one sweep at a time", s);
+        else
+            rc = parse_sweep(v, &sweep, vals, &nvals);
+        if (rc) {
+            free(rest);
+            return rc;
+        }
+    }
+    CliArgs a;
+    rc = cli_parse(&a, nrest, rest);
+    free(rest);
+    if (rc) return rc;
+    if (!(o.start > 0) || !(o.end > o.start)) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "%g and %g", o.start, o.end);
+        return cli_usage_error("--start and --end must satisfy 0 < start < end, got %s", buf);
+    }
+    Err e = {0};
+    static Config c;
+    if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
+    const char *dir = a.out ? a.out : "runs/lr-find";
+    char csv[1100], png[1100], cfg[1100];
+    snprintf(csv, sizeof csv, "%s/lr_find.csv", dir);
+    snprintf(png, sizeof png, "%s/lr_find.png", dir);
+    snprintf(cfg, sizeof cfg, "%s/lr_find.cfg", dir);
+    if (!a.force && (exists(csv) || exists(png))) {
+        fprintf(stderr, "onecycle: %s already holds a range test (%s); use --out DIR for a new one or --force to overwrite\n",
+                dir, exists(csv) ? "lr_find.csv" : "lr_find.png");
+        return ERR_INPUT;
+    }
+    long threads;
+    double momentum;
+    if (config_int_in(&c, "train", "threads", 0, 1024, &threads, &e) ||
+        config_double_in(&c, "schedule", "momentum", 0, 0.999999, &momentum, &e))
+        return cli_fail(&e);
+    int nthreads = cpu_set_threads((int)threads);
+    static Trainer t;
+    if (trainer_create(&t, &c, &e)) {
+        trainer_free(&t);
+        return cli_fail(&e);
+    }
+    if (make_dirs(dir, &e)) {
+        trainer_free(&t);
+        return cli_fail(&e);
+    }
+    static char dump[65536];
+    config_dump(&c, dump, sizeof dump);
+    FILE *f = fopen(cfg, "w");
+    int bad = !f || fputs(dump, f) < 0;
+    if ((f && fclose(f)) || bad) {
+        trainer_free(&t);
+        err_set(&e, ERR_RUNTIME, "%s: cannot write: %s", cfg, strerror(errno));
+        return cli_fail(&e);
+    }
+    int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
+    LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
+    fprintf(stderr, "lr-find: ResNet-%d, batch %d, %d train / %d test images, %d threads; lr %g -> %g (%s) over %d steps\n",
+            t.model_opt.depth, t.opt.batch_size, t.train.n, t.test.n, nthreads, o.start, o.end,
+            o.linear ? "linear" : "exponential", o.iters);
+    rc = ERR_OK;
+    for (int k = 0; k < nc && !rc; k++) {
+        LrFindCurve *cv = &curves[k];
+        o.momentum = momentum;
+        o.wd = t.optim_opt.wd;
+        if (sweep == LRFIND_SWEEP_MOMENTUM) o.momentum = vals[k];
+        if (sweep == LRFIND_SWEEP_WD) o.wd = vals[k];
+        if (sweep == LRFIND_SWEEP_MOMENTUM)
+            snprintf(cv->label, sizeof cv->label, "momentum=%g", o.momentum);
+        else if (sweep == LRFIND_SWEEP_WD)
+            snprintf(cv->label, sizeof cv->label, "wd=%g", o.wd);
+        else
+            snprintf(cv->label, sizeof cv->label, "momentum=%g wd=%g", o.momentum, o.wd);
+        fprintf(stderr, "curve %d/%d: %s\n", k + 1, nc, cv->label);
+        // Written after every curve, so an interrupted sweep keeps what it finished.
+        if ((rc = lrfind_run(&t, &o, cv, &e)) || (rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0, &e)) ||
+            (rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0, &e)))
+            break;
+    }
+    trainer_free(&t);
+    if (!rc) {
+        print_advice(curves, nc);
+        printf("wrote %s, %s, %s\n", csv, png, cfg);
+    }
+    for (int k = 0; k < nc; k++) lrfind_curve_free(&curves[k]);
+    free(curves);
+    return rc ? cli_fail(&e) : ERR_OK;
+}
+
+int cmd_plot(int argc, char **argv) {
+    const char **logs = xcalloc((size_t)argc + 1, sizeof(char *));
+    const char **labels = NULL, *png = "curves.png";
+    char *label_buf = NULL;
+    int nlogs = 0, nlabels = 0, rc = ERR_OK;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--png") || !strcmp(s, "--labels")) {
+            if (i + 1 >= argc) {
+                rc = cli_usage_error("%s needs a value", s);
+                break;
+            }
+            const char *v = argv[++i];
+            if (s[2] == 'p') {
+                png = v;
+                continue;
+            }
+            free(label_buf);
+            free(labels);
+            label_buf = strdup(v);
+            labels = xcalloc(strlen(v) + 2, sizeof(char *));
+            nlabels = 0;
+            for (char *p = label_buf;;) {
+                labels[nlabels++] = p;
+                p = strchr(p, ',');
+                if (!p) break;
+                *p++ = 0;
+            }
+        } else if (s[0] == '-' && s[1]) {
+            rc = cli_usage_error("unknown option '%s'", s);
+        } else {
+            logs[nlogs++] = s;
+        }
+    }
+    if (!rc && !nlogs) rc = cli_usage_error("%s", "plot needs at least one LOG.csv");
+    if (!rc && labels && nlabels != nlogs) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%d labels for %d logs", nlabels, nlogs);
+        rc = cli_usage_error("--labels: need one label per log, got %s", buf);
+    }
+    if (!rc) {
+        Err e = {0};
+        if (curves_write_png(logs, labels, nlogs, png, &e))
+            rc = cli_fail(&e);
+        else
+            printf("wrote %s (%d log%s)\n", png, nlogs, nlogs > 1 ? "s" : "");
+    }
+    free(logs);
+    free(labels);
+    free(label_buf);
+    return rc;
+}

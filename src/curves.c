@@ -1,0 +1,213 @@
+// curves.c: log.csv files back into arrays, and the training-curves figure.
+#include "curves.h"
+#include "plot.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { NFIELDS = 10, F_EPOCH = 0, F_LR = 2, F_MOM = 3, F_TRAIN_LOSS = 4, F_TRAIN_ACC = 5, F_TEST_LOSS = 6, F_TEST_ACC = 7 };
+static const char *const field_names[NFIELDS] = {"epoch", "iteration", "lr", "momentum", "train_loss",
+                                                 "train_acc", "test_loss", "test_acc", "seconds", "images_per_sec"};
+
+static void chomp(char *s) {
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
+}
+
+void curves_free_log(RunLog *log) {
+    free(log->epoch);
+    free(log->lr);
+    free(log->momentum);
+    free(log->train_loss);
+    free(log->train_acc);
+    free(log->test_loss);
+    free(log->test_acc);
+    memset(log, 0, sizeof *log);
+}
+
+static void grow(RunLog *log, int cap) {
+    double **cols[] = {&log->epoch, &log->lr, &log->momentum, &log->train_loss,
+                       &log->train_acc, &log->test_loss, &log->test_acc};
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        double *p = realloc(*cols[k], sizeof(double) * (size_t)cap);
+        if (!p) {
+            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
+            exit(1);
+        }
+        *cols[k] = p;
+    }
+}
+
+// Splits one row into exactly NFIELDS numbers; empty test fields become NaN.
+static int parse_row(char *line, double *v, const char *path, int lineno, Err *e) {
+    char *p = line;
+    for (int k = 0; k < NFIELDS; k++) {
+        char *end = strchr(p, ',');
+        if (!end && k < NFIELDS - 1)
+            return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got %d", path, lineno, NFIELDS, k + 1);
+        if (end) {
+            if (k == NFIELDS - 1)
+                return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got more", path, lineno, NFIELDS);
+            *end = 0;
+        }
+        if (!*p) {
+            if (k != F_TEST_LOSS && k != F_TEST_ACC)
+                return err_set(e, ERR_INPUT, "%s:%d: field %s is empty", path, lineno, field_names[k]);
+            v[k] = NAN;
+        } else {
+            char *stop;
+            errno = 0;
+            v[k] = strtod(p, &stop);
+            if (*stop || stop == p || errno == ERANGE)
+                return err_set(e, ERR_INPUT, "%s:%d: field %s: expected a number, got '%.40s'", path, lineno,
+                               field_names[k], p);
+        }
+        p = end ? end + 1 : p + strlen(p);
+    }
+    if (isnan(v[F_TEST_LOSS]) != isnan(v[F_TEST_ACC]))
+        return err_set(e, ERR_INPUT, "%s:%d: test_loss and test_acc must be both given or both empty", path, lineno);
+    return ERR_OK;
+}
+
+int curves_read_log(const char *path, RunLog *log, Err *e) {
+    memset(log, 0, sizeof *log);
+    FILE *f = fopen(path, "r");
+    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    char line[4096];
+    int lineno = 1, cap = 0, rc = ERR_OK;
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return err_set(e, ERR_INPUT, "%s: empty file; expected a log.csv with header '%s'", path, CURVES_HEADER);
+    }
+    chomp(line);
+    if (strcmp(line, CURVES_HEADER)) {
+        fclose(f);
+        return err_set(e, ERR_INPUT, "%s:1: not a training log: expected header '%s', got '%.80s'", path,
+                       CURVES_HEADER, line);
+    }
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            rc = err_set(e, ERR_INPUT, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        chomp(line);
+        if (!line[0]) continue; // a trailing blank line is harmless
+        double v[NFIELDS];
+        if ((rc = parse_row(line, v, path, lineno, e))) break;
+        if (log->n == cap) grow(log, cap = cap ? 2 * cap : 64);
+        int i = log->n++;
+        log->epoch[i] = v[F_EPOCH];
+        log->lr[i] = v[F_LR];
+        log->momentum[i] = v[F_MOM];
+        log->train_loss[i] = v[F_TRAIN_LOSS];
+        log->train_acc[i] = v[F_TRAIN_ACC];
+        log->test_loss[i] = v[F_TEST_LOSS];
+        log->test_acc[i] = v[F_TEST_ACC];
+    }
+    if (!rc && ferror(f)) rc = err_set(e, ERR_INPUT, "%s: read error", path);
+    fclose(f);
+    if (!rc && log->n == 0) rc = err_set(e, ERR_INPUT, "%s: no epochs logged yet (only the header)", path);
+    if (rc) curves_free_log(log);
+    return rc;
+}
+
+void curves_default_label(const char *path, char *buf, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        size_t len = strlen(path);
+        if (len > 4 && !strcmp(path + len - 4, ".csv")) len -= 4;
+        snprintf(buf, cap, "%.*s", (int)len, path);
+        return;
+    }
+    const char *end = slash;
+    while (end > path && end[-1] == '/') end--; // "runs/a//log.csv"
+    const char *start = end;
+    while (start > path && start[-1] != '/') start--;
+    if (start == end) // "/log.csv"
+        snprintf(buf, cap, "%s", slash + 1);
+    else
+        snprintf(buf, cap, "%.*s", (int)(end - start), start);
+}
+
+// Test points gathered apart from the NaN rows, so evaluations every few epochs still
+// join into a line.
+static int gather(const double *x, const double *y, int n, double scale, double *ox, double *oy) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(y[i])) {
+            ox[m] = x[i];
+            oy[m++] = y[i] * scale;
+        }
+    return m;
+}
+
+enum { S_LOSS = 0, S_ACC, S_LR }; // panels
+
+int curves_write_png(const char *const *logs, const char *const *labels, int nlogs, const char *png, Err *e) {
+    if (nlogs < 1) return err_set(e, ERR_INPUT, "plot: no log files given");
+    RunLog *L = xcalloc((size_t)nlogs, sizeof(RunLog));
+    PlotSeries *s = xcalloc((size_t)nlogs * 6, sizeof(PlotSeries)); // per log: 2 per panel
+    double *buf = NULL;
+    char (*names)[160] = xcalloc((size_t)nlogs * 6, sizeof *names);
+    int rc = ERR_OK, total = 0;
+    for (int k = 0; k < nlogs && !rc; k++) {
+        rc = curves_read_log(logs[k], &L[k], e);
+        total += L[k].n;
+    }
+    if (!rc) {
+        // Per log: gathered test x, test loss, test acc, train acc in %.
+        buf = xmalloc(sizeof(double) * (size_t)total * 4);
+        static const uint32_t pal[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x1A1A1A, 0xB8A000};
+        double *p = buf;
+        int ns[3] = {0, 0, 0};
+        PlotSeries *ps[3] = {s, s + 2 * nlogs, s + 4 * nlogs};
+        for (int k = 0; k < nlogs; k++) {
+            RunLog *g = &L[k];
+            char label[128];
+            if (labels && labels[k])
+                snprintf(label, sizeof label, "%s", labels[k]);
+            else
+                curves_default_label(logs[k], label, sizeof label);
+            double *tx = p, *tl = p + g->n, *ta = p + 2 * g->n, *tr = p + 3 * g->n;
+            p += 4 * g->n;
+            int m = gather(g->epoch, g->test_loss, g->n, 1, tx, tl);
+            gather(g->epoch, g->test_acc, g->n, 100, tx, ta);
+            for (int i = 0; i < g->n; i++) tr[i] = 100 * g->train_acc[i];
+            // One log: colours tell train from test. Several: one colour per log, and the
+            // dash tells test (or momentum) from train (or LR).
+            uint32_t c0 = nlogs == 1 ? pal[0] : pal[k % 8], c1 = nlogs == 1 ? pal[1] : pal[k % 8];
+            const char *sep = nlogs > 1 ? " " : "", *lab = nlogs > 1 ? label : "";
+            char(*nm)[160] = names + 6 * k;
+            snprintf(nm[0], sizeof nm[0], "%s%strain", lab, sep);
+            snprintf(nm[1], sizeof nm[1], "%s%stest", lab, sep);
+            snprintf(nm[2], sizeof nm[2], "%s%strain", lab, sep);
+            snprintf(nm[3], sizeof nm[3], "%s%stest", lab, sep);
+            snprintf(nm[4], sizeof nm[4], "%s%sLR", lab, sep);
+            snprintf(nm[5], sizeof nm[5], "%s%smomentum", lab, sep);
+            ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){nm[0], g->epoch, g->train_loss, g->n, 0, c0, 0};
+            ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){nm[1], tx, tl, m, 0, c1, 1};
+            ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[2], g->epoch, tr, g->n, 0, c0, 0};
+            ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[3], tx, ta, m, 0, c1, 1};
+            ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[4], g->epoch, g->lr, g->n, 0, c0, 0};
+            ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[5], g->epoch, g->momentum, g->n, 1, c1, 1};
+        }
+        PlotPanel panels[3] = {
+            {.title = "loss (test dashed)", .xlabel = "epoch", .ylabel = "cross-entropy loss", .series = ps[S_LOSS],
+             .nseries = ns[S_LOSS]},
+            {.title = "accuracy (test dashed)", .xlabel = "epoch", .ylabel = "accuracy (%)", .series = ps[S_ACC],
+             .nseries = ns[S_ACC]},
+            {.title = "learning rate and momentum (dashed)", .xlabel = "epoch", .ylabel = "learning rate",
+             .y2label = "momentum", .series = ps[S_LR], .nseries = ns[S_LR]},
+        };
+        rc = plot_write_png(png, 1800, 500, panels, 3, e);
+    }
+    for (int k = 0; k < nlogs; k++) curves_free_log(&L[k]);
+    free(L);
+    free(s);
+    free(buf);
+    free(names);
+    return rc;
+}
