@@ -4,9 +4,9 @@
 # nothing; apt-get update runs only when something has to be installed.
 set -euo pipefail
 
-# Build: compiler, make, BLAS, libpng, zlib. Data (scripts/get_data.sh): curl for the official
+# Build: compiler, make, BLAS (and its OpenMP build, which shares our thread pool), libpng, zlib. Data (scripts/get_data.sh): curl for the official
 # tarball, npm for the registry fallback.
-PACKAGES=(gcc make libopenblas-dev libpng-dev zlib1g-dev curl)
+PACKAGES=(gcc make libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev curl)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 

@@ -173,11 +173,8 @@ static int read_verified(Blob *b, const char *path, Err *e) {
     fclose(f);
     if (got != b->size) return err_set(e, ERR_INPUT, "%s: read error", path);
     if (memcmp(b->data, MAGIC, 8)) return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (bad magic)", path);
+    // The CRC comes first: every version keeps it as the last 4 bytes.
     uint32_t version, crc;
-    memcpy(&version, b->data + 8, 4);
-    if (version != CHECKPOINT_VERSION)
-        return err_set(e, ERR_INPUT, "%s: checkpoint version %u, this build reads version %d", path, version,
-                       CHECKPOINT_VERSION);
     memcpy(&crc, b->data + b->size - 4, 4);
     uLong c = crc32(0, NULL, 0);
     for (size_t off = 0; off < b->size - 4;) {
@@ -187,6 +184,10 @@ static int read_verified(Blob *b, const char *path, Err *e) {
     }
     if ((uint32_t)c != crc)
         return err_set(e, ERR_INPUT, "%s: checkpoint is corrupt or truncated (CRC mismatch)", path);
+    memcpy(&version, b->data + 8, 4);
+    if (version != CHECKPOINT_VERSION)
+        return err_set(e, ERR_INPUT, "%s: checkpoint version %u, this build reads version %d", path, version,
+                       CHECKPOINT_VERSION);
     return ERR_OK;
 }
 

@@ -1,0 +1,88 @@
+// test_cli.c: the binary's exit statuses and messages for good and bad input.
+// Bad input gets a clear message and exit status 2; runtime failures 1.
+#include "test.h"
+#include "testdata.h"
+#include <stdlib.h>
+
+static char out[16384];
+
+static int run(const char *fmt, const char *a, const char *b) {
+    char cmd[2048], args[1800];
+    snprintf(args, sizeof args, fmt, a ? a : "", b ? b : "");
+    snprintf(cmd, sizeof cmd, "%s %s", testdata_bin(), args);
+    return testdata_run(cmd, out, sizeof out);
+}
+
+// Checks one invocation: exit status and a fragment of its message.
+static void expect(const char *name, int status, const char *fragment, const char *fmt, const char *a, const char *b) {
+    test_begin(name);
+    int rc = run(fmt, a, b);
+    CHECK_MSG(rc == status, "%s: exit status %d, expected %d; output:\n%s", name, rc, status, out);
+    CHECK_MSG(strstr(out, fragment) != NULL, "%s: output lacks '%s':\n%s", name, fragment, out);
+}
+
+void suite_cli(void) {
+    const char *dir = test_tmpdir();
+    const char *data = testdata_cifar_dir();
+    char cfg[600], text[1024];
+    expect("no arguments", 2, "usage: onecycle", "", NULL, NULL);
+    expect("unknown command", 2, "unknown command 'trian'", "trian x.cfg", NULL, NULL);
+    expect("missing config", 2, "cannot open config", "train /nonexistent/a.cfg", NULL, NULL);
+    expect("unknown option", 2, "unknown option '--frobnicate'", "info x.cfg --frobnicate", NULL, NULL);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "syntax.cfg", "[model]\ndepth 20\n"));
+    expect("syntax error names file:line", 2, "syntax.cfg:2:", "info %s", cfg, NULL);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "typo.cfg", "[schedule]\nmomentun = 0.9\n"));
+    expect("unknown key suggests", 2, "did you mean 'momentum'", "info %s", cfg, NULL);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "section.cfg", "[shedule]\nlr = 0.1\n"));
+    expect("unknown section suggests", 2, "did you mean", "info %s", cfg, NULL);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "ok.cfg", "[model]\ndepth = 20\n[schedule]\nepochs = 1\n"));
+    expect("--set unknown key", 2, "did you mean", "info %s --set train.batchsize=64", cfg, NULL);
+    expect("--set malformed", 2, "section.key=value", "info %s --set lr", cfg, NULL);
+    expect("batch size 0", 2, "train.batch_size: must be in [1, 65536], got 0", "info %s --set train.batch_size=0", cfg,
+           NULL);
+    expect("depth not 6n+2", 2, "6n+2", "info %s --set model.depth=21", cfg, NULL);
+    expect("momentum >= 1", 2, "schedule.momentum", "info %s --set schedule.momentum=1.2", cfg, NULL);
+    expect("negative LR", 2, "schedule.lr", "info %s --set schedule.lr=-0.1", cfg, NULL);
+    expect("wrong type", 2, "expected a number", "info %s --set optim.wd=lots", cfg, NULL);
+    expect("info prints parameters (ResNet-56 option A)", 0, "parameters: 853018", "info %s --set model.depth=56", cfg,
+           NULL);
+    expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);
+    expect("bench bad depth", 2, "6n+2", "bench --depth 21", NULL, NULL);
+    expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "junk.ckpt", "ONECYCKPjunkjunkjunkjunk"));
+    expect("eval corrupt checkpoint", 2, "CRC mismatch", "eval %s", cfg, NULL);
+    snprintf(text, sizeof text, "[data]\ndir = %s/nodata\n[model]\ndepth = 8\n[schedule]\nepochs = 1\n", dir);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "nodata.cfg", text));
+    expect("missing data directory", 2, "make data", "train %s --out %s/run-nodata", cfg, dir);
+    expect("schedule writes csv", 0, "schedule", "schedule configs/smith_fastai_1cycle.cfg --csv %s/s.csv --png %s/s.png",
+           dir, dir);
+    if (!data) {
+        test_begin("cli training");
+        test_skip("CIFAR-10 not found (run `make data`)");
+        return;
+    }
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 256\ntest_images = 128\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\n[schedule]\nepochs = 1\nlr = 0.05\n",
+             data);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "tiny.cfg", text));
+    char outdir[700];
+    snprintf(outdir, sizeof outdir, "%s/run1", dir);
+    expect("train prints the final accuracy", 0, "test_accuracy: ", "train %s --out %s", cfg, outdir);
+    expect("refuses to overwrite a run", 2, "already holds a run", "train %s --out %s", cfg, outdir);
+    expect("--force overwrites", 0, "test_accuracy: ", "train %s --out %s --force", cfg, outdir);
+    char ckpt[800];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ckpt", outdir);
+    expect("eval a checkpoint", 0, "test_loss: ", "eval %s", ckpt, NULL);
+    expect("resume a finished run", 0, "test_accuracy: ", "train --resume %s", ckpt, NULL);
+    expect("--resume with --set is refused", 2, "--resume takes only", "train --resume %s --set schedule.lr=1", ckpt, NULL);
+    test_begin("train writes its files");
+    const char *files[] = {"log.csv", "config.cfg", "schedule.csv", "schedule.png", "checkpoint.ckpt"};
+    for (int i = 0; i < 5; i++) {
+        char p[900];
+        snprintf(p, sizeof p, "%s/%s", outdir, files[i]);
+        FILE *f = fopen(p, "r");
+        CHECK_MSG(f != NULL, "missing %s", p);
+        if (f) fclose(f);
+    }
+}
