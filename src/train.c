@@ -1,6 +1,7 @@
 // train.c: the training loop, evaluation, and the per-epoch / per-step CSV logs.
 #include "train.h"
 #include "checkpoint.h"
+#include "curves.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -281,6 +282,13 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         fprintf(log, "%.2f,%.1f\n", t->seconds, t->seen / t->epoch_seconds);
         fflush(log);
         if (iters) fflush(iters);
+        // The curves so far, redrawn every epoch so a long run can be watched.
+        char logpath[1100], png[1100];
+        snprintf(logpath, sizeof logpath, "%s/log.csv", dir);
+        snprintf(png, sizeof png, "%s/curves.png", dir);
+        const char *logs[1] = {logpath};
+        Err pe = {0};
+        if (curves_write_png(logs, NULL, 1, png, &pe)) fprintf(stderr, "onecycle: warning: %s\n", pe.msg);
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
             rc = save(t, dir, config_text, e);
     }
