@@ -24,6 +24,8 @@ typedef struct TrainOptions {
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
+// SGD steps in one epoch over n images (at least 1).
+long train_steps_per_epoch(const TrainOptions *o, int n);
 
 typedef struct EvalResult {
     double loss, acc;

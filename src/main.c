@@ -221,7 +221,7 @@ static int cmd_info(int argc, char **argv) {
     if (resnet_create(&m, &mo, 1, &e)) return cli_fail(&e);
     resnet_print_summary(&m, stdout);
     resnet_free(&m);
-    long spe = to.drop_last ? co.train_images / to.batch_size : (co.train_images + to.batch_size - 1) / to.batch_size;
+    long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;
     if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
     printf("data: %s, %d train / %d test images, augment %s\n", co.dir, co.train_images, co.test_images,
@@ -249,8 +249,7 @@ static int cmd_schedule(int argc, char **argv) {
     TrainOptions to;
     CifarOptions co;
     if (train_options_from_config(&to, &c, &e) || cifar_options_from_config(&co, &c, &e)) return cli_fail(&e);
-    long spe = to.drop_last ? co.train_images / to.batch_size : (co.train_images + to.batch_size - 1) / to.batch_size;
-    if (spe < 1) spe = 1;
+    long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;
     if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
     const char *csv = a.csv, *png = a.png;

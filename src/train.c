@@ -42,6 +42,11 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     return ERR_OK;
 }
 
+long train_steps_per_epoch(const TrainOptions *o, int n) {
+    long B = o->batch_size, s = o->drop_last ? n / B : (n + B - 1) / B;
+    return s > 0 ? s : 1;
+}
+
 // Builds the optimiser's weight-decay ranges from the model's tensor table, merging
 // neighbours with the same setting so the step is a few long loops.
 static int decay_ranges(const ResNet *m, int wd_bn_bias, OptimRange *r) {
@@ -68,7 +73,7 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     if (t->opt.drop_last && t->train.n < B)
         return err_set(e, ERR_INPUT, "%s: train.batch_size: %d is larger than the %d training images with drop_last",
                        config_where(c, "train", "batch_size"), B, t->train.n);
-    t->steps_per_epoch = t->opt.drop_last ? t->train.n / B : (t->train.n + B - 1) / B;
+    t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
     if (resnet_create(&t->net, &t->model_opt, B, e)) return e->code;
     uint64_t seed = (uint64_t)t->opt.seed;
