@@ -16,12 +16,15 @@ typedef struct ConvShape {
     int Cout, k, stride, pad;
     int Ho, Wo;          // output (Cout, B, Ho, Wo)
     int chunk;           // images per im2col chunk
+    int threads;         // threads sharing the batch's chunks (workspace is per thread)
 } ConvShape;
 
-// Fills Ho, Wo and chunk (chunk chosen so the col buffer stays near col_budget floats).
+// Fills Ho, Wo, chunk and threads (omp_get_max_threads(); lower it, never raise it, before
+// using a workspace sized for it). chunk keeps each thread's col buffer near col_budget
+// floats and makes the chunk count a multiple of threads.
 void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k, int stride, int pad,
                      size_t col_budget);
-// Floats of workspace conv_forward/backward need for this shape.
+// Floats of workspace conv_forward/backward need for this shape, all threads together.
 size_t conv_col_floats(const ConvShape *s);
 
 // out (Cout,B,Ho,Wo) = conv(in (Cin,B,H,W), w (Cout,Cin,k,k)); no bias.
@@ -29,6 +32,9 @@ void conv_forward(float *out, const float *in, const float *w, const ConvShape *
 // dw (Cout,Cin,k,k) = dL/dw; din (Cin,B,H,W) = dL/din (skipped when din is NULL).
 void conv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
                    const ConvShape *s, float *col);
+// The same, but din += dL/din: a residual block's input gradient sums two paths.
+void conv_backward_acc(float *din, float *dw, const float *dout, const float *in, const float *w,
+                       const ConvShape *s, float *col);
 
 // Batchnorm over (C, N) where N = B*H*W, fused with an optional residual add and ReLU:
 //   y = act(gamma * (x - mean) * rstd + beta + res)        (res may be NULL; relu 0/1)
@@ -43,10 +49,12 @@ typedef struct BnArgs {
 } BnArgs;
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a);
-// Given dy = dL/dy (already multiplied by the ReLU mask), x and the saved mean/rstd:
-// dx (C,N), dgamma (C), dbeta (C).
-void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                 const float *gamma, const float *mean, const float *rstd, const BnArgs *a);
+// The training backward of bn_forward in two passes, the ReLU mask fused in. Given
+// dy = dL/dy, the forward's output y (read only when a->relu: the mask is y > 0), its
+// input x and the saved mean/rstd: dx (C,N), dgamma (C), dbeta (C), and, when dres is not
+// NULL, dres = dL/dres (dy masked). dres may be dy itself (masked in place); dx may not.
+void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
+                 const float *x, const float *gamma, const float *mean, const float *rstd, const BnArgs *a);
 // dy[i] = dy[i] * (y[i] > 0): the ReLU backward, in place, given the ReLU's output y.
 void relu_mask(float *dy, const float *y, long n);
 

@@ -245,10 +245,12 @@ static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const
                m->stats + bn->run + bn->C, &a);
 }
 
-static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, const float *dy, const float *x, long N) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = 0, .train = 1};
-    bn_backward(dx, m->grads + bn->gamma, m->grads + bn->beta, dy, x, m->params + bn->gamma, bn->mean, bn->rstd,
-                &a);
+// y: the forward's output, for the ReLU mask (NULL: no ReLU).
+static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const float *dy, const float *y,
+                   const float *x, long N) {
+    BnArgs a = {.C = bn->C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = y != NULL, .train = 1};
+    bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
+                bn->rstd, &a);
 }
 
 static ConvShape conv3(const ResNet *m, int B, int cin, int H, int cout, int stride) {
@@ -294,6 +296,7 @@ void resnet_backward(ResNet *m, const int *labels, int B) {
     (void)labels; // the loss gradient was computed by the training forward
     fc_backward(m->dpooled, m->grads + m->fcw, m->grads + m->fcb, m->dlogits, m->pooled, m->params + m->fcw, B, 64,
                 m->opt.classes);
+    // gout: dL/d(block output), then the block input's gradient; g1, g2: scratch.
     float *gout = m->g[0], *g1 = m->g[1], *g2 = m->g[2];
     avgpool_backward(gout, m->dpooled, 64, B, 64);
     ConvShape s;
@@ -302,31 +305,30 @@ void resnet_backward(ResNet *m, const int *labels, int B) {
         const float *in = b ? m->blocks[b - 1].out : m->a0;
         int Ho = blk->H / blk->stride;
         long N = (long)B * Ho * Ho;
-        relu_mask(gout, blk->out, (long)blk->cout * N); // gout = dL/d(bn2 + shortcut)
-        bn_bwd(m, &blk->bn2, g1, gout, blk->c2, N);
+        // gout becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU.
+        bn_bwd(m, &blk->bn2, g1, gout, gout, blk->out, blk->c2, N);
         s = conv3(m, B, blk->cout, Ho, blk->cout, 1);
         conv_backward(g2, m->grads + blk->w2, g1, blk->a1, m->params + blk->w2, &s, m->col);
-        relu_mask(g2, blk->a1, (long)blk->cout * N);
-        bn_bwd(m, &blk->bn1, g1, g2, blk->c1, N);
+        bn_bwd(m, &blk->bn1, g1, NULL, g2, blk->a1, blk->c1, N);
         s = conv3(m, B, blk->cin, blk->H, blk->cout, blk->stride);
+        if (blk->wsc < 0 && blk->stride == 1 && blk->cin == blk->cout) {
+            // Identity shortcut: the input gradient is gout plus the conv path's, summed in place.
+            conv_backward_acc(gout, m->grads + blk->w1, g1, in, m->params + blk->w1, &s, m->col);
+            continue;
+        }
         conv_backward(g2, m->grads + blk->w1, g1, in, m->params + blk->w1, &s, m->col);
-        long nin = (long)blk->cin * B * blk->H * blk->W;
         if (blk->wsc >= 0) {
-            bn_bwd(m, &blk->bnsc, g1, gout, blk->scc, N);
+            bn_bwd(m, &blk->bnsc, g1, NULL, gout, NULL, blk->scc, N);
             conv_shape_init(&s, B, blk->cin, blk->H, blk->W, blk->cout, 1, blk->stride, 0, m->col_budget);
-            conv_backward(gout, m->grads + blk->wsc, g1, in, m->params + blk->wsc, &s, m->col);
-            add_inplace(g2, gout, nin);
-        } else if (blk->stride != 1 || blk->cin != blk->cout) {
-            shortcut_a_backward_acc(g2, gout, blk->cin, blk->cout, B, blk->H, blk->W);
+            conv_backward_acc(g2, m->grads + blk->wsc, g1, in, m->params + blk->wsc, &s, m->col);
         } else {
-            add_inplace(g2, gout, nin);
+            shortcut_a_backward_acc(g2, gout, blk->cin, blk->cout, B, blk->H, blk->W);
         }
         float *t = gout; // g2 now holds dL/d(block input)
         gout = g2;
         g2 = t;
     }
-    relu_mask(gout, m->a0, 16L * B * 1024);
-    bn_bwd(m, &m->bn0, g1, gout, m->c0, (long)B * 1024);
+    bn_bwd(m, &m->bn0, g1, NULL, gout, m->a0, m->c0, (long)B * 1024);
     s = conv3(m, B, 3, 32, 16, 1);
     conv_backward(NULL, m->grads + m->w0, g1, m->input, m->params + m->w0, &s, m->col);
 }
