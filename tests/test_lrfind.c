@@ -282,7 +282,7 @@ static void test_lrfind_command(void) {
                     "[model]\ndepth = 8\n[train]\nbatch_size = 16\nthreads = 2\n"
                     "[optim]\nwd = 1e-4\n[schedule]\nepochs = 1\nlr = 0.1\n");
     char *argv[] = {cfg, "--set", set_dir, "--out", out, "--start", "1e-3", "--end", "1e5", "--iters", "40",
-                    "--sweep", "momentum=0.5,0.9", "--eval-every", "10", NULL};
+                    "--sweep", "momentum=0.5,0.9", "--eval-every", "5", NULL};
     int rc = cmd_lrfind(15, argv);
     CHECK_EQ_INT(rc, ERR_OK);
     char *text = slurp(csv);
