@@ -159,7 +159,7 @@ static double trainer_step(void *ctx, double lr, double momentum) {
     double loss = resnet_forward(&t->net, t->x, t->y, B, 1, NULL);
     if (!isfinite(loss)) return loss;
     resnet_backward(&t->net, t->y, B);
-    optim_step(&t->optim, t->net.params, t->net.grads, lr, momentum);
+    optim_step(&t->optim, t->net.params, t->net.grads, lr, momentum, 1.0); // wd at its configured value
     t->step++;
     return loss;
 }

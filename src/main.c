@@ -328,13 +328,13 @@ static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     // A small LR keeps random-input training finite; speed does not depend on values.
     resnet_forward(&m, x, y, batch, 1, NULL);
     resnet_backward(&m, y, batch);
-    optim_step(&opt, m.params, m.grads, 1e-3, 0.9);
+    optim_step(&opt, m.params, m.grads, 1e-3, 0.9, 1.0);
     int iters = 0;
     double t0 = now_seconds(), dt;
     do {
         resnet_forward(&m, x, y, batch, 1, NULL);
         resnet_backward(&m, y, batch);
-        optim_step(&opt, m.params, m.grads, 1e-3, 0.9);
+        optim_step(&opt, m.params, m.grads, 1e-3, 0.9, 1.0);
         iters++;
     } while ((dt = now_seconds() - t0) < seconds || iters < 3);
     double train_ips = iters * batch / dt;

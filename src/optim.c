@@ -1,4 +1,5 @@
-// optim.c: SGD (momentum, Nesterov), Adam and AdamW with PyTorch's update rules.
+// optim.c: SGD (momentum, Nesterov), Adam and AdamW with PyTorch's update rules, and the
+// weight-decay schedule (use_wd_sched). Formulas in optim.h.
 #include "optim.h"
 #include <math.h>
 #include <stdlib.h>
@@ -6,11 +7,19 @@
 
 const ConfigKey optim_config_keys[] = {
     {"name", "sgd", "sgd | adam | adamw (momentum from the schedule drives SGD momentum or Adam's beta1)"},
-    {"wd", "1e-4", "weight decay (L2 added to the gradient; decoupled for adamw)"},
+    {"wd", "1e-4",
+     "weight decay: L2 added to the gradient (sgd, adam), w *= 1 - lr*wd (adamw); with use_wd_sched the "
+     "fraction of each weight removed per step at peak LR"},
     {"nesterov", "false", "Nesterov momentum for SGD"},
     {"wd_bn_bias", "true", "apply weight decay to BN and bias parameters too (false: only conv/fc weights)"},
     {"beta2", "0.999", "Adam/AdamW second-moment decay"},
     {"eps", "1e-8", "Adam/AdamW epsilon"},
+    {"use_wd_sched", "false",
+     "weight-decay schedule (fastai): decoupled for every optimiser and following the LR, "
+     "w *= 1 - wd * lr_t / lr_peak before each update (lr_peak: the schedule's highest LR), no L2 term"},
+    {"wd_norm", "false",
+     "with use_wd_sched: normalise as in the AdamW paper, wd_t = wd * lr_t / lr_peak / "
+     "sqrt(steps_per_epoch * epochs / n_cycles); wd is then lambda_norm (paper: 0.025-0.05)"},
     {NULL, NULL, NULL},
 };
 
@@ -21,11 +30,17 @@ int optim_options_from_config(OptimOptions *o, const Config *c, Err *e) {
         config_double_in(c, "optim", "wd", 0, 1, &o->wd, e) || config_bool(c, "optim", "nesterov", &o->nesterov, e) ||
         config_bool(c, "optim", "wd_bn_bias", &o->wd_bn_bias, e) ||
         config_double_in(c, "optim", "beta2", 0, 0.999999999, &o->beta2, e) ||
-        config_double_in(c, "optim", "eps", 1e-30, 1, &o->eps, e))
+        config_double_in(c, "optim", "eps", 1e-30, 1, &o->eps, e) ||
+        config_bool(c, "optim", "use_wd_sched", &o->use_wd_sched, e) ||
+        config_bool(c, "optim", "wd_norm", &o->wd_norm, e) ||
+        config_int_in(c, "schedule", "n_cycles", 1, 1000000, &o->wd_cycles, e))
         return e->code;
     if (o->nesterov && o->kind != OPTIM_SGD)
         return err_set(e, ERR_INPUT, "%s: optim.nesterov: only applies to name = sgd",
                        config_where(c, "optim", "nesterov"));
+    if (o->wd_norm && !o->use_wd_sched)
+        return err_set(e, ERR_INPUT, "%s: optim.wd_norm: only applies with use_wd_sched = true",
+                       config_where(c, "optim", "wd_norm"));
     return ERR_OK;
 }
 
@@ -47,53 +62,80 @@ void optim_free(Optimizer *opt) {
     memset(opt, 0, sizeof *opt);
 }
 
-static void sgd_range(float *w, const float *g, float *v, long n, float lr, float mu, float wd, int nesterov) {
+// l2 is added to the gradient (PyTorch's weight_decay); shrink multiplies the old weights
+// (decoupled decay; exactly 1 when off, so the L2 path is bit-identical to PyTorch's SGD).
+static void sgd_range(float *w, const float *g, float *v, long n, float lr, float mu, float l2, float shrink,
+                      int nesterov) {
     if (nesterov) {
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++) {
-            float d = g[i] + wd * w[i];
+            float d = g[i] + l2 * w[i];
             v[i] = mu * v[i] + d;
-            w[i] -= lr * (d + mu * v[i]);
+            w[i] = w[i] * shrink - lr * (d + mu * v[i]);
         }
     } else {
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++) {
-            v[i] = mu * v[i] + g[i] + wd * w[i];
-            w[i] -= lr * v[i];
+            v[i] = mu * v[i] + (g[i] + l2 * w[i]);
+            w[i] = w[i] * shrink - lr * v[i];
         }
     }
 }
 
-// PyTorch Adam/AdamW (amsgrad off): bias-corrected moments; beta1 may change every step,
-// and the bias correction uses the current beta1 as torch does (1 - beta1^t).
+// PyTorch Adam/AdamW (amsgrad off), in torch's order of operations: bias-corrected moments;
+// beta1 may change every step, and the bias correction uses the current beta1 (1 - b1^t).
 static void adam_range(float *w, const float *g, float *m, float *s, long n, double lr, double b1, double b2,
-                       double eps, double wd, int decoupled, long t) {
+                       double eps, float l2, float shrink, long t) {
     double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
-    float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2)), fe = (float)eps;
-    float fb1 = (float)b1, fb2 = (float)b2, fwd = (float)wd, shrink = (float)(1.0 - lr * wd);
+    const float step = (float)(lr / bc1), sbc2 = (float)sqrt(bc2), fe = (float)eps;
+    const float fb1 = (float)b1, fb2 = (float)b2, a1 = (float)(1.0 - b1), a2 = (float)(1.0 - b2);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++) {
-        float d = g[i];
-        if (decoupled)
-            w[i] *= shrink;
-        else
-            d += fwd * w[i];
-        m[i] = fb1 * m[i] + (1 - fb1) * d;
-        s[i] = fb2 * s[i] + (1 - fb2) * d * d;
-        w[i] -= step * m[i] / (sqrtf(s[i]) * rbc2 + fe);
+        float d = g[i] + l2 * w[i];
+        w[i] *= shrink;
+        m[i] = fb1 * m[i] + a1 * d;
+        s[i] = fb2 * s[i] + a2 * (d * d);
+        w[i] -= step * (m[i] / (sqrtf(s[i]) / sbc2 + fe));
     }
 }
 
-void optim_step(Optimizer *opt, float *w, const float *g, double lr, double mom) {
+void optim_step(Optimizer *opt, float *w, const float *g, double lr, double mom, double wd_mult) {
+    const OptimOptions *o = &opt->o;
     opt->step++;
     for (int r = 0; r < opt->nranges; r++) {
         const OptimRange *rg = &opt->ranges[r];
-        double wd = rg->decay ? opt->o.wd : 0.0;
-        if (opt->o.kind == OPTIM_SGD)
-            sgd_range(w + rg->off, g + rg->off, opt->v + rg->off, rg->n, (float)lr, (float)mom, (float)wd,
-                      opt->o.nesterov);
+        double wd = rg->decay ? o->wd * wd_mult : 0.0, l2 = 0, shrink = 1;
+        if (o->use_wd_sched)
+            shrink = 1.0 - wd;
+        else if (o->kind == OPTIM_ADAMW)
+            shrink = 1.0 - lr * wd;
         else
-            adam_range(w + rg->off, g + rg->off, opt->v + rg->off, opt->s + rg->off, rg->n, lr, mom, opt->o.beta2,
-                       opt->o.eps, wd, opt->o.kind == OPTIM_ADAMW, opt->step);
+            l2 = wd;
+        if (o->kind == OPTIM_SGD)
+            sgd_range(w + rg->off, g + rg->off, opt->v + rg->off, rg->n, (float)lr, (float)mom, (float)l2,
+                      (float)shrink, o->nesterov);
+        else
+            adam_range(w + rg->off, g + rg->off, opt->v + rg->off, opt->s + rg->off, rg->n, lr, mom, o->beta2, o->eps,
+                       (float)l2, (float)shrink, opt->step);
     }
+}
+
+double optim_schedule_peak_lr(const Schedule *s) {
+    double peak = 0, lr, mom;
+    for (long t = 0; t < s->total; t++) {
+        schedule_at(s, t, &lr, &mom);
+        if (lr > peak) peak = lr;
+    }
+    return peak;
+}
+
+double optim_wd_mult(Optimizer *opt, const Schedule *s, double lr) {
+    if (!opt->o.use_wd_sched) return 1.0;
+    if (opt->wd_sched != s) {
+        opt->wd_sched = s;
+        opt->wd_lr_peak = optim_schedule_peak_lr(s);
+        double cycle_steps = (double)s->total / (double)(opt->o.wd_cycles > 0 ? opt->o.wd_cycles : 1);
+        opt->wd_norm_factor = opt->o.wd_norm && cycle_steps > 0 ? 1.0 / sqrt(cycle_steps) : 1.0;
+    }
+    return opt->wd_lr_peak > 0 ? lr / opt->wd_lr_peak * opt->wd_norm_factor : 0.0;
 }

@@ -233,7 +233,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                 break;
             }
             resnet_backward(&t->net, t->y, nb);
-            optim_step(&t->optim, t->net.params, t->net.grads, lr, mom);
+            optim_step(&t->optim, t->net.params, t->net.grads, lr, mom, optim_wd_mult(&t->optim, &t->sched, lr));
             if (iters)
                 fprintf(iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", t->step, (double)t->step / t->steps_per_epoch, lr, mom,
                         loss, (double)hits / nb);

@@ -59,12 +59,12 @@ static void run_fixture(const char *path, int shortcut_b, int nesterov) {
     OptimRange all = {0, m.nparams, 1};
     Optimizer opt;
     optim_create(&opt, &oo, m.nparams, &all, 1);
-    optim_step(&opt, m.params, m.grads, 0.1, 0.9);
+    optim_step(&opt, m.params, m.grads, 0.1, 0.9, 1.0);
     check_tensor("params1", m.params, fixture_get(&f, "params1"), m.nparams, 1e-6);
     loss = resnet_forward(&m, x2, y2, B, 1, NULL);
     CHECK_CLOSE(loss, fixture_get(&f, "loss2")->data[0], 1e-4, 1e-4);
     resnet_backward(&m, y2, B);
-    optim_step(&opt, m.params, m.grads, 0.05, 0.8);
+    optim_step(&opt, m.params, m.grads, 0.05, 0.8, 1.0);
     check_tensor("params2", m.params, fixture_get(&f, "params2"), m.nparams, 1e-6);
     check_tensor("running2", m.stats, fixture_get(&f, "stats2"), m.nstats, 2e-6);
     resnet_forward(&m, x1, y1, B, 0, NULL);

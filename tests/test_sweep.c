@@ -1,0 +1,184 @@
+// test_sweep.c: scripts/sweep end to end on tiny runs (ResNet-8, 256 training and 128 test
+// images, a few seconds each): a 2-setting sweep and its summary and overlay, a second
+// invocation that skips the finished runs, bad arguments, a failing run among good ones,
+// and an interrupted sweep that resumes from the runs' checkpoints. It checks the
+// machinery, not accuracy. Needs CIFAR-10 and python3 >= 3.8; skipped with the reason
+// otherwise.
+#include "test.h"
+#include "testdata.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static char out[16384];
+
+static const char *tiny_config(const char *dir, const char *data, int epochs) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 256\ntest_images = 128\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\n[schedule]\nlr = 0.2\nepochs = %d\n"
+             "use_clr_beta = 10, 10, 0.95, 0.85\n",
+             data, epochs);
+    return testdata_write(dir, "tiny.cfg", text);
+}
+
+static int sweep(const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "python3 scripts/sweep %s --onecycle %s", args, testdata_bin());
+    int rc = testdata_run(cmd, out, sizeof out);
+    if (getenv("ONECYCLE_TEST_VERBOSE")) printf("%s\n", out);
+    return rc;
+}
+
+static char *slurp(const char *path) {
+    static char buf[65536];
+    FILE *f = fopen(path, "r");
+    buf[0] = 0;
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+    }
+    return buf;
+}
+
+static int count_lines(const char *path) {
+    int n = 0;
+    for (const char *p = slurp(path); *p; p++) n += *p == '\n';
+    return n;
+}
+
+static int file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) ? -1 : (int)st.st_size;
+}
+
+static void test_sweep_and_skip(const char *data) {
+    char cfg[600], args[1500], path[1200];
+    test_begin("sweep 2 settings, then skip");
+    const char *dir = test_tmpdir();
+    snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 1));
+    snprintf(args, sizeof args, "%s --grid schedule.lr=0.1,0.2 --seeds 1 --out %s/sw --jobs 2 --threads-per-run 1",
+             cfg, dir);
+    int rc = sweep(args);
+    CHECK_MSG(rc == 0, "sweep exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "2 ran, 0 skipped (already finished), 0 failed");
+    snprintf(path, sizeof path, "%s/sw/summary.csv", dir);
+    CHECK_EQ_INT(count_lines(path), 3);
+    const char *csv = slurp(path);
+    CHECK_STR_CONTAINS(csv, "setting,schedule.lr,epochs,seeds,runs_ok,final_acc_mean,final_acc_std,best_acc_mean");
+    CHECK_STR_CONTAINS(csv, "\nlr0.1,0.1,1,1,1/1,");
+    CHECK_STR_CONTAINS(csv, "\nlr0.2,0.2,1,1,1/1,");
+    CHECK_STR_CONTAINS(csv, "train ");
+    CHECK_STR_CONTAINS(csv, " --set schedule.lr=0.2 --seed S --threads 1 --out ");
+    snprintf(path, sizeof path, "%s/sw/summary.md", dir);
+    const char *md = slurp(path);
+    CHECK_STR_CONTAINS(md, "| lr0.1 | 0.1 | 1/1 | ");
+    CHECK_STR_CONTAINS(md, "![test accuracy of every run](overlay.png)");
+    snprintf(path, sizeof path, "%s/sw/overlay.png", dir);
+    CHECK_MSG(file_size(path) > 1000, "%s written", path);
+    CHECK(!strncmp(slurp(path), "\x89PNG", 4));
+    for (int k = 1; k <= 2; k++) {
+        snprintf(path, sizeof path, "%s/sw/lr0.%d-s1/log.csv", dir, k);
+        CHECK_EQ_INT(count_lines(path), 2); // header + epoch 1
+    }
+    // Again: both runs are complete, nothing is trained, the summary is rewritten.
+    snprintf(path, sizeof path, "%s/sw/summary.csv", dir);
+    remove(path);
+    rc = sweep(args);
+    CHECK_MSG(rc == 0, "second sweep exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "skip lr0.1-s1 (finished: 1 epochs in log.csv)");
+    CHECK_STR_CONTAINS(out, "0 ran, 2 skipped (already finished)");
+    CHECK_EQ_INT(count_lines(path), 3);
+    snprintf(path, sizeof path, "%s/sw/lr0.1-s1/train.out", dir);
+    const char *log = slurp(path);
+    CHECK_MSG(!strstr(strstr(log, "$ ") + 1, "$ "), "run lr0.1-s1 was started once: %s", log);
+}
+
+static void test_bad_arguments_and_failures(const char *data) {
+    char cfg[600], args[1500], path[1200];
+    test_begin("sweep bad arguments");
+    const char *dir = test_tmpdir();
+    snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 1));
+    snprintf(args, sizeof args, "%s --grid schedule.lr --out %s/bad", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "expected section.key=V1,V2");
+    snprintf(args, sizeof args, "%s --grid schedule.nokey=1,2 --out %s/bad", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "unknown key 'schedule.nokey'");
+    snprintf(args, sizeof args, "%s --grid schedule.lr=0.1 --jobs 0 --out %s/bad", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "--jobs must be at least 1");
+    snprintf(args, sizeof args, "%s --seeds zero --out %s/bad", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "--seeds 'zero'");
+    snprintf(args, sizeof args, "%s/missing.cfg --out %s/bad", dir, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "missing.cfg: no such config file");
+    snprintf(path, sizeof path, "%s/bad", dir);
+    CHECK_MSG(file_size(path) < 0, "nothing was created for bad arguments");
+
+    test_begin("sweep with a failing run");
+    // The second data directory does not exist: `onecycle info` accepts it, the run fails
+    // when it loads the data, the other run still finishes, and the exit status is 1.
+    snprintf(args, sizeof args, "%s --grid 'data.dir=%s|%s/nodata' --out %s/fail", cfg, data, dir, dir);
+    CHECK_EQ_INT(sweep(args), 1);
+    CHECK_STR_CONTAINS(out, "1 ran, 0 skipped (already finished), 1 failed");
+    CHECK_STR_CONTAINS(out, "sweep: FAILED ");
+    snprintf(path, sizeof path, "%s/fail/summary.md", dir);
+    const char *md = slurp(path);
+    CHECK_STR_CONTAINS(md, "## Runs that did not finish");
+    CHECK_STR_CONTAINS(md, ": failed: exit status 2: onecycle: ");
+    CHECK_STR_CONTAINS(md, " | 0/1 | - | - | - | - | ");
+    CHECK_STR_CONTAINS(md, " | 1/1 | ");
+}
+
+static void test_resume(const char *data) {
+    char cfg[600], args[1500], cmd[4096], path[1200];
+    test_begin("sweep interrupted and resumed");
+    const char *dir = test_tmpdir();
+    snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 4));
+    snprintf(args, sizeof args, "%s --seeds 1 --out %s/int", cfg, dir);
+    // SIGTERM to the sweep once the run has created its log.csv (its signal handlers are
+    // installed by then): the run saves a checkpoint after the current step and stops.
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/sweep %s --onecycle %s > %s/int.out 2>&1 & pid=$!; i=0; "
+             "while [ ! -f %s/int/base-s1/log.csv ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "kill -TERM $pid; wait $pid; echo \"rc=$?\"",
+             args, testdata_bin(), dir, dir);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    if (strstr(out, "rc=0")) {
+        test_skip("the run finished before the signal arrived; resume not exercised");
+        return;
+    }
+    CHECK_MSG(strstr(out, "rc=3") != NULL, "interrupted sweep exits 3: %s", out);
+    snprintf(path, sizeof path, "%s/int/base-s1/checkpoint.ckpt", dir);
+    CHECK_MSG(file_size(path) > 0, "checkpoint saved on interrupt");
+    snprintf(path, sizeof path, "%s/int/summary.md", dir);
+    CHECK_STR_CONTAINS(slurp(path), "interrupted");
+    rc = sweep(args);
+    CHECK_MSG(rc == 0, "resumed sweep exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "sweep: resume base-s1: ");
+    CHECK_STR_CONTAINS(out, " train --resume ");
+    CHECK_STR_CONTAINS(out, "1 ran, 0 skipped");
+    snprintf(path, sizeof path, "%s/int/base-s1/log.csv", dir);
+    CHECK_EQ_INT(count_lines(path), 5); // header + 4 epochs, none repeated
+    snprintf(path, sizeof path, "%s/int/summary.csv", dir);
+    CHECK_STR_CONTAINS(slurp(path), "\nbase,4,1,1/1,");
+}
+
+void suite_sweep(void) {
+    test_begin("sweep");
+    const char *data = testdata_cifar_dir();
+    if (!data) {
+        test_skip("CIFAR-10 not found in data/cifar-10-batches-bin or ../shared/data (run `make data`)");
+        return;
+    }
+    if (system("python3 -c 'import sys; sys.exit(sys.version_info < (3, 8))' > /dev/null 2>&1") != 0) {
+        test_skip("python3 >= 3.8 not found");
+        return;
+    }
+    test_sweep_and_skip(data);
+    test_bad_arguments_and_failures(data);
+    test_resume(data);
+}
