@@ -73,10 +73,14 @@ static void test_sweep_and_skip(const char *data) {
     snprintf(path, sizeof path, "%s/sw/summary.md", dir);
     const char *md = slurp(path);
     CHECK_STR_CONTAINS(md, "| lr0.1 | 0.1 | 1/1 | ");
-    CHECK_STR_CONTAINS(md, "![test accuracy of every run](overlay.png)");
+    CHECK_STR_CONTAINS(md, "![mean curves of every setting](overlay.png)");
     snprintf(path, sizeof path, "%s/sw/overlay.png", dir);
     CHECK_MSG(file_size(path) > 1000, "%s written", path);
     CHECK(!strncmp(slurp(path), "\x89PNG", 4));
+    snprintf(path, sizeof path, "%s/sw/overlay_runs.png", dir);
+    CHECK_MSG(file_size(path) > 1000, "%s written", path);
+    snprintf(path, sizeof path, "%s/sw/means/lr0.2.csv", dir);
+    CHECK_EQ_INT(count_lines(path), 2); // the mean of one seed: header + epoch 1
     for (int k = 1; k <= 2; k++) {
         snprintf(path, sizeof path, "%s/sw/lr0.%d-s1/log.csv", dir, k);
         CHECK_EQ_INT(count_lines(path), 2); // header + epoch 1
