@@ -27,7 +27,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test deps data bench sanitize clean
+.PHONY: all test deps data bench sanitize fuzz valgrind clean
 all: onecycle $(TOOLS)
 
 onecycle: $(BUILD)/main.o $(LIB_OBJ)
@@ -62,15 +62,65 @@ data: $(TOOLS)
 bench: onecycle
 	scripts/bench.sh
 
+# The test suite and the CLI tests' binary (onecycle-san) built with ASan+UBSan in build-san/.
+# A sanitizer report exits 86, so it cannot pass for an expected exit status; the CLI
+# children report too. ONECYCLE_QUICK shrinks the one long real-data run (see test_train.c).
+# (LeakSanitizer finds nothing to report in libgomp/OpenBLAS here, so no suppressions.)
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:strict_string_checks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 ONECYCLE_QUICK=1
 sanitize:
 	$(MAKE) BUILD=build-san OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    build-san/run_tests onecycle-san
-	ASAN_OPTIONS=detect_leaks=1 ONECYCLE_BIN=./onecycle-san ./build-san/run_tests $(SUITES)
+	$(SAN_ENV) ONECYCLE_BIN=./onecycle-san ./build-san/run_tests $(SUITES)
 
 onecycle-san: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang, ASan+UBSan) on the config parser and the
+# checkpoint reader, each for FUZZ_SECONDS, built in build-fuzz/ apart from the gcc build.
+# New inputs go to build-fuzz/corpus-NAME, a crash to build-fuzz/crash-NAME-*: keep it as
+# tests/fuzz/regressions/NAME/<what-it-found>, replayed by `make test` (suite fuzzreplay).
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+    -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Werror -Wno-pass-failed -Iinclude
+# clang's OpenMP is libomp, so not the libgomp build of OpenBLAS (the fuzzers do no GEMMs).
+FUZZ_BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-pthread
+FUZZ_LIBS = -L$(FUZZ_BLAS_DIR) -Wl,-rpath,$(FUZZ_BLAS_DIR) -lopenblas -lpng -lz -lm
+FUZZ_OBJ := $(LIB_SRC:src/%.c=build-fuzz/%.o)
+FUZZERS := config checkpoint
+.SECONDARY: $(FUZZ_OBJ)
+
+build-fuzz/%.o: src/%.c $(wildcard include/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -DFUZZ_MAIN -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
+
+fuzz: $(FUZZERS:%=build-fuzz/fuzz_%)
+	@for f in $(FUZZERS); do \
+	    mkdir -p build-fuzz/corpus-$$f; \
+	    echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+	    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice -n 10 build-fuzz/fuzz_$$f \
+	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -dict=tests/fuzz/$$f.dict \
+	        -artifact_prefix=build-fuzz/crash-$$f- build-fuzz/corpus-$$f tests/fuzz/corpus/$$f \
+	        || exit 1; \
+	done
+
+# The replay test includes the harnesses' sources.
+$(BUILD)/tests/test_fuzzreplay.o: $(wildcard tests/fuzz/*.c)
+
+# A short training run and a resume of its checkpoint under valgrind memcheck. Valgrind
+# 3.19 cannot decode AVX-512, so this build (build-vg/, onecycle-vg) targets x86-64-v3.
+valgrind:
+	$(MAKE) BUILD=build-vg MARCH=x86-64-v3 onecycle-vg
+	scripts/valgrind.sh ./onecycle-vg
+
+onecycle-vg: $(BUILD)/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 clean:
-	rm -rf build build-san onecycle onecycle-san
+	rm -rf build build-san build-fuzz build-vg onecycle onecycle-san onecycle-vg
 
 -include $(wildcard $(BUILD)/*.d)

@@ -157,7 +157,9 @@ static int read_verified(Blob *b, const char *path, Err *e) {
     b->path = path;
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(e, ERR_INPUT, "%s: cannot open checkpoint: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) || ftell(f) < 0) {
+    // A directory opens and seeks too, to a size of LONG_MAX.
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || fseek(f, 0, SEEK_END) || ftell(f) < 0) {
         fclose(f);
         return err_set(e, ERR_INPUT, "%s: not a regular file", path);
     }
@@ -294,6 +296,10 @@ int checkpoint_load(Trainer *t, const char *path, Err *e) {
         rc = err_set(e, ERR_INPUT, "%s: checkpoint optimiser state does not match the config's optimiser", path);
         goto done;
     }
+    if (orr.step < 0) {
+        rc = err_set(e, ERR_INPUT, "%s: checkpoint optimiser step count is negative", path);
+        goto done;
+    }
     memcpy(o->v, p + sizeof orr, nv);
     if (o->s) memcpy(o->s, p + sizeof orr + nv, nv);
     o->step = orr.step;
@@ -307,7 +313,10 @@ int checkpoint_load(Trainer *t, const char *path, Err *e) {
                      path, (long long)lr.train_n, (long long)lr.batch_size, t->train.n, t->opt.batch_size);
         goto done;
     }
-    if (lr.step < 0 || lr.step > t->sched.total || lr.pos < 0 || lr.pos > t->steps_per_epoch) {
+    long max_epoch = (t->sched.total + t->steps_per_epoch - 1) / t->steps_per_epoch;
+    if (lr.step < 0 || lr.step > t->sched.total || lr.pos < 0 || lr.pos > t->steps_per_epoch || lr.epoch < 0 ||
+        lr.epoch > max_epoch || (lr.in_epoch != 0 && lr.in_epoch != 1) || lr.seen < 0 || lr.correct < 0 ||
+        lr.correct > lr.seen) {
         rc = err_set(e, ERR_INPUT, "%s: checkpoint loop position is out of range", path);
         goto done;
     }

@@ -49,6 +49,7 @@ void suite_cli(void) {
     expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);
     expect("bench bad depth", 2, "6n+2", "bench --depth 21", NULL, NULL);
     expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
+    expect("eval a directory", 2, "not a regular file", "eval %s", dir, NULL); // was: out of memory, exit 1
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "junk.ckpt", "ONECYCKPjunkjunkjunkjunk"));
     expect("eval corrupt checkpoint", 2, "CRC mismatch", "eval %s", cfg, NULL);
     snprintf(text, sizeof text, "[data]\ndir = %s/nodata\n[model]\ndepth = 8\n[schedule]\nepochs = 1\n", dir);

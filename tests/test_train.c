@@ -221,22 +221,31 @@ static void test_bad_checkpoints(const char *data) {
 // A few hundred real SGD steps must clearly learn: ResNet-8, 5,000 images, 3 epochs of
 // 1cycle (237 steps of 64). Measured when written: about 45% test accuracy on the first
 // 1,000 test images (chance is 10%); we require 30%.
+// ONECYCLE_QUICK=1 (make sanitize, where ASan makes training ~20x slower) runs it on 640
+// images for one epoch, 10 steps, and only asks for a finite loss: the accuracy bar is
+// for the full run of `make test`.
 static void test_learns(const char *data) {
-    test_begin("real data: ResNet-8 learns in 237 steps");
+    const char *q = getenv("ONECYCLE_QUICK");
+    int quick = q && *q && strcmp(q, "0");
+    test_begin(quick ? "real data: ResNet-8 trains 10 steps (ONECYCLE_QUICK)"
+                     : "real data: ResNet-8 learns in 237 steps");
     static Config c;
     Trainer t;
     Err e = {0};
     static char text[1024];
     snprintf(text, sizeof text,
-             "[data]\ndir = %s\ntrain_images = 5000\ntest_images = 1000\n[model]\ndepth = 8\n"
+             "[data]\ndir = %s\ntrain_images = %d\ntest_images = %d\n[model]\ndepth = 8\n"
              "[train]\nbatch_size = 64\nprogress = plain\neval_every = 0\n[optim]\nwd = 5e-4\n"
-             "[schedule]\nlr = 0.4\nepochs = 3\nuse_clr_beta = 10, 10, 0.95, 0.85\n",
-             data);
+             "[schedule]\nlr = 0.4\nepochs = %d\nuse_clr_beta = 10, 10, 0.95, 0.85\n",
+             data, quick ? 640 : 5000, quick ? 200 : 1000, quick ? 1 : 3);
     if (make_trainer(&t, &c, text)) return;
     EvalResult r;
     CHECK_EQ_INT(trainer_run(&t, test_tmpdir(), text, &r, &e), ERR_OK);
-    printf("    ResNet-8, 237 steps: test accuracy %.1f%%, loss %.3f\n", 100 * r.acc, r.loss);
-    CHECK_MSG(r.acc > 0.30, "test accuracy %.3f should beat 0.30", r.acc);
+    printf("    ResNet-8, %ld steps: test accuracy %.1f%%, loss %.3f\n", t.step, 100 * r.acc, r.loss);
+    if (quick)
+        CHECK_MSG(isfinite(r.loss) && r.acc >= 0 && r.acc <= 1, "loss %g, accuracy %g", r.loss, r.acc);
+    else
+        CHECK_MSG(r.acc > 0.30, "test accuracy %.3f should beat 0.30", r.acc);
     trainer_free(&t);
 }
 
