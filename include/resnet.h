@@ -63,7 +63,6 @@ typedef struct ResNet {
     BnLayer **bns;      // every batchnorm, in parameter order
     int nbns;
     // activations (planned for max_batch)
-    float *x;           // input copy is not kept: forward reads the caller's (3,B,32,32)
     float *c0, *a0;     // stem conv out, relu(bn0)
     float *pooled, *logits, *dlogits, *dpooled; // (B,64), (B,classes)
     float *g[3];        // gradient scratch tensors, each the size of the largest activation
