@@ -61,6 +61,9 @@ typedef struct Trainer {
 // Reads every section, loads the data and builds model, optimiser and schedule.
 int trainer_create(Trainer *t, const Config *c, Err *e);
 void trainer_free(Trainer *t);
+// Back to the start of the run: RNG streams reseeded from the seed, fresh weights and BN
+// statistics, zero optimiser state and loop position (every LR-finder curve starts here).
+void trainer_reset(Trainer *t);
 // Evaluation (running BN statistics, no augmentation) of a whole set in batches of B,
 // using caller-provided buffers x (3,B,32,32), y (B), idx (B).
 EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx);

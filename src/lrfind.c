@@ -175,18 +175,9 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
     if (!(o->start > 0) || !(o->end > o->start) || o->iters < 2)
         return err_set(e, ERR_INPUT, "lr-find: need 0 < start < end and at least 2 iterations (got %g, %g, %d)",
                        o->start, o->end, o->iters);
-    // The same streams trainer_create derives from the seed, restarted, so every curve
-    // begins from identical weights and sees identical batches and augmentations.
-    uint64_t seed = (uint64_t)t->opt.seed;
-    rng_seed(&t->rng_init, seed * 3 + 0);
-    rng_seed(&t->rng_shuffle, seed * 3 + 1);
-    rng_seed(&t->rng_aug, seed * 3 + 2);
-    resnet_init_weights(&t->net, &t->rng_init); // also resets the BN running statistics
-    memset(t->optim.v, 0, sizeof(float) * (size_t)t->optim.n);
-    if (t->optim.s) memset(t->optim.s, 0, sizeof(float) * (size_t)t->optim.n);
-    t->optim.step = 0;
+    // Every curve begins from identical weights and sees identical batches and augmentations.
+    trainer_reset(t);
     t->optim.o.wd = o->wd;
-    t->step = 0;
     TrainerCtx ctx = {t, t->train.n};
     lrfind_drive(o, trainer_step, o->eval_every > 0 ? trainer_eval : NULL, &ctx, out);
     return ERR_OK;

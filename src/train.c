@@ -76,11 +76,6 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
     if (resnet_create(&t->net, &t->model_opt, B, e)) return e->code;
-    uint64_t seed = (uint64_t)t->opt.seed;
-    rng_seed(&t->rng_init, seed * 3 + 0);
-    rng_seed(&t->rng_shuffle, seed * 3 + 1);
-    rng_seed(&t->rng_aug, seed * 3 + 2);
-    resnet_init_weights(&t->net, &t->rng_init);
     OptimRange *ranges = xmalloc(sizeof(OptimRange) * (size_t)t->net.ntensors);
     int nr = decay_ranges(&t->net, t->optim_opt.wd_bn_bias, ranges);
     optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
@@ -89,7 +84,23 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     t->x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
     t->y = xmalloc(sizeof(int) * (size_t)B);
     t->eval_idx = xmalloc(sizeof(int) * (size_t)B);
+    trainer_reset(t);
     return ERR_OK;
+}
+
+void trainer_reset(Trainer *t) {
+    // Three independent streams from one seed: init, shuffling, augmentation.
+    uint64_t seed = (uint64_t)t->opt.seed;
+    rng_seed(&t->rng_init, seed * 3 + 0);
+    rng_seed(&t->rng_shuffle, seed * 3 + 1);
+    rng_seed(&t->rng_aug, seed * 3 + 2);
+    resnet_init_weights(&t->net, &t->rng_init); // also resets the BN running statistics
+    memset(t->optim.v, 0, sizeof(float) * (size_t)t->optim.n);
+    if (t->optim.s) memset(t->optim.s, 0, sizeof(float) * (size_t)t->optim.n);
+    t->optim.step = 0;
+    t->step = t->pos = t->correct = t->seen = 0;
+    t->epoch = t->in_epoch = 0;
+    t->seconds = t->loss_sum = t->epoch_seconds = 0;
 }
 
 void trainer_free(Trainer *t) {
