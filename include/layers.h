@@ -16,6 +16,7 @@ typedef struct ConvShape {
     int Cout, k, stride, pad;
     int Ho, Wo;          // output (Cout, B, Ho, Wo)
     int chunk;           // images per im2col chunk
+    int chunk_cap;       // bound on chunk for this and any smaller B: sizes the workspace
     int threads;         // threads sharing the batch's chunks (workspace is per thread)
 } ConvShape;
 

@@ -24,6 +24,7 @@ void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k
     long chunk = per_image ? (long)(col_budget / per_image) : B;
     if (chunk < 1) chunk = 1;
     if (chunk > B) chunk = B;
+    s->chunk_cap = (int)chunk;
     // Each thread takes whole chunks: round the chunk count up to a multiple of the
     // threads so they finish together, then spread the images evenly over the chunks.
     long nchunks = (B + chunk - 1) / chunk;
@@ -33,9 +34,12 @@ void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k
 }
 
 // Per thread: the chunk's col (K, chunk*Ho*Wo) then a private weight gradient (Cout, K).
+// Sized by chunk_cap, not chunk: chunk_cap never grows as B shrinks (chunk can: 128 images
+// spread over 10 chunks of 13, 80 over 6 of 14), so a workspace planned for the largest
+// batch also fits the partial last batch and evaluation batches.
 static size_t conv_thread_floats(const ConvShape *s) {
     size_t K = (size_t)s->Cin * s->k * s->k;
-    size_t n = K * s->Ho * s->Wo * s->chunk + K * s->Cout;
+    size_t n = K * s->Ho * s->Wo * s->chunk_cap + K * s->Cout;
     return (n + 15) & ~(size_t)15; // keep each thread's slice 64-byte aligned
 }
 

@@ -470,8 +470,36 @@ static void resnet_case(void) {
     resnet_free(&m);
 }
 
+// Regression: the workspace planned for the largest batch must fit every smaller batch (the
+// partial last batch, evaluation). It did not: ResNet-20's stage-2 conv at 2 threads put
+// 128 images in chunks of 13 but 80 in chunks of 14, and the full CIFAR-10 run overran the
+// im2col buffer on its last batch of 80 ("munmap_chunk(): invalid pointer" at exit).
+static void workspace_case(void) {
+    test_begin("conv workspace for the largest batch fits every smaller batch");
+    static const int shapes[][4] = {{3, 32, 16, 1}, {16, 32, 16, 1}, {16, 32, 32, 2}, {32, 16, 32, 1},
+                                    {32, 16, 64, 2}, {64, 8, 64, 1}};
+    const size_t budgets[] = {(size_t)1 << 18, (size_t)1 << 20, (size_t)1 << 22};
+    int threads0 = omp_get_max_threads(), bad = 0;
+    for (int t = 1; t <= 4; t++) {
+        omp_set_num_threads(t);
+        for (int i = 0; i < 6; i++)
+            for (int bi = 0; bi < 3; bi++) {
+                ConvShape big, small;
+                const int *sh = shapes[i];
+                conv_shape_init(&big, 512, sh[0], sh[1], sh[1], sh[2], 3, sh[3], 1, budgets[bi]);
+                for (int B = 1; B <= 512; B++) {
+                    conv_shape_init(&small, B, sh[0], sh[1], sh[1], sh[2], 3, sh[3], 1, budgets[bi]);
+                    if (conv_col_floats(&small) > conv_col_floats(&big) || small.chunk > small.chunk_cap) bad++;
+                }
+            }
+    }
+    omp_set_num_threads(threads0);
+    CHECK_MSG(bad == 0, "%d (threads, shape, budget, batch) cases need more workspace than the largest batch", bad);
+}
+
 void suite_layers(void) {
     rng_seed(&rng, 12345);
+    workspace_case();
     // The batch dimension is folded into the GEMM in chunks of images: one chunk, several
     // even chunks, uneven chunks (the last one short) and one image per chunk.
     // Threads share the chunks, each with its own workspace and partial weight gradient:
