@@ -2,6 +2,7 @@
 // Shapes are in include/layers.h. Hot loops are plain C for the compiler to vectorise,
 // parallelised with OpenMP over channels or rows.
 #include "layers.h"
+#include "conv3x3.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -126,6 +127,10 @@ static void col2im(float *din, const float *col, const ConvShape *s, int b0, int
 // GEMM. Those barriers dominated on this shared 2-core machine: a descheduled thread
 // stalls every one of them, and 2-thread runs measured slower than 1-thread runs.
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col) {
+    if (conv3x3_usable(s)) {
+        conv3x3_forward(out, in, w, s, 0);
+        return;
+    }
     const long P = (long)s->Ho * s->Wo;
     const int K = s->Cin * s->k * s->k, nchunks = (s->B + s->chunk - 1) / s->chunk;
     const size_t per_thread = conv_thread_floats(s);
@@ -142,6 +147,13 @@ void conv_forward(float *out, const float *in, const float *w, const ConvShape *
 
 static void conv_backward_impl(float *din, float *dw, const float *dout, const float *in, const float *w,
                                const ConvShape *s, float *col, int acc) {
+    if (conv3x3_usable(s) && (!din || s->Cin % 4 == 0)) {
+        // col holds threads x (K*Cout) floats at least: the weight-gradient slices, then
+        // the transposed weights.
+        conv3x3_backward_weights(dw, dout, in, s, col);
+        if (din) conv3x3_backward_data(din, dout, w, s, col, acc);
+        return;
+    }
     const long P = (long)s->Ho * s->Wo;
     const int K = s->Cin * s->k * s->k, nchunks = (s->B + s->chunk - 1) / s->chunk;
     const size_t per_thread = conv_thread_floats(s), colsize = per_thread - (size_t)K * s->Cout;

@@ -1,0 +1,32 @@
+// conv3x3.h: direct 3x3, stride-1, pad-1 convolution on the CBHW layout with AVX-512.
+//
+// 53 of ResNet-56's 55 convolutions have this shape. The im2col + GEMM path in layers.c
+// spends more time copying (im2col, col2im, OpenBLAS packing) than multiplying on these
+// thin shapes; these kernels read the activations in place instead. A zmm register holds
+// 16 consecutive pixels of one image plane (half a 32-wide row, one 16-wide row, or two
+// 8-wide rows); the 9 taps are masked loads of that register shifted by (dy*W + dx), the
+// mask zeroing the lanes that fall in the padding.
+//
+// conv_forward / conv_backward in layers.c call these when conv3x3_usable() says so; the
+// GEMM path stays as the fallback (no AVX-512, other shapes) and as the reference the tests
+// compare against.
+#ifndef ONECYCLE_CONV3X3_H
+#define ONECYCLE_CONV3X3_H
+#include "layers.h"
+
+// 1 when s is a 3x3 / stride 1 / pad 1 conv these kernels handle (H*W a multiple of 64,
+// Cout a multiple of 4) and the direct path is compiled in and enabled.
+int conv3x3_usable(const ConvShape *s);
+// Turns the direct path on or off (default on); returns the previous setting.
+int conv3x3_enable(int on);
+
+// out (Cout,B,H,W) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)); out += ... when acc.
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc);
+// din (Cin,B,H,W) (+)= dL/din given dout (Cout,B,H,W). wt: workspace of Cout*Cin*9 floats.
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *wt,
+                           int acc);
+// dw (Cout,Cin,3,3) = dL/dw. work: s->threads * conv3x3_wgrad_floats(s) floats.
+void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work);
+size_t conv3x3_wgrad_floats(const ConvShape *s);
+
+#endif

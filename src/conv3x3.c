@@ -1,0 +1,206 @@
+// conv3x3.c: direct 3x3 / stride-1 / pad-1 convolution kernels (AVX-512), see conv3x3.h.
+//
+// An image plane of H*W floats is cut into vectors of 16 pixels. Tap t = (ky, kx) of the
+// output vector at pixel p reads the input vector at p + (ky-1)*W + (kx-1), with the lanes
+// whose source pixel lies outside the plane (the zero padding) masked off. Masked-off lanes
+// are never read, so the loads may start before or end after a plane.
+#include "conv3x3.h"
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+static int enabled = 1;
+
+int conv3x3_enable(int on) {
+    int was = enabled;
+    enabled = on;
+    return was;
+}
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+enum { VEC = 16, TILE_CO = 4, TILE_V = 4, MAX_NVEC = 4096 / VEC };
+
+int conv3x3_usable(const ConvShape *s) {
+    long hw = (long)s->H * s->W;
+    return enabled && s->k == 3 && s->stride == 1 && s->pad == 1 && hw % (VEC * TILE_V) == 0 &&
+           hw / VEC <= MAX_NVEC && s->Cout % TILE_CO == 0;
+}
+
+// Tap offsets off[t] and masks mask[v*9 + t] for the nvec vectors of an H x W plane.
+static void taps_init(int off[9], uint16_t *mask, int H, int W) {
+    const int nvec = H * W / VEC;
+    for (int t = 0; t < 9; t++) {
+        int dy = t / 3 - 1, dx = t % 3 - 1;
+        off[t] = dy * W + dx;
+        for (int v = 0; v < nvec; v++) {
+            uint16_t m = 0;
+            for (int l = 0; l < VEC; l++) {
+                int p = v * VEC + l, y = p / W + dy, x = p % W + dx;
+                if (y >= 0 && y < H && x >= 0 && x < W) m |= (uint16_t)(1u << l);
+            }
+            mask[v * 9 + t] = m;
+        }
+    }
+}
+
+// One output tile: TILE_CO channels x TILE_V vectors of one image.
+//   out: first channel's first vector; co stride ostride.  in: channel 0 of the same
+//   pixels; ci stride istride.  w: (TILE_CO rows of Cin*9), row stride Cin*9.
+//   mask: this tile's first vector's masks (TILE_V x 9).
+static inline void fwd_tile(float *out, long ostride, const float *in, long istride, const float *w, int Cin,
+                            const int off[9], const uint16_t *mask, int acc) {
+    __m512 a[TILE_CO][TILE_V];
+    const long wstride = (long)Cin * 9;
+#pragma GCC unroll 4
+    for (int c = 0; c < TILE_CO; c++)
+#pragma GCC unroll 4
+        for (int p = 0; p < TILE_V; p++)
+            a[c][p] = acc ? _mm512_loadu_ps(out + c * ostride + p * VEC) : _mm512_setzero_ps();
+    for (int ci = 0; ci < Cin; ci++) {
+        const float *x = in + ci * istride, *wc = w + ci * 9;
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) {
+            __m512 xv[TILE_V];
+#pragma GCC unroll 4
+            for (int p = 0; p < TILE_V; p++)
+                xv[p] = _mm512_maskz_loadu_ps(mask[p * 9 + t], x + p * VEC + off[t]);
+#pragma GCC unroll 4
+            for (int c = 0; c < TILE_CO; c++) {
+                __m512 wv = _mm512_set1_ps(wc[c * wstride + t]);
+#pragma GCC unroll 4
+                for (int p = 0; p < TILE_V; p++) a[c][p] = _mm512_fmadd_ps(wv, xv[p], a[c][p]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < TILE_CO; c++)
+#pragma GCC unroll 4
+        for (int p = 0; p < TILE_V; p++) _mm512_storeu_ps(out + c * ostride + p * VEC, a[c][p]);
+}
+
+// Tasks are (image, group of TILE_CO output channels), image-major so that consecutive
+// tasks on a thread reuse the image's input planes from cache.
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
+    int off[9];
+    uint16_t mask[MAX_NVEC * 9];
+    taps_init(off, mask, s->H, s->W);
+    const long hw = (long)s->H * s->W, plane = (long)s->B * hw; // channel stride
+    const int nvec = (int)(hw / VEC), groups = s->Cout / TILE_CO, Cin = s->Cin;
+    const long ntasks = (long)s->B * groups;
+#pragma omp parallel for schedule(static) num_threads(s->threads)
+    for (long task = 0; task < ntasks; task++) {
+        int b = (int)(task / groups), co = (int)(task % groups) * TILE_CO;
+        float *o = out + (long)co * plane + (long)b * hw;
+        const float *x = in + (long)b * hw, *wg = w + (long)co * Cin * 9;
+        for (int v = 0; v < nvec; v += TILE_V)
+            fwd_tile(o + v * VEC, plane, x + v * VEC, plane, wg, Cin, off, mask + v * 9, acc);
+    }
+}
+
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *wt,
+                           int acc) {
+    // din = conv(dout, w transposed in (co, ci) and flipped in (ky, kx)): the same kernel.
+    for (int co = 0; co < s->Cout; co++)
+        for (int ci = 0; ci < s->Cin; ci++)
+            for (int t = 0; t < 9; t++) wt[((long)ci * s->Cout + co) * 9 + t] = w[((long)co * s->Cin + ci) * 9 + 8 - t];
+    ConvShape ts = *s;
+    ts.Cin = s->Cout;
+    ts.Cout = s->Cin;
+    conv3x3_forward(din, dout, wt, &ts, acc);
+}
+
+size_t conv3x3_wgrad_floats(const ConvShape *s) {
+    size_t n = (size_t)s->Cout * s->Cin * 9;
+    return (n + 15) & ~(size_t)15;
+}
+
+// dw[co0..co0+1][ci] += the 9 taps' sums over images b0..b0+nb-1: 18 accumulators of 16
+// pixel lanes each, reduced once at the end.
+static inline void wgrad_pair(float *dw, const float *dout, const float *in, const ConvShape *s, int co0, int ci,
+                              int b0, int nb, const int off[9], const uint16_t *mask) {
+    const long hw = (long)s->H * s->W, plane = (long)s->B * hw;
+    const int nvec = (int)(hw / VEC);
+    __m512 a0[9], a1[9];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    for (int b = b0; b < b0 + nb; b++) {
+        const float *x = in + (long)ci * plane + (long)b * hw;
+        const float *d0 = dout + (long)co0 * plane + (long)b * hw, *d1 = d0 + plane;
+        for (int v = 0; v < nvec; v++) {
+            __m512 g0 = _mm512_loadu_ps(d0 + v * VEC), g1 = _mm512_loadu_ps(d1 + v * VEC);
+            const float *xv = x + v * VEC;
+            const uint16_t *mv = mask + v * 9;
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                __m512 xt = _mm512_maskz_loadu_ps(mv[t], xv + off[t]);
+                a0[t] = _mm512_fmadd_ps(g0, xt, a0[t]);
+                a1[t] = _mm512_fmadd_ps(g1, xt, a1[t]);
+            }
+        }
+    }
+    float *w0 = dw + ((long)co0 * s->Cin + ci) * 9, *w1 = w0 + (long)s->Cin * 9;
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+        w0[t] += _mm512_reduce_add_ps(a0[t]);
+        w1[t] += _mm512_reduce_add_ps(a1[t]);
+    }
+}
+
+// Each thread sums a contiguous share of the images into its own dw slice of work, a few
+// images at a time (so their planes stay in L2 across all (co, ci) pairs); the slices are
+// then added into dw.
+void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
+    int off[9];
+    uint16_t mask[MAX_NVEC * 9];
+    taps_init(off, mask, s->H, s->W);
+    const long hw = (long)s->H * s->W, nw = (long)s->Cout * s->Cin * 9;
+    const size_t slice = conv3x3_wgrad_floats(s);
+    long per_image = (long)(s->Cin + s->Cout) * hw * (long)sizeof(float);
+    int chunk = (int)((256 << 10) / per_image);
+    if (chunk < 1) chunk = 1;
+    int used = s->threads < s->B ? s->threads : s->B;
+#pragma omp parallel num_threads(used)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *mine = work + slice * (size_t)t;
+        memset(mine, 0, sizeof(float) * (size_t)nw);
+        int lo = (int)((long)s->B * t / nt), hi = (int)((long)s->B * (t + 1) / nt);
+        for (int b0 = lo; b0 < hi; b0 += chunk) {
+            int nb = hi - b0 < chunk ? hi - b0 : chunk;
+            for (int co = 0; co < s->Cout; co += 2)
+                for (int ci = 0; ci < s->Cin; ci++) wgrad_pair(mine, dout, in, s, co, ci, b0, nb, off, mask);
+        }
+#pragma omp barrier
+        int n = omp_get_num_threads();
+#pragma omp for schedule(static)
+        for (long i = 0; i < nw; i++) {
+            float g = 0;
+            for (int u = 0; u < n; u++) g += work[slice * (size_t)u + i];
+            dw[i] = g;
+        }
+    }
+}
+
+#else // no AVX-512: the GEMM path in layers.c handles every shape
+
+int conv3x3_usable(const ConvShape *s) {
+    (void)s;
+    return 0;
+}
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
+    (void)out, (void)in, (void)w, (void)s, (void)acc;
+}
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *wt,
+                           int acc) {
+    (void)din, (void)dout, (void)w, (void)s, (void)wt, (void)acc;
+}
+void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
+    (void)dw, (void)dout, (void)in, (void)s, (void)work;
+}
+size_t conv3x3_wgrad_floats(const ConvShape *s) {
+    (void)s;
+    return 0;
+}
+#endif

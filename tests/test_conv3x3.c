@@ -1,0 +1,144 @@
+// test_conv3x3.c: the direct 3x3 kernels against a double-precision loop (forward, data
+// gradient, weight gradient) and against the GEMM path, which test_layers.c checks by
+// finite differences. Shapes cover every ResNet plane width (32, 16, 8), a non-square plane,
+// the 3-channel stem, odd batches, accumulation into din, and 1-3 threads.
+#include "conv3x3.h"
+#include "fixture.h"
+#include "layers.h"
+#include "rng.h"
+#include "test.h"
+#include <omp.h>
+#include <stdlib.h>
+
+static Rng rng;
+
+static float *rnd(long n) {
+    float *p = malloc(sizeof(float) * (size_t)n);
+    for (long i = 0; i < n; i++) p[i] = (float)rng_normal(&rng);
+    return p;
+}
+
+static long at(const ConvShape *s, int c, int b, int y, int x) {
+    return (((long)c * s->B + b) * s->H + y) * s->W + x;
+}
+
+// out, din, dw in double: forward, and the backward of the probe loss sum(out * g).
+static void naive(double *out, double *din, double *dw, const float *in, const float *w, const float *g,
+                  const ConvShape *s) {
+    long nin = (long)s->Cin * s->B * s->H * s->W, nw = (long)s->Cout * s->Cin * 9;
+    for (long i = 0; i < nin; i++) din[i] = 0;
+    for (long i = 0; i < nw; i++) dw[i] = 0;
+    for (int co = 0; co < s->Cout; co++)
+        for (int b = 0; b < s->B; b++)
+            for (int y = 0; y < s->H; y++)
+                for (int x = 0; x < s->W; x++) {
+                    double acc = 0, go = g[at(s, co, b, y, x)];
+                    for (int ci = 0; ci < s->Cin; ci++)
+                        for (int t = 0; t < 9; t++) {
+                            int yi = y + t / 3 - 1, xi = x + t % 3 - 1;
+                            if (yi < 0 || yi >= s->H || xi < 0 || xi >= s->W) continue;
+                            long ii = at(s, ci, b, yi, xi), wi = ((long)co * s->Cin + ci) * 9 + t;
+                            acc += (double)in[ii] * w[wi];
+                            din[ii] += go * w[wi];
+                            dw[wi] += go * in[ii];
+                        }
+                    out[at(s, co, b, y, x)] = acc;
+                }
+}
+
+// max |a - ref| / max |ref|
+static double rel(const float *a, const double *ref, long n) {
+    double md = 0, mx = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs(a[i] - ref[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return mx > 0 ? md / mx : md;
+}
+
+static void conv_case(int B, int Cin, int H, int W, int Cout) {
+    char name[96];
+    snprintf(name, sizeof name, "conv3x3 B%d Cin%d %dx%d Cout%d threads%d", B, Cin, H, W, Cout, omp_get_max_threads());
+    test_begin(name);
+    ConvShape s;
+    conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
+    CHECK_MSG(conv3x3_usable(&s), "%s: the direct path should take this shape", name);
+    long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
+    float *in = rnd(nin), *w = rnd(nw), *g = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
+    float *out = rnd(nout), *din = rnd(nin), *dw = rnd(nw);
+    float *out2 = rnd(nout), *din2 = rnd(nin), *dw2 = rnd(nw), *base = rnd(nin);
+    double *rout = malloc(sizeof(double) * nout), *rdin = malloc(sizeof(double) * nin),
+           *rdw = malloc(sizeof(double) * nw);
+    naive(rout, rdin, rdw, in, w, g, &s);
+
+    // The direct path through conv_forward/conv_backward, against double precision: float
+    // sums of Cin*9 (forward, data gradient: Cout*9) and B*H*W*9 (weights) products.
+    conv_forward(out, in, w, &s, col);
+    conv_backward(NULL, dw, g, in, w, &s, col); // the weight gradient alone (the stem's case)
+    conv_backward(din, dw2, g, in, w, &s, col);
+    CHECK_MSG(max_rel_diff(dw2, dw, nw) < 1e-6, "%s: dw with and without din", name);
+    CHECK_MSG(rel(out, rout, nout) < 1e-5, "%s: forward vs double %.3g", name, rel(out, rout, nout));
+    CHECK_MSG(rel(dw, rdw, nw) < 1e-5, "%s: dw vs double %.3g", name, rel(dw, rdw, nw));
+    if (Cin % 4 == 0) CHECK_MSG(rel(din, rdin, nin) < 1e-5, "%s: din vs double %.3g", name, rel(din, rdin, nin));
+    // Accumulating: din = base + dL/din.
+    if (Cin % 4 == 0) {
+        memcpy(din2, base, sizeof(float) * nin);
+        conv_backward_acc(din2, dw2, g, in, w, &s, col);
+        double md = 0;
+        for (long i = 0; i < nin; i++) md = fmax(md, fabs(din2[i] - (base[i] + rdin[i])));
+        CHECK_MSG(md < 1e-4, "%s: din accumulate: max diff %.3g", name, md);
+    }
+
+    // The GEMM path on the same data agrees to float noise.
+    int was = conv3x3_enable(0);
+    CHECK(!conv3x3_usable(&s));
+    conv_forward(out2, in, w, &s, col);
+    conv_backward(din2, dw2, g, in, w, &s, col);
+    conv3x3_enable(was);
+    CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-5, "%s: forward direct vs GEMM", name);
+    CHECK_MSG(max_rel_diff(dw, dw2, nw) < 1e-5, "%s: dw direct vs GEMM", name);
+    CHECK_MSG(max_rel_diff(din, din2, nin) < 1e-5, "%s: din direct vs GEMM", name);
+    free(in), free(w), free(g), free(col), free(out), free(din), free(dw), free(out2), free(din2), free(dw2);
+    free(base), free(rout), free(rdin), free(rdw);
+}
+
+static void usable_case(void) {
+    test_begin("conv3x3_usable picks only the shapes the kernels handle");
+    ConvShape s;
+    conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
+    int direct = conv3x3_usable(&s);
+#ifdef __AVX512F__
+    CHECK(direct);
+#else
+    CHECK(!direct);
+#endif
+    conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20); // stride 2
+    CHECK(!conv3x3_usable(&s));
+    conv_shape_init(&s, 4, 16, 32, 32, 32, 1, 1, 0, 1 << 20); // 1x1
+    CHECK(!conv3x3_usable(&s));
+    conv_shape_init(&s, 4, 16, 6, 6, 16, 3, 1, 1, 1 << 20); // 36 pixels: not whole vectors
+    CHECK(!conv3x3_usable(&s));
+    conv_shape_init(&s, 4, 16, 8, 8, 6, 3, 1, 1, 1 << 20); // Cout not a multiple of 4
+    CHECK(!conv3x3_usable(&s));
+}
+
+void suite_conv3x3(void) {
+    rng_seed(&rng, 777);
+    usable_case();
+#ifndef __AVX512F__
+    test_skip("built without AVX-512: the direct kernels are not compiled in");
+    return;
+#endif
+    int threads0 = omp_get_max_threads();
+    for (int t = 1; t <= 3; t++) {
+        omp_set_num_threads(t);
+        conv_case(3, 16, 32, 32, 16); // stage 1
+        conv_case(5, 32, 16, 16, 32); // stage 2, odd batch
+        conv_case(4, 64, 8, 8, 64);   // stage 3
+        conv_case(2, 3, 32, 32, 16);  // stem: 3 input channels (no data gradient)
+        conv_case(3, 8, 4, 16, 12);   // non-square plane, Cout 12
+        conv_case(1, 4, 8, 8, 4);     // one image
+    }
+    omp_set_num_threads(threads0);
+}
