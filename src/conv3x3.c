@@ -125,16 +125,18 @@ static inline void wgrad_pair(float *dw, const float *dout, const float *in, con
     __m512 a0[9], a1[9];
 #pragma GCC unroll 9
     for (int t = 0; t < 9; t++) a0[t] = a1[t] = _mm512_setzero_ps();
-    for (int b = b0; b < b0 + nb; b++) {
-        const float *x = in + (long)ci * plane + (long)b * hw;
-        const float *d0 = dout + (long)co0 * plane + (long)b * hw, *d1 = d0 + plane;
-        for (int v = 0; v < nvec; v++) {
-            __m512 g0 = _mm512_loadu_ps(d0 + v * VEC), g1 = _mm512_loadu_ps(d1 + v * VEC);
-            const float *xv = x + v * VEC;
-            const uint16_t *mv = mask + v * 9;
+    // Vectors outer, images inner: a vector's 9 masks stay in mask registers over the images.
+    for (int v = 0; v < nvec; v++) {
+        __mmask16 m[9];
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) m[t] = mask[v * 9 + t];
+        const float *x = in + (long)ci * plane + v * VEC, *d0 = dout + (long)co0 * plane + v * VEC, *d1 = d0 + plane;
+        for (int b = b0; b < b0 + nb; b++) {
+            __m512 g0 = _mm512_loadu_ps(d0 + b * hw), g1 = _mm512_loadu_ps(d1 + b * hw);
+            const float *xv = x + b * hw;
 #pragma GCC unroll 9
             for (int t = 0; t < 9; t++) {
-                __m512 xt = _mm512_maskz_loadu_ps(mv[t], xv + off[t]);
+                __m512 xt = _mm512_maskz_loadu_ps(m[t], xv + off[t]);
                 a0[t] = _mm512_fmadd_ps(g0, xt, a0[t]);
                 a1[t] = _mm512_fmadd_ps(g1, xt, a1[t]);
             }

@@ -287,11 +287,21 @@ void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const floa
         for (long i0 = 0; i0 < N; i0 += SUM_BLOCK) {
             long n = N - i0 < SUM_BLOCK ? N - i0 : SUM_BLOCK;
             float fa = 0, fb = 0;
+            // Two loops, not one testing relu per element: with the test inside, GCC ran
+            // this loop scalar (y may be NULL without relu), a third of the step's BN time.
+            if (relu) {
 #pragma omp simd reduction(+ : fa, fb)
-            for (long i = i0; i < i0 + n; i++) {
-                float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
-                fa += g;
-                fb += g * (xc[i] - m);
+                for (long i = i0; i < i0 + n; i++) {
+                    float g = yc[i] > 0.0f ? dyc[i] : 0.0f;
+                    fa += g;
+                    fb += g * (xc[i] - m);
+                }
+            } else {
+#pragma omp simd reduction(+ : fa, fb)
+                for (long i = i0; i < i0 + n; i++) {
+                    fa += dyc[i];
+                    fb += dyc[i] * (xc[i] - m);
+                }
             }
             sdy += fa;
             sdyx += fb;
