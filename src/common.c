@@ -1,6 +1,7 @@
 // common.c: error helpers and checked allocation.
 
 #include "common.h"
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,10 +54,17 @@ void *xcalloc_at(size_t n, size_t size, const char *file, int line) {
     return p;
 }
 
+// Blocks of 4 MB and more (the activations, hundreds of MB) are 2 MB aligned and asked to
+// be backed by transparent huge pages: touching them costs 512x fewer page faults, which
+// in this VM took about 3 s at startup for ResNet-56 at batch 128.
 void *xalloc_aligned_at(size_t n, const char *file, int line) {
-    size_t m = (n + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, m ? m : 64);
+    const size_t huge = (size_t)2 << 20;
+    size_t align = n >= 2 * huge ? huge : 64, m = (n + align - 1) & ~(align - 1);
+    void *p = aligned_alloc(align, m ? m : 64);
     if (!p) oom(n, file, line);
+#ifdef MADV_HUGEPAGE
+    if (align == huge) madvise(p, m, MADV_HUGEPAGE); // advice only: failure changes nothing
+#endif
     memset(p, 0, m ? m : 64);
     return p;
 }
