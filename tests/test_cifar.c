@@ -2,6 +2,7 @@
 // (when the shared copy exists) the real data set's counts.
 #include "cifar.h"
 #include "test.h"
+#include "testdata.h"
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -438,13 +439,12 @@ static void test_determinism(void) {
     cifar_free(&s);
 }
 
-// The real data set, when the project's shared copy is there (tests run from the repo root).
+// The real data set, wherever the other real-data tests find it (data/ or ../shared/data).
 static void test_realdata(void) {
     test_begin("realdata");
-    const char *dir = "../shared/data/cifar-10-batches-bin";
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        test_skip("../shared/data/cifar-10-batches-bin not present");
+    const char *dir = testdata_cifar_dir();
+    if (!dir) {
+        test_skip("CIFAR-10 not found in data/cifar-10-batches-bin or ../shared/data (run `make data`)");
         return;
     }
     CifarSet s;
