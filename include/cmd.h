@@ -9,4 +9,8 @@ int cmd_lrfind(int argc, char **argv);
 // onecycle plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]
 int cmd_plot(int argc, char **argv);
 
+// Per-stage 3x3 convolution GFLOP/s (forward, weight gradient, data + weight gradients) at
+// this batch, and sgemm 2048^3 on the same threads, printed as "key: value" lines.
+void bench_conv_stages(int batch, double seconds);
+
 #endif

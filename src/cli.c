@@ -31,8 +31,10 @@ const char cli_usage[] =
     "        [--sweep momentum=a,b,... | --sweep wd=a,b,...] [--eval-every K] [--out DIR] [--force]\n"
     "      LR range test; writes DIR/lr_find.{csv,png} (default runs/lr-find), prints a max LR\n"
     "  plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]\n"
-    "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png)\n"    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S]\n"
-    "      time training (forward+backward+update) and evaluation on random input\n"
+    "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png)\n"
+    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S] [--layers]\n"
+    "      time training (forward+backward+update) and evaluation on random input;\n"
+    "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3\n"
     "  help config                        every config key with its default (Markdown)\n"
     "  --version\n";
 

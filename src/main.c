@@ -274,10 +274,14 @@ static double peak_rss_mb(void) {
 }
 
 static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
-    int depth = 56, batch = 128, threads = 0, shortcut_b = 0;
+    int depth = 56, batch = 128, threads = 0, shortcut_b = 0, layers = 0;
     double seconds = 10;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
+        if (!strcmp(s, "--layers")) {
+            layers = 1;
+            continue;
+        }
         if (i + 1 >= argc) return cli_usage_error("unknown or incomplete option '%s'", s);
         const char *v = argv[++i];
         char *end;
@@ -351,6 +355,7 @@ static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     printf("train_gflops: %.1f\n", train_ips * resnet_flops_per_image(&m, 1) / 1e9);
     printf("eval_gflops: %.1f\n", eval_ips * resnet_flops_per_image(&m, 0) / 1e9);
     printf("peak_rss_mb: %.0f\n", peak_rss_mb());
+    if (layers) bench_conv_stages(batch, seconds / 8);
     optim_free(&opt);
     resnet_free(&m);
     free(x);
