@@ -48,6 +48,10 @@ void suite_cli(void) {
            NULL);
     expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);
     expect("bench bad depth", 2, "6n+2", "bench --depth 21", NULL, NULL);
+    expect("bench --layers reports each stage", 0, "conv_c64_8x8_bwd_gflops:",
+           "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --layers", NULL, NULL);
+    CHECK_STR_CONTAINS(out, "sgemm_2048_gflops:");
+    CHECK_STR_CONTAINS(out, "train_images_per_sec:");
     expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
     expect("eval a directory", 2, "not a regular file", "eval %s", dir, NULL); // was: out of memory, exit 1
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "junk.ckpt", "ONECYCKPjunkjunkjunkjunk"));
