@@ -7,6 +7,8 @@
 // 8-wide rows); the 9 taps are masked loads of that register shifted by (dy*W + dx), the
 // mask zeroing the lanes that fall in the padding.
 //
+// The forward pass and the data gradient go on to Winograd F(2x2, 3x3) (winograd.h) where
+// that applies; the direct kernels here take the rest and the weight gradient.
 // conv_forward / conv_backward in layers.c call these when conv3x3_usable() says so; the
 // GEMM path stays as the fallback (no AVX-512, other shapes) and as the reference the tests
 // compare against.
@@ -20,13 +22,16 @@ int conv3x3_usable(const ConvShape *s);
 // Turns the direct path on or off (default on); returns the previous setting.
 int conv3x3_enable(int on);
 
-// out (Cout,B,H,W) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)); out += ... when acc.
-void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc);
-// din (Cin,B,H,W) (+)= dL/din given dout (Cout,B,H,W). wt: workspace of Cout*Cin*9 floats.
-void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *wt,
+// Floats of workspace the three functions below need for shape s.
+size_t conv3x3_work_floats(const ConvShape *s);
+// out (Cout,B,H,W) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)); out += ... when acc. Takes the
+// Winograd path (winograd.h) where it applies, else the direct kernel.
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc);
+// din (Cin,B,H,W) (+)= dL/din given dout (Cout,B,H,W): the forward with the weights
+// transposed in (co, ci) and flipped in (ky, kx).
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
                            int acc);
-// dw (Cout,Cin,3,3) = dL/dw. work: s->threads * conv3x3_wgrad_floats(s) floats.
+// dw (Cout,Cin,3,3) = dL/dw.
 void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work);
-size_t conv3x3_wgrad_floats(const ConvShape *s);
 
 #endif

@@ -5,6 +5,7 @@
 // whose source pixel lies outside the plane (the zero padding) masked off. Masked-off lanes
 // are never read, so the loads may start before or end after a plane.
 #include "conv3x3.h"
+#include "winograd.h"
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -82,7 +83,29 @@ static inline void fwd_tile(float *out, long ostride, const float *in, long istr
 
 // Tasks are (image, group of TILE_CO output channels), image-major so that consecutive
 // tasks on a thread reuse the image's input planes from cache.
-void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
+static size_t round16(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
+
+static size_t wgrad_slice(const ConvShape *s) {
+    return round16((size_t)s->Cout * s->Cin * 9);
+}
+
+size_t conv3x3_work_floats(const ConvShape *s) {
+    ConvShape ts = *s; // the data gradient's transposed shape
+    ts.Cin = s->Cout;
+    ts.Cout = s->Cin;
+    size_t wino = wino_usable(s) ? wino_work_floats(s) : 0, wino_t = wino_usable(&ts) ? wino_work_floats(&ts) : 0;
+    if (wino_t > wino) wino = wino_t;
+    size_t data = wgrad_slice(s) + wino, weights = wgrad_slice(s) * (size_t)s->threads;
+    return data > weights ? data : weights;
+}
+
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+    if (wino_usable(s)) {
+        wino_forward(out, in, w, s, work, acc);
+        return;
+    }
     int off[9];
     uint16_t mask[MAX_NVEC * 9];
     taps_init(off, mask, s->H, s->W);
@@ -99,8 +122,9 @@ void conv3x3_forward(float *out, const float *in, const float *w, const ConvShap
     }
 }
 
-void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *wt,
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
                            int acc) {
+    float *wt = work;
     // din = conv(dout, w transposed in (co, ci) and flipped in (ky, kx)): the same kernel.
     for (int co = 0; co < s->Cout; co++)
         for (int ci = 0; ci < s->Cin; ci++)
@@ -108,12 +132,7 @@ void conv3x3_backward_data(float *din, const float *dout, const float *w, const 
     ConvShape ts = *s;
     ts.Cin = s->Cout;
     ts.Cout = s->Cin;
-    conv3x3_forward(din, dout, wt, &ts, acc);
-}
-
-size_t conv3x3_wgrad_floats(const ConvShape *s) {
-    size_t n = (size_t)s->Cout * s->Cin * 9;
-    return (n + 15) & ~(size_t)15;
+    conv3x3_forward(din, dout, wt, &ts, work + wgrad_slice(s), acc);
 }
 
 // dw[co0..co0+G-1][ci][ky*3 + 0..2] += sums over images b0..b0+nb-1 and all pixels: G x 3
@@ -164,7 +183,7 @@ void conv3x3_backward_weights(float *dw, const float *dout, const float *in, con
     uint16_t mask[MAX_NVEC * 9];
     taps_init(off, mask, s->H, s->W);
     const long hw = (long)s->H * s->W, nw = (long)s->Cout * s->Cin * 9;
-    const size_t slice = conv3x3_wgrad_floats(s);
+    const size_t slice = wgrad_slice(s);
     long per_image = (long)(s->Cin + s->Cout) * hw * (long)sizeof(float);
     int chunk = (int)((512 << 10) / per_image);
     if (chunk < 1) chunk = 1;
@@ -206,14 +225,15 @@ int conv3x3_usable(const ConvShape *s) {
 void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
     (void)out, (void)in, (void)w, (void)s, (void)acc;
 }
-void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *wt,
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
                            int acc) {
+    float *wt = work;
     (void)din, (void)dout, (void)w, (void)s, (void)wt, (void)acc;
 }
 void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
     (void)dw, (void)dout, (void)in, (void)s, (void)work;
 }
-size_t conv3x3_wgrad_floats(const ConvShape *s) {
+size_t conv3x3_work_floats(const ConvShape *s) {
     (void)s;
     return 0;
 }

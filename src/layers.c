@@ -45,7 +45,9 @@ static size_t conv_thread_floats(const ConvShape *s) {
 }
 
 size_t conv_col_floats(const ConvShape *s) {
-    return conv_thread_floats(s) * (size_t)s->threads;
+    size_t n = conv_thread_floats(s) * (size_t)s->threads;
+    if (conv3x3_usable(s) && conv3x3_work_floats(s) > n) n = conv3x3_work_floats(s);
+    return n;
 }
 
 // col (K, nb*Ho*Wo) for images b0..b0+nb-1 of in (Cin, B, H, W), K = (ci, ky, kx).
@@ -128,7 +130,7 @@ static void col2im(float *din, const float *col, const ConvShape *s, int b0, int
 // stalls every one of them, and 2-thread runs measured slower than 1-thread runs.
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col) {
     if (conv3x3_usable(s)) {
-        conv3x3_forward(out, in, w, s, 0);
+        conv3x3_forward(out, in, w, s, col, 0);
         return;
     }
     const long P = (long)s->Ho * s->Wo;
@@ -148,8 +150,8 @@ void conv_forward(float *out, const float *in, const float *w, const ConvShape *
 static void conv_backward_impl(float *din, float *dw, const float *dout, const float *in, const float *w,
                                const ConvShape *s, float *col, int acc) {
     if (conv3x3_usable(s) && (!din || s->Cin % 4 == 0)) {
-        // col holds threads x (K*Cout) floats at least: the weight-gradient slices, then
-        // the transposed weights.
+        // col holds conv3x3_work_floats(s) (conv_col_floats): the weight-gradient slices,
+        // then the transposed weights and the Winograd tiles.
         conv3x3_backward_weights(dw, dout, in, s, col);
         if (din) conv3x3_backward_data(din, dout, w, s, col, acc);
         return;

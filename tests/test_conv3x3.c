@@ -1,12 +1,13 @@
-// test_conv3x3.c: the direct 3x3 kernels against a double-precision loop (forward, data
-// gradient, weight gradient) and against the GEMM path, which test_layers.c checks by
-// finite differences. Shapes cover every ResNet plane width (32, 16, 8), a non-square plane,
+// test_conv3x3.c: the 3x3 kernels (Winograd forward and data gradient, direct weight
+// gradient, and the direct forward with Winograd off) against a double-precision loop and
+// against the GEMM path, which test_layers.c checks by finite differences. Shapes cover every ResNet plane width (32, 16, 8), a non-square plane,
 // the 3-channel stem, odd batches, accumulation into din, and 1-3 threads.
 #include "conv3x3.h"
 #include "fixture.h"
 #include "layers.h"
 #include "rng.h"
 #include "test.h"
+#include "winograd.h"
 #include <omp.h>
 #include <stdlib.h>
 
@@ -90,6 +91,18 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         CHECK_MSG(md < 1e-4, "%s: din accumulate: max diff %.3g", name, md);
     }
 
+    // With Winograd off (where it applies) the direct kernel gives the same to float noise.
+    if (wino_usable(&s)) {
+        int wwas = wino_enable(0);
+        CHECK(!wino_usable(&s));
+        conv_forward(out2, in, w, &s, col);
+        conv_backward(din2, dw2, g, in, w, &s, col);
+        wino_enable(wwas);
+        CHECK_MSG(max_rel_diff(out2, out, nout) < 1e-5, "%s: forward Winograd vs direct", name);
+        CHECK_MSG(rel(out2, rout, nout) < 1e-5, "%s: direct forward vs double %.3g", name, rel(out2, rout, nout));
+        if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) < 1e-5, "%s: din Winograd vs direct", name);
+    }
+
     // The GEMM path on the same data agrees to float noise.
     int was = conv3x3_enable(0);
     CHECK(!conv3x3_usable(&s));
@@ -101,6 +114,21 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     CHECK_MSG(max_rel_diff(din, din2, nin) < 1e-5, "%s: din direct vs GEMM", name);
     free(in), free(w), free(g), free(col), free(out), free(din), free(dw), free(out2), free(din2), free(dw2);
     free(base), free(rout), free(rdin), free(rdw);
+}
+
+static void wino_usable_case(void) {
+    test_begin("wino_usable picks only the shapes the Winograd path handles");
+    ConvShape s;
+    conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
+#ifdef __AVX512F__
+    CHECK(wino_usable(&s));
+#endif
+    conv_shape_init(&s, 4, 16, 32, 24, 16, 3, 1, 1, 1 << 20); // width 24
+    CHECK(!wino_usable(&s));
+    conv_shape_init(&s, 4, 16, 6, 32, 16, 3, 1, 1, 1 << 20); // 3 tile-vectors per image
+    CHECK(!wino_usable(&s));
+    conv_shape_init(&s, 4, 16, 16, 16, 16, 3, 2, 1, 1 << 20); // stride 2
+    CHECK(!wino_usable(&s));
 }
 
 static void usable_case(void) {
@@ -126,6 +154,7 @@ static void usable_case(void) {
 void suite_conv3x3(void) {
     rng_seed(&rng, 777);
     usable_case();
+    wino_usable_case();
 #ifndef __AVX512F__
     test_skip("built without AVX-512: the direct kernels are not compiled in");
     return;
@@ -139,6 +168,8 @@ void suite_conv3x3(void) {
         conv_case(2, 3, 32, 32, 16);  // stem: 3 input channels (no data gradient)
         conv_case(3, 8, 4, 16, 12);   // non-square plane, Cout 12
         conv_case(1, 4, 8, 8, 4);     // one image
+        conv_case(6, 8, 8, 8, 8);     // 8x8 planes go 4 images to a Winograd chunk: a short last chunk
+        conv_case(3, 4, 8, 32, 8);    // 32-wide, 8 rows
     }
     omp_set_num_threads(threads0);
 }

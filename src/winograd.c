@@ -1,0 +1,317 @@
+// winograd.c: Winograd F(2x2, 3x3) convolution, see winograd.h.
+//
+// Per chunk of images, three steps over buffers that stay in L2:
+//   V[e][ci][tv] = (B^T d B)[e] of the 16 tiles of tile-vector tv     (input transform)
+//   M[e][co][tv] = sum_ci U[e][co][ci] V[e][ci][tv]                    (16 GEMMs)
+//   out          = A^T M A, written back as 2x2 pixels per tile         (output transform)
+// with U[e][co][ci] = (G g G^T)[e] computed once per call. A tile-vector is 16 tiles in
+// row-major tile order of one image: one tile row of a 32-wide plane, two of a 16-wide one,
+// four of an 8-wide one. Shuffles (vpermt2ps) move between pixel rows and tile lanes.
+#include "winograd.h"
+#include <omp.h>
+#include <string.h>
+
+static int enabled = 1;
+
+int wino_enable(int on) {
+    int was = enabled;
+    enabled = on;
+    return was;
+}
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+enum { VEC = 16, GC = 4, GT = 4 }; // GEMM register tile: GC output channels x GT tile-vectors
+
+typedef struct Plan {
+    int nv;  // tile-vectors per image
+    int nb;  // images per chunk
+    int ntv; // tile-vectors per chunk, a multiple of GT
+} Plan;
+
+static Plan plan_of(const ConvShape *s) {
+    Plan p;
+    p.nv = (s->H / 2) * (s->W / 2) / VEC;
+    p.nb = p.nv >= GT ? 1 : GT / p.nv;
+    p.ntv = p.nb * p.nv;
+    return p;
+}
+
+int wino_usable(const ConvShape *s) {
+    if (!enabled || s->k != 3 || s->stride != 1 || s->pad != 1 || s->Cout % GC) return 0;
+    if ((s->W != 8 && s->W != 16 && s->W != 32) || s->H < 2 || s->H % 2) return 0;
+    int tiles = (s->H / 2) * (s->W / 2);
+    if (tiles % VEC) return 0;
+    int nv = tiles / VEC;
+    return nv % GT == 0 || GT % nv == 0;
+}
+
+static size_t round16(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
+
+// Per thread: V (16, Cin, ntv, 16) then M (16, Cout, ntv, 16), each element e's block
+// followed by one spare vector: the blocks are multiples of 4 KB, and unpadded the 16
+// stores of a tile's elements all fell in one L1 set (the transforms ran 2x slower).
+static long vstride_of(const ConvShape *s, const Plan *p) {
+    return (long)s->Cin * p->ntv * VEC + VEC;
+}
+static long mstride_of(const ConvShape *s, const Plan *p) {
+    return (long)s->Cout * p->ntv * VEC + VEC;
+}
+static size_t thread_floats(const ConvShape *s) {
+    Plan p = plan_of(s);
+    return round16((size_t)16 * (size_t)(vstride_of(s, &p) + mstride_of(s, &p)));
+}
+
+size_t wino_work_floats(const ConvShape *s) {
+    return round16((size_t)16 * s->Cout * s->Cin) + thread_floats(s) * (size_t)s->threads;
+}
+
+// U[e][co][ci] = (G g G^T)[e] for output channel co, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+static void transform_weights(float *U, const float *w, int co, int Cout, int Cin) {
+    for (int ci = 0; ci < Cin; ci++) {
+        const float *g = w + ((long)co * Cin + ci) * 9;
+        float t[4][3], u[4][4];
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+            u[i][0] = t[i][0];
+            u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            u[i][3] = t[i][2];
+        }
+        for (int e = 0; e < 16; e++) U[((long)e * Cout + co) * Cin + ci] = u[e / 4][e % 4];
+    }
+}
+
+// 16 floats of plane p from row y (W = 8: rows y and y+1; W = 32: from column x0), with the
+// lanes of rows outside [0, H) zero: the padding above and below.
+static inline __m512 rows16(const float *p, int y, int x0, int W, int H) {
+    __mmask16 m;
+    if (W >= 16)
+        m = y >= 0 && y < H ? 0xFFFF : 0;
+    else
+        m = (__mmask16)((y >= 0 && y < H ? 0x00FF : 0) | (y + 1 >= 0 && y + 1 < H ? 0xFF00 : 0));
+    if (!m) return _mm512_setzero_ps();
+    return _mm512_maskz_loadu_ps(m, p + (long)y * W + x0);
+}
+
+// Shuffle tables for plane width W. Input: column c (0..3) of the 4x4 patches of a
+// tile-vector is the pixel at 2*tx + c - 1 of each tile's rows: gather[c] picks it from two
+// row vectors (index >= 16: the second), colmask[c] zeroes the padding columns -1 and W.
+// Output: spread[0], spread[1] interleave the 2 columns of 16 tiles into 32 pixels.
+typedef struct Shuffles {
+    __m512i gather[4], spread[2];
+    __mmask16 colmask[4];
+} Shuffles;
+
+static void shuffles_init(Shuffles *sh, int W) {
+    const int tx_n = W / 2; // tiles per tile row
+    for (int c = 0; c < 4; c++) {
+        int idx[VEC];
+        unsigned m = 0;
+        for (int l = 0; l < VEC; l++) {
+            // W = 32: one row in two vectors (lo, hi). W = 16: tile row q = l/8 in vector q.
+            // W = 8: tile row q = l/4, rows q even in the first vector of a pair, odd in the
+            // second (the two pairs are blended afterwards).
+            int tx = l % tx_n, x = 2 * tx + c - 1, src;
+            if (W == 32)
+                src = x;
+            else if (W == 16)
+                src = (l / 8) * 16 + x;
+            else
+                src = ((l / 4) % 2) * 16 + x;
+            idx[l] = x < 0 || x >= W ? 0 : src;
+            if (x >= 0 && x < W) m |= 1u << l;
+        }
+        sh->gather[c] = _mm512_loadu_si512(idx);
+        sh->colmask[c] = (__mmask16)m;
+    }
+    for (int h = 0; h < 2; h++) {
+        int idx[VEC];
+        for (int l = 0; l < VEC; l++) idx[l] = (l % 2) * 16 + h * 8 + l / 2;
+        sh->spread[h] = _mm512_loadu_si512(idx);
+    }
+}
+
+// Column c of the patches' row r for tile-vector k of plane p: a vector over 16 tiles.
+static inline __attribute__((always_inline)) __m512 patch_row_col(const float *p, int k, int r, int c, int W, int H, const Shuffles *sh) {
+    if (W == 32) {
+        int y = 2 * k + r - 1;
+        __m512 lo = rows16(p, y, 0, W, H), hi = rows16(p, y, 16, W, H);
+        return _mm512_maskz_permutex2var_ps(sh->colmask[c], lo, sh->gather[c], hi);
+    }
+    if (W == 16) {
+        int y = 4 * k + r - 1; // tile rows 2k, 2k+1 read rows y and y+2
+        __m512 a = rows16(p, y, 0, W, H), b = rows16(p, y + 2, 0, W, H);
+        return _mm512_maskz_permutex2var_ps(sh->colmask[c], a, sh->gather[c], b);
+    }
+    int y = 8 * k + r - 1; // tile rows 4k..4k+3 read rows y, y+2, y+4, y+6
+    __m512 t1 = _mm512_permutex2var_ps(rows16(p, y, 0, W, H), sh->gather[c], rows16(p, y + 2, 0, W, H));
+    __m512 t2 = _mm512_permutex2var_ps(rows16(p, y + 4, 0, W, H), sh->gather[c], rows16(p, y + 6, 0, W, H));
+    return _mm512_maskz_mov_ps(sh->colmask[c], _mm512_mask_blend_ps(0xFF00, t1, t2));
+}
+
+// V[e][ci][tv] for the tile-vectors of one image plane p, tv = tv0 + k.
+static inline __attribute__((always_inline)) void input_tiles(float *V, long estride, const float *p, int tv0, int nv, int W, int H,
+                               const Shuffles *sh) {
+    for (int k = 0; k < nv; k++) {
+        __m512 t[4][4];
+        for (int r = 0; r < 4; r++) {
+            __m512 d0 = patch_row_col(p, k, r, 0, W, H, sh), d1 = patch_row_col(p, k, r, 1, W, H, sh),
+                   d2 = patch_row_col(p, k, r, 2, W, H, sh), d3 = patch_row_col(p, k, r, 3, W, H, sh);
+            // (d B) for row r: B^T applied along the columns
+            t[r][0] = _mm512_sub_ps(d0, d2);
+            t[r][1] = _mm512_add_ps(d1, d2);
+            t[r][2] = _mm512_sub_ps(d2, d1);
+            t[r][3] = _mm512_sub_ps(d1, d3);
+        }
+        float *v = V + (long)(tv0 + k) * VEC;
+        for (int c = 0; c < 4; c++) {
+            _mm512_storeu_ps(v + (0 * 4 + c) * estride, _mm512_sub_ps(t[0][c], t[2][c]));
+            _mm512_storeu_ps(v + (1 * 4 + c) * estride, _mm512_add_ps(t[1][c], t[2][c]));
+            _mm512_storeu_ps(v + (2 * 4 + c) * estride, _mm512_sub_ps(t[2][c], t[1][c]));
+            _mm512_storeu_ps(v + (3 * 4 + c) * estride, _mm512_sub_ps(t[1][c], t[3][c]));
+        }
+    }
+}
+
+// 16 output pixels (W/16 rows of W, or half a row) at o; added to what is there when acc.
+static inline void put(float *o, __m512 z, int acc) {
+    if (acc) z = _mm512_add_ps(z, _mm512_loadu_ps(o));
+    _mm512_storeu_ps(o, z);
+}
+static inline void put8(float *o, __m256 z, int acc) {
+    if (acc) z = _mm256_add_ps(z, _mm256_loadu_ps(o));
+    _mm256_storeu_ps(o, z);
+}
+
+// The 2x2 outputs of tile-vector k of plane o from its 16 transformed elements m[e].
+static inline __attribute__((always_inline)) void output_tiles(float *o, const float *M, long estride, int k, int W, const Shuffles *sh, int acc) {
+    __m512 s[2][4];
+    for (int c = 0; c < 4; c++) { // A^T along the rows: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
+        __m512 m0 = _mm512_loadu_ps(M + (0 * 4 + c) * estride), m1 = _mm512_loadu_ps(M + (1 * 4 + c) * estride),
+               m2 = _mm512_loadu_ps(M + (2 * 4 + c) * estride), m3 = _mm512_loadu_ps(M + (3 * 4 + c) * estride);
+        s[0][c] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        s[1][c] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    const int ty0 = k * VEC / (W / 2); // first tile row of this tile-vector
+    for (int i = 0; i < 2; i++) {
+        __m512 y0 = _mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]);
+        __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
+        // 32 pixels in tile order: runs of W pixels, one per tile row q, on row 2(ty0+q)+i
+        __m512 lo = _mm512_permutex2var_ps(y0, sh->spread[0], y1), hi = _mm512_permutex2var_ps(y0, sh->spread[1], y1);
+        if (W == 32) {
+            float *row = o + (long)(2 * ty0 + i) * W;
+            put(row, lo, acc);
+            put(row + 16, hi, acc);
+        } else if (W == 16) {
+            put(o + (long)(2 * ty0 + i) * W, lo, acc);
+            put(o + (long)(2 * ty0 + 2 + i) * W, hi, acc);
+        } else {
+            put8(o + (long)(2 * ty0 + i) * W, _mm512_castps512_ps256(lo), acc);
+            put8(o + (long)(2 * ty0 + 2 + i) * W, _mm512_extractf32x8_ps(lo, 1), acc);
+            put8(o + (long)(2 * ty0 + 4 + i) * W, _mm512_castps512_ps256(hi), acc);
+            put8(o + (long)(2 * ty0 + 6 + i) * W, _mm512_extractf32x8_ps(hi, 1), acc);
+        }
+    }
+}
+
+// M[e] (Cout, ntv vectors) = U[e] (Cout, Cin) . V[e] (Cin, ntv vectors), GC x GT tiles.
+static void gemm_e(float *M, const float *U, const float *V, int Cout, int Cin, int ntv) {
+    for (int co = 0; co < Cout; co += GC)
+        for (int tv = 0; tv < ntv; tv += GT) {
+            __m512 a[GC][GT];
+            for (int c = 0; c < GC; c++)
+                for (int p = 0; p < GT; p++) a[c][p] = _mm512_setzero_ps();
+            const float *u = U + (long)co * Cin;
+            for (int ci = 0; ci < Cin; ci++) {
+                const float *v = V + ((long)ci * ntv + tv) * VEC;
+                __m512 x[GT];
+                for (int p = 0; p < GT; p++) {
+                    x[p] = _mm512_loadu_ps(v + p * VEC);
+                    __asm__("" : "+v"(x[p])); // a register: GCC otherwise folds the load into all GC FMAs
+                }
+                for (int c = 0; c < GC; c++) {
+                    __m512 w = _mm512_set1_ps(u[(long)c * Cin + ci]);
+                    for (int p = 0; p < GT; p++) a[c][p] = _mm512_fmadd_ps(w, x[p], a[c][p]);
+                }
+            }
+            for (int c = 0; c < GC; c++)
+                for (int p = 0; p < GT; p++) _mm512_storeu_ps(M + (((long)co + c) * ntv + tv + p) * VEC, a[c][p]);
+        }
+}
+
+// One chunk of images: input transform, 16 GEMMs, output transform, in this thread's V, M.
+static inline __attribute__((always_inline)) void chunk_w(float *out, const float *in, const ConvShape *s,
+                                                          const float *U, float *work, int acc, const Shuffles *sh,
+                                                          int chunk, const int W) {
+    const Plan pl = plan_of(s);
+    const int H = s->H, Cin = s->Cin, Cout = s->Cout;
+    const long hw = (long)H * W, plane = (long)s->B * hw;
+    const long vstride = vstride_of(s, &pl), mstride = mstride_of(s, &pl); // per element e
+    float *V = work + thread_floats(s) * (size_t)omp_get_thread_num(), *M = V + 16 * vstride;
+    const int b0 = chunk * pl.nb, nb = s->B - b0 < pl.nb ? s->B - b0 : pl.nb;
+    if (nb < pl.nb) memset(V, 0, sizeof(float) * 16 * (size_t)vstride); // missing images: zero tiles
+    for (int ci = 0; ci < Cin; ci++)
+        for (int b = 0; b < nb; b++)
+            input_tiles(V + (long)ci * pl.ntv * VEC, vstride, in + ci * plane + (b0 + b) * hw, b * pl.nv, pl.nv, W, H,
+                        sh);
+    for (int e = 0; e < 16; e++) gemm_e(M + e * mstride, U + (long)e * Cout * Cin, V + e * vstride, Cout, Cin, pl.ntv);
+    for (int co = 0; co < Cout; co++)
+        for (int b = 0; b < nb; b++)
+            for (int k = 0; k < pl.nv; k++)
+                output_tiles(out + co * plane + (b0 + b) * hw, M + ((long)co * pl.ntv + b * pl.nv + k) * VEC, mstride, k,
+                             W, sh, acc);
+}
+
+// One parallel region per plane width, each calling chunk_w with a literal W so that the
+// width tests in the inner functions fold away (OpenMP outlines the loop body first).
+#define FORWARD_W(W)                                                                                     \
+    static void forward##W(float *out, const float *in, const float *w, const ConvShape *s, float *U,     \
+                           float *work, int acc) {                                                                    \
+        Shuffles sh;                                                                                     \
+        shuffles_init(&sh, W);                                                                           \
+        const Plan pl = plan_of(s);                                                                      \
+        const int nchunks = (s->B + pl.nb - 1) / pl.nb;                                                  \
+        _Pragma("omp parallel num_threads(s->threads)") {                                               \
+            _Pragma("omp for schedule(static)") for (int co = 0; co < s->Cout; co++)                    \
+                transform_weights(U, w, co, s->Cout, s->Cin);                                            \
+            _Pragma("omp for schedule(static)") for (int c = 0; c < nchunks; c++)                       \
+                chunk_w(out, in, s, U, work, acc, &sh, c, W);                                            \
+        }                                                                                                \
+    }
+FORWARD_W(32)
+FORWARD_W(16)
+FORWARD_W(8)
+
+void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+    float *U = work, *tiles = work + round16((size_t)16 * s->Cout * s->Cin);
+    if (s->W == 32)
+        forward32(out, in, w, s, U, tiles, acc);
+    else if (s->W == 16)
+        forward16(out, in, w, s, U, tiles, acc);
+    else
+        forward8(out, in, w, s, U, tiles, acc);
+}
+
+#else // no AVX-512
+
+int wino_usable(const ConvShape *s) {
+    (void)s;
+    return 0;
+}
+size_t wino_work_floats(const ConvShape *s) {
+    (void)s;
+    return 0;
+}
+void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc;
+}
+#endif
