@@ -30,6 +30,18 @@ size_t conv_col_floats(const ConvShape *s);
 
 // out (Cout,B,Ho,Wo) = conv(in (Cin,B,H,W), w (Cout,Cin,k,k)); no bias.
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col);
+// The evaluation-mode batchnorm (+ residual, ReLU) after a convolution, per output channel:
+//   out = act(conv * scale[co] + shift[co] + res)          (res may be NULL; relu 0/1)
+// with scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
+typedef struct ConvEpilogue {
+    const float *scale, *shift, *res;
+    int relu;
+} ConvEpilogue;
+// out = ep applied to conv(in, w): in the Winograd output transform where that path applies
+// (one pass over the activations instead of three), else conv_forward and a separate pass.
+void conv_forward_bn(float *out, const float *in, const float *w, const ConvShape *s, float *col,
+                     const ConvEpilogue *ep);
+
 // dw (Cout,Cin,k,k) = dL/dw; din (Cin,B,H,W) = dL/din (skipped when din is NULL).
 void conv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
                    const ConvShape *s, float *col);

@@ -67,6 +67,7 @@ typedef struct ResNet {
     float *pooled, *logits, *dlogits, *dpooled; // (B,64), (B,classes)
     float *g[3];        // gradient scratch tensors, each the size of the largest activation
     float *sc;          // option-A shortcut scratch
+    float *epi;         // evaluation: a folded batchnorm's scale (64) then shift (64)
     float *col;         // im2col workspace
     size_t col_budget;
     const float *input; // the batch given to the last forward

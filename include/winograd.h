@@ -21,7 +21,9 @@ int wino_usable(const ConvShape *s);
 int wino_enable(int on);
 // Floats of workspace wino_forward needs (weights' transform + per-thread tiles).
 size_t wino_work_floats(const ConvShape *s);
-// out (Cout,B,H,W) (+)= conv(in (Cin,B,H,W), w (Cout,Cin,3,3)).
-void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc);
+// out (Cout,B,H,W) (+)= conv(in (Cin,B,H,W), w (Cout,Cin,3,3)), or with ep (not with acc)
+// out = ep applied to the convolution (the evaluation batchnorm, residual and ReLU).
+void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
+                  const ConvEpilogue *ep);
 
 #endif

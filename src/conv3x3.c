@@ -103,7 +103,7 @@ size_t conv3x3_work_floats(const ConvShape *s) {
 
 void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
     if (wino_usable(s)) {
-        wino_forward(out, in, w, s, work, acc);
+        wino_forward(out, in, w, s, work, acc, NULL);
         return;
     }
     int off[9];

@@ -3,6 +3,7 @@
 // parallelised with OpenMP over channels or rows.
 #include "layers.h"
 #include "conv3x3.h"
+#include "winograd.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -144,6 +145,25 @@ void conv_forward(float *out, const float *in, const float *w, const ConvShape *
         // out[:, b0*P ...] (Cout, nb*P) with row stride B*P
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Cout, (int)(nb * P), K, 1.0f, w, K, ct,
                     (int)(nb * P), 0.0f, out + b0 * P, (int)(s->B * P));
+    }
+}
+
+void conv_forward_bn(float *out, const float *in, const float *w, const ConvShape *s, float *col,
+                     const ConvEpilogue *ep) {
+    if (conv3x3_usable(s) && wino_usable(s)) {
+        wino_forward(out, in, w, s, col, 0, ep);
+        return;
+    }
+    conv_forward(out, in, w, s, col);
+    const long n = (long)s->B * s->Ho * s->Wo;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < s->Cout; c++) {
+        float *o = out + c * n, sc = ep->scale[c], sh = ep->shift[c];
+        const float *r = ep->res ? ep->res + c * n : NULL;
+        for (long i = 0; i < n; i++) {
+            float v = o[i] * sc + sh + (r ? r[i] : 0.0f);
+            o[i] = ep->relu && !(v > 0.0f) ? 0.0f : v;
+        }
     }
 }
 

@@ -150,7 +150,7 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     // Activations: one block, each tensor padded to 16 floats.
     const int B = max_batch;
     long biggest = 16L * B * 1024;
-    long total = p.acts + 64L * (m->nblocks + 2) * 16 + 3 * biggest + biggest + 4L * B * 64 + 4L * B * o->classes;
+    long total = p.acts + 64L * (m->nblocks + 2) * 16 + 3 * biggest + biggest + 4L * B * 64 + 4L * B * o->classes + 256;
     m->block_mem = xalloc_aligned(sizeof(float) * (size_t)(total + 1024));
     m->save_mem = xalloc_aligned(sizeof(float) * (size_t)(p.saves + 16L * 4 * (m->nblocks * 3 + 1)));
     float *cur = m->block_mem, *save = m->save_mem;
@@ -175,6 +175,7 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     }
     for (int i = 0; i < 3; i++) m->g[i] = take(&cur, biggest);
     m->sc = take(&cur, biggest);
+    m->epi = take(&cur, 128);
     m->pooled = take(&cur, (long)B * 64);
     m->dpooled = take(&cur, (long)B * 64);
     m->logits = take(&cur, (long)B * o->classes);
@@ -261,21 +262,36 @@ static ConvShape conv3(const ResNet *m, int B, int cin, int H, int cout, int str
     return s;
 }
 
+// Evaluation: conv then batchnorm (+ residual, ReLU) as one conv_forward_bn, the BN folded
+// into a per-channel scale and shift from its running statistics (as bn_forward computes them).
+static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x, long w, const ConvShape *s,
+                         const float *res, int relu) {
+    const float *gamma = m->params + bn->gamma, *beta = m->params + bn->beta, *rm = m->stats + bn->run,
+                *rv = rm + bn->C;
+    float *scale = m->epi, *shift = m->epi + 64;
+    for (int c = 0; c < bn->C; c++) {
+        float r = 1.0f / sqrtf(rv[c] + 1e-5f);
+        scale[c] = gamma[c] * r;
+        shift[c] = beta[c] - rm[c] * scale[c];
+    }
+    ConvEpilogue ep = {.scale = scale, .shift = shift, .res = res, .relu = relu};
+    conv_forward_bn(y, x, m->params + w, s, m->col, &ep);
+}
+
 double resnet_forward(ResNet *m, const float *x, const int *labels, int B, int train, int *correct) {
     m->input = x;
     ConvShape s = conv3(m, B, 3, 32, 16, 1);
-    conv_forward(m->c0, x, m->params + m->w0, &s, m->col);
-    bn_fwd(m, &m->bn0, m->a0, m->c0, NULL, (long)B * 1024, 1, train);
+    if (train) {
+        conv_forward(m->c0, x, m->params + m->w0, &s, m->col);
+        bn_fwd(m, &m->bn0, m->a0, m->c0, NULL, (long)B * 1024, 1, train);
+    } else {
+        conv_bn_eval(m, &m->bn0, m->a0, x, m->w0, &s, NULL, 1);
+    }
     const float *cur = m->a0;
     for (int b = 0; b < m->nblocks; b++) {
         Block *blk = &m->blocks[b];
         int Ho = blk->H / blk->stride;
         long N = (long)B * Ho * Ho;
-        s = conv3(m, B, blk->cin, blk->H, blk->cout, blk->stride);
-        conv_forward(blk->c1, cur, m->params + blk->w1, &s, m->col);
-        bn_fwd(m, &blk->bn1, blk->a1, blk->c1, NULL, N, 1, train);
-        s = conv3(m, B, blk->cout, Ho, blk->cout, 1);
-        conv_forward(blk->c2, blk->a1, m->params + blk->w2, &s, m->col);
         const float *res = cur;
         if (blk->wsc >= 0) {
             conv_shape_init(&s, B, blk->cin, blk->H, blk->W, blk->cout, 1, blk->stride, 0, m->col_budget);
@@ -286,7 +302,17 @@ double resnet_forward(ResNet *m, const float *x, const int *labels, int B, int t
             shortcut_a_forward(m->sc, cur, blk->cin, blk->cout, B, blk->H, blk->W);
             res = m->sc;
         }
-        bn_fwd(m, &blk->bn2, blk->out, blk->c2, res, N, 1, train);
+        s = conv3(m, B, blk->cin, blk->H, blk->cout, blk->stride);
+        ConvShape s2 = conv3(m, B, blk->cout, Ho, blk->cout, 1);
+        if (train) {
+            conv_forward(blk->c1, cur, m->params + blk->w1, &s, m->col);
+            bn_fwd(m, &blk->bn1, blk->a1, blk->c1, NULL, N, 1, train);
+            conv_forward(blk->c2, blk->a1, m->params + blk->w2, &s2, m->col);
+            bn_fwd(m, &blk->bn2, blk->out, blk->c2, res, N, 1, train);
+        } else {
+            conv_bn_eval(m, &blk->bn1, blk->a1, cur, blk->w1, &s, NULL, 1);
+            conv_bn_eval(m, &blk->bn2, blk->out, blk->a1, blk->w2, &s2, res, 1);
+        }
         cur = blk->out;
     }
     avgpool_forward(m->pooled, cur, 64, B, 64);

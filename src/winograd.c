@@ -182,18 +182,45 @@ static inline __attribute__((always_inline)) void input_tiles(float *V, long est
     }
 }
 
-// 16 output pixels (W/16 rows of W, or half a row) at o; added to what is there when acc.
-static inline void put(float *o, __m512 z, int acc) {
-    if (acc) z = _mm512_add_ps(z, _mm512_loadu_ps(o));
-    _mm512_storeu_ps(o, z);
+// What happens to an output channel's pixels on the way out: added to what is there (acc),
+// or the evaluation batchnorm, residual and ReLU of a ConvEpilogue applied.
+typedef struct Epi {
+    int acc, bn, relu;
+    __m512 scale, shift;
+    const float *res; // this channel's residual plane for the image, or NULL
+} Epi;
+
+// 16 output pixels at o (r: the same pixels of the residual plane, when there is one).
+static inline __m512 finish(__m512 z, const float *o, const float *r, const Epi *ep) {
+    if (ep->acc) z = _mm512_add_ps(z, _mm512_loadu_ps(o));
+    if (ep->bn) {
+        z = _mm512_fmadd_ps(z, ep->scale, ep->shift);
+        if (r) z = _mm512_add_ps(z, _mm512_loadu_ps(r));
+        if (ep->relu) z = _mm512_max_ps(z, _mm512_setzero_ps());
+    }
+    return z;
 }
-static inline void put8(float *o, __m256 z, int acc) {
-    if (acc) z = _mm256_add_ps(z, _mm256_loadu_ps(o));
-    _mm256_storeu_ps(o, z);
+static inline void put(float *o, long at, __m512 z, const Epi *ep) {
+    _mm512_storeu_ps(o + at, finish(z, o + at, ep->res ? ep->res + at : NULL, ep));
+}
+// Two runs of 8 pixels (8-wide planes): at a and b.
+static inline void put8x2(float *o, long a, long b, __m512 z, const Epi *ep) {
+    __m512 cur = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(o + a)), _mm256_loadu_ps(o + b), 1);
+    if (ep->acc) z = _mm512_add_ps(z, cur);
+    if (ep->bn) {
+        z = _mm512_fmadd_ps(z, ep->scale, ep->shift);
+        if (ep->res)
+            z = _mm512_add_ps(z, _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(ep->res + a)),
+                                                     _mm256_loadu_ps(ep->res + b), 1));
+        if (ep->relu) z = _mm512_max_ps(z, _mm512_setzero_ps());
+    }
+    _mm256_storeu_ps(o + a, _mm512_castps512_ps256(z));
+    _mm256_storeu_ps(o + b, _mm512_extractf32x8_ps(z, 1));
 }
 
 // The 2x2 outputs of tile-vector k of plane o from its 16 transformed elements m[e].
-static inline __attribute__((always_inline)) void output_tiles(float *o, const float *M, long estride, int k, int W, const Shuffles *sh, int acc) {
+static inline __attribute__((always_inline)) void output_tiles(float *o, const float *M, long estride, int k, int W,
+                                                               const Shuffles *sh, const Epi *ep) {
     __m512 s[2][4];
     for (int c = 0; c < 4; c++) { // A^T along the rows: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
         __m512 m0 = _mm512_loadu_ps(M + (0 * 4 + c) * estride), m1 = _mm512_loadu_ps(M + (1 * 4 + c) * estride),
@@ -208,17 +235,14 @@ static inline __attribute__((always_inline)) void output_tiles(float *o, const f
         // 32 pixels in tile order: runs of W pixels, one per tile row q, on row 2(ty0+q)+i
         __m512 lo = _mm512_permutex2var_ps(y0, sh->spread[0], y1), hi = _mm512_permutex2var_ps(y0, sh->spread[1], y1);
         if (W == 32) {
-            float *row = o + (long)(2 * ty0 + i) * W;
-            put(row, lo, acc);
-            put(row + 16, hi, acc);
+            put(o, (long)(2 * ty0 + i) * W, lo, ep);
+            put(o, (long)(2 * ty0 + i) * W + 16, hi, ep);
         } else if (W == 16) {
-            put(o + (long)(2 * ty0 + i) * W, lo, acc);
-            put(o + (long)(2 * ty0 + 2 + i) * W, hi, acc);
+            put(o, (long)(2 * ty0 + i) * W, lo, ep);
+            put(o, (long)(2 * ty0 + 2 + i) * W, hi, ep);
         } else {
-            put8(o + (long)(2 * ty0 + i) * W, _mm512_castps512_ps256(lo), acc);
-            put8(o + (long)(2 * ty0 + 2 + i) * W, _mm512_extractf32x8_ps(lo, 1), acc);
-            put8(o + (long)(2 * ty0 + 4 + i) * W, _mm512_castps512_ps256(hi), acc);
-            put8(o + (long)(2 * ty0 + 6 + i) * W, _mm512_extractf32x8_ps(hi, 1), acc);
+            put8x2(o, (long)(2 * ty0 + i) * W, (long)(2 * ty0 + 2 + i) * W, lo, ep);
+            put8x2(o, (long)(2 * ty0 + 4 + i) * W, (long)(2 * ty0 + 6 + i) * W, hi, ep);
         }
     }
 }
@@ -250,8 +274,9 @@ static void gemm_e(float *M, const float *U, const float *V, int Cout, int Cin, 
 
 // One chunk of images: input transform, 16 GEMMs, output transform, in this thread's V, M.
 static inline __attribute__((always_inline)) void chunk_w(float *out, const float *in, const ConvShape *s,
-                                                          const float *U, float *work, int acc, const Shuffles *sh,
-                                                          int chunk, const int W) {
+                                                          const float *U, float *work, int acc,
+                                                          const ConvEpilogue *ep, const Shuffles *sh, int chunk,
+                                                          const int W) {
     const Plan pl = plan_of(s);
     const int H = s->H, Cin = s->Cin, Cout = s->Cout;
     const long hw = (long)H * W, plane = (long)s->B * hw;
@@ -264,18 +289,23 @@ static inline __attribute__((always_inline)) void chunk_w(float *out, const floa
             input_tiles(V + (long)ci * pl.ntv * VEC, vstride, in + ci * plane + (b0 + b) * hw, b * pl.nv, pl.nv, W, H,
                         sh);
     for (int e = 0; e < 16; e++) gemm_e(M + e * mstride, U + (long)e * Cout * Cin, V + e * vstride, Cout, Cin, pl.ntv);
-    for (int co = 0; co < Cout; co++)
-        for (int b = 0; b < nb; b++)
+    for (int co = 0; co < Cout; co++) {
+        Epi e = {.acc = acc, .bn = ep != NULL, .relu = ep && ep->relu};
+        if (ep) e.scale = _mm512_set1_ps(ep->scale[co]), e.shift = _mm512_set1_ps(ep->shift[co]);
+        for (int b = 0; b < nb; b++) {
+            const long at = co * plane + (b0 + b) * hw;
+            e.res = ep && ep->res ? ep->res + at : NULL;
             for (int k = 0; k < pl.nv; k++)
-                output_tiles(out + co * plane + (b0 + b) * hw, M + ((long)co * pl.ntv + b * pl.nv + k) * VEC, mstride, k,
-                             W, sh, acc);
+                output_tiles(out + at, M + ((long)co * pl.ntv + b * pl.nv + k) * VEC, mstride, k, W, sh, &e);
+        }
+    }
 }
 
 // One parallel region per plane width, each calling chunk_w with a literal W so that the
 // width tests in the inner functions fold away (OpenMP outlines the loop body first).
 #define FORWARD_W(W)                                                                                     \
     static void forward##W(float *out, const float *in, const float *w, const ConvShape *s, float *U,     \
-                           float *work, int acc) {                                                                    \
+                           float *work, int acc, const ConvEpilogue *ep) {                               \
         Shuffles sh;                                                                                     \
         shuffles_init(&sh, W);                                                                           \
         const Plan pl = plan_of(s);                                                                      \
@@ -284,21 +314,22 @@ static inline __attribute__((always_inline)) void chunk_w(float *out, const floa
             _Pragma("omp for schedule(static)") for (int co = 0; co < s->Cout; co++)                    \
                 transform_weights(U, w, co, s->Cout, s->Cin);                                            \
             _Pragma("omp for schedule(static)") for (int c = 0; c < nchunks; c++)                       \
-                chunk_w(out, in, s, U, work, acc, &sh, c, W);                                            \
+                chunk_w(out, in, s, U, work, acc, ep, &sh, c, W);                                            \
         }                                                                                                \
     }
 FORWARD_W(32)
 FORWARD_W(16)
 FORWARD_W(8)
 
-void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
+                  const ConvEpilogue *ep) {
     float *U = work, *tiles = work + round16((size_t)16 * s->Cout * s->Cin);
     if (s->W == 32)
-        forward32(out, in, w, s, U, tiles, acc);
+        forward32(out, in, w, s, U, tiles, acc, ep);
     else if (s->W == 16)
-        forward16(out, in, w, s, U, tiles, acc);
+        forward16(out, in, w, s, U, tiles, acc, ep);
     else
-        forward8(out, in, w, s, U, tiles, acc);
+        forward8(out, in, w, s, U, tiles, acc, ep);
 }
 
 #else // no AVX-512
@@ -311,7 +342,8 @@ size_t wino_work_floats(const ConvShape *s) {
     (void)s;
     return 0;
 }
-void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
-    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc;
+void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
+                  const ConvEpilogue *ep) {
+    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc, (void)ep;
 }
 #endif

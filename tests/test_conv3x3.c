@@ -116,6 +116,37 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     free(base), free(rout), free(rdin), free(rdw);
 }
 
+// conv_forward_bn (the evaluation BN, residual and ReLU folded into the convolution's
+// output) against conv_forward followed by the same arithmetic in double, through the
+// Winograd path and through the fallback (Winograd off, or a stride-2 shape).
+static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu) {
+    char name[96];
+    snprintf(name, sizeof name, "conv_forward_bn B%d C%d H%d stride %d res %d relu %d", B, C, H, stride, with_res, relu);
+    test_begin(name);
+    ConvShape s;
+    conv_shape_init(&s, B, C, H, H, C, 3, stride, 1, (size_t)1 << 16);
+    long nin = (long)C * B * H * H, nout = (long)C * B * s.Ho * s.Wo, nw = (long)C * C * 9;
+    float *in = rnd(nin), *w = rnd(nw), *res = rnd(nout), *scale = rnd(C), *shift = rnd(C), *plain = rnd(nout);
+    float *fused = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
+    conv_forward(plain, in, w, &s, col);
+    ConvEpilogue ep = {.scale = scale, .shift = shift, .res = with_res ? res : NULL, .relu = relu};
+    for (int wino = 1; wino >= 0; wino--) {
+        int was = wino_enable(wino);
+        conv_forward_bn(fused, in, w, &s, col, &ep);
+        wino_enable(was);
+        double md = 0, mx = 0;
+        for (long i = 0; i < nout; i++) {
+            int c = (int)(i / (nout / C));
+            double v = (double)plain[i] * scale[c] + shift[c] + (with_res ? res[i] : 0);
+            if (relu && v < 0) v = 0;
+            md = fmax(md, fabs(fused[i] - v));
+            mx = fmax(mx, fabs(v));
+        }
+        CHECK_MSG(md <= 1e-5 * mx, "%s (Winograd %s): max diff %.3g (max %.3g)", name, wino ? "on" : "off", md, mx);
+    }
+    free(in), free(w), free(res), free(scale), free(shift), free(plain), free(fused), free(col);
+}
+
 static void wino_usable_case(void) {
     test_begin("wino_usable picks only the shapes the Winograd path handles");
     ConvShape s;
@@ -172,4 +203,8 @@ void suite_conv3x3(void) {
         conv_case(3, 4, 8, 32, 8);    // 32-wide, 8 rows
     }
     omp_set_num_threads(threads0);
+    conv_bn_case(3, 16, 32, 1, 1, 1);
+    conv_bn_case(2, 32, 16, 1, 0, 1);
+    conv_bn_case(5, 8, 8, 1, 1, 0);
+    conv_bn_case(2, 8, 16, 2, 1, 1); // stride 2: conv_forward, then the epilogue pass
 }
