@@ -5,6 +5,7 @@
 #   make data       get CIFAR-10 into data/cifar-10-batches-bin and verify it
 #   make bench      onecycle bench for ResNet-56 next to PyTorch (needs python3-torch)
 #   make sanitize   the test suite under AddressSanitizer + UBSan
+#   make portable   the test suite built without AVX-512 (the fallback convolution path)
 CC ?= gcc
 MARCH ?= native
 OPT ?= -O3
@@ -27,7 +28,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test deps data bench sanitize fuzz valgrind clean
+.PHONY: all test deps data bench sanitize portable fuzz valgrind clean
 all: onecycle $(TOOLS)
 
 onecycle: $(BUILD)/main.o $(LIB_OBJ)
@@ -76,6 +77,15 @@ sanitize:
 onecycle-san: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The test suite built for x86-64-v3 (AVX2, no AVX-512) in build-v3/: the path a CPU without
+# AVX-512 takes (im2col + OpenBLAS for every convolution), kept compiling and correct.
+portable:
+	$(MAKE) BUILD=build-v3 MARCH=x86-64-v3 build-v3/run_tests onecycle-v3
+	ONECYCLE_QUICK=1 ONECYCLE_BIN=./onecycle-v3 ./build-v3/run_tests $(SUITES)
+
+onecycle-v3: $(BUILD)/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang, ASan+UBSan) on the config parser and the
 # checkpoint reader, each for FUZZ_SECONDS, built in build-fuzz/ apart from the gcc build.
 # New inputs go to build-fuzz/corpus-NAME, a crash to build-fuzz/crash-NAME-*: keep it as
@@ -121,6 +131,6 @@ onecycle-vg: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 clean:
-	rm -rf build build-san build-fuzz build-vg onecycle onecycle-san onecycle-vg
+	rm -rf build build-san build-v3 build-fuzz build-vg onecycle onecycle-san onecycle-v3 onecycle-vg
 
 -include $(wildcard $(BUILD)/*.d)

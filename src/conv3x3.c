@@ -222,19 +222,18 @@ int conv3x3_usable(const ConvShape *s) {
     (void)s;
     return 0;
 }
-void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
-    (void)out, (void)in, (void)w, (void)s, (void)acc;
-}
-void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
-                           int acc) {
-    float *wt = work;
-    (void)din, (void)dout, (void)w, (void)s, (void)wt, (void)acc;
-}
-void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
-    (void)dw, (void)dout, (void)in, (void)s, (void)work;
-}
 size_t conv3x3_work_floats(const ConvShape *s) {
     (void)s;
     return 0;
+}
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc;
+}
+void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
+                           int acc) {
+    (void)din, (void)dout, (void)w, (void)s, (void)work, (void)acc;
+}
+void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
+    (void)dw, (void)dout, (void)in, (void)s, (void)work;
 }
 #endif

@@ -31,15 +31,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(cond)                                                                      \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond);  \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
-#endif
+#include "fuzz_assert.h"
 
 #define FUZZ_TRAIN_N 10
 

@@ -19,17 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-// A broken invariant is a finding: abort so the fuzzer keeps the input. (The replay test
-// defines it as a failed CHECK instead.)
-#ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(cond)                                                                      \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond);  \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
-#endif
+#include "fuzz_assert.h"
 
 // An error must carry its code and a message.
 static void fuzz_config_check_err(int rc, const Err *e) {
