@@ -21,6 +21,7 @@
 int conv3x3_usable(const ConvShape *s);
 // Turns the direct path on or off (default on); returns the previous setting.
 int conv3x3_enable(int on);
+int conv3x3_enabled(void);
 
 // Floats of workspace the three functions below need for shape s.
 size_t conv3x3_work_floats(const ConvShape *s);
@@ -33,5 +34,11 @@ void conv3x3_backward_data(float *din, const float *dout, const float *w, const 
                            int acc);
 // dw (Cout,Cin,3,3) = dL/dw.
 void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work);
+
+// Stride 2 (src/conv3x3s2.c), forward only: 1 for a 3x3 / stride 2 / pad 1 shape with W 32 or
+// 16 and Cout a multiple of 4 (ResNet's first convolution of stages 2 and 3), when enabled.
+int conv3x3s2_usable(const ConvShape *s);
+// out (Cout,B,H/2,W/2) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)), stride 2.
+void conv3x3s2_forward(float *out, const float *in, const float *w, const ConvShape *s);
 
 #endif

@@ -18,6 +18,10 @@ int conv3x3_enable(int on) {
     return was;
 }
 
+int conv3x3_enabled(void) {
+    return enabled;
+}
+
 #ifdef __AVX512F__
 #include <immintrin.h>
 

@@ -134,6 +134,10 @@ void conv_forward(float *out, const float *in, const float *w, const ConvShape *
         conv3x3_forward(out, in, w, s, col, 0);
         return;
     }
+    if (conv3x3s2_usable(s)) {
+        conv3x3s2_forward(out, in, w, s);
+        return;
+    }
     const long P = (long)s->Ho * s->Wo;
     const int K = s->Cin * s->k * s->k, nchunks = (s->B + s->chunk - 1) / s->chunk;
     const size_t per_thread = conv_thread_floats(s);

@@ -147,6 +147,41 @@ static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu
     free(in), free(w), free(res), free(scale), free(shift), free(plain), free(fused), free(col);
 }
 
+// The stride-2 forward kernel against a double loop and the GEMM path.
+static void s2_case(int B, int Cin, int H, int Cout) {
+    char name[96];
+    snprintf(name, sizeof name, "conv3x3 stride 2 B%d Cin%d %dx%d Cout%d threads%d", B, Cin, H, H, Cout,
+             omp_get_max_threads());
+    test_begin(name);
+    ConvShape s;
+    conv_shape_init(&s, B, Cin, H, H, Cout, 3, 2, 1, (size_t)1 << 16);
+    CHECK_MSG(conv3x3s2_usable(&s), "%s: the stride-2 kernel should take this shape", name);
+    long nin = (long)Cin * B * H * H, nout = (long)Cout * B * s.Ho * s.Wo, nw = (long)Cout * Cin * 9;
+    float *in = rnd(nin), *w = rnd(nw), *out = rnd(nout), *out2 = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
+    double *ref = malloc(sizeof(double) * nout);
+    for (int co = 0; co < Cout; co++)
+        for (int b = 0; b < B; b++)
+            for (int yo = 0; yo < s.Ho; yo++)
+                for (int xo = 0; xo < s.Wo; xo++) {
+                    double a = 0;
+                    for (int ci = 0; ci < Cin; ci++)
+                        for (int t = 0; t < 9; t++) {
+                            int y = 2 * yo + t / 3 - 1, x = 2 * xo + t % 3 - 1;
+                            if (y < 0 || y >= H || x < 0 || x >= H) continue;
+                            a += (double)in[at(&s, ci, b, y, x)] * w[((long)co * Cin + ci) * 9 + t];
+                        }
+                    ref[(((long)co * B + b) * s.Ho + yo) * s.Wo + xo] = a;
+                }
+    conv_forward(out, in, w, &s, col);
+    CHECK_MSG(rel(out, ref, nout) < 1e-5, "%s: forward vs double %.3g", name, rel(out, ref, nout));
+    int was = conv3x3_enable(0);
+    CHECK(!conv3x3s2_usable(&s));
+    conv_forward(out2, in, w, &s, col);
+    conv3x3_enable(was);
+    CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-5, "%s: stride-2 kernel vs GEMM", name);
+    free(in), free(w), free(out), free(out2), free(col), free(ref);
+}
+
 static void wino_usable_case(void) {
     test_begin("wino_usable picks only the shapes the Winograd path handles");
     ConvShape s;
@@ -172,8 +207,11 @@ static void usable_case(void) {
 #else
     CHECK(!direct);
 #endif
-    conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20); // stride 2
+    conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20); // stride 2: the stride-2 kernel
     CHECK(!conv3x3_usable(&s));
+    CHECK(conv3x3s2_usable(&s) == direct);
+    conv_shape_init(&s, 4, 16, 8, 8, 32, 3, 2, 1, 1 << 20); // stride 2, 8-wide: not whole vectors
+    CHECK(!conv3x3s2_usable(&s));
     conv_shape_init(&s, 4, 16, 32, 32, 32, 1, 1, 0, 1 << 20); // 1x1
     CHECK(!conv3x3_usable(&s));
     conv_shape_init(&s, 4, 16, 6, 6, 16, 3, 1, 1, 1 << 20); // 36 pixels: not whole vectors
@@ -201,6 +239,9 @@ void suite_conv3x3(void) {
         conv_case(1, 4, 8, 8, 4);     // one image
         conv_case(6, 8, 8, 8, 8);     // 8x8 planes go 4 images to a Winograd chunk: a short last chunk
         conv_case(3, 4, 8, 32, 8);    // 32-wide, 8 rows
+        s2_case(3, 16, 32, 32);       // stage 1 -> 2
+        s2_case(2, 32, 16, 64);       // stage 2 -> 3
+        s2_case(1, 4, 16, 8);
     }
     omp_set_num_threads(threads0);
     conv_bn_case(3, 16, 32, 1, 1, 1);
