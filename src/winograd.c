@@ -70,8 +70,33 @@ size_t wino_work_floats(const ConvShape *s) {
 }
 
 // U[e][co][ci] = (G g G^T)[e] for output channel co, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+// 16 input channels at a time (their 9 taps gathered at stride 9), the rest one by one.
 static void transform_weights(float *U, const float *w, int co, int Cout, int Cin) {
-    for (int ci = 0; ci < Cin; ci++) {
+    const long estride = (long)Cout * Cin;
+    float *u0 = U + (long)co * Cin;
+    int ci = 0;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(9), _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+                                                                                   4, 3, 2, 1, 0));
+    const __m512 h = _mm512_set1_ps(0.5f);
+    for (; ci + VEC <= Cin; ci += VEC) {
+        const float *g = w + ((long)co * Cin + ci) * 9;
+        __m512 k[9], t[4][3];
+        for (int i = 0; i < 9; i++) k[i] = _mm512_i32gather_ps(idx, g + i, 4);
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = k[j];
+            t[1][j] = _mm512_mul_ps(h, _mm512_add_ps(_mm512_add_ps(k[j], k[3 + j]), k[6 + j]));
+            t[2][j] = _mm512_mul_ps(h, _mm512_add_ps(_mm512_sub_ps(k[j], k[3 + j]), k[6 + j]));
+            t[3][j] = k[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+            float *u = u0 + ci + (long)(i * 4) * estride;
+            _mm512_storeu_ps(u, t[i][0]);
+            _mm512_storeu_ps(u + estride, _mm512_mul_ps(h, _mm512_add_ps(_mm512_add_ps(t[i][0], t[i][1]), t[i][2])));
+            _mm512_storeu_ps(u + 2 * estride, _mm512_mul_ps(h, _mm512_add_ps(_mm512_sub_ps(t[i][0], t[i][1]), t[i][2])));
+            _mm512_storeu_ps(u + 3 * estride, t[i][2]);
+        }
+    }
+    for (; ci < Cin; ci++) {
         const float *g = w + ((long)co * Cin + ci) * 9;
         float t[4][3], u[4][4];
         for (int j = 0; j < 3; j++) {
@@ -86,7 +111,7 @@ static void transform_weights(float *U, const float *w, int co, int Cout, int Ci
             u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
             u[i][3] = t[i][2];
         }
-        for (int e = 0; e < 16; e++) U[((long)e * Cout + co) * Cin + ci] = u[e / 4][e % 4];
+        for (int e = 0; e < 16; e++) u0[ci + e * estride] = u[e / 4][e % 4];
     }
 }
 
