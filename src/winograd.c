@@ -115,16 +115,16 @@ static void transform_weights(float *U, const float *w, int co, int Cout, int Ci
     }
 }
 
-// 16 floats of plane p from row y (W = 8: rows y and y+1; W = 32: from column x0), with the
-// lanes of rows outside [0, H) zero: the padding above and below.
+// 16 floats of row y of plane p (W = 16, or half of a 32-wide row from column x0), zeros
+// for rows outside [0, H): the padding above and below.
 static inline __m512 rows16(const float *p, int y, int x0, int W, int H) {
-    __mmask16 m;
-    if (W >= 16)
-        m = y >= 0 && y < H ? 0xFFFF : 0;
-    else
-        m = (__mmask16)((y >= 0 && y < H ? 0x00FF : 0) | (y + 1 >= 0 && y + 1 < H ? 0xFF00 : 0));
-    if (!m) return _mm512_setzero_ps();
-    return _mm512_maskz_loadu_ps(m, p + (long)y * W + x0);
+    if (y < 0 || y >= H) return _mm512_setzero_ps();
+    return _mm512_loadu_ps(p + (long)y * W + x0);
+}
+
+// Row y of an 8-wide plane p, zeros outside [0, H).
+static inline __m256 row8(const float *p, int y, int H) {
+    return y >= 0 && y < H ? _mm256_loadu_ps(p + (long)y * 8) : _mm256_setzero_ps();
 }
 
 // Shuffle tables for plane width W. Input: column c (0..3) of the 4x4 patches of a
@@ -143,15 +143,14 @@ static void shuffles_init(Shuffles *sh, int W) {
         unsigned m = 0;
         for (int l = 0; l < VEC; l++) {
             // W = 32: one row in two vectors (lo, hi). W = 16: tile row q = l/8 in vector q.
-            // W = 8: tile row q = l/4, rows q even in the first vector of a pair, odd in the
-            // second (the two pairs are blended afterwards).
+            // W = 8: tile row q = l/4 in the q-th run of 8 of the two vectors.
             int tx = l % tx_n, x = 2 * tx + c - 1, src;
             if (W == 32)
                 src = x;
             else if (W == 16)
                 src = (l / 8) * 16 + x;
             else
-                src = ((l / 4) % 2) * 16 + x;
+                src = (l / 4) * 8 + x;
             idx[l] = x < 0 || x >= W ? 0 : src;
             if (x >= 0 && x < W) m |= 1u << l;
         }
@@ -177,10 +176,10 @@ static inline __attribute__((always_inline)) __m512 patch_row_col(const float *p
         __m512 a = rows16(p, y, 0, W, H), b = rows16(p, y + 2, 0, W, H);
         return _mm512_maskz_permutex2var_ps(sh->colmask[c], a, sh->gather[c], b);
     }
-    int y = 8 * k + r - 1; // tile rows 4k..4k+3 read rows y, y+2, y+4, y+6
-    __m512 t1 = _mm512_permutex2var_ps(rows16(p, y, 0, W, H), sh->gather[c], rows16(p, y + 2, 0, W, H));
-    __m512 t2 = _mm512_permutex2var_ps(rows16(p, y + 4, 0, W, H), sh->gather[c], rows16(p, y + 6, 0, W, H));
-    return _mm512_maskz_mov_ps(sh->colmask[c], _mm512_mask_blend_ps(0xFF00, t1, t2));
+    int y = 8 * k + r - 1; // tile rows 4k..4k+3 read rows y, y+2, y+4, y+6, 8 pixels each
+    __m512 ab = _mm512_insertf32x8(_mm512_castps256_ps512(row8(p, y, H)), row8(p, y + 2, H), 1);
+    __m512 cd = _mm512_insertf32x8(_mm512_castps256_ps512(row8(p, y + 4, H)), row8(p, y + 6, H), 1);
+    return _mm512_maskz_permutex2var_ps(sh->colmask[c], ab, sh->gather[c], cd);
 }
 
 // V[e][ci][tv] for the tile-vectors of one image plane p, tv = tv0 + k.
