@@ -62,6 +62,10 @@ typedef struct BnArgs {
 } BnArgs;
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a);
+// The evaluation batchnorm as y = x * scale + shift per channel, from the running statistics
+// (what bn_forward applies with train = 0; conv_forward_bn takes it as its ConvEpilogue).
+void bn_eval_affine(float *scale, float *shift, const float *gamma, const float *beta, const float *running_mean,
+                    const float *running_var, int C, float eps);
 // The training backward of bn_forward in two passes, the ReLU mask fused in. Given
 // dy = dL/dy, the forward's output y (read only when a->relu: the mask is y > 0), its
 // input x and the saved mean/rstd: dx (C,N), dgamma (C), dbeta (C), and, when dres is not

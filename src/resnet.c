@@ -241,9 +241,11 @@ void resnet_init_weights(ResNet *m, Rng *rng) {
 
 // ---- forward / backward --------------------------------------------------------------
 
+static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d defaults
+
 static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, long N, int relu,
                    int train) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = relu, .train = train};
+    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train};
     bn_forward(y, x, res, m->params + bn->gamma, m->params + bn->beta, bn->mean, bn->rstd, m->stats + bn->run,
                m->stats + bn->run + bn->C, &a);
 }
@@ -251,7 +253,7 @@ static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const
 // y: the forward's output, for the ReLU mask (NULL: no ReLU).
 static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const float *dy, const float *y,
                    const float *x, long N) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = y != NULL, .train = 1};
+    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = y != NULL, .train = 1};
     bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
                 bn->rstd, &a);
 }
@@ -263,17 +265,13 @@ static ConvShape conv3(const ResNet *m, int B, int cin, int H, int cout, int str
 }
 
 // Evaluation: conv then batchnorm (+ residual, ReLU) as one conv_forward_bn, the BN folded
-// into a per-channel scale and shift from its running statistics (as bn_forward computes them).
+// into a per-channel scale and shift from its running statistics.
 static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x, long w, const ConvShape *s,
                          const float *res, int relu) {
     const float *gamma = m->params + bn->gamma, *beta = m->params + bn->beta, *rm = m->stats + bn->run,
                 *rv = rm + bn->C;
     float *scale = m->epi, *shift = m->epi + 64;
-    for (int c = 0; c < bn->C; c++) {
-        float r = 1.0f / sqrtf(rv[c] + 1e-5f);
-        scale[c] = gamma[c] * r;
-        shift[c] = beta[c] - rm[c] * scale[c];
-    }
+    bn_eval_affine(scale, shift, gamma, beta, rm, rv, bn->C, BN_EPS);
     ConvEpilogue ep = {.scale = scale, .shift = shift, .res = res, .relu = relu};
     conv_forward_bn(y, x, m->params + w, s, m->col, &ep);
 }
