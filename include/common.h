@@ -29,10 +29,17 @@ int err_prefix(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define xcalloc(n, s) xcalloc_at((n), (s), __FILE__, __LINE__)
 void *xmalloc_at(size_t n, const char *file, int line);
 void *xcalloc_at(size_t n, size_t size, const char *file, int line);
-// 64-byte aligned, zeroed; free with free().
+// Zeroed, 64-byte aligned (blocks of 4 MB and more: 2 MB, on transparent huge pages); free
+// with free().
 #define xalloc_aligned(n) xalloc_aligned_at((n), __FILE__, __LINE__)
 void *xalloc_aligned_at(size_t n, const char *file, int line);
 
 double now_seconds(void); // monotonic clock
+
+// n floats rounded up to whole 64-byte cache lines (16 floats): keeps slices of one buffer
+// aligned for AVX-512 and off each other's lines.
+static inline size_t floats_to_lines(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
 
 #endif

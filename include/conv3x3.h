@@ -19,6 +19,9 @@
 // 1 when s is a 3x3 / stride 1 / pad 1 conv these kernels handle (H*W a multiple of 64,
 // Cout a multiple of 4) and the direct path is compiled in and enabled.
 int conv3x3_usable(const ConvShape *s);
+// 1 when the backward pass of s (with the data gradient when data is set: the transposed
+// shape must qualify too, which the 3-channel stem does not) runs here.
+int conv3x3_backward_usable(const ConvShape *s, int data);
 // Turns the direct path on or off (default on); returns the previous setting.
 int conv3x3_enable(int on);
 int conv3x3_enabled(void);

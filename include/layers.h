@@ -45,6 +45,9 @@ void conv_forward_bn(float *out, const float *in, const float *w, const ConvShap
 // dw (Cout,Cin,k,k) = dL/dw; din (Cin,B,H,W) = dL/din (skipped when din is NULL).
 void conv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
                    const ConvShape *s, float *col);
+// dw[i] = sum over u < nparts of parts[u*stride + i], i < n: the per-thread partial weight
+// gradients added up. An orphaned `omp for`: call it from every thread of a parallel region.
+void conv_sum_partials(float *dw, const float *parts, size_t stride, int nparts, long n);
 // The same, but din += dL/din: a residual block's input gradient sums two paths.
 void conv_backward_acc(float *din, float *dw, const float *dout, const float *in, const float *w,
                        const ConvShape *s, float *col);

@@ -5,6 +5,7 @@
 // whose source pixel lies outside the plane (the zero padding) masked off. Masked-off lanes
 // are never read, so the loads may start before or end after a plane.
 #include "conv3x3.h"
+#include "common.h"
 #include "winograd.h"
 #include <omp.h>
 #include <stdint.h>
@@ -33,21 +34,18 @@ int conv3x3_usable(const ConvShape *s) {
            hw / VEC <= MAX_NVEC && s->Cout % TILE_CO == 0;
 }
 
-// Tap offsets off[t] and masks mask[v*9 + t] for the nvec vectors of an H x W plane.
+// Tap offsets off[t] and masks mask[v*9 + t] for the nvec vectors of an H x W plane: bit l of
+// mask[v*9 + t] is set when pixel 16v + l's tap t lies inside the plane. Built per call (the
+// weight gradient's and the direct forward's), pixel by pixel without divisions.
 static void taps_init(int off[9], uint16_t *mask, int H, int W) {
-    const int nvec = H * W / VEC;
-    for (int t = 0; t < 9; t++) {
-        int dy = t / 3 - 1, dx = t % 3 - 1;
-        off[t] = dy * W + dx;
-        for (int v = 0; v < nvec; v++) {
-            uint16_t m = 0;
-            for (int l = 0; l < VEC; l++) {
-                int p = v * VEC + l, y = p / W + dy, x = p % W + dx;
-                if (y >= 0 && y < H && x >= 0 && x < W) m |= (uint16_t)(1u << l);
+    for (int t = 0; t < 9; t++) off[t] = (t / 3 - 1) * W + t % 3 - 1;
+    memset(mask, 0, sizeof(uint16_t) * (size_t)(H * W / VEC) * 9);
+    for (int y = 0, p = 0; y < H; y++)
+        for (int x = 0; x < W; x++, p++)
+            for (int t = 0; t < 9; t++) {
+                int yy = y + t / 3 - 1, xx = x + t % 3 - 1;
+                if (yy >= 0 && yy < H && xx >= 0 && xx < W) mask[(p / VEC) * 9 + t] |= (uint16_t)(1u << (p % VEC));
             }
-            mask[v * 9 + t] = m;
-        }
-    }
 }
 
 // One output tile: TILE_CO channels x TILE_V vectors of one image.
@@ -85,26 +83,33 @@ static inline void fwd_tile(float *out, long ostride, const float *in, long istr
         for (int p = 0; p < TILE_V; p++) _mm512_storeu_ps(out + c * ostride + p * VEC, a[c][p]);
 }
 
-// Tasks are (image, group of TILE_CO output channels), image-major so that consecutive
-// tasks on a thread reuse the image's input planes from cache.
-static size_t round16(size_t n) {
-    return (n + 15) & ~(size_t)15;
+static size_t wgrad_slice(const ConvShape *s) {
+    return floats_to_lines((size_t)s->Cout * s->Cin * 9);
 }
 
-static size_t wgrad_slice(const ConvShape *s) {
-    return round16((size_t)s->Cout * s->Cin * 9);
+// The data gradient's shape: a forward convolution from Cout channels to Cin.
+static ConvShape transposed(const ConvShape *s) {
+    ConvShape ts = *s;
+    ts.Cin = s->Cout;
+    ts.Cout = s->Cin;
+    return ts;
+}
+
+int conv3x3_backward_usable(const ConvShape *s, int data) {
+    ConvShape ts = transposed(s);
+    return conv3x3_usable(s) && (!data || conv3x3_usable(&ts));
 }
 
 size_t conv3x3_work_floats(const ConvShape *s) {
-    ConvShape ts = *s; // the data gradient's transposed shape
-    ts.Cin = s->Cout;
-    ts.Cout = s->Cin;
-    size_t wino = wino_usable(s) ? wino_work_floats(s) : 0, wino_t = wino_usable(&ts) ? wino_work_floats(&ts) : 0;
-    if (wino_t > wino) wino = wino_t;
+    // Winograd's workspace depends on Cin + Cout and Cin * Cout: the same both ways round.
+    ConvShape ts = transposed(s);
+    size_t wino = wino_usable(s) || wino_usable(&ts) ? wino_work_floats(s) : 0;
     size_t data = wgrad_slice(s) + wino, weights = wgrad_slice(s) * (size_t)s->threads;
     return data > weights ? data : weights;
 }
 
+// Tasks are (image, group of TILE_CO output channels), image-major so that consecutive
+// tasks on a thread reuse the image's input planes from cache.
 void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
     if (wino_usable(s)) {
         wino_forward(out, in, w, s, work, acc, NULL);
@@ -133,9 +138,7 @@ void conv3x3_backward_data(float *din, const float *dout, const float *w, const 
     for (int co = 0; co < s->Cout; co++)
         for (int ci = 0; ci < s->Cin; ci++)
             for (int t = 0; t < 9; t++) wt[((long)ci * s->Cout + co) * 9 + t] = w[((long)co * s->Cin + ci) * 9 + 8 - t];
-    ConvShape ts = *s;
-    ts.Cin = s->Cout;
-    ts.Cout = s->Cin;
+    ConvShape ts = transposed(s);
     conv3x3_forward(din, dout, wt, &ts, work + wgrad_slice(s), acc);
 }
 
@@ -210,13 +213,7 @@ void conv3x3_backward_weights(float *dw, const float *dout, const float *in, con
                     }
         }
 #pragma omp barrier
-        int n = omp_get_num_threads();
-#pragma omp for schedule(static)
-        for (long i = 0; i < nw; i++) {
-            float g = 0;
-            for (int u = 0; u < n; u++) g += work[slice * (size_t)u + i];
-            dw[i] = g;
-        }
+        conv_sum_partials(dw, work, slice, nt, nw);
     }
 }
 
@@ -224,6 +221,10 @@ void conv3x3_backward_weights(float *dw, const float *dout, const float *in, con
 
 int conv3x3_usable(const ConvShape *s) {
     (void)s;
+    return 0;
+}
+int conv3x3_backward_usable(const ConvShape *s, int data) {
+    (void)s, (void)data;
     return 0;
 }
 size_t conv3x3_work_floats(const ConvShape *s) {

@@ -2,6 +2,7 @@
 // Shapes are in include/layers.h. Hot loops are plain C for the compiler to vectorise,
 // parallelised with OpenMP over channels or rows.
 #include "layers.h"
+#include "common.h"
 #include "conv3x3.h"
 #include "winograd.h"
 #include <cblas.h>
@@ -44,7 +45,7 @@ void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k
 static size_t conv_thread_floats(const ConvShape *s) {
     size_t K = (size_t)s->Cin * s->k * s->k;
     size_t n = K * s->Ho * s->Wo * s->chunk_cap + K * s->Cout;
-    return (n + 15) & ~(size_t)15; // keep each thread's slice 64-byte aligned
+    return floats_to_lines(n); // keep each thread's slice 64-byte aligned
 }
 
 size_t conv_col_floats(const ConvShape *s) {
@@ -167,9 +168,18 @@ void conv_forward_bn(float *out, const float *in, const float *w, const ConvShap
         affine_act(out + c * n, out + c * n, ep->res ? ep->res + c * n : NULL, ep->scale[c], ep->shift[c], ep->relu, n);
 }
 
+void conv_sum_partials(float *dw, const float *parts, size_t stride, int nparts, long n) {
+#pragma omp for schedule(static)
+    for (long i = 0; i < n; i++) {
+        float g = 0;
+        for (int u = 0; u < nparts; u++) g += parts[stride * (size_t)u + i];
+        dw[i] = g;
+    }
+}
+
 static void conv_backward_impl(float *din, float *dw, const float *dout, const float *in, const float *w,
                                const ConvShape *s, float *col, int acc) {
-    if (conv3x3_usable(s) && (!din || s->Cin % 4 == 0)) {
+    if (conv3x3_backward_usable(s, din != NULL)) {
         // col holds conv3x3_work_floats(s) (conv_col_floats): the weight-gradient slices,
         // then the transposed weights and the Winograd tiles.
         conv3x3_backward_weights(dw, dout, in, s, col);
@@ -203,14 +213,8 @@ static void conv_backward_impl(float *din, float *dw, const float *dout, const f
 #pragma omp atomic
         used += !first;
 #pragma omp barrier
-        // Sum the partial weight gradients, each thread a slice of dw. With static
-        // scheduling the threads that took chunks are 0..used-1.
-#pragma omp for schedule(static)
-        for (long i = 0; i < nw; i++) {
-            float g = 0;
-            for (int u = 0; u < used; u++) g += col[per_thread * (size_t)u + colsize + i];
-            dw[i] = g;
-        }
+        // With static scheduling the threads that took chunks are 0..used-1.
+        conv_sum_partials(dw, col + colsize, per_thread, used, nw);
     }
 }
 

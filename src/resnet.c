@@ -117,7 +117,7 @@ static void plan(Planner *p) {
 
 static float *take(float **cursor, long n) {
     float *p = *cursor;
-    *cursor += (n + 15) & ~15L; // keep every tensor 64-byte aligned
+    *cursor += floats_to_lines((size_t)n); // keep every tensor 64-byte aligned
     return p;
 }
 

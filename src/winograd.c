@@ -8,6 +8,7 @@
 // row-major tile order of one image: one tile row of a 32-wide plane, two of a 16-wide one,
 // four of an 8-wide one. Shuffles (vpermt2ps) move between pixel rows and tile lanes.
 #include "winograd.h"
+#include "common.h"
 #include <omp.h>
 #include <string.h>
 
@@ -47,10 +48,6 @@ int wino_usable(const ConvShape *s) {
     return nv % GT == 0 || GT % nv == 0;
 }
 
-static size_t round16(size_t n) {
-    return (n + 15) & ~(size_t)15;
-}
-
 // Per thread: V (16, Cin, ntv, 16) then M (16, Cout, ntv, 16), each element e's block
 // followed by one spare vector: the blocks are multiples of 4 KB, and unpadded the 16
 // stores of a tile's elements all fell in one L1 set (the transforms ran 2x slower).
@@ -62,11 +59,11 @@ static long mstride_of(const ConvShape *s, const Plan *p) {
 }
 static size_t thread_floats(const ConvShape *s) {
     Plan p = plan_of(s);
-    return round16((size_t)16 * (size_t)(vstride_of(s, &p) + mstride_of(s, &p)));
+    return floats_to_lines((size_t)16 * (size_t)(vstride_of(s, &p) + mstride_of(s, &p)));
 }
 
 size_t wino_work_floats(const ConvShape *s) {
-    return round16((size_t)16 * s->Cout * s->Cin) + thread_floats(s) * (size_t)s->threads;
+    return floats_to_lines((size_t)16 * s->Cout * s->Cin) + thread_floats(s) * (size_t)s->threads;
 }
 
 // U[e][co][ci] = (G g G^T)[e] for output channel co, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
@@ -347,7 +344,7 @@ FORWARD_W(8)
 
 void wino_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
                   const ConvEpilogue *ep) {
-    float *U = work, *tiles = work + round16((size_t)16 * s->Cout * s->Cin);
+    float *U = work, *tiles = work + floats_to_lines((size_t)16 * s->Cout * s->Cin);
     if (s->W == 32)
         forward32(out, in, w, s, U, tiles, acc, ep);
     else if (s->W == 16)
