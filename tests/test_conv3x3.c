@@ -58,6 +58,13 @@ static double rel(const float *a, const double *ref, long n) {
     return mx > 0 ? md / mx : md;
 }
 
+// Forward and backward (probe gradient g) through whichever path is enabled now.
+static void run_both(float *out, float *din, float *dw, const float *in, const float *w, const float *g,
+                     const ConvShape *s, float *col) {
+    conv_forward(out, in, w, s, col);
+    conv_backward(din, dw, g, in, w, s, col);
+}
+
 static void conv_case(int B, int Cin, int H, int W, int Cout) {
     char name[96];
     snprintf(name, sizeof name, "conv3x3 B%d Cin%d %dx%d Cout%d threads%d", B, Cin, H, W, Cout, omp_get_max_threads());
@@ -95,8 +102,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     if (wino_usable(&s)) {
         int wwas = wino_enable(0);
         CHECK(!wino_usable(&s));
-        conv_forward(out2, in, w, &s, col);
-        conv_backward(din2, dw2, g, in, w, &s, col);
+        run_both(out2, din2, dw2, in, w, g, &s, col);
         wino_enable(wwas);
         CHECK_MSG(max_rel_diff(out2, out, nout) < 1e-5, "%s: forward Winograd vs direct", name);
         CHECK_MSG(rel(out2, rout, nout) < 1e-5, "%s: direct forward vs double %.3g", name, rel(out2, rout, nout));
@@ -106,8 +112,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     // The GEMM path on the same data agrees to float noise.
     int was = conv3x3_enable(0);
     CHECK(!conv3x3_usable(&s));
-    conv_forward(out2, in, w, &s, col);
-    conv_backward(din2, dw2, g, in, w, &s, col);
+    run_both(out2, din2, dw2, in, w, g, &s, col);
     conv3x3_enable(was);
     CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-5, "%s: forward direct vs GEMM", name);
     CHECK_MSG(max_rel_diff(dw, dw2, nw) < 1e-5, "%s: dw direct vs GEMM", name);

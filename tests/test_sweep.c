@@ -103,18 +103,18 @@ static void test_bad_arguments_and_failures(const char *data) {
     test_begin("sweep bad arguments");
     const char *dir = test_tmpdir();
     snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 1));
-    snprintf(args, sizeof args, "%s --grid schedule.lr --out %s/bad", cfg, dir);
-    CHECK_EQ_INT(sweep(args), 2);
-    CHECK_STR_CONTAINS(out, "expected section.key=V1,V2");
-    snprintf(args, sizeof args, "%s --grid schedule.nokey=1,2 --out %s/bad", cfg, dir);
-    CHECK_EQ_INT(sweep(args), 2);
-    CHECK_STR_CONTAINS(out, "unknown key 'schedule.nokey'");
-    snprintf(args, sizeof args, "%s --grid schedule.lr=0.1 --jobs 0 --out %s/bad", cfg, dir);
-    CHECK_EQ_INT(sweep(args), 2);
-    CHECK_STR_CONTAINS(out, "--jobs must be at least 1");
-    snprintf(args, sizeof args, "%s --seeds zero --out %s/bad", cfg, dir);
-    CHECK_EQ_INT(sweep(args), 2);
-    CHECK_STR_CONTAINS(out, "--seeds 'zero'");
+    // (options after the config, expected message); exit status 2 for each
+    static const char *const bad[][2] = {
+        {"--grid schedule.lr", "expected section.key=V1,V2"},
+        {"--grid schedule.nokey=1,2", "unknown key 'schedule.nokey'"},
+        {"--grid schedule.lr=0.1 --jobs 0", "--jobs must be at least 1"},
+        {"--seeds zero", "--seeds 'zero'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, "%s %s --out %s/bad", cfg, bad[i][0], dir);
+        CHECK_EQ_INT(sweep(args), 2);
+        CHECK_STR_CONTAINS(out, bad[i][1]);
+    }
     snprintf(args, sizeof args, "%s/missing.cfg --out %s/bad", dir, dir);
     CHECK_EQ_INT(sweep(args), 2);
     CHECK_STR_CONTAINS(out, "missing.cfg: no such config file");
