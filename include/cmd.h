@@ -9,6 +9,9 @@ int cmd_lrfind(int argc, char **argv);
 // onecycle plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]
 int cmd_plot(int argc, char **argv);
 
+// Seconds per call of fn(ctx): one warm-up call, then calls for at least `seconds` (and at
+// least 3). The timer of `onecycle bench`.
+double bench_seconds_per_call(void (*fn)(void *), void *ctx, double seconds);
 // Per-stage 3x3 convolution GFLOP/s (forward, weight gradient, data + weight gradients) at
 // this batch, and sgemm 2048^3 on the same threads, printed as "key: value" lines.
 void bench_conv_stages(int batch, double seconds);

@@ -1,4 +1,4 @@
-// bench_conv.c: `onecycle bench --layers`: GFLOP/s of each ResNet stage's 3x3 convolution
+// bench_conv.c: the timer of `onecycle bench`, and `bench --layers`: GFLOP/s of each ResNet stage's 3x3 convolution
 // (forward, weight gradient, data + weight gradient) next to OpenBLAS sgemm 2048^3 on the
 // same threads, the ceiling plain GEMM gives on this machine.
 #include "cmd.h"
@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-// Seconds per call of fn(ctx), repeated for at least `seconds` (and 3 calls).
-static double per_call(void (*fn)(void *), void *ctx, double seconds) {
+double bench_seconds_per_call(void (*fn)(void *), void *ctx, double seconds) {
     fn(ctx); // warm-up: first touch, caches
     int n = 0;
     double t0 = now_seconds(), dt;
@@ -55,7 +54,7 @@ void bench_conv_stages(int batch, double seconds) {
     GemmBench g = {.n = 2048};
     long nn = (long)g.n * g.n;
     g.a = filled(nn, 0.01f), g.b = filled(nn, 0.02f), g.c = filled(nn, 0);
-    double peak = 2.0 * g.n * g.n * g.n / per_call(gemm_call, &g, seconds) / 1e9;
+    double peak = 2.0 * g.n * g.n * g.n / bench_seconds_per_call(gemm_call, &g, seconds) / 1e9;
     printf("sgemm_2048_gflops: %.1f\n", peak);
     free(g.a), free(g.b), free(g.c);
     static const int stage[3][2] = {{16, 32}, {32, 16}, {64, 8}}; // channels, plane side
@@ -70,7 +69,7 @@ void bench_conv_stages(int batch, double seconds) {
         c.col = xalloc_aligned(sizeof(float) * conv_col_floats(&c.s));
         double flops = 2.0 * nw * H * H * batch; // one pass: forward, or one gradient
         for (c.which = 0; c.which < 3; c.which++) {
-            double gf = flops * (c.which == 2 ? 2 : 1) / per_call(conv_call, &c, seconds) / 1e9;
+            double gf = flops * (c.which == 2 ? 2 : 1) / bench_seconds_per_call(conv_call, &c, seconds) / 1e9;
             printf("conv_c%d_%dx%d_%s_gflops: %.1f (%.0f%% of sgemm)\n", C, H, H, what[c.which], gf, 100 * gf / peak);
         }
         free(c.in), free(c.out), free(c.din), free(c.w), free(c.dw), free(c.col);

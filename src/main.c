@@ -273,6 +273,24 @@ static double peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
+typedef struct BenchStep {
+    ResNet *m;
+    Optimizer *opt;
+    const float *x;
+    const int *y;
+    int batch, train;
+} BenchStep;
+
+// One training step (forward, backward, SGD update) or one evaluation forward. A small LR
+// keeps random-input training finite; speed does not depend on the values.
+static void bench_step(void *ctx) {
+    BenchStep *b = ctx;
+    resnet_forward(b->m, b->x, b->y, b->batch, b->train, NULL);
+    if (!b->train) return;
+    resnet_backward(b->m, b->y, b->batch);
+    optim_step(b->opt, b->m->params, b->m->grads, 1e-3, 0.9, 1.0);
+}
+
 static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     int depth = 56, batch = 128, threads = 0, shortcut_b = 0, layers = 0;
     double seconds = 10;
@@ -329,26 +347,10 @@ static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     OptimRange all = {0, m.nparams, 1};
     Optimizer opt;
     optim_create(&opt, &oo, m.nparams, &all, 1);
-    // A small LR keeps random-input training finite; speed does not depend on values.
-    resnet_forward(&m, x, y, batch, 1, NULL);
-    resnet_backward(&m, y, batch);
-    optim_step(&opt, m.params, m.grads, 1e-3, 0.9, 1.0);
-    int iters = 0;
-    double t0 = now_seconds(), dt;
-    do {
-        resnet_forward(&m, x, y, batch, 1, NULL);
-        resnet_backward(&m, y, batch);
-        optim_step(&opt, m.params, m.grads, 1e-3, 0.9, 1.0);
-        iters++;
-    } while ((dt = now_seconds() - t0) < seconds || iters < 3);
-    double train_ips = iters * batch / dt;
-    iters = 0;
-    t0 = now_seconds();
-    do {
-        resnet_forward(&m, x, y, batch, 0, NULL);
-        iters++;
-    } while ((dt = now_seconds() - t0) < seconds / 2 || iters < 3);
-    double eval_ips = iters * batch / dt;
+    BenchStep st = {.m = &m, .opt = &opt, .x = x, .y = y, .batch = batch, .train = 1};
+    double train_ips = batch / bench_seconds_per_call(bench_step, &st, seconds);
+    st.train = 0;
+    double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
     printf("model: ResNet-%d (shortcut %s), batch %d, %d threads\n", depth, shortcut_b ? "B" : "A", batch, nthreads);
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);
