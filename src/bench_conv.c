@@ -1,6 +1,6 @@
-// bench_conv.c: the timer of `onecycle bench`, and `bench --layers`: GFLOP/s of each ResNet stage's 3x3 convolution
-// (forward, weight gradient, data + weight gradient) next to OpenBLAS sgemm 2048^3 on the
-// same threads, the ceiling plain GEMM gives on this machine.
+// bench_conv.c: the timer of `onecycle bench`, and `bench --layers`: GFLOP/s of each ResNet
+// stage's 3x3 convolution (forward, weight gradient, data + weight gradient) next to
+// OpenBLAS sgemm 2048^3 on the same threads, the ceiling plain GEMM gives on this machine.
 #include "cmd.h"
 #include "common.h"
 #include "layers.h"
