@@ -24,6 +24,9 @@ typedef struct TrainOptions {
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
+// Every option group a command reads, in one call; a NULL pointer skips its group.
+int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
+                            Err *e);
 // SGD steps in one epoch over n images (at least 1).
 long train_steps_per_epoch(const TrainOptions *o, int n);
 

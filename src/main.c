@@ -178,9 +178,7 @@ static int cmd_eval(int argc, char **argv) {
     ModelOptions mo;
     TrainOptions to;
     CifarOptions co;
-    if (model_options_from_config(&mo, &c, &e) || train_options_from_config(&to, &c, &e) ||
-        cifar_options_from_config(&co, &c, &e))
-        return cli_fail(&e);
+    if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
     cpu_set_threads(to.threads);
     CifarSet test;
@@ -214,9 +212,7 @@ static int cmd_info(int argc, char **argv) {
     TrainOptions to;
     CifarOptions co;
     OptimOptions oo;
-    if (model_options_from_config(&mo, &c, &e) || train_options_from_config(&to, &c, &e) ||
-        cifar_options_from_config(&co, &c, &e) || optim_options_from_config(&oo, &c, &e))
-        return cli_fail(&e);
+    if (run_options_from_config(&c, &to, &co, &mo, &oo, &e)) return cli_fail(&e);
     ResNet m;
     if (resnet_create(&m, &mo, 1, &e)) return cli_fail(&e);
     resnet_print_summary(&m, stdout);
@@ -248,7 +244,7 @@ static int cmd_schedule(int argc, char **argv) {
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     TrainOptions to;
     CifarOptions co;
-    if (train_options_from_config(&to, &c, &e) || cifar_options_from_config(&co, &c, &e)) return cli_fail(&e);
+    if (run_options_from_config(&c, &to, &co, NULL, NULL, &e)) return cli_fail(&e);
     long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;
     if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);

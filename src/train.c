@@ -62,11 +62,17 @@ static int decay_ranges(const ResNet *m, int wd_bn_bias, OptimRange *r) {
     return n;
 }
 
+int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
+                            Err *e) {
+    if ((to && train_options_from_config(to, c, e)) || (co && cifar_options_from_config(co, c, e)) ||
+        (mo && model_options_from_config(mo, c, e)) || (oo && optim_options_from_config(oo, c, e)))
+        return e->code;
+    return ERR_OK;
+}
+
 int trainer_create(Trainer *t, const Config *c, Err *e) {
     memset(t, 0, sizeof *t);
-    if (train_options_from_config(&t->opt, c, e) || cifar_options_from_config(&t->data, c, e) ||
-        model_options_from_config(&t->model_opt, c, e) || optim_options_from_config(&t->optim_opt, c, e))
-        return e->code;
+    if (run_options_from_config(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, e)) return e->code;
     if (cifar_load(&t->train, t->data.dir, 1, t->data.train_images, e)) return e->code;
     if (cifar_load(&t->test, t->data.dir, 0, t->data.test_images, e)) return e->code;
     const int B = t->opt.batch_size;
