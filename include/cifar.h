@@ -26,12 +26,17 @@ enum { AUG_NONE = 0, AUG_FLIP = 1, AUG_CROP_FLIP = 2 };
 // Keys of the [data] section: dir, train_images, test_images, augment, pad, pad_mode.
 extern const ConfigKey cifar_config_keys[];
 
+// Padding of the crop: black pixels (torchvision's RandomCrop(padding)); a mirror without
+// the edge pixel (torch/numpy "reflect", cv2 BORDER_REFLECT_101: ..cb|abc..); a mirror with
+// it (numpy "symmetric", cv2 BORDER_REFLECT, fastai 0.7's AddPadding: ..ba|abc..).
+enum { PAD_ZERO, PAD_REFLECT, PAD_SYMMETRIC };
+
 typedef struct CifarOptions {
     char dir[256];
     int train_images, test_images; // first N of the set (<= 50000 / 10000)
     int augment;                   // AUG_*
     int pad;                       // crop padding in pixels (default 4)
-    int reflect;                   // 1: reflect padding, 0: zero padding
+    int pad_mode;                  // PAD_ZERO, PAD_REFLECT or PAD_SYMMETRIC
 } CifarOptions;
 
 int cifar_options_from_config(CifarOptions *o, const Config *c, Err *e);
@@ -57,7 +62,8 @@ void cifar_free(CifarSet *s);
 // AUG_FLIP: horizontal flip with p=0.5; AUG_CROP_FLIP: pad by `pad` pixels, random 32x32
 // crop, then flip. Zero padding pads raw pixels with byte 0 (black) before normalising, as
 // torchvision's RandomCrop(padding) before Normalize does; reflect padding mirrors the
-// image without repeating the edge pixel (numpy/torch "reflect").
+// image without repeating the edge pixel (numpy/torch "reflect"), symmetric with it
+// (numpy "symmetric", cv2 BORDER_REFLECT as in fastai 0.7).
 // Crop offsets are uniform in [0, 2*pad] per axis (pad <= 16, as the config enforces); the
 // draws per image are crop top, crop left, then the flip. With train == 0 no augmentation
 // is done and rng is not used (it may be NULL); labels may be NULL.

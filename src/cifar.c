@@ -21,13 +21,14 @@ const ConfigKey cifar_config_keys[] = {
     {"test_images", "10000", "evaluate on the first N test images (1..10000)"},
     {"augment", "crop_flip", "training augmentation: crop_flip (pad + random 32x32 crop + flip), flip, or none"},
     {"pad", "4", "padding in pixels around the image before the random crop (0..16)"},
-    {"pad_mode", "zero", "padding for the crop: zero (black pixels, as torchvision) or reflect"},
+    {"pad_mode", "zero", "padding for the crop: zero (black pixels, as torchvision), reflect (mirror without "
+     "the edge pixel, torch's reflect) or symmetric (mirror with it: cv2 BORDER_REFLECT, fastai 0.7)"},
     {NULL, NULL, NULL},
 };
 
 int cifar_options_from_config(CifarOptions *o, const Config *c, Err *e) {
     static const char *const augments[] = {"none", "flip", "crop_flip", NULL}; // index = AUG_*
-    static const char *const pad_modes[] = {"zero", "reflect", NULL};
+    static const char *const pad_modes[] = {"zero", "reflect", "symmetric", NULL}; // index = PAD_*
     memset(o, 0, sizeof *o);
     const char *dir = config_str(c, "data", "dir");
     if (!dir[0])
@@ -48,7 +49,7 @@ int cifar_options_from_config(CifarOptions *o, const Config *c, Err *e) {
     o->test_images = (int)test_n;
     o->augment = aug;
     o->pad = (int)pad;
-    o->reflect = mode == 1;
+    o->pad_mode = mode;
     return ERR_OK;
 }
 
@@ -208,6 +209,13 @@ static inline int reflect_index(int i) {
     return i;
 }
 
+// Mirror repeating the edge: -1 -> 0, 32 -> 31. Valid for |overhang| <= 32.
+static inline int symmetric_index(int i) {
+    if (i < 0) return -i - 1;
+    if (i >= CIFAR_SIDE) return 2 * CIFAR_SIDE - 1 - i;
+    return i;
+}
+
 void cifar_make_batch(float *out, int *labels, const CifarSet *s, const int *idx, int B, const CifarOptions *o,
                       int train, Rng *rng) {
     // byte -> normalised value, one table per channel. Computed the way torchvision does
@@ -245,9 +253,12 @@ void cifar_make_batch(float *out, int *labels, const CifarSet *s, const int *idx
         for (int j = 0; j < CIFAR_SIDE; j++) {
             int sx = ox + (flip ? CIFAR_SIDE - 1 - j : j);
             int sy = oy + j;
-            if (o->reflect) {
+            if (o->pad_mode == PAD_REFLECT) {
                 sx = reflect_index(sx);
                 sy = reflect_index(sy);
+            } else if (o->pad_mode == PAD_SYMMETRIC) {
+                sx = symmetric_index(sx);
+                sy = symmetric_index(sy);
             } else {
                 if (sx < 0 || sx >= CIFAR_SIDE) sx = -1;
                 if (sy < 0 || sy >= CIFAR_SIDE) sy = -1;

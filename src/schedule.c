@@ -343,14 +343,23 @@ static int read_clr(Build *b, const char *key, ClrParams *p) {
     return rd_positive(b, "lr", 0.1, &p->lr);
 }
 
-// fastai CircularLR. cut = floor(nb / cut_div); for t <= cut the position is t/cut, after
-// it (t-cut)/(nb-cut) on the way down, which never quite reaches lr/div.
+// Python's float floor division a // b (CPython's float_divmod), for a >= 0, b > 0: floor of
+// the exact quotient (a - fmod(a, b)) / b, not of the rounded a / b. They differ when a / b
+// rounds up to an integer: 3626 // 3.7 is 979 while floor(3626 / 3.7) is 980.
+static double py_floordiv(double a, double b) {
+    double div = (a - fmod(a, b)) / b, fl = floor(div);
+    return div - fl > 0.5 ? fl + 1.0 : fl;
+}
+
+// fastai CircularLR. cut = nb // cut_div (Python's floor division); for t <= cut the
+// position is t/cut, after it (t-cut)/(nb-cut) on the way down, which never quite reaches
+// lr/div.
 static int clr_cycle(Build *b, const void *params, const Cycle *cy) {
     const ClrParams *p = params;
     long nb = cy->nb;
-    long cut = (long)floor((double)nb / p->cut);
+    long cut = (long)py_floordiv((double)nb, p->cut);
     if (cut < 1)
-        return bad(b, p->key, "a cycle of %ld steps is too short for cut_div %.15g: floor(%ld / %.15g) = 0 steps "
+        return bad(b, p->key, "a cycle of %ld steps is too short for cut_div %.15g: %ld // %.15g = 0 steps "
                    "to raise the LR; lengthen cycle_len or lower cut_div", nb, p->cut, nb, p->cut);
     double lo = p->lr / p->div;
     int rc = push(b, linear_phase(cut + 1, 0, (double)cut, lo, p->lr, p->mom_hi, p->mom_lo));

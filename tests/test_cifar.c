@@ -191,14 +191,17 @@ static void test_options(void) {
     CHECK_EQ_INT(o.test_images, 10000);
     CHECK_EQ_INT(o.augment, AUG_CROP_FLIP);
     CHECK_EQ_INT(o.pad, 4);
-    CHECK_EQ_INT(o.reflect, 0);
+    CHECK_EQ_INT(o.pad_mode, PAD_ZERO);
 
     const char *good[] = {"data.augment=flip", "data.pad_mode=reflect", "data.pad=0", "data.train_images=1",
                           "data.test_images=500", "data.dir=/x/y"};
     for (int i = 0; i < 6; i++) CHECK_EQ_INT(config_set(&c, good[i], &e), ERR_OK);
     CHECK_EQ_INT(cifar_options_from_config(&o, &c, &e), ERR_OK);
     CHECK_EQ_INT(o.augment, AUG_FLIP);
-    CHECK_EQ_INT(o.reflect, 1);
+    CHECK_EQ_INT(o.pad_mode, PAD_REFLECT);
+    CHECK_EQ_INT(config_set(&c, "data.pad_mode=symmetric", &e), ERR_OK);
+    CHECK_EQ_INT(cifar_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.pad_mode, PAD_SYMMETRIC);
     CHECK_EQ_INT(o.pad, 0);
     CHECK_EQ_INT(o.train_images, 1);
     CHECK_EQ_INT(o.test_images, 500);
@@ -281,16 +284,17 @@ static void test_normalise(void) {
 }
 
 // The reference for one augmented output pixel: the source (sy, sx) or -1 for zero padding.
-static int ref_src(int o, int pad, int reflect) {
+static int ref_src(int o, int pad, int mode) {
     int i = o - pad;
-    if (reflect) return i < 0 ? -i : i > 31 ? 62 - i : i;
+    if (mode == PAD_REFLECT) return i < 0 ? -i : i > 31 ? 62 - i : i;
+    if (mode == PAD_SYMMETRIC) return i < 0 ? -1 - i : i > 31 ? 63 - i : i;
     return i < 0 || i > 31 ? -1 : i;
 }
 
 // Augmentation on an image whose R byte is x+1 and G byte y+1 (0 only in zero padding):
 // each output must be exactly one (crop top, crop left, flip) of the 81*2 possible, and
 // every offset in [0, 2*pad] and both flips must occur.
-static void check_crops(int reflect) {
+static void check_crops(int mode) {
     enum { B = 2000, PAD = 4, NO = 2 * PAD + 1 };
     CifarSet s = make_set(1);
     for (int y = 0; y < 32; y++)
@@ -299,7 +303,7 @@ static void check_crops(int reflect) {
             s.pixels[1 * CIFAR_PLANE + y * 32 + x] = (uint8_t)(y + 1);
             s.pixels[2 * CIFAR_PLANE + y * 32 + x] = 200;
         }
-    CifarOptions o = {.augment = AUG_CROP_FLIP, .pad = PAD, .reflect = reflect};
+    CifarOptions o = {.augment = AUG_CROP_FLIP, .pad = PAD, .pad_mode = mode};
     int *idx = calloc(B, sizeof(int));
     float *out = malloc(sizeof(float) * 3 * B * CIFAR_PLANE);
     Rng r;
@@ -314,8 +318,8 @@ static void check_crops(int reflect) {
                     int ok = 1;
                     for (int i = 0; i < 32 && ok; i++)
                         for (int j = 0; j < 32 && ok; j++) {
-                            int sy = ref_src(oy + i, PAD, reflect);
-                            int sx = ref_src(ox + (f ? 31 - j : j), PAD, reflect);
+                            int sy = ref_src(oy + i, PAD, mode);
+                            int sx = ref_src(ox + (f ? 31 - j : j), PAD, mode);
                             int in = sy >= 0 && sx >= 0;
                             for (int c = 0; c < 3 && ok; c++) {
                                 int want = !in ? 0 : c == 0 ? sx + 1 : c == 1 ? sy + 1 : 200;
@@ -378,9 +382,9 @@ static void test_augment(void) {
         cifar_free(&s);
     }
     test_begin("augment_crop_zero");
-    check_crops(0);
+    check_crops(PAD_ZERO);
     test_begin("augment_crop_reflect");
-    check_crops(1);
+    check_crops(PAD_REFLECT);
     // The reference itself, by hand: reflect does not repeat the edge. Padded column 0 is
     // source -4 -> 4, padded 3 is -1 -> 1, padded 4 is 0; padded 36 is source 32 -> 30 and
     // padded 39 is 35 -> 27 (edge 31 appears once).
@@ -390,6 +394,14 @@ static void test_augment(void) {
     CHECK_EQ_INT(ref_src(36, 4, 1), 30);
     CHECK_EQ_INT(ref_src(39, 4, 1), 27);
     CHECK_EQ_INT(ref_src(3, 4, 0), -1);
+    test_begin("augment_crop_symmetric");
+    check_crops(PAD_SYMMETRIC);
+    // By hand: symmetric (cv2 BORDER_REFLECT, fastai 0.7) repeats the edge. Padded column 3
+    // is source -1 -> 0, padded 0 is -4 -> 3; padded 36 is 32 -> 31, padded 39 is 35 -> 28.
+    CHECK_EQ_INT(ref_src(3, 4, PAD_SYMMETRIC), 0);
+    CHECK_EQ_INT(ref_src(0, 4, PAD_SYMMETRIC), 3);
+    CHECK_EQ_INT(ref_src(36, 4, PAD_SYMMETRIC), 31);
+    CHECK_EQ_INT(ref_src(39, 4, PAD_SYMMETRIC), 28);
 }
 
 static void test_determinism(void) {

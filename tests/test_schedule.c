@@ -7,6 +7,8 @@
 #include "pngio.h"
 #include "schedule.h"
 #include "test.h"
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static const ConfigSection schema[] = {{"schedule", schedule_config_keys}, {NULL, NULL}};
@@ -113,6 +115,34 @@ static void test_clr(void) {
         const Row rows[] = {{0, 0.25, 0.9}, {5, 0.625, 0.9}, {9, 0.925, 0.9}};
         CHECK_ROWS(&s, rows);
         CHECK_EQ_INT(s.total, 10);
+        schedule_free(&s);
+    }
+}
+
+// fastai computes the cut as Python's nb // cut_div, the floor of the exact quotient; the
+// rounded quotient nb / cut_div can land on the integer above. 37 // 3.7 = 9 (37 / 3.7 rounds
+// to 10.0), 11 // 1.1 = 9, 3626 // 3.7 = 979 (the case): the LR peaks at step cut.
+static void test_clr_floor_division(void) {
+    test_begin("use_clr cut point is Python's nb // cut_div");
+    static const struct { long nb; const char *cut_div; long cut; } cases[] = {
+        {37, "3.7", 9}, {11, "1.1", 9}, {3626, "3.7", 979}, {20, "3", 6}, {95, "2.3170731707317072", 41},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "cycle_len = 1\nlr = 1\nuse_clr = 4, %s\n", cases[i].cut_div);
+        Schedule s;
+        if (!make_ok(&s, body, cases[i].nb, __LINE__)) continue;
+        long cut = cases[i].cut;
+        double lr, mom, before, after;
+        schedule_at(&s, cut, &lr, &mom);
+        schedule_at(&s, cut - 1, &before, &mom);
+        schedule_at(&s, cut + 1, &after, &mom);
+        test_check(fabs(lr - 1.0) < 1e-14, __FILE__, __LINE__, "nb %ld, cut_div %s: LR %.17g at step %ld, the peak",
+                   cases[i].nb, cases[i].cut_div, lr, cut);
+        test_check(fabs(before - (1.0 + 3.0 * (double)(cut - 1) / (double)cut) / 4.0) < 1e-14, __FILE__, __LINE__,
+                   "nb %ld, cut_div %s: LR %.17g at step %ld, on the way up", cases[i].nb, cases[i].cut_div, before,
+                   cut - 1);
+        test_check(after < lr, __FILE__, __LINE__, "nb %ld: the LR falls after step %ld", cases[i].nb, cut);
         schedule_free(&s);
     }
 }
@@ -746,6 +776,7 @@ static void test_smith_configs(void) {
 
 void suite_schedule(void) {
     test_clr();
+    test_clr_floor_division();
     test_clr_beta();
     test_cycle_mult();
     test_sgdr();
