@@ -705,16 +705,19 @@ static void test_png(void) {
 
 // The sections the lead owns, with only the keys the Smith configs use, so that the files
 // load here without the other modules.
-static const ConfigKey data_keys[] = {{"dir", "", ""}, {"augment", "", ""}, {NULL, NULL, NULL}};
+static const ConfigKey data_keys[] = {{"dir", "", ""}, {"augment", "", ""}, {"pad_mode", "", ""}, {NULL, NULL, NULL}};
 static const ConfigKey model_keys[] = {{"depth", "", ""}, {"shortcut", "", ""}, {NULL, NULL, NULL}};
-static const ConfigKey train_keys[] = {{"batch_size", "", ""}, {"seed", "", ""}, {NULL, NULL, NULL}};
+static const ConfigKey train_keys[] = {{"batch_size", "", ""}, {"seed", "", ""}, {"checkpoint_every", "", ""},
+                                        {"log_iters", "", ""}, {NULL, NULL, NULL}};
 static const ConfigKey optim_keys[] = {{"name", "", ""}, {"wd", "", ""}, {"nesterov", "", ""}, {NULL, NULL, NULL}};
 static const ConfigSection full_schema[] = {
     {"data", data_keys}, {"model", model_keys}, {"train", train_keys}, {"optim", optim_keys},
     {"schedule", schedule_config_keys}, {NULL, NULL},
 };
 
-static int load_smith(Schedule *s, const char *name, int line) {
+// he_setup: the config follows He et al.'s training setup (crop + flip, plain momentum);
+// smith_caffe_1cycle follows Smith's (flip only, Nesterov).
+static int load_smith(Schedule *s, const char *name, int he_setup, int line) {
     char path[256];
     snprintf(path, sizeof path, "configs/%s.cfg", name);
     Config *c = xmalloc(sizeof *c);
@@ -726,6 +729,8 @@ static int load_smith(Schedule *s, const char *name, int line) {
     if (!rc) {
         const char *want[][3] = {{"train", "batch_size", "512"}, {"optim", "wd", "1e-4"}, {"model", "depth", "56"},
                                  {"data", "augment", "crop_flip"}, {"optim", "nesterov", "false"}};
+        const char *caffe[][3] = {{"data", "augment", "flip"}, {"optim", "nesterov", "true"}};
+        for (int i = 3; i < 5 && !he_setup; i++) memcpy(want[i], caffe[i - 3], sizeof want[i]);
         for (int i = 0; i < 5; i++)
             test_check(!strcmp(config_str(c, want[i][0], want[i][1]), want[i][2]), __FILE__, line, "%s: %s.%s = %s",
                        path, want[i][0], want[i][1], want[i][2]);
@@ -741,32 +746,40 @@ static void test_smith_configs(void) {
     test_begin("configs/smith_*.cfg");
     Schedule s;
     // 1cycle 0.08-0.8: c = 4018, 2c = 8036 at 98 steps per epoch
-    if (load_smith(&s, "smith_1cycle_cm", __LINE__)) {
+    if (load_smith(&s, "smith_1cycle_cm", 1, __LINE__)) {
         const Row rows[] = {{0, 0.08, 0.95}, {4018, 0.8, 0.8}, {8036, 0.08, 0.95}, {9309, 0.08 * (1 - 0.99 * 1273 / 1274), 0.95}};
         CHECK_ROWS(&s, rows);
         schedule_free(&s);
     }
-    if (load_smith(&s, "smith_fastai_1cycle", __LINE__)) {
-        const Row rows[] = {{0, 0.08, 0.95}, {4018, 0.8, 0.8}, {8036, 0.08, 0.95}, {9309, 0.08 * (1 - 0.99 * 1273 / 1274), 0.95}};
+    // the forum's run: momentum 0.95 -> 0.85 (use_clr_beta = 10, 13.68, 0.95, 0.85)
+    if (load_smith(&s, "smith_fastai_1cycle", 1, __LINE__)) {
+        const Row rows[] = {{0, 0.08, 0.95}, {4018, 0.8, 0.85}, {8036, 0.08, 0.95}, {9309, 0.08 * (1 - 0.99 * 1273 / 1274), 0.95}};
+        CHECK_ROWS(&s, rows);
+        schedule_free(&s);
+    }
+    // Smith's logged LR: 0.08 -> 0.8 over 41 epochs, 0.8 -> 0 over 41, then 8e-5 held
+    if (load_smith(&s, "smith_caffe_1cycle", 0, __LINE__)) {
+        const Row rows[] = {{0, 0.08, 0.95},  {4018, 0.8, 0.8},       {6027, 0.4, 0.875},
+                            {8035, 0.8 / 4018, 0.95 - 0.15 / 4018}, {8036, 8e-5, 0.95}, {9309, 8e-5, 0.95}};
         CHECK_ROWS(&s, rows);
         schedule_free(&s);
     }
     const char *cm[] = {"smith_1cycle_mom085", "smith_1cycle_mom090", "smith_1cycle_mom095"};
     const double mom[] = {0.85, 0.9, 0.95};
     for (int i = 0; i < 3; i++)
-        if (load_smith(&s, cm[i], __LINE__)) {
+        if (load_smith(&s, cm[i], 1, __LINE__)) {
             const Row rows[] = {{0, 0.08, mom[i]}, {4018, 0.8, mom[i]}, {8036, 0.08, mom[i]}, {9309, 0.08 * (1 - 0.99 * 1273 / 1274), mom[i]}};
             CHECK_ROWS(&s, rows);
             CHECK_EQ_INT(s.cycles_momentum, 0);
             schedule_free(&s);
         }
     // constant LR 0.1; momentum 0.95 -> 0.85 over 41 epochs, back over 41, then 0.95
-    if (load_smith(&s, "smith_const_lr_cm", __LINE__)) {
+    if (load_smith(&s, "smith_const_lr_cm", 1, __LINE__)) {
         const Row rows[] = {{0, 0.1, 0.95}, {2009, 0.1, 0.9}, {4018, 0.1, 0.85}, {6027, 0.1, 0.9}, {8036, 0.1, 0.95}, {9309, 0.1, 0.95}};
         CHECK_ROWS(&s, rows);
         schedule_free(&s);
     }
-    if (load_smith(&s, "smith_const_lr_mom090", __LINE__)) {
+    if (load_smith(&s, "smith_const_lr_mom090", 1, __LINE__)) {
         const Row rows[] = {{0, 0.1, 0.9}, {9309, 0.1, 0.9}};
         CHECK_ROWS(&s, rows);
         CHECK(!strcmp(s.policy, "constant"));
