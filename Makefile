@@ -2,7 +2,8 @@
 #   make            build ./onecycle
 #   make test       build and run the test suite (ends with "N passed, N failed")
 #   make deps       install the Debian packages it needs (apt-get, as root)
-#   make data       get CIFAR-10 into data/cifar-10-batches-bin and verify it
+#   make data       get CIFAR-10 into data/cifar-10-batches-bin and verify it; verify the
+#                   Fashion-MNIST files of Debian's dataset-fashion-mnist (make deps)
 #   make bench      onecycle bench for ResNet-56 next to PyTorch (needs python3-torch)
 #   make sanitize   the test suite under AddressSanitizer + UBSan
 #   make portable   the test suite built without AVX-512 (the fallback convolution path)

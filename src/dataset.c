@@ -1,0 +1,93 @@
+// dataset.c: the in-memory data set every reader produces, its statistics, and the file
+// checks the readers share.
+#include "dataset.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void dataset_free(Dataset *d) {
+    free(d->labels);
+    free(d->pixels);
+    memset(d, 0, sizeof *d);
+}
+
+void dataset_channel_stats(const Dataset *d, double *mean, double *std) {
+    size_t plane = (size_t)d->height * (size_t)d->width;
+    for (int c = 0; c < d->channels; c++) {
+        // A histogram keeps the sums exact: 70 million bytes summed as doubles one by one
+        // would lose digits, and counts of 256 values cannot.
+        unsigned long long hist[256] = {0};
+        for (int i = 0; i < d->n; i++) {
+            const uint8_t *p = d->pixels + ((size_t)i * d->channels + c) * plane;
+            for (size_t k = 0; k < plane; k++) hist[p[k]]++;
+        }
+        double count = (double)d->n * (double)plane, s = 0, s2 = 0;
+        for (int v = 0; v < 256; v++) {
+            double x = v / 255.0;
+            s += (double)hist[v] * x;
+            s2 += (double)hist[v] * x * x;
+        }
+        double m = count > 0 ? s / count : 0;
+        double var = count > 0 ? s2 / count - m * m : 0;
+        mean[c] = m;
+        std[c] = sqrt(var > 0 ? var : 0);
+    }
+}
+
+// What a non-regular file is, for the message.
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+int dataset_open_file(const char *path, const char *hint, int *fd, long long *size, Err *e) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return err_set(e, ERR_INPUT, "%s: not found; %s", path, hint);
+        return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode))
+        return err_set(e, ERR_INPUT, "%s: is %s, expected a regular data file", path, file_kind(st.st_mode));
+    // O_NONBLOCK: should a FIFO have replaced the file since the stat, the open returns
+    // at once instead of waiting for a writer; the fstat below then refuses it.
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+    if (fstat(f, &st) != 0) {
+        int en = errno;
+        close(f);
+        return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(en));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        return err_set(e, ERR_INPUT, "%s: is %s, expected a regular data file", path, file_kind(st.st_mode));
+    }
+    // Back to blocking reads: for a regular file the flag changes nothing, but the caller
+    // may hand the descriptor to stdio, which does not expect EAGAIN.
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0) (void)fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    *fd = f;
+    *size = (long long)st.st_size;
+    return ERR_OK;
+}
+
+int dataset_check_dir(const char *dir, const char *what, const char *hint, Err *e) {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT) return err_set(e, ERR_INPUT, "%s directory '%s' not found; %s", what, dir, hint);
+        return err_set(e, ERR_INPUT, "%s directory '%s': %s", what, dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) return err_set(e, ERR_INPUT, "%s directory '%s' is not a directory", what, dir);
+    DIR *d = opendir(dir);
+    if (!d) return err_set(e, ERR_INPUT, "%s directory '%s' is unreadable: %s", what, dir, strerror(errno));
+    closedir(d);
+    return ERR_OK;
+}
