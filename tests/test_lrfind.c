@@ -1,13 +1,19 @@
 // test_lrfind.c: the LR range test (sequences, smoothing, stop rule, advice, a run on a
 // model with a known divergence LR, the lr-find command end to end) and the training-curve
 // plots (log parsing, figures, bad input).
+#include "cli.h"
 #include "cmd.h"
+#include "cpu.h"
 #include "common.h"
 #include "curves.h"
 #include "lrfind.h"
 #include "pngio.h"
 #include "rng.h"
 #include "test.h"
+#include "testdata.h"
+#include <omp.h>
+#include <strings.h>
+#include <zlib.h>
 #include <stdlib.h>
 
 static void test_lr_sequences(void) {
@@ -485,6 +491,59 @@ static void test_curves(void) {
     CHECK_STR_CONTAINS(e.msg, path);
 }
 
+// Bit-identity guard for the LR range test (see test_train.c's guard): 12 steps of a fixed
+// config on 2 threads, two curves in a row on one trainer (the second must start afresh), must
+// reproduce tests/fixtures/guard_lrfind.txt exactly: every loss as a hex float, and a CRC32 of
+// the final weights. ONECYCLE_WRITE_GUARD=1 rewrites it.
+char *openblas_get_corename(void);
+
+static void test_lrfind_guard(void) {
+    test_begin("guard: lr-find losses and weights bit-identical to the fixture");
+    const char *data = testdata_cifar_dir(), *core = openblas_get_corename();
+    __builtin_cpu_init();
+    if (!data || !__builtin_cpu_supports("avx512f") || !core || strcasecmp(core, "Haswell")) {
+        test_skip("needs CIFAR-10, AVX-512 and OpenBLAS's Haswell core (where the fixture was made)");
+        return;
+    }
+    int threads = omp_get_max_threads();
+    cpu_set_threads(2);
+    static char text[1024], got[8192];
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 200\ntest_images = 64\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nseed = 5\n[optim]\nwd = 1e-4\n[schedule]\nlr = 0.1\nepochs = 1\n",
+             data);
+    static Config c;
+    Trainer t;
+    Err e = {0};
+    config_init(&c, cli_schema());
+    if (config_load_string(&c, text, "guard.cfg", &e) || trainer_create(&t, &c, &e)) {
+        CHECK_MSG(0, "setup: %s", e.msg);
+        cpu_set_threads(threads);
+        return;
+    }
+    int len = 0;
+    for (int k = 0; k < 2; k++) {
+        LrFindOptions o = {.start = 1e-3, .end = 3, .iters = 12, .momentum = k ? 0.85 : 0.9, .wd = k ? 1e-3 : 1e-4};
+        LrFindCurve cv = {0};
+        CHECK_EQ_INT(lrfind_run(&t, &o, &cv, &e), ERR_OK);
+        for (int i = 0; i < cv.n; i++) len += snprintf(got + len, sizeof got - (size_t)len, "%d %d %a\n", k, i, cv.loss[i]);
+        unsigned long crc = crc32(0, (const unsigned char *)t.net.params, (uInt)(sizeof(float) * (size_t)t.net.nparams));
+        len += snprintf(got + len, sizeof got - (size_t)len, "%d weights crc32 %08lx\n", k, crc);
+        lrfind_curve_free(&cv);
+    }
+    trainer_free(&t);
+    cpu_set_threads(threads);
+    const char *path = "tests/fixtures/guard_lrfind.txt", *w = getenv("ONECYCLE_WRITE_GUARD");
+    if (w && *w && strcmp(w, "0")) {
+        write_file(path, got);
+        printf("    wrote %s\n", path);
+        return;
+    }
+    char *want = slurp(path);
+    CHECK_MSG(want && !strcmp(want, got), "lr-find differs from %s (the numbers changed):\n%s", path, got);
+    free(want);
+}
+
 void suite_lrfind(void) {
     test_lr_sequences();
     test_smoothing();
@@ -494,4 +553,5 @@ void suite_lrfind(void) {
     test_lrfind_outputs();
     test_curves();
     test_lrfind_command();
+    test_lrfind_guard();
 }

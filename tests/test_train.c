@@ -2,11 +2,14 @@
 // interruption, and defective checkpoints.
 #include "checkpoint.h"
 #include "cli.h"
+#include "cpu.h"
 #include "test.h"
 #include "testdata.h"
 #include "train.h"
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -218,6 +221,112 @@ static void test_bad_checkpoints(const char *data) {
     free(buf);
 }
 
+// ---- bit-identity guard ----------------------------------------------------------------
+// Fixed configs trained on 2 threads must give, bit for bit, the state stored in
+// tests/fixtures/guard_*.ckpt, checkpoints written by the code as of issue 12's start (before
+// the training step, loader, optimiser and model were restructured). The fixtures are also
+// checkpoints in the original ONECYCKP layout, so loading them proves old checkpoints still
+// load, and resuming guard_sgd_step3.ckpt proves a run in progress resumes bit-identically.
+// Float results depend on the kernel path and on OpenBLAS's kernels, so the guard runs only
+// where the fixtures were made: our AVX-512 kernels with OpenBLAS's GUARD_CORE kernels (the
+// environment's OPENBLAS_CORETYPE=Haswell on the machine that made them); else it is skipped.
+// ONECYCLE_WRITE_GUARD=1 rewrites the fixtures (only when the numbers are meant to change).
+char *openblas_get_corename(void);
+#define GUARD_CORE "Haswell"
+
+static const char *guard_config(const char *dir, int adamw) {
+    snprintf(cfgtext, sizeof cfgtext,
+             "[data]\ndir = %s\ntrain_images = 256\ntest_images = 64\n"
+             "[model]\ndepth = 8\n[train]\nbatch_size = 64\nprogress = plain\nthreads = 2\nseed = 7\n%s"
+             "[schedule]\nlr = 0.3\nepochs = 2\nuse_clr_beta = 10, 20, 0.95, 0.85\n",
+             dir,
+             adamw ? "[optim]\nname = adamw\nwd = 0.01\nuse_wd_sched = true\nwd_norm = true\n"
+                   : "[optim]\nwd = 5e-4\nnesterov = true\n");
+    return cfgtext;
+}
+
+// Everything a checkpoint holds but the wall-clock fields.
+static int same_state(const Trainer *a, const Trainer *b) {
+    int same = a->step == b->step && a->epoch == b->epoch && a->pos == b->pos && a->in_epoch == b->in_epoch &&
+               a->correct == b->correct && a->seen == b->seen && a->loss_sum == b->loss_sum &&
+               a->optim.step == b->optim.step && a->net.nparams == b->net.nparams;
+    if (!same) return 0;
+    same &= !memcmp(a->net.params, b->net.params, sizeof(float) * (size_t)a->net.nparams);
+    same &= !memcmp(a->net.stats, b->net.stats, sizeof(float) * (size_t)a->net.nstats);
+    same &= !memcmp(a->optim.v, b->optim.v, sizeof(float) * (size_t)a->optim.n);
+    same &= (a->optim.s == NULL) == (b->optim.s == NULL);
+    if (a->optim.s && b->optim.s) same &= !memcmp(a->optim.s, b->optim.s, sizeof(float) * (size_t)a->optim.n);
+    same &= !memcmp(&a->rng_init, &b->rng_init, sizeof a->rng_init) &&
+            !memcmp(&a->rng_shuffle, &b->rng_shuffle, sizeof a->rng_shuffle) &&
+            !memcmp(&a->rng_aug, &b->rng_aug, sizeof a->rng_aug);
+    same &= !memcmp(a->perm, b->perm, sizeof(int) * (size_t)a->train.n);
+    return same;
+}
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buf[65536];
+    size_t n;
+    int ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out && fclose(out)) ok = 0;
+    return ok;
+}
+
+// Trains `text` to the end (or to stop_at), then checks the trainer against the fixture
+// checkpoint (or, with ONECYCLE_WRITE_GUARD, writes it). resume_from: start from that
+// checkpoint instead of from scratch.
+static void guard_case(const char *name, const char *text, long stop_at, const char *fixture,
+                       const char *resume_from) {
+    static Config c, cf;
+    Trainer t, f;
+    Err e = {0};
+    test_begin(name);
+    const char *dir = test_tmpdir();
+    if (make_trainer(&t, &c, text)) return;
+    if (resume_from) CHECK_EQ_INT(checkpoint_load(&t, resume_from, &e), ERR_OK);
+    t.stop_at_step = stop_at;
+    int rc = trainer_run(&t, dir, "[model]\ndepth = 8\n", NULL, &e);
+    CHECK_EQ_INT(rc, stop_at ? ERR_INTERRUPTED : ERR_OK);
+    const char *w = getenv("ONECYCLE_WRITE_GUARD");
+    if (w && *w && strcmp(w, "0") && !resume_from) {
+        char ckpt[500];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ckpt", dir);
+        CHECK_MSG(copy_file(ckpt, fixture), "cannot write %s", fixture);
+        printf("    wrote %s\n", fixture);
+    } else if (!(w && *w && strcmp(w, "0")) && !make_trainer(&f, &cf, text)) {
+        CHECK_EQ_INT(checkpoint_load(&f, fixture, &e), ERR_OK);
+        CHECK_MSG(same_state(&t, &f), "%s: the trained state differs from %s (the numbers changed)", name, fixture);
+        trainer_free(&f);
+    }
+    trainer_free(&t);
+}
+
+static void test_guard(const char *data) {
+    const char *core = openblas_get_corename();
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !core || strcasecmp(core, GUARD_CORE)) {
+        test_begin("bit-identity guard");
+        test_skip("the fixtures were made with AVX-512 kernels and OpenBLAS's " GUARD_CORE " core");
+        return;
+    }
+    int threads = omp_get_max_threads();
+    cpu_set_threads(2);
+    static char sgd[2048], adamw[2048];
+    snprintf(sgd, sizeof sgd, "%s", guard_config(data, 0));
+    snprintf(adamw, sizeof adamw, "%s", guard_config(data, 1));
+    guard_case("guard: SGD+Nesterov, 3 steps, bit-identical to the fixture", sgd, 3,
+               "tests/fixtures/guard_sgd_step3.ckpt", NULL);
+    guard_case("guard: SGD+Nesterov, 8 steps (2 epochs), bit-identical to the fixture", sgd, 0,
+               "tests/fixtures/guard_sgd_end.ckpt", NULL);
+    guard_case("guard: resuming the step-3 fixture ends bit-identical to the 8-step fixture", sgd, 0,
+               "tests/fixtures/guard_sgd_end.ckpt", "tests/fixtures/guard_sgd_step3.ckpt");
+    guard_case("guard: AdamW with the wd schedule, 8 steps, bit-identical to the fixture", adamw, 0,
+               "tests/fixtures/guard_adamw_end.ckpt", NULL);
+    cpu_set_threads(threads);
+}
+
 // A few hundred real SGD steps must clearly learn: ResNet-8, 5,000 images, 3 epochs of
 // 1cycle (237 steps of 64). Measured when written: about 45% test accuracy on the first
 // 1,000 test images (chance is 10%); we require 30%.
@@ -256,6 +365,7 @@ void suite_train(void) {
         test_skip("CIFAR-10 not found in data/cifar-10-batches-bin or ../shared/data (run `make data`)");
         return;
     }
+    test_guard(data);
     test_resume_exact(data);
     test_stop_flag_and_divergence(data);
     test_bad_checkpoints(data);
