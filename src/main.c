@@ -73,13 +73,16 @@ static void install_stop_handlers(void) {
 }
 
 static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
+    static const CliSpec spec = {"train", CLI_SET | CLI_OUT | CLI_FORCE | CLI_THREADS | CLI_SEED | CLI_RESUME |
+                                              CLI_INIT_FROM, .max_args = 1};
     CliArgs a;
     Err e = {0};
     static Config c;
     static char dump[65536];
     char outdir[1024], path[1200];
-    int rc = cli_parse(&a, argc, argv);
+    int rc = cli_parse(&a, &spec, argc, argv);
     if (rc) return rc;
+    if (!a.config && !a.resume) return cli_usage_error("%s", "missing CONFIG file");
     if (a.resume) {
         if (a.config || a.nsets || a.init_from || a.seed_given)
             return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
@@ -154,17 +157,11 @@ static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--data") && i + 1 < argc)
-            data = argv[++i];
-        else if (argv[i][0] == '-')
-            return cli_usage_error("unknown or incomplete option '%s'", argv[i]);
-        else if (!ckpt)
-            ckpt = argv[i];
-        else
-            return cli_usage_error("unexpected argument '%s'", argv[i]);
-    }
+    static const CliSpec spec = {"eval", CLI_DATA, .max_args = 1};
+    CliArgs a;
+    int rc = cli_parse(&a, &spec, argc, argv);
+    if (rc) return rc;
+    const char *ckpt = a.config, *data = a.data;
     if (!ckpt) return cli_usage_error("%s", "eval needs a checkpoint file");
     Err e = {0};
     static Config c;
@@ -172,7 +169,7 @@ static int cmd_eval(int argc, char **argv) {
     if (checkpoint_read_config(ckpt, &text, &e)) return cli_fail(&e);
     config_init(&c, cli_schema());
     snprintf(name, sizeof name, "%s (embedded config)", ckpt);
-    int rc = config_load_string(&c, text, name, &e);
+    rc = config_load_string(&c, text, name, &e);
     free(text);
     if (rc) return cli_fail(&e);
     ModelOptions mo;
@@ -202,11 +199,13 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 static int cmd_info(int argc, char **argv) {
+    static const CliSpec spec = {"info", CLI_SET, .max_args = 1};
     CliArgs a;
     Err e = {0};
     static Config c;
-    int rc = cli_parse(&a, argc, argv);
+    int rc = cli_parse(&a, &spec, argc, argv);
     if (rc) return rc;
+    if (!a.config) return cli_usage_error("%s", "missing CONFIG file");
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     ModelOptions mo;
     TrainOptions to;
@@ -231,11 +230,13 @@ static int cmd_info(int argc, char **argv) {
 }
 
 static int cmd_schedule(int argc, char **argv) {
+    static const CliSpec spec = {"schedule", CLI_SET | CLI_CSV | CLI_PNG | CLI_X, .max_args = 1};
     CliArgs a;
     Err e = {0};
     static Config c;
-    int rc = cli_parse(&a, argc, argv);
+    int rc = cli_parse(&a, &spec, argc, argv);
     if (rc) return rc;
+    if (!a.config) return cli_usage_error("%s", "missing CONFIG file");
     int x_epochs = 0;
     if (a.x && !strcmp(a.x, "epochs"))
         x_epochs = 1;
@@ -287,39 +288,47 @@ static void bench_step(void *ctx) {
     optim_step(b->opt, b->m->params, b->m->grads, 1e-3, 0.9, 1.0);
 }
 
-static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
-    int depth = 56, batch = 128, threads = 0, shortcut_b = 0, layers = 0;
-    double seconds = 10;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--layers")) {
-            layers = 1;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_usage_error("unknown or incomplete option '%s'", s);
-        const char *v = argv[++i];
-        char *end;
-        long val = strtol(v, &end, 10);
-        if (!strcmp(s, "--shortcut")) {
-            if (strcmp(v, "A") && strcmp(v, "B")) return cli_usage_error("--shortcut must be A or B, got '%s'", v);
-            shortcut_b = v[0] == 'B';
-            continue;
-        }
-        if (!strcmp(s, "--seconds")) {
-            seconds = strtod(v, &end);
-            if (*end || seconds <= 0) return cli_usage_error("--seconds needs a positive number, got '%s'", v);
-            continue;
-        }
-        if (*end || val < 0) return cli_usage_error("expected a whole number, got '%s'", v);
-        if (!strcmp(s, "--depth"))
-            depth = (int)val;
-        else if (!strcmp(s, "--batch"))
-            batch = (int)val;
-        else if (!strcmp(s, "--threads"))
-            threads = (int)val;
-        else
-            return cli_usage_error("unknown option '%s'", s);
+typedef struct BenchArgs {
+    int depth, batch, shortcut_b, layers;
+    double seconds;
+} BenchArgs;
+
+static int bench_option(void *ctx, const char *s, const char *v) {
+    BenchArgs *b = ctx;
+    if (!strcmp(s, "--layers")) {
+        b->layers = 1;
+        return ERR_OK;
     }
+    if (!strcmp(s, "--shortcut")) {
+        if (strcmp(v, "A") && strcmp(v, "B")) return cli_usage_error("--shortcut must be A or B, got '%s'", v);
+        b->shortcut_b = v[0] == 'B';
+        return ERR_OK;
+    }
+    char *end;
+    if (!strcmp(s, "--seconds")) {
+        b->seconds = strtod(v, &end);
+        if (!*v || *end || !(b->seconds > 0)) return cli_usage_error("--seconds needs a positive number, got '%s'", v);
+        return ERR_OK;
+    }
+    long val = strtol(v, &end, 10);
+    if (!*v || *end || val < 0 || val > 1000000) return cli_usage_error("expected a whole number, got '%s'", v);
+    if (!strcmp(s, "--depth"))
+        b->depth = (int)val;
+    else
+        b->batch = (int)val;
+    return ERR_OK;
+}
+
+static int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
+    static const CliOption own[] = {{"--depth", 1}, {"--batch", 1}, {"--shortcut", 1}, {"--seconds", 1},
+                                    {"--layers", 0}, {NULL, 0}};
+    BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10};
+    const CliSpec spec = {"bench", CLI_THREADS, own, bench_option, &b, 0};
+    CliArgs a;
+    int rc = cli_parse(&a, &spec, argc, argv);
+    if (rc) return rc;
+    int depth = b.depth, batch = b.batch, threads = a.threads, shortcut_b = b.shortcut_b, layers = b.layers;
+    double seconds = b.seconds;
     if (depth < 8 || (depth - 2) % 6) {
         char d[24];
         snprintf(d, sizeof d, "%d", depth);
