@@ -11,6 +11,7 @@
 #include "schedule.h"
 #include "train.h"
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,10 +283,10 @@ typedef struct BenchStep {
 // keeps random-input training finite; speed does not depend on the values.
 static void bench_step(void *ctx) {
     BenchStep *b = ctx;
-    resnet_forward(b->m, b->x, b->y, b->batch, b->train, NULL);
-    if (!b->train) return;
-    resnet_backward(b->m, b->y, b->batch);
-    optim_step(b->opt, b->m->params, b->m->grads, 1e-3, 0.9, 1.0);
+    if (b->train)
+        train_step(b->m, b->opt, b->x, b->y, b->batch, 1e-3, 0.9, 1.0, INFINITY, NULL, NULL);
+    else
+        resnet_forward(b->m, b->x, b->y, b->batch, 0, NULL);
 }
 
 typedef struct BenchArgs {

@@ -86,7 +86,7 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     int nr = decay_ranges(&t->net, t->optim_opt.wd_bn_bias, ranges);
     optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
     free(ranges);
-    t->perm = xmalloc(sizeof(int) * (size_t)t->train.n);
+    loader_create(&t->loader, &t->train, &t->data, B, LOADER_EPOCHS, 0, 1);
     t->x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
     t->y = xmalloc(sizeof(int) * (size_t)B);
     t->eval_idx = xmalloc(sizeof(int) * (size_t)B);
@@ -95,17 +95,17 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
 }
 
 void trainer_reset(Trainer *t) {
-    // Three independent streams from one seed: init, shuffling, augmentation.
+    // Three independent streams from one seed: init here, shuffling and augmentation in
+    // the loader (seed * 3 + 1, seed * 3 + 2).
     uint64_t seed = (uint64_t)t->opt.seed;
     rng_seed(&t->rng_init, seed * 3 + 0);
-    rng_seed(&t->rng_shuffle, seed * 3 + 1);
-    rng_seed(&t->rng_aug, seed * 3 + 2);
+    loader_reset(&t->loader, seed);
     resnet_init_weights(&t->net, &t->rng_init); // also resets the BN running statistics
     memset(t->optim.v, 0, sizeof(float) * (size_t)t->optim.n);
     if (t->optim.s) memset(t->optim.s, 0, sizeof(float) * (size_t)t->optim.n);
     t->optim.step = 0;
-    t->step = t->pos = t->correct = t->seen = 0;
-    t->epoch = t->in_epoch = 0;
+    t->step = t->correct = t->seen = 0;
+    t->epoch = 0;
     t->seconds = t->loss_sum = t->epoch_seconds = 0;
 }
 
@@ -115,7 +115,7 @@ void trainer_free(Trainer *t) {
     resnet_free(&t->net);
     optim_free(&t->optim);
     schedule_free(&t->sched);
-    free(t->perm);
+    loader_free(&t->loader);
     free(t->x);
     free(t->y);
     free(t->eval_idx);
@@ -196,14 +196,19 @@ static int save(const Trainer *t, const char *dir, const char *config_text, Err 
     return checkpoint_save(t, config_text, path, e);
 }
 
-// A loss this large means the run has blown up even if it is still finite: softmax
-// cross-entropy over 10 classes starts at ln(10) = 2.3.
-#define EXPLODING_LOSS 100.0
+int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
+               double wd_mult, double max_loss, double *loss, int *hits) {
+    double l = resnet_forward(m, x, y, nb, 1, hits);
+    if (loss) *loss = l;
+    if (!isfinite(l) || l > max_loss) return 0;
+    resnet_backward(m, y, nb);
+    optim_step(o, m->params, m->grads, lr, momentum, wd_mult);
+    return 1;
+}
 
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e) {
-    const int B = t->opt.batch_size, n = t->train.n;
     const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
-    const int resume = t->step > 0 || t->in_epoch;
+    const int resume = t->step > 0 || t->loader.in_epoch;
     int live = t->opt.progress < 0 ? isatty(2) : t->opt.progress;
     FILE *log = open_csv(dir, "log.csv",
                          "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec",
@@ -221,27 +226,24 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
     double step_time = 0;
     int rc = ERR_OK;
     while (t->step < total && rc == ERR_OK) {
-        if (!t->in_epoch) {
-            for (int i = 0; i < n; i++) t->perm[i] = i;
-            rng_shuffle(&t->rng_shuffle, t->perm, n);
-            t->in_epoch = 1;
-            t->pos = 0;
+        if (!t->loader.in_epoch) {
+            loader_begin_epoch(&t->loader);
             t->loss_sum = 0;
             t->correct = t->seen = 0;
             t->epoch_seconds = 0;
         }
         double lr = 0, mom = 0;
         long steps = t->steps_per_epoch;
-        if (steps > t->pos + total - t->step) steps = t->pos + total - t->step;
+        if (steps > t->loader.pos + total - t->step) steps = t->loader.pos + total - t->step;
         double t0 = now_seconds() - t->epoch_seconds;
-        while (t->pos < steps) {
-            const long s = t->pos;
-            int nb = n - (int)(s * B) < B ? n - (int)(s * B) : B, hits = 0;
-            double ts = now_seconds();
+        while (t->loader.pos < steps) {
+            const long s = t->loader.pos;
+            int hits = 0;
+            double ts = now_seconds(), loss;
             schedule_at(&t->sched, t->step, &lr, &mom);
-            cifar_make_batch(t->x, t->y, &t->train, t->perm + s * B, nb, &t->data, 1, &t->rng_aug);
-            double loss = resnet_forward(&t->net, t->x, t->y, nb, 1, &hits);
-            if (!isfinite(loss) || loss > EXPLODING_LOSS) {
+            int nb = loader_next(&t->loader, t->x, t->y, NULL);
+            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom, optim_wd_mult(&t->optim, &t->sched, lr),
+                            EXPLODING_LOSS, &loss, &hits)) {
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
                              "the last good checkpoint and log are kept in %s; lower the maximum LR or lengthen the "
@@ -249,13 +251,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                              loss, t->step, t->epoch + 1, s + 1, lr, mom, dir);
                 break;
             }
-            resnet_backward(&t->net, t->y, nb);
-            optim_step(&t->optim, t->net.params, t->net.grads, lr, mom, optim_wd_mult(&t->optim, &t->sched, lr));
             if (iters)
                 fprintf(iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", t->step, (double)t->step / t->steps_per_epoch, lr, mom,
                         loss, (double)hits / nb);
             t->step++;
-            t->pos++;
             t->loss_sum += loss * nb;
             t->correct += hits;
             t->seen += nb;
@@ -263,12 +262,12 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             step_time += now_seconds() - ts;
             steps_timed++;
             long every = live ? 1 : (steps >= 10 ? steps / 10 : 1);
-            if (t->pos % every == 0 || t->pos == steps) {
+            if (t->loader.pos % every == 0 || t->loader.pos == steps) {
                 char eta[32];
                 double per = step_time / steps_timed;
                 fmt_duration(eta, sizeof eta, per * (double)(total - t->step));
                 fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
-                        live ? "\r\033[K" : "", t->epoch + 1, epochs, t->pos, steps, t->loss_sum / t->seen,
+                        live ? "\r\033[K" : "", t->epoch + 1, epochs, t->loader.pos, steps, t->loss_sum / t->seen,
                         100.0 * t->correct / t->seen, lr, mom, t->seen / t->epoch_seconds, eta, live ? "" : "\n");
                 fflush(stderr);
             }
@@ -279,13 +278,13 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                     rc = err_set(e, ERR_INTERRUPTED,
                                  "stopped at step %ld (epoch %d, batch %ld); state saved; resume with: onecycle train "
                                  "--resume %s/checkpoint.ckpt",
-                                 t->step, t->epoch + 1, t->pos, dir);
+                                 t->step, t->epoch + 1, t->loader.pos, dir);
                 break;
             }
         }
         if (rc) break;
         t->epoch++;
-        t->in_epoch = 0;
+        loader_end_epoch(&t->loader);
         int last = t->step >= total;
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
         if (eval) ev = trainer_evaluate(t, &t->test);

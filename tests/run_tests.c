@@ -65,7 +65,7 @@ static void cleanup(void) {
 }
 
 #define SUITES(X) X(config) X(cifar) X(schedule) X(plot) X(curves) X(layers) X(conv3x3) X(resnet) X(optim) \
-    X(reference) X(train) X(checkpoint) X(lrfind) X(cli) X(fuzzreplay) X(sweep)
+    X(reference) X(loader) X(train) X(checkpoint) X(lrfind) X(cli) X(fuzzreplay) X(sweep)
 #define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
 SUITES(DECLARE)
 

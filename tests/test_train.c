@@ -79,7 +79,7 @@ static const char *guard_config(const char *dir, int adamw) {
 
 // Everything a checkpoint holds but the wall-clock fields.
 static int same_state(const Trainer *a, const Trainer *b) {
-    int same = a->step == b->step && a->epoch == b->epoch && a->pos == b->pos && a->in_epoch == b->in_epoch &&
+    int same = a->step == b->step && a->epoch == b->epoch && a->loader.pos == b->loader.pos && a->loader.in_epoch == b->loader.in_epoch &&
                a->correct == b->correct && a->seen == b->seen && a->loss_sum == b->loss_sum &&
                a->optim.step == b->optim.step && a->net.nparams == b->net.nparams;
     if (!same) return 0;
@@ -89,9 +89,9 @@ static int same_state(const Trainer *a, const Trainer *b) {
     same &= (a->optim.s == NULL) == (b->optim.s == NULL);
     if (a->optim.s && b->optim.s) same &= !memcmp(a->optim.s, b->optim.s, sizeof(float) * (size_t)a->optim.n);
     same &= !memcmp(&a->rng_init, &b->rng_init, sizeof a->rng_init) &&
-            !memcmp(&a->rng_shuffle, &b->rng_shuffle, sizeof a->rng_shuffle) &&
-            !memcmp(&a->rng_aug, &b->rng_aug, sizeof a->rng_aug);
-    same &= !memcmp(a->perm, b->perm, sizeof(int) * (size_t)a->train.n);
+            !memcmp(&a->loader.shuffle, &b->loader.shuffle, sizeof(Rng)) &&
+            !memcmp(&a->loader.aug, &b->loader.aug, sizeof(Rng));
+    same &= !memcmp(a->loader.perm, b->loader.perm, sizeof(int) * (size_t)a->train.n);
     return same;
 }
 
