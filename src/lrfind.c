@@ -167,7 +167,7 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
                        o->start, o->end, o->iters);
     // Every curve begins from identical weights and sees identical batches and augmentations.
     trainer_reset(t);
-    t->optim.o.wd = o->wd;
+    optim_set_wd(&t->optim, o->wd);
     TrainerCtx ctx = {.t = t};
     loader_create(&ctx.loader, &t->train, &t->data, t->opt.batch_size, LOADER_FULL, 0, 1);
     loader_reset(&ctx.loader, (uint64_t)t->opt.seed); // the streams trainer_reset gave the trainer

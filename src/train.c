@@ -101,9 +101,7 @@ void trainer_reset(Trainer *t) {
     rng_seed(&t->rng_init, seed * 3 + 0);
     loader_reset(&t->loader, seed);
     resnet_init_weights(&t->net, &t->rng_init); // also resets the BN running statistics
-    memset(t->optim.v, 0, sizeof(float) * (size_t)t->optim.n);
-    if (t->optim.s) memset(t->optim.s, 0, sizeof(float) * (size_t)t->optim.n);
-    t->optim.step = 0;
+    optim_reset(&t->optim);
     t->step = t->correct = t->seen = 0;
     t->epoch = 0;
     t->seconds = t->loss_sum = t->epoch_seconds = 0;
@@ -242,7 +240,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             double ts = now_seconds(), loss;
             schedule_at(&t->sched, t->step, &lr, &mom);
             int nb = loader_next(&t->loader, t->x, t->y, NULL);
-            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom, optim_wd_mult(&t->optim, &t->sched, lr),
+            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom, schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
                             EXPLODING_LOSS, &loss, &hits)) {
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
