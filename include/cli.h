@@ -4,6 +4,8 @@
 #include "common.h"
 #include "config.h"
 
+#define ONECYCLE_VERSION "0.1.0"
+
 extern const char cli_usage[];
 
 // The options several commands share. A command names the ones it takes (CliSpec.shared);
@@ -62,6 +64,12 @@ const ConfigSection *cli_schema(void);
 int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv);
 // Loads a->config over the schema and applies --set, --threads, --seed in that order.
 int cli_load_config(Config *c, const CliArgs *a, Err *e);
+// Loads the config stored in a checkpoint (verified) over the schema: the one way train
+// --resume and eval get a run's config.
+int cli_load_checkpoint_config(Config *c, const char *ckpt, Err *e);
+// The startup line on stderr: "onecycle VERSION: OpenBLAS core ..., N threads".
+struct CpuInfo;
+void cli_print_header(const struct CpuInfo *ci, int threads);
 // Prints "onecycle: MESSAGE" and returns the exit status for e.
 int cli_fail(const Err *e);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.

@@ -1,6 +1,8 @@
 // cli.c: what every command shares: the config schema, option parsing, config loading
 // with --set overrides, and error printing.
 #include "cli.h"
+#include "checkpoint.h"
+#include "cpu.h"
 #include "cifar.h"
 #include "optim.h"
 #include "resnet.h"
@@ -175,3 +177,19 @@ int cli_load_config(Config *c, const CliArgs *a, Err *e) {
 }
 
 const ConfigSection *cli_schema(void) { return schema_table; }
+
+int cli_load_checkpoint_config(Config *c, const char *ckpt, Err *e) {
+    char *text, name[1100];
+    if (checkpoint_read_config(ckpt, &text, e)) return e->code;
+    config_init(c, schema_table);
+    snprintf(name, sizeof name, "%s (embedded config)", ckpt);
+    int rc = config_load_string(c, text, name, e);
+    free(text);
+    return rc;
+}
+
+void cli_print_header(const CpuInfo *ci, int threads) {
+    char line[300];
+    cpu_describe(ci, threads, line, sizeof line);
+    fprintf(stderr, "onecycle %s: %s\n", ONECYCLE_VERSION, line);
+}

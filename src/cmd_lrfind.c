@@ -1,5 +1,5 @@
-// cmd_lrfind.c: the `lr-find` and `plot` commands: option parsing, output files and the
-// printed advice. The work itself is in lrfind.c and curves.c.
+// cmd_lrfind.c: the `lr-find` command: its option table, output files and the printed
+// advice. The work itself is in lrfind.c.
 #include "cli.h"
 #include "cmd.h"
 #include "cpu.h"
@@ -11,24 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int make_dirs(const char *path, Err *e) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p && *p != '/') continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(tmp, 0777) && errno != EEXIST) return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-        if (!c) return ERR_OK;
-        *p = c;
-    }
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 static int parse_double(const char *opt, const char *v, double *out) {
     char *end;
@@ -158,9 +140,9 @@ int cmd_lrfind(int argc, char **argv) {
     snprintf(csv, sizeof csv, "%s/lr_find.csv", dir);
     snprintf(png, sizeof png, "%s/lr_find.png", dir);
     snprintf(cfg, sizeof cfg, "%s/lr_find.cfg", dir);
-    if (!a.force && (exists(csv) || exists(png))) {
+    if (!a.force && (fs_exists(csv) || fs_exists(png))) {
         fprintf(stderr, "onecycle: %s already holds a range test (%s); use --out DIR for a new one or --force to overwrite\n",
-                dir, exists(csv) ? "lr_find.csv" : "lr_find.png");
+                dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
         return ERR_INPUT;
     }
     long threads;
@@ -174,17 +156,14 @@ int cmd_lrfind(int argc, char **argv) {
         trainer_free(&t);
         return cli_fail(&e);
     }
-    if (make_dirs(dir, &e)) {
+    if (fs_mkdir_p(dir, &e)) {
         trainer_free(&t);
         return cli_fail(&e);
     }
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
-    FILE *f = fopen(cfg, "w");
-    int bad = !f || fputs(dump, f) < 0;
-    if ((f && fclose(f)) || bad) {
+    if (fs_write_text(cfg, dump, &e)) {
         trainer_free(&t);
-        err_set(&e, ERR_RUNTIME, "%s: cannot write: %s", cfg, strerror(errno));
         return cli_fail(&e);
     }
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
@@ -219,53 +198,4 @@ int cmd_lrfind(int argc, char **argv) {
     for (int k = 0; k < nc; k++) lrfind_curve_free(&curves[k]);
     free(curves);
     return rc ? cli_fail(&e) : ERR_OK;
-}
-
-typedef struct PlotArgs {
-    const char *labels;
-} PlotArgs;
-
-static int plot_option(void *ctx, const char *s, const char *v) {
-    (void)s;
-    ((PlotArgs *)ctx)->labels = v;
-    return ERR_OK;
-}
-
-int cmd_plot(int argc, char **argv) {
-    static const CliOption own[] = {{"--labels", 1}, {NULL, 0}};
-    PlotArgs pa = {0};
-    const CliSpec spec = {"plot", CLI_PNG, own, plot_option, &pa, CLI_MAX_ARGS};
-    static CliArgs a;
-    int rc = cli_parse(&a, &spec, argc, argv);
-    if (rc) return rc;
-    const char **logs = a.args, *png = a.png ? a.png : "curves.png";
-    const char **labels = NULL;
-    char *label_buf = NULL;
-    int nlogs = a.nargs, nlabels = 0;
-    if (pa.labels) {
-        label_buf = strdup(pa.labels);
-        labels = xcalloc(strlen(pa.labels) + 2, sizeof(char *));
-        for (char *p = label_buf;;) {
-            labels[nlabels++] = p;
-            p = strchr(p, ',');
-            if (!p) break;
-            *p++ = 0;
-        }
-    }
-    if (!rc && !nlogs) rc = cli_usage_error("%s", "plot needs at least one LOG.csv");
-    if (!rc && labels && nlabels != nlogs) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%d labels for %d logs", nlabels, nlogs);
-        rc = cli_usage_error("--labels: need one label per log, got %s", buf);
-    }
-    if (!rc) {
-        Err e = {0};
-        if (curves_write_png(logs, labels, nlogs, png, &e))
-            rc = cli_fail(&e);
-        else
-            printf("wrote %s (%d log%s)\n", png, nlogs, nlogs > 1 ? "s" : "");
-    }
-    free(labels);
-    free(label_buf);
-    return rc;
 }
