@@ -35,6 +35,23 @@ typedef struct EvalResult {
     double loss, acc;
 } EvalResult;
 
+// What trainer_run reports to its caller (the training loop itself prints nothing).
+enum { TRAIN_STEP, TRAIN_STOPPED, TRAIN_EPOCH, TRAIN_WARNING };
+struct RunLogEpoch;
+typedef struct TrainProgress {
+    int event;            // TRAIN_*
+    int epoch;            // TRAIN_STEP: the epoch under way (1-based); TRAIN_EPOCH: the one just done
+    long epochs;          // of the run
+    long batch, batches;  // steps done in this epoch, and its steps
+    double loss, acc;     // this epoch's running mean training loss and accuracy
+    double lr, momentum;  // of the last step
+    double images_per_sec, eta_seconds;
+    double seconds;       // TRAIN_EPOCH: run time so far
+    const struct RunLogEpoch *epoch_row; // TRAIN_EPOCH: the log.csv row (test fields NaN if not evaluated)
+    const char *warning;  // TRAIN_WARNING: e.g. curves.png could not be drawn
+} TrainProgress;
+typedef void (*TrainProgressFn)(void *ctx, const TrainProgress *p);
+
 typedef struct Trainer {
     TrainOptions opt;
     CifarOptions data;
@@ -58,6 +75,8 @@ typedef struct Trainer {
     double epoch_seconds; // training time of this epoch so far
     const volatile int *stop; // set (e.g. by a signal handler) to stop after this step
     long stop_at_step;    // stop when step reaches this (0: never); for tests and tools
+    TrainProgressFn progress; // NULL: silent
+    void *progress_ctx;
 } Trainer;
 
 // A loss this large means the run has blown up even if it is still finite: softmax
@@ -84,8 +103,9 @@ void trainer_reset(Trainer *t);
 EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx);
 // The same on the trainer's model and buffers, batches of the training batch size.
 EvalResult trainer_evaluate(Trainer *t, const CifarSet *set);
-// Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv),
-// writing DIR/checkpoint.ckpt every checkpoint_every epochs and at the end.
+// Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv,
+// the run log), redrawing DIR/curves.png and writing DIR/checkpoint.ckpt every
+// checkpoint_every epochs and at the end. Progress goes to t->progress; nothing is printed.
 // Returns the final test evaluation in *final. Fails (ERR_RUNTIME) on a non-finite or
 // exploding loss, naming step, LR and momentum, keeping the last good checkpoint.
 // Returns ERR_INTERRUPTED after saving a checkpoint when *stop is set or stop_at_step hit.

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "runlog.h"
 #include <signal.h>
+#include <unistd.h>
 
 static volatile int stop_requested;
 
@@ -32,6 +34,48 @@ static void install_stop_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+static void fmt_duration(char *buf, size_t cap, double s) {
+    long x = (long)(s + 0.5);
+    if (x >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
+}
+
+// The progress lines on stderr: live (one line redrawn every step) on a terminal, else
+// about ten plain lines per epoch; one summary line per epoch either way.
+static void print_progress(void *ctx, const TrainProgress *p) {
+    const int live = *(const int *)ctx;
+    switch (p->event) {
+    case TRAIN_STEP: {
+        long every = live ? 1 : (p->batches >= 10 ? p->batches / 10 : 1);
+        if (p->batch % every && p->batch != p->batches) return;
+        char eta[32];
+        fmt_duration(eta, sizeof eta, p->eta_seconds);
+        fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
+                live ? "\r\033[K" : "", p->epoch, p->epochs, p->batch, p->batches, p->loss, 100.0 * p->acc, p->lr,
+                p->momentum, p->images_per_sec, eta, live ? "" : "\n");
+        break;
+    }
+    case TRAIN_STOPPED:
+        if (live) fprintf(stderr, "\n");
+        break;
+    case TRAIN_EPOCH: {
+        const RunLogEpoch *r = p->epoch_row;
+        if (live) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", r->epoch, p->epochs, r->train_loss,
+                100.0 * r->train_acc);
+        if (!isnan(r->test_loss)) fprintf(stderr, "  test loss %.4f acc %.2f%%", r->test_loss, 100 * r->test_acc);
+        fprintf(stderr, "  %.0f img/s  %.0fs\n", r->images_per_sec, r->seconds);
+        break;
+    }
+    case TRAIN_WARNING:
+        fprintf(stderr, "onecycle: warning: %s\n", p->warning);
+        break;
+    }
+    fflush(stderr);
 }
 
 int cmd_train(const CpuInfo *ci, int argc, char **argv) {
@@ -103,6 +147,10 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             schedule_epochs(&t.sched), t.steps_per_epoch, t.opt.batch_size, t.sched.total);
     install_stop_handlers();
     t.stop = &stop_requested;
+    static int live;
+    live = t.opt.progress < 0 ? isatty(2) : t.opt.progress;
+    t.progress = print_progress;
+    t.progress_ctx = &live;
     EvalResult final;
     rc = trainer_run(&t, outdir, dump, &final, &e);
     trainer_free(&t);

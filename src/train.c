@@ -2,6 +2,7 @@
 #include "train.h"
 #include "checkpoint.h"
 #include "curves.h"
+#include "runlog.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -137,57 +138,6 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
     return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 
-static void fmt_duration(char *buf, size_t cap, double s) {
-    long x = (long)(s + 0.5);
-    if (x >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
-}
-
-// Opens DIR/name for appending after keeping only the header and the rows whose first
-// field (epoch or iteration) is below `keep_below`: rows written after the checkpoint we
-// resume from are dropped, so a resumed log reads as if the run had never stopped.
-static FILE *open_csv(const char *dir, const char *name, const char *header, long keep_below, int resume, Err *e) {
-    char path[1024], tmp[1100], line[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *old = resume ? fopen(path, "r") : NULL;
-    if (!old) {
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-            return NULL;
-        }
-        fprintf(f, "%s\n", header);
-        fflush(f);
-        return f;
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fclose(old);
-        err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-        return NULL;
-    }
-    fprintf(f, "%s\n", header);
-    int first = 1;
-    while (fgets(line, sizeof line, old)) {
-        if (first) {
-            first = 0;
-            continue;
-        }
-        if (strtol(line, NULL, 10) < keep_below && strchr(line, '\n')) fputs(line, f);
-    }
-    fclose(old);
-    if (fclose(f) || rename(tmp, path)) {
-        err_set(e, ERR_RUNTIME, "%s: cannot rewrite: %s", path, strerror(errno));
-        return NULL;
-    }
-    f = fopen(path, "a");
-    if (!f) err_set(e, ERR_RUNTIME, "%s: cannot append: %s", path, strerror(errno));
-    return f;
-}
-
 static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir);
@@ -204,44 +154,39 @@ int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, do
     return 1;
 }
 
+static void report(const Trainer *t, const TrainProgress *p) {
+    if (t->progress) t->progress(t->progress_ctx, p);
+}
+
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e) {
     const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
-    const int resume = t->step > 0 || t->loader.in_epoch;
-    int live = t->opt.progress < 0 ? isatty(2) : t->opt.progress;
-    FILE *log = open_csv(dir, "log.csv",
-                         "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec",
-                         t->epoch + 1, resume, e);
-    if (!log) return e->code;
-    FILE *iters = NULL;
-    if (t->opt.log_iters &&
-        !(iters = open_csv(dir, "iters.csv", "iteration,epoch,lr,momentum,loss,acc", t->step, resume, e))) {
-        fclose(log);
+    RunLogFiles rl;
+    if (runlog_open(&rl, dir, t->opt.log_iters, t->step > 0 || t->loader.in_epoch, t->epoch + 1, t->step, e))
         return e->code;
-    }
     EvalResult ev = {NAN, NAN};
-    double run_start = now_seconds() - t->seconds;
+    double run_start = now_seconds() - t->seconds, step_time = 0;
     long steps_timed = 0;
-    double step_time = 0;
     int rc = ERR_OK;
+    TrainProgress p = {.epochs = epochs};
     while (t->step < total && rc == ERR_OK) {
         if (!t->loader.in_epoch) {
             loader_begin_epoch(&t->loader);
-            t->loss_sum = 0;
+            t->loss_sum = t->epoch_seconds = 0;
             t->correct = t->seen = 0;
-            t->epoch_seconds = 0;
         }
-        double lr = 0, mom = 0;
         long steps = t->steps_per_epoch;
         if (steps > t->loader.pos + total - t->step) steps = t->loader.pos + total - t->step;
         double t0 = now_seconds() - t->epoch_seconds;
-        while (t->loader.pos < steps) {
+        while (t->loader.pos < steps && rc == ERR_OK) {
             const long s = t->loader.pos;
             int hits = 0;
-            double ts = now_seconds(), loss;
+            double ts = now_seconds(), loss, lr, mom;
             schedule_at(&t->sched, t->step, &lr, &mom);
             int nb = loader_next(&t->loader, t->x, t->y, NULL);
-            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom, schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
-                            EXPLODING_LOSS, &loss, &hits)) {
+            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom,
+                            schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
+                            EXPLODING_LOSS, &loss, &hits))
+            {
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
                              "the last good checkpoint and log are kept in %s; lower the maximum LR or lengthen the "
@@ -249,9 +194,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                              loss, t->step, t->epoch + 1, s + 1, lr, mom, dir);
                 break;
             }
-            if (iters)
-                fprintf(iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", t->step, (double)t->step / t->steps_per_epoch, lr, mom,
-                        loss, (double)hits / nb);
+            runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);
             t->step++;
             t->loss_sum += loss * nb;
             t->correct += hits;
@@ -259,25 +202,20 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             t->epoch_seconds = now_seconds() - t0;
             step_time += now_seconds() - ts;
             steps_timed++;
-            long every = live ? 1 : (steps >= 10 ? steps / 10 : 1);
-            if (t->loader.pos % every == 0 || t->loader.pos == steps) {
-                char eta[32];
-                double per = step_time / steps_timed;
-                fmt_duration(eta, sizeof eta, per * (double)(total - t->step));
-                fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
-                        live ? "\r\033[K" : "", t->epoch + 1, epochs, t->loader.pos, steps, t->loss_sum / t->seen,
-                        100.0 * t->correct / t->seen, lr, mom, t->seen / t->epoch_seconds, eta, live ? "" : "\n");
-                fflush(stderr);
-            }
+            p = (TrainProgress){.event = TRAIN_STEP, .epoch = t->epoch + 1, .epochs = epochs, .batch = t->loader.pos,
+                                .batches = steps, .loss = t->loss_sum / t->seen, .acc = (double)t->correct / t->seen,
+                                .lr = lr, .momentum = mom, .images_per_sec = t->seen / t->epoch_seconds,
+                                .eta_seconds = step_time / steps_timed * (double)(total - t->step)};
+            report(t, &p);
             if ((t->stop && *t->stop) || (t->stop_at_step && t->step >= t->stop_at_step)) {
                 t->seconds = now_seconds() - run_start;
-                if (live) fprintf(stderr, "\n");
+                p.event = TRAIN_STOPPED;
+                report(t, &p);
                 if (!(rc = save(t, dir, config_text, e)))
                     rc = err_set(e, ERR_INTERRUPTED,
                                  "stopped at step %ld (epoch %d, batch %ld); state saved; resume with: onecycle train "
                                  "--resume %s/checkpoint.ckpt",
                                  t->step, t->epoch + 1, t->loader.pos, dir);
-                break;
             }
         }
         if (rc) break;
@@ -287,33 +225,29 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
         if (eval) ev = trainer_evaluate(t, &t->test);
         t->seconds = now_seconds() - run_start;
-        if (live) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", t->epoch, epochs, t->loss_sum / t->seen,
-                100.0 * t->correct / t->seen);
-        if (eval) fprintf(stderr, "  test loss %.4f acc %.2f%%", ev.loss, 100 * ev.acc);
-        fprintf(stderr, "  %.0f img/s  %.0fs\n", t->seen / t->epoch_seconds, t->seconds);
-        fprintf(log, "%d,%ld,%.8g,%.6g,%.6f,%.6f,", t->epoch, t->step, lr, mom, t->loss_sum / t->seen,
-                (double)t->correct / t->seen);
-        if (eval)
-            fprintf(log, "%.6f,%.6f,", ev.loss, ev.acc);
-        else
-            fprintf(log, ",,");
-        fprintf(log, "%.2f,%.1f\n", t->seconds, t->seen / t->epoch_seconds);
-        fflush(log);
-        if (iters) fflush(iters);
-        // The curves so far, redrawn every epoch so a long run can be watched.
-        char logpath[1100], png[1100];
-        snprintf(logpath, sizeof logpath, "%s/log.csv", dir);
-        snprintf(png, sizeof png, "%s/curves.png", dir);
-        const char *logs[1] = {logpath};
+        RunLogEpoch row = {.epoch = t->epoch, .step = t->step, .lr = p.lr, .momentum = p.momentum,
+                           .train_loss = t->loss_sum / t->seen, .train_acc = (double)t->correct / t->seen,
+                           .test_loss = eval ? ev.loss : NAN, .test_acc = eval ? ev.acc : NAN,
+                           .seconds = t->seconds, .images_per_sec = t->seen / t->epoch_seconds};
+        p.event = TRAIN_EPOCH;
+        p.epoch = t->epoch;
+        p.seconds = t->seconds;
+        p.epoch_row = &row;
+        report(t, &p);
+        p.epoch_row = NULL;
         Err pe = {0};
-        if (curves_write_png(logs, NULL, 1, png, &pe)) fprintf(stderr, "onecycle: warning: %s\n", pe.msg);
+        if (runlog_epoch(&rl, &row, &pe)) { // the curves so far, redrawn every epoch
+            p.event = TRAIN_WARNING;
+            p.warning = pe.msg;
+            report(t, &p);
+            p.warning = NULL;
+        }
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
             rc = save(t, dir, config_text, e);
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
-    if (iters) fclose(iters);
-    if (fclose(log) && !rc) rc = err_set(e, ERR_RUNTIME, "%s/log.csv: write failed", dir);
+    Err ce = {0};
+    if (runlog_close(&rl, &ce) && !rc) rc = err_set(e, ce.code, "%s", ce.msg);
     if (final) *final = ev;
     return rc;
 }
