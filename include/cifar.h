@@ -69,5 +69,8 @@ void cifar_free(CifarSet *s);
 // is done and rng is not used (it may be NULL); labels may be NULL.
 void cifar_make_batch(float *out, int *labels, const CifarSet *s, const int *idx, int B,
                       const CifarOptions *o, int train, Rng *rng);
+// Values drawn from rng per training image (each draw is one rng_u64): 3 for crop+flip,
+// 1 for flip, 0 without augmentation. The loader skips draws with it.
+int cifar_aug_draws(const CifarOptions *o);
 
 #endif

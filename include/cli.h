@@ -4,26 +4,72 @@
 #include "common.h"
 #include "config.h"
 
+#define ONECYCLE_VERSION "0.1.0"
+
 extern const char cli_usage[];
 
-// Options shared by the commands that take a CONFIG (train, info, schedule, lr-find).
+// The options several commands share. A command names the ones it takes (CliSpec.shared);
+// any other option, shared or not, is a usage error naming the command.
+enum {
+    CLI_SET = 1 << 0,       // --set section.key=value (also -s, --set=...), repeatable
+    CLI_OUT = 1 << 1,       // --out DIR
+    CLI_CSV = 1 << 2,       // --csv FILE
+    CLI_PNG = 1 << 3,       // --png FILE
+    CLI_X = 1 << 4,         // --x iterations|epochs
+    CLI_THREADS = 1 << 5,   // --threads N
+    CLI_SEED = 1 << 6,      // --seed N
+    CLI_FORCE = 1 << 7,     // --force
+    CLI_RESUME = 1 << 8,    // --resume CKPT
+    CLI_INIT_FROM = 1 << 9, // --init-from CKPT
+    CLI_DATA = 1 << 10,     // --data DIR
+};
+
+#define CLI_MAX_ARGS 64
+
 typedef struct CliArgs {
-    const char *config, *out, *csv, *png, *x;
-    const char *resume, *init_from, *data; // --resume CKPT, --init-from CKPT, --data DIR
+    const char *args[CLI_MAX_ARGS]; // positional arguments (CONFIG, CKPT, LOG.csv ...)
+    int nargs;
+    const char *config;             // args[0] or NULL: the CONFIG of the commands that take one
+    const char *out, *csv, *png, *x;
+    const char *resume, *init_from, *data;
     const char *sets[64]; // --set section.key=value, in order
     int nsets, force, threads, threads_given;
     long seed;
     int seed_given;
 } CliArgs;
 
+// A command's own option: name ("--iters") and whether it takes a value.
+typedef struct CliOption {
+    const char *name;
+    int has_value;
+} CliOption;
+
+// What a command accepts: the shared options, its own (a table ending in {NULL}, handed with
+// their value, NULL for a flag, to own_fn, which returns ERR_OK or a usage error's status),
+// and at most max_args positional arguments.
+typedef struct CliSpec {
+    const char *command; // for messages: "info has no option '--data'"
+    unsigned shared;     // CLI_* bits
+    const CliOption *own;
+    int (*own_fn)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    int max_args;
+} CliSpec;
+
 // Every config section with its keys.
 const ConfigSection *cli_schema(void);
-// Parses CONFIG, --set, --out, --csv, --png, --x, --threads, --seed, --force, --resume,
-// --init-from, --data. CONFIG may be omitted only with --resume (the checkpoint has it).
-// Unknown options are usage errors (message printed, returns ERR_INPUT).
-int cli_parse(CliArgs *a, int argc, char **argv);
+// Parses argv (the arguments after the command name) by spec. Any option the command does
+// not take is a usage error (message printed, returns ERR_INPUT), as is a missing value or
+// a surplus argument.
+int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv);
 // Loads a->config over the schema and applies --set, --threads, --seed in that order.
 int cli_load_config(Config *c, const CliArgs *a, Err *e);
+// Loads the config stored in a checkpoint (verified) over the schema: the one way train
+// --resume and eval get a run's config.
+int cli_load_checkpoint_config(Config *c, const char *ckpt, Err *e);
+// The startup line on stderr: "onecycle VERSION: OpenBLAS core ..., N threads".
+struct CpuInfo;
+void cli_print_header(const struct CpuInfo *ci, int threads);
 // Prints "onecycle: MESSAGE" and returns the exit status for e.
 int cli_fail(const Err *e);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.

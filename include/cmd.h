@@ -2,6 +2,19 @@
 // returns the process exit status (0, or an ERR_* code after printing the message).
 #ifndef ONECYCLE_CMD_H
 #define ONECYCLE_CMD_H
+#include "cpu.h"
+
+// onecycle train CONFIG [--set k=v]... [--out DIR] [--force] [--threads N] [--seed N] [--init-from CKPT]
+// onecycle train --resume CKPT [--threads N] [--out DIR]
+int cmd_train(const CpuInfo *ci, int argc, char **argv);
+// onecycle eval CKPT [--data DIR]
+int cmd_eval(int argc, char **argv);
+// onecycle info CONFIG [--set k=v]...
+int cmd_info(int argc, char **argv);
+// onecycle schedule CONFIG [--set k=v]... [--csv FILE] [--png FILE] [--x iterations|epochs]
+int cmd_schedule(int argc, char **argv);
+// onecycle bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S] [--layers]
+int cmd_bench(const CpuInfo *ci, int argc, char **argv);
 
 // onecycle lr-find CONFIG [--set k=v]... [--start LR] [--end LR] [--iters N] [--linear]
 //     [--sweep momentum=a,b,... | --sweep wd=a,b,...] [--eval-every K] [--out DIR] [--force]

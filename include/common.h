@@ -36,6 +36,13 @@ void *xalloc_aligned_at(size_t n, const char *file, int line);
 
 double now_seconds(void); // monotonic clock
 
+// The filesystem helpers of the commands: create a directory and its parents; whether a
+// path (or dir/name) exists; write a whole text file.
+int fs_mkdir_p(const char *path, Err *e);
+int fs_exists(const char *path);
+int fs_exists_in(const char *dir, const char *name);
+int fs_write_text(const char *path, const char *text, Err *e);
+
 // n floats rounded up to whole 64-byte cache lines (16 floats): keeps slices of one buffer
 // aligned for AVX-512 and off each other's lines.
 static inline size_t floats_to_lines(size_t n) {

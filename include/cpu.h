@@ -8,6 +8,7 @@
 #ifndef ONECYCLE_CPU_H
 #define ONECYCLE_CPU_H
 
+struct CpuInfo;
 typedef struct CpuInfo {
     char core[32];      // OpenBLAS core in use
     char best[32];      // best core for this CPU's ISA ("SkylakeX", "Haswell", ...)

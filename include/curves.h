@@ -1,13 +1,14 @@
 // curves.h: training curves of runs, read back from their log.csv files and drawn as PNG.
 //
-// log.csv (written by trainer_run) has the header
+// log.csv (written by runlog.c) has the header
 //   epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec
 // and one row per epoch; test_loss and test_acc are empty in epochs without evaluation.
 #ifndef ONECYCLE_CURVES_H
 #define ONECYCLE_CURVES_H
 #include "common.h"
+#include "runlog.h"
 
-#define CURVES_HEADER "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec"
+#define CURVES_HEADER RUNLOG_EPOCH_HEADER // the columns runlog.c writes
 
 typedef struct RunLog {
     int n; // rows

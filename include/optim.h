@@ -1,6 +1,8 @@
 // optim.h: optimisers over one flat parameter array, PyTorch update rules.
 //
-// Every step gets (lr, momentum) from the schedule; momentum may change between steps.
+// Every step gets (lr, momentum, weight-decay multiplier) from the caller, which asks the
+// schedule for them (schedule_at, schedule_wd_mult); the optimiser knows no schedule.
+// Momentum may change between steps.
 // SGD:    g = grad + wd*w;  v = mu*v + g;  w -= lr * (nesterov ? g + mu*v : v)
 //         (v starts at 0, so the first step gives v = g exactly as PyTorch's buffer clone).
 // Adam:   g = grad + wd*w;  m = b1*m + (1-b1)*g;  s = b2*s + (1-b2)*g*g;
@@ -16,6 +18,7 @@
 //     w <- w * (1 - wd_t), then the update of grad alone (no L2 term; momentum as above)
 //     wd_mult = lr_t / lr_peak                                   (wd_norm = false)
 //     wd_mult = lr_t / lr_peak / sqrt(steps_per_epoch * epochs_per_cycle)   (wd_norm = true)
+// (computed by schedule_wd_mult: it is a function of the schedule and the step).
 // lr_peak is the highest LR of the whole schedule, epochs_per_cycle = epochs / n_cycles.
 // So wd is the fraction of each weight removed per step at peak LR (the paper's lambda,
 // not multiplied by the LR again as torch's AdamW does); with wd_norm it is the paper's
@@ -24,7 +27,6 @@
 #define ONECYCLE_OPTIM_H
 #include "common.h"
 #include "config.h"
-#include "schedule.h"
 
 enum { OPTIM_SGD = 0, OPTIM_ADAM, OPTIM_ADAMW };
 
@@ -36,7 +38,6 @@ typedef struct OptimOptions {
     double beta2, eps; // Adam/AdamW; beta1 comes from the schedule's momentum
     int use_wd_sched;  // decoupled decay following the LR (see above)
     int wd_norm;       // ... normalised by sqrt(steps per cycle)
-    long wd_cycles;    // [schedule] n_cycles, for wd_norm
 } OptimOptions;
 
 // [optim]: name, wd, nesterov, wd_bn_bias, beta2, eps, use_wd_sched, wd_norm
@@ -57,21 +58,17 @@ typedef struct Optimizer {
     long step;         // steps taken
     OptimRange *ranges;
     int nranges;
-    // Cached by optim_wd_mult for the schedule it was last given.
-    const Schedule *wd_sched;
-    double wd_lr_peak, wd_norm_factor;
 } Optimizer;
 
 void optim_create(Optimizer *opt, const OptimOptions *o, long n, const OptimRange *ranges, int nranges);
 void optim_free(Optimizer *opt);
+// Zero state: momentum / moment buffers and the step count (a fresh run).
+void optim_reset(Optimizer *opt);
+// The base weight decay from now on (lr-find's wd sweep).
+void optim_set_wd(Optimizer *opt, double wd);
 // One update of w (n) with gradient g (n) at learning rate lr and momentum (or beta1) mom.
 // wd_mult scales the weight decay of this step: 1 gives PyTorch's rules above; with
-// use_wd_sched the training loop passes optim_wd_mult(...).
+// use_wd_sched the training loop passes schedule_wd_mult(...).
 void optim_step(Optimizer *opt, float *w, const float *g, double lr, double mom, double wd_mult);
-// The wd_mult of a step at LR lr of schedule s: 1 without use_wd_sched, else as above.
-// Finds the schedule's peak LR once (a scan of every step) and caches it in opt.
-double optim_wd_mult(Optimizer *opt, const Schedule *s, double lr);
-// The highest LR of a schedule over its steps.
-double optim_schedule_peak_lr(const Schedule *s);
 
 #endif

@@ -35,6 +35,8 @@ typedef struct Schedule {
     int n;             // phases
     Phase *p;          // (n), allocated by schedule_from_config; free with schedule_free
     int cycles_momentum; // 1 if momentum varies anywhere
+    long n_cycles;     // [schedule] n_cycles
+    double lr_peak;    // the highest LR over all steps
 } Schedule;
 
 // Keys of the [schedule] section (policy, lr, momentum, epochs, use_clr, use_clr_beta,
@@ -50,6 +52,9 @@ void schedule_free(Schedule *s);
 void schedule_at(const Schedule *s, long t, double *lr, double *mom);
 // Whole epochs in the run (total / steps_per_epoch, rounded up).
 long schedule_epochs(const Schedule *s);
+// The weight-decay multiplier of a step at LR lr (optim.h's use_wd_sched): lr / lr_peak,
+// divided by sqrt(total / n_cycles) when norm; 1 when !follow_lr (plain weight decay).
+double schedule_wd_mult(const Schedule *s, int follow_lr, int norm, double lr);
 
 // The schedule as CSV (header `iteration,epoch,lr,momentum`, one row per step) and as a
 // PNG plot (LR, and momentum when it varies, phase boundaries marked). x_epochs selects

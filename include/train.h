@@ -5,6 +5,7 @@
 #include "cifar.h"
 #include "common.h"
 #include "config.h"
+#include "loader.h"
 #include "optim.h"
 #include "resnet.h"
 #include "schedule.h"
@@ -34,6 +35,23 @@ typedef struct EvalResult {
     double loss, acc;
 } EvalResult;
 
+// What trainer_run reports to its caller (the training loop itself prints nothing).
+enum { TRAIN_STEP, TRAIN_STOPPED, TRAIN_EPOCH, TRAIN_WARNING };
+struct RunLogEpoch;
+typedef struct TrainProgress {
+    int event;            // TRAIN_*
+    int epoch;            // TRAIN_STEP: the epoch under way (1-based); TRAIN_EPOCH: the one just done
+    long epochs;          // of the run
+    long batch, batches;  // steps done in this epoch, and its steps
+    double loss, acc;     // this epoch's running mean training loss and accuracy
+    double lr, momentum;  // of the last step
+    double images_per_sec, eta_seconds;
+    double seconds;       // TRAIN_EPOCH: run time so far
+    const struct RunLogEpoch *epoch_row; // TRAIN_EPOCH: the log.csv row (test fields NaN if not evaluated)
+    const char *warning;  // TRAIN_WARNING: e.g. curves.png could not be drawn
+} TrainProgress;
+typedef void (*TrainProgressFn)(void *ctx, const TrainProgress *p);
+
 typedef struct Trainer {
     TrainOptions opt;
     CifarOptions data;
@@ -43,23 +61,36 @@ typedef struct Trainer {
     ResNet net;
     Optimizer optim;
     Schedule sched;
-    Rng rng_init, rng_shuffle, rng_aug;
-    int *perm;            // this epoch's order of training images
+    Rng rng_init;         // weights; the loader has the shuffle and augmentation streams
+    Loader loader;        // this epoch's order, augmentation, and the position in the epoch
     float *x;             // (3, B, 32, 32) batch
     int *y;               // (B)
     int *eval_idx;        // (B)
     long steps_per_epoch, step;
     int epoch;            // epochs completed
     double seconds;       // training + evaluation wall time so far
-    // Position inside the current epoch, so a run can stop and resume mid-epoch.
-    int in_epoch;         // perm holds this epoch's order
-    long pos;             // steps done in this epoch
+    // Accumulators of the current epoch, so a run can stop and resume mid-epoch.
     double loss_sum;      // sum of loss * batch over the epoch so far
     long correct, seen;
     double epoch_seconds; // training time of this epoch so far
     const volatile int *stop; // set (e.g. by a signal handler) to stop after this step
     long stop_at_step;    // stop when step reaches this (0: never); for tests and tools
+    TrainProgressFn progress; // NULL: silent
+    void *progress_ctx;
 } Trainer;
+
+// A loss this large means the run has blown up even if it is still finite: softmax
+// cross-entropy over 10 classes starts at ln(10) = 2.3.
+#define EXPLODING_LOSS 100.0
+
+// One SGD step on a batch of nb images, x (3, nb, 32, 32), y (nb): forward, loss, backward and
+// the optimiser's update at (lr, momentum, weight-decay multiplier). The loss and the argmax
+// hits come back in *loss and *hits (may be NULL). A loss that is not finite or above
+// max_loss stops before the backward: nothing is updated and 0 is returned (1 otherwise).
+// The one place a training step happens: training, lr-find and bench call it, and a
+// gradient all-reduce across processes will go between the backward and the update.
+int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
+               double wd_mult, double max_loss, double *loss, int *hits);
 
 // Reads every section, loads the data and builds model, optimiser and schedule.
 int trainer_create(Trainer *t, const Config *c, Err *e);
@@ -72,8 +103,9 @@ void trainer_reset(Trainer *t);
 EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx);
 // The same on the trainer's model and buffers, batches of the training batch size.
 EvalResult trainer_evaluate(Trainer *t, const CifarSet *set);
-// Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv),
-// writing DIR/checkpoint.ckpt every checkpoint_every epochs and at the end.
+// Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv,
+// the run log), redrawing DIR/curves.png and writing DIR/checkpoint.ckpt every
+// checkpoint_every epochs and at the end. Progress goes to t->progress; nothing is printed.
 // Returns the final test evaluation in *final. Fails (ERR_RUNTIME) on a non-finite or
 // exploding loss, naming step, LR and momentum, keeping the last good checkpoint.
 // Returns ERR_INTERRUPTED after saving a checkpoint when *stop is set or stop_at_step hit.

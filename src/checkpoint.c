@@ -118,12 +118,12 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
         put_big(&w, o->v, nv);
         if (o->s) put_big(&w, o->s, nv);
     }
-    LoopRecord lr = {t->step, t->epoch, t->steps_per_epoch, t->opt.batch_size, t->train.n, t->pos, t->correct, t->seen,
-                     t->in_epoch, 0, t->seconds, t->loss_sum, t->epoch_seconds};
+    LoopRecord lr = {t->step, t->epoch, t->steps_per_epoch, t->opt.batch_size, t->train.n, t->loader.pos, t->correct, t->seen,
+                     t->loader.in_epoch, 0, t->seconds, t->loss_sum, t->epoch_seconds};
     section(&w, TAG_LOOP, &lr, sizeof lr);
-    Rng rngs[3] = {t->rng_init, t->rng_shuffle, t->rng_aug};
+    Rng rngs[3] = {t->rng_init, t->loader.shuffle, t->loader.aug};
     section(&w, TAG_RNGS, rngs, sizeof rngs);
-    section(&w, TAG_PERM, t->perm, sizeof(int) * (uint64_t)t->train.n);
+    section(&w, TAG_PERM, t->loader.perm, sizeof(int) * (uint64_t)t->train.n);
     uint32_t crc = (uint32_t)w.crc;
     if (!w.failed && fwrite(&crc, 4, 1, w.f) != 1) w.failed = 1;
     if (fflush(w.f) || fsync(fileno(w.f))) w.failed = 1;
@@ -322,10 +322,10 @@ int checkpoint_load(Trainer *t, const char *path, Err *e) {
     }
     t->step = lr.step;
     t->epoch = (int)lr.epoch;
-    t->pos = lr.pos;
+    t->loader.pos = lr.pos;
     t->correct = lr.correct;
     t->seen = lr.seen;
-    t->in_epoch = (int)lr.in_epoch;
+    t->loader.in_epoch = (int)lr.in_epoch;
     t->seconds = lr.seconds;
     t->loss_sum = lr.loss_sum;
     t->epoch_seconds = lr.epoch_seconds;
@@ -333,12 +333,12 @@ int checkpoint_load(Trainer *t, const char *path, Err *e) {
     if ((rc = need(&b, TAG_RNGS, sizeof rngs, &p, "RNG", e))) goto done;
     memcpy(rngs, p, sizeof rngs);
     t->rng_init = rngs[0];
-    t->rng_shuffle = rngs[1];
-    t->rng_aug = rngs[2];
+    t->loader.shuffle = rngs[1];
+    t->loader.aug = rngs[2];
     if ((rc = need(&b, TAG_PERM, sizeof(int) * (uint64_t)t->train.n, &p, "data order", e))) goto done;
-    memcpy(t->perm, p, sizeof(int) * (size_t)t->train.n);
+    memcpy(t->loader.perm, p, sizeof(int) * (size_t)t->train.n);
     for (int i = 0; i < t->train.n; i++)
-        if (t->perm[i] < 0 || t->perm[i] >= t->train.n) {
+        if (t->loader.perm[i] < 0 || t->loader.perm[i] >= t->train.n) {
             rc = err_set(e, ERR_INPUT, "%s: checkpoint data order is corrupt", path);
             goto done;
         }

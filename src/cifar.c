@@ -216,6 +216,10 @@ static inline int symmetric_index(int i) {
     return i;
 }
 
+int cifar_aug_draws(const CifarOptions *o) {
+    return o->augment == AUG_CROP_FLIP ? 3 : o->augment == AUG_FLIP ? 1 : 0;
+}
+
 void cifar_make_batch(float *out, int *labels, const CifarSet *s, const int *idx, int B, const CifarOptions *o,
                       int train, Rng *rng) {
     // byte -> normalised value, one table per channel. Computed the way torchvision does

@@ -1,6 +1,8 @@
 // cli.c: what every command shares: the config schema, option parsing, config loading
 // with --set overrides, and error printing.
 #include "cli.h"
+#include "checkpoint.h"
+#include "cpu.h"
 #include "cifar.h"
 #include "optim.h"
 #include "resnet.h"
@@ -50,53 +52,109 @@ int cli_usage_error(const char *fmt, const char *arg) {
     return ERR_INPUT;
 }
 
-// Parses CONFIG plus the options shared by train/info/schedule.
-int cli_parse(CliArgs *a, int argc, char **argv) {
+static const struct {
+    const char *name;
+    unsigned bit;
+    int has_value;
+} shared_options[] = {
+    {"--set", CLI_SET, 1},         {"-s", CLI_SET, 1},          {"--out", CLI_OUT, 1},
+    {"--csv", CLI_CSV, 1},         {"--png", CLI_PNG, 1},       {"--x", CLI_X, 1},
+    {"--threads", CLI_THREADS, 1}, {"--seed", CLI_SEED, 1},     {"--force", CLI_FORCE, 0},
+    {"--resume", CLI_RESUME, 1},   {"--init-from", CLI_INIT_FROM, 1}, {"--data", CLI_DATA, 1},
+};
+#define NSHARED (int)(sizeof shared_options / sizeof shared_options[0])
+
+// "info has no option '--data' (it takes --set, --threads, --seed)"
+static int no_option(const CliSpec *spec, const char *s) {
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%s has no option '%%s' (it takes", spec->command), any = 0;
+    for (int k = 0; k < NSHARED; k++)
+        if ((spec->shared & shared_options[k].bit) && strcmp(shared_options[k].name, "-s") && n < (int)sizeof msg)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, "%s %s", any++ ? "," : "", shared_options[k].name);
+    for (const CliOption *o = spec->own; o && o->name && n < (int)sizeof msg; o++)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "%s %s", any++ ? "," : "", o->name);
+    if (n < (int)sizeof msg) snprintf(msg + n, sizeof msg - (size_t)n, "%s)", any ? "" : " no options");
+    return cli_usage_error(msg, s);
+}
+
+static int whole_number(const char *opt, const char *v, long *out) {
+    char *end;
+    *out = strtol(v, &end, 10);
+    if (!*v || *end || *out < 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s needs a whole number >= 0, got '%%s'", opt);
+        return cli_usage_error(msg, v);
+    }
+    return ERR_OK;
+}
+
+static int take_shared(CliArgs *a, unsigned bit, const char *s, const char *v) {
+    long n;
+    switch (bit) {
+    case CLI_SET:
+        if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", s);
+        a->sets[a->nsets++] = v;
+        break;
+    case CLI_OUT: a->out = v; break;
+    case CLI_CSV: a->csv = v; break;
+    case CLI_PNG: a->png = v; break;
+    case CLI_X: a->x = v; break;
+    case CLI_RESUME: a->resume = v; break;
+    case CLI_INIT_FROM: a->init_from = v; break;
+    case CLI_DATA: a->data = v; break;
+    case CLI_FORCE: a->force = 1; break;
+    case CLI_THREADS:
+        if (whole_number(s, v, &n)) return ERR_INPUT;
+        a->threads = (int)n;
+        a->threads_given = 1;
+        break;
+    case CLI_SEED:
+        if (whole_number(s, v, &n)) return ERR_INPUT;
+        a->seed = n;
+        a->seed_given = 1;
+        break;
+    }
+    return ERR_OK;
+}
+
+int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv) {
     memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(s, "--set") || !strcmp(s, "-s")) {
-            if (!has_value) return cli_usage_error("%s needs section.key=value", s);
-            if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", s);
-            a->sets[a->nsets++] = argv[++i];
-        } else if (!strncmp(s, "--set=", 6)) {
-            if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", "--set");
-            a->sets[a->nsets++] = s + 6;
-        } else if (!strcmp(s, "--out") || !strcmp(s, "--csv") || !strcmp(s, "--png") || !strcmp(s, "--x") ||
-                   !strcmp(s, "--threads") || !strcmp(s, "--seed") || !strcmp(s, "--resume") ||
-                   !strcmp(s, "--init-from") || !strcmp(s, "--data")) {
-            if (!has_value) return cli_usage_error("%s needs a value", s);
-            const char *v = argv[++i];
-            char *end;
-            if (!strcmp(s, "--out")) a->out = v;
-            if (!strcmp(s, "--csv")) a->csv = v;
-            if (!strcmp(s, "--png")) a->png = v;
-            if (!strcmp(s, "--x")) a->x = v;
-            if (!strcmp(s, "--resume")) a->resume = v;
-            if (!strcmp(s, "--init-from")) a->init_from = v;
-            if (!strcmp(s, "--data")) a->data = v;
-            if (!strcmp(s, "--threads")) {
-                a->threads = (int)strtol(v, &end, 10);
-                if (*end || a->threads < 0) return cli_usage_error("--threads needs a whole number >= 0, got '%s'", v);
-                a->threads_given = 1;
-            }
-            if (!strcmp(s, "--seed")) {
-                a->seed = strtol(v, &end, 10);
-                if (*end || a->seed < 0) return cli_usage_error("--seed needs a whole number >= 0, got '%s'", v);
-                a->seed_given = 1;
-            }
-        } else if (!strcmp(s, "--force")) {
-            a->force = 1;
-        } else if (s[0] == '-' && s[1]) {
-            return cli_usage_error("unknown option '%s'", s);
-        } else if (!a->config) {
-            a->config = s;
-        } else {
-            return cli_usage_error("unexpected argument '%s'", s);
+        if (s[0] != '-' || !s[1]) {
+            if (a->nargs >= spec->max_args || a->nargs == CLI_MAX_ARGS)
+                return cli_usage_error("unexpected argument '%s'", s);
+            a->args[a->nargs++] = s;
+            continue;
         }
+        if (!strncmp(s, "--set=", 6)) {
+            if (!(spec->shared & CLI_SET)) return no_option(spec, "--set");
+            if (take_shared(a, CLI_SET, "--set", s + 6)) return ERR_INPUT;
+            continue;
+        }
+        int k = 0;
+        while (k < NSHARED && strcmp(s, shared_options[k].name)) k++;
+        if (k < NSHARED && (spec->shared & shared_options[k].bit)) {
+            const char *v = NULL;
+            if (shared_options[k].has_value) {
+                if (i + 1 >= argc) return cli_usage_error("%s needs a value", s);
+                v = argv[++i]; // a value, even one that looks like an option
+            }
+            if (take_shared(a, shared_options[k].bit, s, v)) return ERR_INPUT;
+            continue;
+        }
+        const CliOption *o = spec->own;
+        while (o && o->name && strcmp(s, o->name)) o++;
+        if (!o || !o->name) return no_option(spec, s);
+        const char *v = NULL;
+        if (o->has_value) {
+            if (i + 1 >= argc) return cli_usage_error("%s needs a value", s);
+            v = argv[++i];
+        }
+        int rc = spec->own_fn(spec->ctx, o->name, v);
+        if (rc) return rc;
     }
-    if (!a->config && !a->resume) return cli_usage_error("%s", "missing CONFIG file");
+    a->config = a->nargs ? a->args[0] : NULL;
     return ERR_OK;
 }
 
@@ -119,3 +177,19 @@ int cli_load_config(Config *c, const CliArgs *a, Err *e) {
 }
 
 const ConfigSection *cli_schema(void) { return schema_table; }
+
+int cli_load_checkpoint_config(Config *c, const char *ckpt, Err *e) {
+    char *text, name[1100];
+    if (checkpoint_read_config(ckpt, &text, e)) return e->code;
+    config_init(c, schema_table);
+    snprintf(name, sizeof name, "%s (embedded config)", ckpt);
+    int rc = config_load_string(c, text, name, e);
+    free(text);
+    return rc;
+}
+
+void cli_print_header(const CpuInfo *ci, int threads) {
+    char line[300];
+    cpu_describe(ci, threads, line, sizeof line);
+    fprintf(stderr, "onecycle %s: %s\n", ONECYCLE_VERSION, line);
+}

@@ -1,5 +1,5 @@
-// cmd_lrfind.c: the `lr-find` and `plot` commands: option parsing, output files and the
-// printed advice. The work itself is in lrfind.c and curves.c.
+// cmd_lrfind.c: the `lr-find` command: its option table, output files and the printed
+// advice. The work itself is in lrfind.c.
 #include "cli.h"
 #include "cmd.h"
 #include "cpu.h"
@@ -11,24 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int make_dirs(const char *path, Err *e) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p && *p != '/') continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(tmp, 0777) && errno != EEXIST) return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-        if (!c) return ERR_OK;
-        *p = c;
-    }
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 static int parse_double(const char *opt, const char *v, double *out) {
     char *end;
@@ -112,62 +94,39 @@ static void print_advice(const LrFindCurve *c, int nc) {
         printf("lowest minimum smoothed loss: %s (%.4f)\n", c[best_curve].label, best_loss);
 }
 
-int cmd_lrfind(int argc, char **argv) {
-    LrFindOptions o = {.start = 1e-5, .end = 10, .iters = 200, .progress = stderr};
-    int sweep = LRFIND_SWEEP_NONE, nvals = 0, rc;
+typedef struct LrFindArgs {
+    LrFindOptions o;
+    int sweep, nvals;
     double vals[LRFIND_MAX_SWEEP];
-    char **rest = xmalloc(sizeof(char *) * (size_t)(argc + 1));
-    int nrest = 0;
-    // lr-find's own options first; everything else is the shared CONFIG/--set/--out/... set.
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i];
-        int own = !strcmp(s, "--start") || !strcmp(s, "--end") || !strcmp(s, "--iters") || !strcmp(s, "--sweep") ||
-                  !strcmp(s, "--eval-every");
-        if (!strcmp(s, "--set") || !strcmp(s, "-s") || !strcmp(s, "--out") || !strcmp(s, "--threads") ||
-            !strcmp(s, "--seed")) {
-            rest[nrest++] = argv[i];
-            if (i + 1 < argc) rest[nrest++] = argv[++i]; // a value, even one that looks like an option
-            continue;
-        }
-        if (!strcmp(s, "--resume") || !strcmp(s, "--init-from") || !strcmp(s, "--data") || !strcmp(s, "--csv") ||
-            !strcmp(s, "--png") || !strcmp(s, "--x")) {
-            free(rest);
-            return cli_usage_error("lr-find has no %s option (it starts from a fresh model; outputs go to --out DIR)", s);
-        }
-        if (!strcmp(s, "--linear")) {
-            o.linear = 1;
-            continue;
-        }
-        if (!own) {
-            rest[nrest++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= argc) {
-            free(rest);
-            return cli_usage_error("%s needs a value", s);
-        }
-        const char *v = argv[++i];
-        if (!strcmp(s, "--start"))
-            rc = parse_double(s, v, &o.start);
-        else if (!strcmp(s, "--end"))
-            rc = parse_double(s, v, &o.end);
-        else if (!strcmp(s, "--iters"))
-            rc = parse_int(s, v, 2, 10000000, &o.iters);
-        else if (!strcmp(s, "--eval-every"))
-            rc = parse_int(s, v, 1, 10000000, &o.eval_every);
-        else if (sweep != LRFIND_SWEEP_NONE)
-            rc = cli_usage_error("%s: one sweep at a time", s);
-        else
-            rc = parse_sweep(v, &sweep, vals, &nvals);
-        if (rc) {
-            free(rest);
-            return rc;
-        }
+} LrFindArgs;
+
+static int lrfind_option(void *ctx, const char *s, const char *v) {
+    LrFindArgs *a = ctx;
+    if (!strcmp(s, "--linear")) {
+        a->o.linear = 1;
+        return ERR_OK;
     }
+    if (!strcmp(s, "--start")) return parse_double(s, v, &a->o.start);
+    if (!strcmp(s, "--end")) return parse_double(s, v, &a->o.end);
+    if (!strcmp(s, "--iters")) return parse_int(s, v, 2, 10000000, &a->o.iters);
+    if (!strcmp(s, "--eval-every")) return parse_int(s, v, 1, 10000000, &a->o.eval_every);
+    if (a->sweep != LRFIND_SWEEP_NONE) return cli_usage_error("%s: one sweep at a time", s);
+    return parse_sweep(v, &a->sweep, a->vals, &a->nvals);
+}
+
+int cmd_lrfind(int argc, char **argv) {
+    static const CliOption own[] = {{"--start", 1}, {"--end", 1},        {"--iters", 1}, {"--sweep", 1},
+                                    {"--eval-every", 1}, {"--linear", 0}, {NULL, 0}};
+    static LrFindArgs la;
+    la = (LrFindArgs){.o = {.start = 1e-5, .end = 10, .iters = 200, .progress = stderr}};
+    const CliSpec spec = {"lr-find", CLI_SET | CLI_OUT | CLI_FORCE | CLI_THREADS | CLI_SEED, own, lrfind_option, &la, 1};
     CliArgs a;
-    rc = cli_parse(&a, nrest, rest);
-    free(rest);
+    int rc = cli_parse(&a, &spec, argc, argv);
     if (rc) return rc;
+    if (!a.config) return cli_usage_error("%s", "missing CONFIG file");
+    LrFindOptions o = la.o;
+    int sweep = la.sweep, nvals = la.nvals;
+    const double *vals = la.vals;
     if (!(o.start > 0) || !(o.end > o.start)) {
         char buf[96];
         snprintf(buf, sizeof buf, "%g and %g", o.start, o.end);
@@ -181,9 +140,9 @@ int cmd_lrfind(int argc, char **argv) {
     snprintf(csv, sizeof csv, "%s/lr_find.csv", dir);
     snprintf(png, sizeof png, "%s/lr_find.png", dir);
     snprintf(cfg, sizeof cfg, "%s/lr_find.cfg", dir);
-    if (!a.force && (exists(csv) || exists(png))) {
+    if (!a.force && (fs_exists(csv) || fs_exists(png))) {
         fprintf(stderr, "onecycle: %s already holds a range test (%s); use --out DIR for a new one or --force to overwrite\n",
-                dir, exists(csv) ? "lr_find.csv" : "lr_find.png");
+                dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
         return ERR_INPUT;
     }
     long threads;
@@ -197,17 +156,14 @@ int cmd_lrfind(int argc, char **argv) {
         trainer_free(&t);
         return cli_fail(&e);
     }
-    if (make_dirs(dir, &e)) {
+    if (fs_mkdir_p(dir, &e)) {
         trainer_free(&t);
         return cli_fail(&e);
     }
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
-    FILE *f = fopen(cfg, "w");
-    int bad = !f || fputs(dump, f) < 0;
-    if ((f && fclose(f)) || bad) {
+    if (fs_write_text(cfg, dump, &e)) {
         trainer_free(&t);
-        err_set(&e, ERR_RUNTIME, "%s: cannot write: %s", cfg, strerror(errno));
         return cli_fail(&e);
     }
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
@@ -242,57 +198,4 @@ int cmd_lrfind(int argc, char **argv) {
     for (int k = 0; k < nc; k++) lrfind_curve_free(&curves[k]);
     free(curves);
     return rc ? cli_fail(&e) : ERR_OK;
-}
-
-int cmd_plot(int argc, char **argv) {
-    const char **logs = xcalloc((size_t)argc + 1, sizeof(char *));
-    const char **labels = NULL, *png = "curves.png";
-    char *label_buf = NULL;
-    int nlogs = 0, nlabels = 0, rc = ERR_OK;
-    for (int i = 0; i < argc && !rc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--png") || !strcmp(s, "--labels")) {
-            if (i + 1 >= argc) {
-                rc = cli_usage_error("%s needs a value", s);
-                break;
-            }
-            const char *v = argv[++i];
-            if (s[2] == 'p') {
-                png = v;
-                continue;
-            }
-            free(label_buf);
-            free(labels);
-            label_buf = strdup(v);
-            labels = xcalloc(strlen(v) + 2, sizeof(char *));
-            nlabels = 0;
-            for (char *p = label_buf;;) {
-                labels[nlabels++] = p;
-                p = strchr(p, ',');
-                if (!p) break;
-                *p++ = 0;
-            }
-        } else if (s[0] == '-' && s[1]) {
-            rc = cli_usage_error("unknown option '%s'", s);
-        } else {
-            logs[nlogs++] = s;
-        }
-    }
-    if (!rc && !nlogs) rc = cli_usage_error("%s", "plot needs at least one LOG.csv");
-    if (!rc && labels && nlabels != nlogs) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%d labels for %d logs", nlabels, nlogs);
-        rc = cli_usage_error("--labels: need one label per log, got %s", buf);
-    }
-    if (!rc) {
-        Err e = {0};
-        if (curves_write_png(logs, labels, nlogs, png, &e))
-            rc = cli_fail(&e);
-        else
-            printf("wrote %s (%d log%s)\n", png, nlogs, nlogs > 1 ? "s" : "");
-    }
-    free(logs);
-    free(labels);
-    free(label_buf);
-    return rc;
 }

@@ -1,6 +1,8 @@
 // common.c: error helpers and checked allocation.
 
 #include "common.h"
+#include <errno.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,4 +75,36 @@ double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int fs_mkdir_p(const char *path, Err *e) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1;; p++) {
+        if (*p && *p != '/') continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(tmp, 0777) && errno != EEXIST) return err_set(e, ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+        if (!c) return ERR_OK;
+        *p = c;
+    }
+}
+
+int fs_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int fs_exists_in(const char *dir, const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return fs_exists(path);
+}
+
+int fs_write_text(const char *path, const char *text, Err *e) {
+    FILE *f = fopen(path, "w");
+    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    if (fclose(f) || bad) return err_set(e, ERR_RUNTIME, "%s: write failed", path);
+    return ERR_OK;
 }

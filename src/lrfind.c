@@ -140,27 +140,17 @@ void lrfind_drive(const LrFindOptions *o, LrFindStepFn step, LrFindEvalFn eval, 
 
 typedef struct TrainerCtx {
     Trainer *t;
-    int pos; // next unused position in t->perm; t->train.n forces a reshuffle
+    Loader loader; // full batches, reshuffled when they run out
 } TrainerCtx;
 
+// Iterations are not tied to epochs: every step of the sweep sees a batch of the configured
+// size (LOADER_FULL). The weight decay stays at its configured value (multiplier 1).
 static double trainer_step(void *ctx, double lr, double momentum) {
     TrainerCtx *c = ctx;
     Trainer *t = c->t;
-    const int n = t->train.n, B = t->opt.batch_size < n ? t->opt.batch_size : n;
-    // Iterations are not tied to epochs: full batches only, reshuffled when they run out,
-    // so every step of the sweep sees a batch of the configured size.
-    if (c->pos + B > n) {
-        for (int i = 0; i < n; i++) t->perm[i] = i;
-        rng_shuffle(&t->rng_shuffle, t->perm, n);
-        c->pos = 0;
-    }
-    cifar_make_batch(t->x, t->y, &t->train, t->perm + c->pos, B, &t->data, 1, &t->rng_aug);
-    c->pos += B;
-    double loss = resnet_forward(&t->net, t->x, t->y, B, 1, NULL);
-    if (!isfinite(loss)) return loss;
-    resnet_backward(&t->net, t->y, B);
-    optim_step(&t->optim, t->net.params, t->net.grads, lr, momentum, 1.0); // wd at its configured value
-    t->step++;
+    double loss;
+    int nb = loader_next(&c->loader, t->x, t->y, NULL);
+    if (train_step(&t->net, &t->optim, t->x, t->y, nb, lr, momentum, 1.0, INFINITY, &loss, NULL)) t->step++;
     return loss;
 }
 
@@ -177,9 +167,12 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
                        o->start, o->end, o->iters);
     // Every curve begins from identical weights and sees identical batches and augmentations.
     trainer_reset(t);
-    t->optim.o.wd = o->wd;
-    TrainerCtx ctx = {t, t->train.n};
+    optim_set_wd(&t->optim, o->wd);
+    TrainerCtx ctx = {.t = t};
+    loader_create(&ctx.loader, &t->train, &t->data, t->opt.batch_size, LOADER_FULL, 0, 1);
+    loader_reset(&ctx.loader, (uint64_t)t->opt.seed); // the streams trainer_reset gave the trainer
     lrfind_drive(o, trainer_step, o->eval_every > 0 ? trainer_eval : NULL, &ctx, out);
+    loader_free(&ctx.loader);
     return ERR_OK;
 }
 

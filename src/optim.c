@@ -32,8 +32,7 @@ int optim_options_from_config(OptimOptions *o, const Config *c, Err *e) {
         config_double_in(c, "optim", "beta2", 0, 0.999999999, &o->beta2, e) ||
         config_double_in(c, "optim", "eps", 1e-30, 1, &o->eps, e) ||
         config_bool(c, "optim", "use_wd_sched", &o->use_wd_sched, e) ||
-        config_bool(c, "optim", "wd_norm", &o->wd_norm, e) ||
-        config_int_in(c, "schedule", "n_cycles", 1, 1000000, &o->wd_cycles, e))
+        config_bool(c, "optim", "wd_norm", &o->wd_norm, e))
         return e->code;
     if (o->nesterov && o->kind != OPTIM_SGD)
         return err_set(e, ERR_INPUT, "%s: optim.nesterov: only applies to name = sgd",
@@ -53,6 +52,16 @@ void optim_create(Optimizer *opt, const OptimOptions *o, long n, const OptimRang
     opt->ranges = xmalloc(sizeof(OptimRange) * (size_t)(nranges ? nranges : 1));
     memcpy(opt->ranges, ranges, sizeof(OptimRange) * (size_t)nranges);
     opt->nranges = nranges;
+}
+
+void optim_reset(Optimizer *opt) {
+    memset(opt->v, 0, sizeof(float) * (size_t)opt->n);
+    if (opt->s) memset(opt->s, 0, sizeof(float) * (size_t)opt->n);
+    opt->step = 0;
+}
+
+void optim_set_wd(Optimizer *opt, double wd) {
+    opt->o.wd = wd;
 }
 
 void optim_free(Optimizer *opt) {
@@ -120,22 +129,4 @@ void optim_step(Optimizer *opt, float *w, const float *g, double lr, double mom,
     }
 }
 
-double optim_schedule_peak_lr(const Schedule *s) {
-    double peak = 0, lr, mom;
-    for (long t = 0; t < s->total; t++) {
-        schedule_at(s, t, &lr, &mom);
-        if (lr > peak) peak = lr;
-    }
-    return peak;
-}
 
-double optim_wd_mult(Optimizer *opt, const Schedule *s, double lr) {
-    if (!opt->o.use_wd_sched) return 1.0;
-    if (opt->wd_sched != s) {
-        opt->wd_sched = s;
-        opt->wd_lr_peak = optim_schedule_peak_lr(s);
-        double cycle_steps = (double)s->total / (double)(opt->o.wd_cycles > 0 ? opt->o.wd_cycles : 1);
-        opt->wd_norm_factor = opt->o.wd_norm && cycle_steps > 0 ? 1.0 / sqrt(cycle_steps) : 1.0;
-    }
-    return opt->wd_lr_peak > 0 ? lr / opt->wd_lr_peak * opt->wd_norm_factor : 0.0;
-}

@@ -871,6 +871,16 @@ int schedule_from_config(Schedule *s, const Config *c, long steps_per_epoch, Err
     free(b.p);
     const Phase *last = &s->p[s->n - 1];
     s->total = last->start + last->steps;
+    // What the weight-decay schedule needs (schedule_wd_mult): the cycles and the peak LR.
+    if (config_int(c, "schedule", "n_cycles", &s->n_cycles, e)) {
+        schedule_free(s);
+        return e->code;
+    }
+    double lr, mom;
+    for (long t = 0; t < s->total; t++) {
+        schedule_at(s, t, &lr, &mom);
+        if (lr > s->lr_peak) s->lr_peak = lr;
+    }
     for (int k = 0; k < s->n; k++) {
         const Phase *p = &s->p[k];
         if (p->mom0 != s->p[0].mom0 || p->mom1 != s->p[0].mom0) s->cycles_momentum = 1;
@@ -920,6 +930,13 @@ void schedule_at(const Schedule *s, long t, double *lr, double *mom) {
         *lr = p->lr_rest + (*lr - p->lr_rest) * d;
         *mom = p->mom_rest + (*mom - p->mom_rest) * d;
     }
+}
+
+double schedule_wd_mult(const Schedule *s, int follow_lr, int norm, double lr) {
+    if (!follow_lr) return 1.0;
+    double cycle_steps = (double)s->total / (double)(s->n_cycles > 0 ? s->n_cycles : 1);
+    double f = norm && cycle_steps > 0 ? 1.0 / sqrt(cycle_steps) : 1.0;
+    return s->lr_peak > 0 ? lr / s->lr_peak * f : 0.0;
 }
 
 long schedule_epochs(const Schedule *s) { return (s->total + s->steps_per_epoch - 1) / s->steps_per_epoch; }

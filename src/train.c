@@ -2,6 +2,7 @@
 #include "train.h"
 #include "checkpoint.h"
 #include "curves.h"
+#include "runlog.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -86,7 +87,7 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     int nr = decay_ranges(&t->net, t->optim_opt.wd_bn_bias, ranges);
     optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
     free(ranges);
-    t->perm = xmalloc(sizeof(int) * (size_t)t->train.n);
+    loader_create(&t->loader, &t->train, &t->data, B, LOADER_EPOCHS, 0, 1);
     t->x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
     t->y = xmalloc(sizeof(int) * (size_t)B);
     t->eval_idx = xmalloc(sizeof(int) * (size_t)B);
@@ -95,17 +96,15 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
 }
 
 void trainer_reset(Trainer *t) {
-    // Three independent streams from one seed: init, shuffling, augmentation.
+    // Three independent streams from one seed: init here, shuffling and augmentation in
+    // the loader (seed * 3 + 1, seed * 3 + 2).
     uint64_t seed = (uint64_t)t->opt.seed;
     rng_seed(&t->rng_init, seed * 3 + 0);
-    rng_seed(&t->rng_shuffle, seed * 3 + 1);
-    rng_seed(&t->rng_aug, seed * 3 + 2);
+    loader_reset(&t->loader, seed);
     resnet_init_weights(&t->net, &t->rng_init); // also resets the BN running statistics
-    memset(t->optim.v, 0, sizeof(float) * (size_t)t->optim.n);
-    if (t->optim.s) memset(t->optim.s, 0, sizeof(float) * (size_t)t->optim.n);
-    t->optim.step = 0;
-    t->step = t->pos = t->correct = t->seen = 0;
-    t->epoch = t->in_epoch = 0;
+    optim_reset(&t->optim);
+    t->step = t->correct = t->seen = 0;
+    t->epoch = 0;
     t->seconds = t->loss_sum = t->epoch_seconds = 0;
 }
 
@@ -115,7 +114,7 @@ void trainer_free(Trainer *t) {
     resnet_free(&t->net);
     optim_free(&t->optim);
     schedule_free(&t->sched);
-    free(t->perm);
+    loader_free(&t->loader);
     free(t->x);
     free(t->y);
     free(t->eval_idx);
@@ -139,109 +138,55 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
     return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 
-static void fmt_duration(char *buf, size_t cap, double s) {
-    long x = (long)(s + 0.5);
-    if (x >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
-}
-
-// Opens DIR/name for appending after keeping only the header and the rows whose first
-// field (epoch or iteration) is below `keep_below`: rows written after the checkpoint we
-// resume from are dropped, so a resumed log reads as if the run had never stopped.
-static FILE *open_csv(const char *dir, const char *name, const char *header, long keep_below, int resume, Err *e) {
-    char path[1024], tmp[1100], line[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *old = resume ? fopen(path, "r") : NULL;
-    if (!old) {
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-            return NULL;
-        }
-        fprintf(f, "%s\n", header);
-        fflush(f);
-        return f;
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fclose(old);
-        err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-        return NULL;
-    }
-    fprintf(f, "%s\n", header);
-    int first = 1;
-    while (fgets(line, sizeof line, old)) {
-        if (first) {
-            first = 0;
-            continue;
-        }
-        if (strtol(line, NULL, 10) < keep_below && strchr(line, '\n')) fputs(line, f);
-    }
-    fclose(old);
-    if (fclose(f) || rename(tmp, path)) {
-        err_set(e, ERR_RUNTIME, "%s: cannot rewrite: %s", path, strerror(errno));
-        return NULL;
-    }
-    f = fopen(path, "a");
-    if (!f) err_set(e, ERR_RUNTIME, "%s: cannot append: %s", path, strerror(errno));
-    return f;
-}
-
 static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir);
     return checkpoint_save(t, config_text, path, e);
 }
 
-// A loss this large means the run has blown up even if it is still finite: softmax
-// cross-entropy over 10 classes starts at ln(10) = 2.3.
-#define EXPLODING_LOSS 100.0
+int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
+               double wd_mult, double max_loss, double *loss, int *hits) {
+    double l = resnet_forward(m, x, y, nb, 1, hits);
+    if (loss) *loss = l;
+    if (!isfinite(l) || l > max_loss) return 0;
+    resnet_backward(m, y, nb);
+    optim_step(o, m->params, m->grads, lr, momentum, wd_mult);
+    return 1;
+}
+
+static void report(const Trainer *t, const TrainProgress *p) {
+    if (t->progress) t->progress(t->progress_ctx, p);
+}
 
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e) {
-    const int B = t->opt.batch_size, n = t->train.n;
     const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
-    const int resume = t->step > 0 || t->in_epoch;
-    int live = t->opt.progress < 0 ? isatty(2) : t->opt.progress;
-    FILE *log = open_csv(dir, "log.csv",
-                         "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec",
-                         t->epoch + 1, resume, e);
-    if (!log) return e->code;
-    FILE *iters = NULL;
-    if (t->opt.log_iters &&
-        !(iters = open_csv(dir, "iters.csv", "iteration,epoch,lr,momentum,loss,acc", t->step, resume, e))) {
-        fclose(log);
+    RunLogFiles rl;
+    if (runlog_open(&rl, dir, t->opt.log_iters, t->step > 0 || t->loader.in_epoch, t->epoch + 1, t->step, e))
         return e->code;
-    }
     EvalResult ev = {NAN, NAN};
-    double run_start = now_seconds() - t->seconds;
+    double run_start = now_seconds() - t->seconds, step_time = 0;
     long steps_timed = 0;
-    double step_time = 0;
     int rc = ERR_OK;
+    TrainProgress p = {.epochs = epochs};
     while (t->step < total && rc == ERR_OK) {
-        if (!t->in_epoch) {
-            for (int i = 0; i < n; i++) t->perm[i] = i;
-            rng_shuffle(&t->rng_shuffle, t->perm, n);
-            t->in_epoch = 1;
-            t->pos = 0;
-            t->loss_sum = 0;
+        if (!t->loader.in_epoch) {
+            loader_begin_epoch(&t->loader);
+            t->loss_sum = t->epoch_seconds = 0;
             t->correct = t->seen = 0;
-            t->epoch_seconds = 0;
         }
-        double lr = 0, mom = 0;
         long steps = t->steps_per_epoch;
-        if (steps > t->pos + total - t->step) steps = t->pos + total - t->step;
+        if (steps > t->loader.pos + total - t->step) steps = t->loader.pos + total - t->step;
         double t0 = now_seconds() - t->epoch_seconds;
-        while (t->pos < steps) {
-            const long s = t->pos;
-            int nb = n - (int)(s * B) < B ? n - (int)(s * B) : B, hits = 0;
-            double ts = now_seconds();
+        while (t->loader.pos < steps && rc == ERR_OK) {
+            const long s = t->loader.pos;
+            int hits = 0;
+            double ts = now_seconds(), loss, lr, mom;
             schedule_at(&t->sched, t->step, &lr, &mom);
-            cifar_make_batch(t->x, t->y, &t->train, t->perm + s * B, nb, &t->data, 1, &t->rng_aug);
-            double loss = resnet_forward(&t->net, t->x, t->y, nb, 1, &hits);
-            if (!isfinite(loss) || loss > EXPLODING_LOSS) {
+            int nb = loader_next(&t->loader, t->x, t->y, NULL);
+            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom,
+                            schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
+                            EXPLODING_LOSS, &loss, &hits))
+            {
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
                              "the last good checkpoint and log are kept in %s; lower the maximum LR or lengthen the "
@@ -249,74 +194,60 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                              loss, t->step, t->epoch + 1, s + 1, lr, mom, dir);
                 break;
             }
-            resnet_backward(&t->net, t->y, nb);
-            optim_step(&t->optim, t->net.params, t->net.grads, lr, mom, optim_wd_mult(&t->optim, &t->sched, lr));
-            if (iters)
-                fprintf(iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", t->step, (double)t->step / t->steps_per_epoch, lr, mom,
-                        loss, (double)hits / nb);
+            runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);
             t->step++;
-            t->pos++;
             t->loss_sum += loss * nb;
             t->correct += hits;
             t->seen += nb;
             t->epoch_seconds = now_seconds() - t0;
             step_time += now_seconds() - ts;
             steps_timed++;
-            long every = live ? 1 : (steps >= 10 ? steps / 10 : 1);
-            if (t->pos % every == 0 || t->pos == steps) {
-                char eta[32];
-                double per = step_time / steps_timed;
-                fmt_duration(eta, sizeof eta, per * (double)(total - t->step));
-                fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
-                        live ? "\r\033[K" : "", t->epoch + 1, epochs, t->pos, steps, t->loss_sum / t->seen,
-                        100.0 * t->correct / t->seen, lr, mom, t->seen / t->epoch_seconds, eta, live ? "" : "\n");
-                fflush(stderr);
-            }
+            p = (TrainProgress){.event = TRAIN_STEP, .epoch = t->epoch + 1, .epochs = epochs, .batch = t->loader.pos,
+                                .batches = steps, .loss = t->loss_sum / t->seen, .acc = (double)t->correct / t->seen,
+                                .lr = lr, .momentum = mom, .images_per_sec = t->seen / t->epoch_seconds,
+                                .eta_seconds = step_time / steps_timed * (double)(total - t->step)};
+            report(t, &p);
             if ((t->stop && *t->stop) || (t->stop_at_step && t->step >= t->stop_at_step)) {
                 t->seconds = now_seconds() - run_start;
-                if (live) fprintf(stderr, "\n");
+                p.event = TRAIN_STOPPED;
+                report(t, &p);
                 if (!(rc = save(t, dir, config_text, e)))
                     rc = err_set(e, ERR_INTERRUPTED,
                                  "stopped at step %ld (epoch %d, batch %ld); state saved; resume with: onecycle train "
                                  "--resume %s/checkpoint.ckpt",
-                                 t->step, t->epoch + 1, t->pos, dir);
-                break;
+                                 t->step, t->epoch + 1, t->loader.pos, dir);
             }
         }
         if (rc) break;
         t->epoch++;
-        t->in_epoch = 0;
+        loader_end_epoch(&t->loader);
         int last = t->step >= total;
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
         if (eval) ev = trainer_evaluate(t, &t->test);
         t->seconds = now_seconds() - run_start;
-        if (live) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", t->epoch, epochs, t->loss_sum / t->seen,
-                100.0 * t->correct / t->seen);
-        if (eval) fprintf(stderr, "  test loss %.4f acc %.2f%%", ev.loss, 100 * ev.acc);
-        fprintf(stderr, "  %.0f img/s  %.0fs\n", t->seen / t->epoch_seconds, t->seconds);
-        fprintf(log, "%d,%ld,%.8g,%.6g,%.6f,%.6f,", t->epoch, t->step, lr, mom, t->loss_sum / t->seen,
-                (double)t->correct / t->seen);
-        if (eval)
-            fprintf(log, "%.6f,%.6f,", ev.loss, ev.acc);
-        else
-            fprintf(log, ",,");
-        fprintf(log, "%.2f,%.1f\n", t->seconds, t->seen / t->epoch_seconds);
-        fflush(log);
-        if (iters) fflush(iters);
-        // The curves so far, redrawn every epoch so a long run can be watched.
-        char logpath[1100], png[1100];
-        snprintf(logpath, sizeof logpath, "%s/log.csv", dir);
-        snprintf(png, sizeof png, "%s/curves.png", dir);
-        const char *logs[1] = {logpath};
+        RunLogEpoch row = {.epoch = t->epoch, .step = t->step, .lr = p.lr, .momentum = p.momentum,
+                           .train_loss = t->loss_sum / t->seen, .train_acc = (double)t->correct / t->seen,
+                           .test_loss = eval ? ev.loss : NAN, .test_acc = eval ? ev.acc : NAN,
+                           .seconds = t->seconds, .images_per_sec = t->seen / t->epoch_seconds};
+        p.event = TRAIN_EPOCH;
+        p.epoch = t->epoch;
+        p.seconds = t->seconds;
+        p.epoch_row = &row;
+        report(t, &p);
+        p.epoch_row = NULL;
         Err pe = {0};
-        if (curves_write_png(logs, NULL, 1, png, &pe)) fprintf(stderr, "onecycle: warning: %s\n", pe.msg);
+        if (runlog_epoch(&rl, &row, &pe)) { // the curves so far, redrawn every epoch
+            p.event = TRAIN_WARNING;
+            p.warning = pe.msg;
+            report(t, &p);
+            p.warning = NULL;
+        }
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
             rc = save(t, dir, config_text, e);
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
-    if (iters) fclose(iters);
-    if (fclose(log) && !rc) rc = err_set(e, ERR_RUNTIME, "%s/log.csv: write failed", dir);
+    Err ce = {0};
+    if (runlog_close(&rl, &ce) && !rc) rc = err_set(e, ce.code, "%s", ce.msg);
     if (final) *final = ev;
     return rc;
 }

@@ -10,6 +10,7 @@
 
 int test_passed, test_failed, test_skipped;
 const char *test_current = "";
+const char *test_self = "";
 static int verbose;
 static char tmproot[256];
 static int tmpcount;
@@ -63,8 +64,8 @@ static void cleanup(void) {
     }
 }
 
-#define SUITES(X) X(config) X(cifar) X(dataset) X(fmnist) X(cifar100) X(schedule) X(plot) X(layers) X(conv3x3) X(resnet) X(optim) \
-    X(reference) X(train) X(lrfind) X(checkpoint) X(cli) X(realdata) X(fuzzreplay) X(sweep)
+#define SUITES(X) X(config) X(cifar) X(dataset) X(fmnist) X(cifar100) X(schedule) X(plot) X(curves) X(layers) \
+    X(conv3x3) X(resnet) X(optim) X(reference) X(loader) X(train) X(checkpoint) X(lrfind) X(cli) X(fuzzreplay) X(sweep)
 #define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
 SUITES(DECLARE)
 
@@ -78,9 +79,28 @@ static int wanted(const char *name, int argc, char **argv) {
     return !any;
 }
 
+// A name that is not a suite linked into this runner is an error, not an empty run that passes.
+static int known(const char *name) {
+#define KNOWN(s) \
+    if (suite_##s && !strcmp(name, #s)) return 1;
+    SUITES(KNOWN)
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-v")) verbose = 1;
+    test_self = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) {
+            verbose = 1;
+        } else if (argv[i][0] == '-' || !known(argv[i])) {
+            fprintf(stderr, "run_tests: unknown %s '%s'; suites:", argv[i][0] == '-' ? "option" : "suite", argv[i]);
+#define LIST(s) \
+    if (suite_##s) fprintf(stderr, " %s", #s);
+            SUITES(LIST)
+            fprintf(stderr, "\n");
+            return 2;
+        }
+    }
     atexit(cleanup);
 #define RUN(name)                                                                              \
     if (suite_##name && wanted(#name, argc, argv)) {                                           \

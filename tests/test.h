@@ -9,6 +9,7 @@
 
 extern int test_passed, test_failed, test_skipped;
 extern const char *test_current; // name of the running test, for messages
+extern const char *test_self;    // this runner's path (argv[0])
 
 void test_begin(const char *name); // starts a named test case (prints in verbose mode)
 void test_skip(const char *why);   // records a skipped test with its reason (printed)

@@ -21,14 +21,26 @@ static void expect(const char *name, int status, const char *fragment, const cha
     CHECK_MSG(strstr(out, fragment) != NULL, "%s: output lacks '%s':\n%s", name, fragment, out);
 }
 
+// Regression: `run_tests checkpoint` ran a suite that did not exist: 0 checks, passed.
+static void runner_refuses_unknown_suite(void) {
+    char cmd[600];
+    test_begin("run_tests refuses an unknown suite");
+    snprintf(cmd, sizeof cmd, "%s nosuchsuite", test_self);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 2, "exit status %d, expected 2; output:\n%s", rc, out);
+    CHECK_STR_CONTAINS(out, "unknown suite 'nosuchsuite'");
+    CHECK_STR_CONTAINS(out, " checkpoint");
+}
+
 void suite_cli(void) {
+    runner_refuses_unknown_suite();
     const char *dir = test_tmpdir();
     const char *data = testdata_cifar_dir();
     char cfg[600], text[1024];
     expect("no arguments", 2, "usage: onecycle", "", NULL, NULL);
     expect("unknown command", 2, "unknown command 'trian'", "trian x.cfg", NULL, NULL);
     expect("missing config", 2, "cannot open config", "train /nonexistent/a.cfg", NULL, NULL);
-    expect("unknown option", 2, "unknown option '--frobnicate'", "info x.cfg --frobnicate", NULL, NULL);
+    expect("unknown option", 2, "info has no option '--frobnicate'", "info x.cfg --frobnicate", NULL, NULL);
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "syntax.cfg", "[model]\ndepth 20\n"));
     expect("syntax error names file:line", 2, "syntax.cfg:2:", "info %s", cfg, NULL);
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "typo.cfg", "[schedule]\nmomentun = 0.9\n"));
@@ -47,6 +59,16 @@ void suite_cli(void) {
     expect("info prints parameters (ResNet-56 option A)", 0, "parameters: 853018", "info %s --set model.depth=56", cfg,
            NULL);
     expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);
+    // Regression: every command took every shared option and ignored the ones it does not use
+    // (`info CFG --data DIR` exited 0; `train CFG --data DIR` trained on the config's data.dir).
+    expect("info refuses --data", 2, "info has no option '--data'", "info %s --data /nonexistent", cfg, NULL);
+    expect("schedule refuses --resume", 2, "schedule has no option '--resume'", "schedule %s --resume x.ckpt", cfg,
+           NULL);
+    expect("info refuses --out", 2, "info has no option '--out'", "info %s --out /tmp/x", cfg, NULL);
+    expect("eval refuses an unknown option", 2, "eval has no option '--bogus'", "eval x.ckpt --bogus", NULL, NULL);
+    expect("eval refuses --set", 2, "eval has no option '--set'", "eval x.ckpt --set train.seed=1", NULL, NULL);
+    expect("bench refuses --data", 2, "bench has no option '--data'", "bench --data x", NULL, NULL);
+    expect("plot refuses --out", 2, "plot has no option '--out'", "plot a.csv --out x", NULL, NULL);
     expect("bench bad depth", 2, "6n+2", "bench --depth 21", NULL, NULL);
     expect("bench --layers reports each stage", 0, "conv_c64_8x8_bwd_gflops:",
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --layers", NULL, NULL);
@@ -59,6 +81,9 @@ void suite_cli(void) {
     snprintf(text, sizeof text, "[data]\ndir = %s/nodata\n[model]\ndepth = 8\n[schedule]\nepochs = 1\n", dir);
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "nodata.cfg", text));
     expect("missing data directory", 2, "make data", "train %s --out %s/run-nodata", cfg, dir);
+    // (On a config without data, so that the unfixed binary fails fast instead of training.)
+    expect("train refuses --data", 2, "train has no option '--data'", "train %s --data /nonexistent", cfg, NULL);
+    expect("lr-find refuses --data", 2, "lr-find has no option '--data'", "lr-find %s --data /nonexistent", cfg, NULL);
     expect("schedule writes csv", 0, "schedule", "schedule configs/smith_fastai_1cycle.cfg --csv %s/s.csv --png %s/s.png",
            dir, dir);
     if (!data) {

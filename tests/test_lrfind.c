@@ -1,13 +1,18 @@
 // test_lrfind.c: the LR range test (sequences, smoothing, stop rule, advice, a run on a
-// model with a known divergence LR, the lr-find command end to end) and the training-curve
-// plots (log parsing, figures, bad input).
+// model with a known divergence LR, the lr-find command end to end, the bit-identity guard).
+#include "cli.h"
 #include "cmd.h"
+#include "cpu.h"
 #include "common.h"
 #include "curves.h"
 #include "lrfind.h"
 #include "pngio.h"
 #include "rng.h"
 #include "test.h"
+#include "testdata.h"
+#include <omp.h>
+#include <strings.h>
+#include <zlib.h>
 #include <stdlib.h>
 
 static void test_lr_sequences(void) {
@@ -211,37 +216,6 @@ static void test_drive_known_divergence(void) {
     lrfind_curve_free(&c);
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
-
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
-// Pixels of exactly this colour inside columns [x0, x1).
-static long count_color(const Image *img, uint32_t rgb, int x0, int x1) {
-    long n = 0;
-    for (int y = 0; y < img->h; y++)
-        for (int x = x0; x < x1; x++) {
-            const uint8_t *p = img->rgb + ((size_t)y * img->w + x) * 3;
-            n += p[0] == (rgb >> 16 & 255) && p[1] == (rgb >> 8 & 255) && p[2] == (rgb & 255);
-        }
-    return n;
-}
-
 // A CIFAR-format file of 10000 records whose class shows in the colour, plus noise.
 static int write_cifar(const char *path, uint64_t seed) {
     FILE *f = fopen(path, "wb");
@@ -278,14 +252,14 @@ static void test_lrfind_command(void) {
     CHECK(write_cifar(path, 1));
     snprintf(path, sizeof path, "%s/test_batch.bin", data);
     CHECK(write_cifar(path, 2));
-    write_file(cfg, "[data]\ntrain_images = 256\ntest_images = 32\naugment = none\n"
+    testdata_put(cfg, "[data]\ntrain_images = 256\ntest_images = 32\naugment = none\n"
                     "[model]\ndepth = 8\n[train]\nbatch_size = 16\nthreads = 2\n"
                     "[optim]\nwd = 1e-4\n[schedule]\nepochs = 1\nlr = 0.1\n");
     char *argv[] = {cfg, "--set", set_dir, "--out", out, "--start", "1e-3", "--end", "1e5", "--iters", "40",
                     "--sweep", "momentum=0.5,0.9", "--eval-every", "5", NULL};
     int rc = cmd_lrfind(15, argv);
     CHECK_EQ_INT(rc, ERR_OK);
-    char *text = slurp(csv);
+    char *text = testdata_slurp(csv);
     if (!CHECK_MSG(text != NULL, "%s written", csv)) return;
     CHECK(!strncmp(text, "curve,iteration,lr,loss,smoothed_loss,test_loss,test_acc\n", 57));
     int rows0 = 0, rows1 = 0;
@@ -313,22 +287,22 @@ static void test_lrfind_command(void) {
     if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
         CHECK(img.w == 1800 && img.h == 500);
         // Curve 1 blue and curve 2 vermilion (plot.c's palette) in both panels.
-        CHECK(count_color(&img, 0x0072B2, 0, 900) > 100);
-        CHECK(count_color(&img, 0xD55E00, 0, 900) > 100);
-        CHECK(count_color(&img, 0x0072B2, 900, 1800) > 100);
-        CHECK(count_color(&img, 0xD55E00, 900, 1800) > 100);
+        CHECK(testdata_count_color(&img, 0x0072B2, 0, 900) > 100);
+        CHECK(testdata_count_color(&img, 0xD55E00, 0, 900) > 100);
+        CHECK(testdata_count_color(&img, 0x0072B2, 900, 1800) > 100);
+        CHECK(testdata_count_color(&img, 0xD55E00, 900, 1800) > 100);
         image_free(&img);
     }
     snprintf(path, sizeof path, "%s/lr_find.cfg", out);
-    text = slurp(path);
+    text = testdata_slurp(path);
     CHECK(text && strstr(text, "depth = 8"));
     free(text);
 
     test_begin("lr-find refuses to overwrite a range test without --force");
-    text = slurp(csv);
+    text = testdata_slurp(csv);
     char *argv2[] = {cfg, "--set", set_dir, "--out", out, "--iters", "5", NULL};
     CHECK_EQ_INT(cmd_lrfind(7, argv2), ERR_INPUT);
-    char *again = slurp(csv);
+    char *again = testdata_slurp(csv);
     CHECK(text && again && !strcmp(text, again));
     free(text);
     free(again);
@@ -360,14 +334,14 @@ static void test_lrfind_outputs(void) {
     lrfind_drive(&o, quad_step, NULL, &q, &c);
     Err e = {0};
     CHECK_EQ_INT(lrfind_write_csv(csv, &c, 1, 0, &e), ERR_OK);
-    char *text = slurp(csv);
+    char *text = testdata_slurp(csv);
     CHECK(text && !strncmp(text, "curve,iteration,lr,loss,smoothed_loss\nwd=0.001,0,0.01,", 54));
     free(text);
     CHECK_EQ_INT(lrfind_write_png(png, &c, 1, 1, 0, &e), ERR_OK);
     Image img = {0};
     if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
         CHECK(img.w == 900 && img.h == 500);
-        CHECK(count_color(&img, 0x0072B2, 0, 900) > 100);
+        CHECK(testdata_count_color(&img, 0x0072B2, 0, 900) > 100);
         image_free(&img);
     }
     CHECK_EQ_INT(lrfind_write_csv("/nonexistent-dir/x.csv", &c, 1, 0, &e), ERR_RUNTIME);
@@ -375,114 +349,57 @@ static void test_lrfind_outputs(void) {
     lrfind_curve_free(&c);
 }
 
-static const char good_log[] =
-    "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n"
-    "1,98,0.08,0.95,1.9,0.30,,,10.5,4700\n"
-    "2,196,0.2,0.9,1.5,0.45,1.4,0.50,21.0,4710\n"
-    "3,294,0.4,0.85,1.2,0.57,,,31.5,4720\n"
-    "4,392,0.2,0.9,1.0,0.65,0.9,0.69,42.0,4705.5\n";
+// Bit-identity guard for the LR range test (see test_train.c's guard): 12 steps of a fixed
+// config on 2 threads, two curves in a row on one trainer (the second must start afresh), must
+// reproduce tests/fixtures/guard_lrfind.txt exactly: every loss as a hex float, and a CRC32 of
+// the final weights. ONECYCLE_WRITE_GUARD=1 rewrites it.
+char *openblas_get_corename(void);
 
-static void test_curves(void) {
-    test_begin("curves: parse a log with empty test fields");
-    const char *dir = test_tmpdir();
-    char runa[400], runb[400], loga[500], logb[500], png[500], mk[600];
-    snprintf(runa, sizeof runa, "%s/run_a", dir);
-    snprintf(runb, sizeof runb, "%s/run_b", dir);
-    snprintf(mk, sizeof mk, "mkdir -p '%s' '%s'", runa, runb);
-    CHECK(system(mk) == 0);
-    snprintf(loga, sizeof loga, "%s/log.csv", runa);
-    snprintf(logb, sizeof logb, "%s/log.csv", runb);
-    snprintf(png, sizeof png, "%s/curves.png", dir);
-    write_file(loga, good_log);
-    write_file(logb, "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\r\n"
-                     "1,98,0.1,0.9,2.0,0.25,1.8,0.33,10,4000\r\n2,196,0.1,0.9,1.6,0.40,1.5,0.45,20,4000\r\n\n");
-    RunLog L;
+static void test_lrfind_guard(void) {
+    test_begin("guard: lr-find losses and weights bit-identical to the fixture");
+    const char *data = testdata_cifar_dir(), *core = openblas_get_corename();
+    __builtin_cpu_init();
+    if (!data || !__builtin_cpu_supports("avx512f") || !core || strcasecmp(core, "Haswell")) {
+        test_skip("needs CIFAR-10, AVX-512 and OpenBLAS's Haswell core (where the fixture was made)");
+        return;
+    }
+    int threads = omp_get_max_threads();
+    cpu_set_threads(2);
+    static char text[1024], got[8192];
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 200\ntest_images = 64\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nseed = 5\n[optim]\nwd = 1e-4\n[schedule]\nlr = 0.1\nepochs = 1\n",
+             data);
+    static Config c;
+    Trainer t;
     Err e = {0};
-    if (CHECK_MSG(curves_read_log(loga, &L, &e) == ERR_OK, "%s", e.msg)) {
-        CHECK_EQ_INT(L.n, 4);
-        CHECK(L.epoch[3] == 4 && L.lr[2] == 0.4 && L.momentum[2] == 0.85);
-        CHECK(L.train_loss[0] == 1.9 && L.train_acc[3] == 0.65);
-        CHECK(isnan(L.test_loss[0]) && isnan(L.test_acc[2]));
-        CHECK(L.test_loss[1] == 1.4 && L.test_acc[3] == 0.69);
-        curves_free_log(&L);
+    config_init(&c, cli_schema());
+    if (config_load_string(&c, text, "guard.cfg", &e) || trainer_create(&t, &c, &e)) {
+        CHECK_MSG(0, "setup: %s", e.msg);
+        cpu_set_threads(threads);
+        return;
     }
-    if (CHECK_MSG(curves_read_log(logb, &L, &e) == ERR_OK, "CRLF and a blank last line: %s", e.msg)) {
-        CHECK_EQ_INT(L.n, 2);
-        curves_free_log(&L);
+    int len = 0;
+    for (int k = 0; k < 2; k++) {
+        LrFindOptions o = {.start = 1e-3, .end = 3, .iters = 12, .momentum = k ? 0.85 : 0.9, .wd = k ? 1e-3 : 1e-4};
+        LrFindCurve cv = {0};
+        CHECK_EQ_INT(lrfind_run(&t, &o, &cv, &e), ERR_OK);
+        for (int i = 0; i < cv.n; i++) len += snprintf(got + len, sizeof got - (size_t)len, "%d %d %a\n", k, i, cv.loss[i]);
+        unsigned long crc = crc32(0, (const unsigned char *)t.net.params, (uInt)(sizeof(float) * (size_t)t.net.nparams));
+        len += snprintf(got + len, sizeof got - (size_t)len, "%d weights crc32 %08lx\n", k, crc);
+        lrfind_curve_free(&cv);
     }
-
-    test_begin("curves: default labels are run directory names");
-    char lab[64];
-    curves_default_label("runs/smith_1cycle/log.csv", lab, sizeof lab);
-    CHECK(!strcmp(lab, "smith_1cycle"));
-    curves_default_label("log.csv", lab, sizeof lab);
-    CHECK(!strcmp(lab, "log"));
-    curves_default_label("/log.csv", lab, sizeof lab);
-    CHECK(!strcmp(lab, "log.csv"));
-
-    test_begin("curves: one log, and two overlaid, as 3-panel PNGs");
-    const char *one[] = {loga};
-    CHECK_EQ_INT(curves_write_png(one, NULL, 1, png, &e), ERR_OK);
-    Image img = {0};
-    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
-        CHECK(img.w == 1800 && img.h == 500);
-        for (int p = 0; p < 3; p++) { // train (blue) and test / momentum (vermilion) in every panel
-            CHECK_MSG(count_color(&img, 0x0072B2, 600 * p, 600 * p + 600) > 50, "panel %d blue", p);
-            CHECK_MSG(count_color(&img, 0xD55E00, 600 * p, 600 * p + 600) > 20, "panel %d vermilion", p);
-        }
-        image_free(&img);
+    trainer_free(&t);
+    cpu_set_threads(threads);
+    const char *path = "tests/fixtures/guard_lrfind.txt", *w = getenv("ONECYCLE_WRITE_GUARD");
+    if (w && *w && strcmp(w, "0")) {
+        testdata_put(path, got);
+        printf("    wrote %s\n", path);
+        return;
     }
-    const char *two[] = {loga, logb}, *labels[] = {"1cycle", "const"};
-    CHECK_EQ_INT(curves_write_png(two, labels, 2, png, &e), ERR_OK);
-    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
-        for (int p = 0; p < 3; p++) { // log 1 blue, log 2 vermilion
-            CHECK_MSG(count_color(&img, 0x0072B2, 600 * p, 600 * p + 600) > 50, "panel %d log 1", p);
-            CHECK_MSG(count_color(&img, 0xD55E00, 600 * p, 600 * p + 600) > 50, "panel %d log 2", p);
-        }
-        image_free(&img);
-    }
-    char *pargv[] = {loga, logb, "--png", png, "--labels", "x,y", NULL};
-    CHECK_EQ_INT(cmd_plot(6, pargv), ERR_OK);
-    char *pbad[] = {loga, logb, "--png", png, "--labels", "x", NULL};
-    CHECK_EQ_INT(cmd_plot(6, pbad), ERR_INPUT);
-
-    test_begin("curves: bad logs give messages naming file and line");
-    struct {
-        const char *text, *want;
-    } bad[] = {
-        {"epoch,iteration,lr\n1,2,3\n", ":1: not a training log"},
-        {"", "empty file"},
-        {"epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n", "no epochs"},
-        {"epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n"
-         "1,98,0.08,0.95,1.9,0.30,,,10.5,4700\n1,98,abc,0.95,1.9,0.30,,,10.5,4700\n",
-         ":3: field lr: expected a number, got 'abc'"},
-        {"epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n1,98,0.08\n",
-         ":2: expected 10 comma-separated fields, got 3"},
-        {"epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n"
-         "1,98,0.08,0.95,1.9,0.30,,,10.5,4700,7\n",
-         ":2: expected 10 comma-separated fields, got more"},
-        {"epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n"
-         "1,98,0.08,0.95,,0.30,,,10.5,4700\n",
-         ":2: field train_loss is empty"},
-        {"epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n"
-         "1,98,0.08,0.95,1.9,0.30,1.2,,10.5,4700\n",
-         ":2: test_loss and test_acc must be both given"},
-    };
-    char path[500];
-    snprintf(path, sizeof path, "%s/bad.csv", dir);
-    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        write_file(path, bad[k].text);
-        e = (Err){0};
-        CHECK_EQ_INT(curves_read_log(path, &L, &e), ERR_INPUT);
-        CHECK_STR_CONTAINS(e.msg, bad[k].want);
-        CHECK_STR_CONTAINS(e.msg, path);
-    }
-    const char *missing[] = {"/nonexistent/log.csv"};
-    CHECK_EQ_INT(curves_write_png(missing, NULL, 1, png, &e), ERR_INPUT);
-    CHECK_STR_CONTAINS(e.msg, "/nonexistent/log.csv: cannot open");
-    const char *mixed[] = {loga, path};
-    CHECK_EQ_INT(curves_write_png(mixed, NULL, 2, png, &e), ERR_INPUT);
-    CHECK_STR_CONTAINS(e.msg, path);
+    char *want = testdata_slurp(path);
+    CHECK_MSG(want && !strcmp(want, got), "lr-find differs from %s (the numbers changed):\n%s", path, got);
+    free(want);
 }
 
 void suite_lrfind(void) {
@@ -492,6 +409,6 @@ void suite_lrfind(void) {
     test_advice();
     test_drive_known_divergence();
     test_lrfind_outputs();
-    test_curves();
     test_lrfind_command();
+    test_lrfind_guard();
 }

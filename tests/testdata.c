@@ -1,6 +1,8 @@
 // testdata.c: shared helpers for tests that need real data, files or the binary.
 #include "testdata.h"
 #include "cifar.h"
+#include "cli.h"
+#include "test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,4 +47,54 @@ int testdata_run(const char *cmdline, char *out, int cap) {
 const char *testdata_bin(void) {
     const char *b = getenv("ONECYCLE_BIN");
     return b && *b ? b : "./onecycle";
+}
+
+char *testdata_slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+void testdata_put(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+long testdata_count_color(const Image *img, uint32_t rgb, int x0, int x1) {
+    long n = 0;
+    for (int y = 0; y < img->h; y++)
+        for (int x = x0; x < x1; x++) {
+            const uint8_t *p = img->rgb + ((size_t)y * img->w + x) * 3;
+            n += p[0] == (rgb >> 16 & 255) && p[1] == (rgb >> 8 & 255) && p[2] == (rgb & 255);
+        }
+    return n;
+}
+
+const char *testdata_tiny_config(const char *dir, int depth) {
+    static char text[2048];
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 500\ntest_images = 200\n"
+             "[model]\ndepth = %d\n[train]\nbatch_size = 64\nprogress = plain\n"
+             "[schedule]\nlr = 0.3\nepochs = 2\nuse_clr_beta = 10, 20, 0.95, 0.85\n",
+             dir, depth);
+    return text;
+}
+
+int testdata_trainer(Trainer *t, Config *c, const char *text) {
+    Err e = {0};
+    config_init(c, cli_schema());
+    if (config_load_string(c, text, "test.cfg", &e) || trainer_create(t, c, &e)) {
+        CHECK_MSG(0, "trainer setup failed: %s", e.msg);
+        return -1;
+    }
+    return 0;
 }

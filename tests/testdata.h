@@ -2,6 +2,9 @@
 #ifndef ONECYCLE_TEST_TESTDATA_H
 #define ONECYCLE_TEST_TESTDATA_H
 #include "config.h"
+#include "pngio.h"
+#include "train.h"
+#include <stdint.h>
 
 // data/cifar-10-batches-bin or ../shared/data/cifar-10-batches-bin if it holds the
 // official files, else NULL (tests that need it record a skip with the reason).
@@ -13,5 +16,17 @@ const char *testdata_write(const char *dir, const char *name, const char *text);
 int testdata_run(const char *cmdline, char *out, int cap);
 // The onecycle binary under test ($ONECYCLE_BIN or ./onecycle).
 const char *testdata_bin(void);
+// The whole file as a string (malloc'd), or NULL.
+char *testdata_slurp(const char *path);
+// Writes text to path (no error if it cannot).
+void testdata_put(const char *path, const char *text);
+// Pixels of exactly this colour inside columns [x0, x1) of an RGB image.
+long testdata_count_color(const Image *img, uint32_t rgb, int x0, int x1);
+// A tiny run on the real data in dir: ResNet-(depth), 500 images (8 steps of 64, the last
+// one partial), 2 epochs of use_clr_beta with cycling momentum, crop+flip augmentation.
+// (Static buffer, valid until the next call.)
+const char *testdata_tiny_config(const char *dir, int depth);
+// config_init over the CLI schema, load text, trainer_create; a failed CHECK on error.
+int testdata_trainer(Trainer *t, Config *c, const char *text);
 
 #endif

@@ -70,15 +70,15 @@ static void fuzz_ckpt_trainer(Trainer *t, int kind) {
     t->steps_per_epoch = 3;
     t->sched.total = 6;
     t->sched.steps_per_epoch = 3;
-    t->perm = malloc(sizeof(int) * FUZZ_TRAIN_N);
-    for (int i = 0; i < FUZZ_TRAIN_N; i++) t->perm[i] = FUZZ_TRAIN_N - 1 - i;
+    t->loader.perm = malloc(sizeof(int) * FUZZ_TRAIN_N);
+    for (int i = 0; i < FUZZ_TRAIN_N; i++) t->loader.perm[i] = FUZZ_TRAIN_N - 1 - i;
     rng_seed(&t->rng_init, 2);
-    rng_seed(&t->rng_shuffle, 3);
-    rng_seed(&t->rng_aug, 4);
+    rng_seed(&t->loader.shuffle, 3);
+    rng_seed(&t->loader.aug, 4);
     t->step = 4;
     t->epoch = 1;
-    t->pos = 1;
-    t->in_epoch = 1;
+    t->loader.pos = 1;
+    t->loader.in_epoch = 1;
     t->optim.step = 4;
 }
 
@@ -186,12 +186,12 @@ static void fuzz_ckpt_load_all(void) {
         // What was accepted must be a state the training loop can continue from.
         Trainer *t = ts[i];
         FUZZ_ASSERT(t->step >= 0 && t->step <= t->sched.total);
-        FUZZ_ASSERT(t->pos >= 0 && t->pos <= t->steps_per_epoch);
+        FUZZ_ASSERT(t->loader.pos >= 0 && t->loader.pos <= t->steps_per_epoch);
         FUZZ_ASSERT(t->epoch >= 0 && t->epoch <= (t->sched.total + t->steps_per_epoch - 1) / t->steps_per_epoch);
         FUZZ_ASSERT(t->optim.step >= 0);
-        FUZZ_ASSERT(t->in_epoch == 0 || t->in_epoch == 1);
+        FUZZ_ASSERT(t->loader.in_epoch == 0 || t->loader.in_epoch == 1);
         FUZZ_ASSERT(t->seen >= 0 && t->correct >= 0 && t->correct <= t->seen);
-        for (int k = 0; k < t->train.n; k++) FUZZ_ASSERT(t->perm[k] >= 0 && t->perm[k] < t->train.n);
+        for (int k = 0; k < t->train.n; k++) FUZZ_ASSERT(t->loader.perm[k] >= 0 && t->loader.perm[k] < t->train.n);
     }
 }
 

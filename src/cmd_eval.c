@@ -1,0 +1,51 @@
+// cmd_eval.c: `onecycle eval CKPT [--data DIR]`: test accuracy and loss of a checkpoint.
+#include "checkpoint.h"
+#include "cifar.h"
+#include "cli.h"
+#include "cmd.h"
+#include "config.h"
+#include "cpu.h"
+#include "optim.h"
+#include "resnet.h"
+#include "schedule.h"
+#include "train.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_eval(int argc, char **argv) {
+    static const CliSpec spec = {"eval", CLI_DATA, .max_args = 1};
+    CliArgs a;
+    int rc = cli_parse(&a, &spec, argc, argv);
+    if (rc) return rc;
+    const char *ckpt = a.config, *data = a.data;
+    if (!ckpt) return cli_usage_error("%s", "eval needs a checkpoint file");
+    Err e = {0};
+    static Config c;
+    if (cli_load_checkpoint_config(&c, ckpt, &e)) return cli_fail(&e);
+    ModelOptions mo;
+    TrainOptions to;
+    CifarOptions co;
+    if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
+    if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
+    cpu_set_threads(to.threads);
+    CifarSet test;
+    ResNet m;
+    if (cifar_load(&test, co.dir, 0, 0, &e)) return cli_fail(&e);
+    if (resnet_create(&m, &mo, to.batch_size, &e) || checkpoint_load_weights(&m, ckpt, &e)) {
+        cifar_free(&test);
+        return cli_fail(&e);
+    }
+    float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * CIFAR_IMAGE);
+    int *y = xmalloc(sizeof(int) * (size_t)to.batch_size), *idx = xmalloc(sizeof(int) * (size_t)to.batch_size);
+    EvalResult r = evaluate_set(&m, &test, &co, to.batch_size, x, y, idx);
+    printf("test_accuracy: %.4f\n", r.acc);
+    printf("test_loss: %.4f\n", r.loss);
+    free(x);
+    free(y);
+    free(idx);
+    resnet_free(&m);
+    cifar_free(&test);
+    return ERR_OK;
+}

@@ -1,0 +1,46 @@
+// cmd_info.c: `onecycle info CONFIG`: the model summary and the run plan of a config.
+#include "checkpoint.h"
+#include "cifar.h"
+#include "cli.h"
+#include "cmd.h"
+#include "config.h"
+#include "cpu.h"
+#include "optim.h"
+#include "resnet.h"
+#include "schedule.h"
+#include "train.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_info(int argc, char **argv) {
+    static const CliSpec spec = {"info", CLI_SET, .max_args = 1};
+    CliArgs a;
+    Err e = {0};
+    static Config c;
+    int rc = cli_parse(&a, &spec, argc, argv);
+    if (rc) return rc;
+    if (!a.config) return cli_usage_error("%s", "missing CONFIG file");
+    if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
+    ModelOptions mo;
+    TrainOptions to;
+    CifarOptions co;
+    OptimOptions oo;
+    if (run_options_from_config(&c, &to, &co, &mo, &oo, &e)) return cli_fail(&e);
+    ResNet m;
+    if (resnet_create(&m, &mo, 1, &e)) return cli_fail(&e);
+    resnet_print_summary(&m, stdout);
+    resnet_free(&m);
+    long spe = train_steps_per_epoch(&to, co.train_images);
+    Schedule s;
+    if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
+    printf("data: %s, %d train / %d test images, augment %s\n", co.dir, co.train_images, co.test_images,
+           co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
+    printf("optimiser: %s, weight decay %g%s\n", oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
+           oo.wd, oo.wd_bn_bias ? "" : " (not on BN/bias)");
+    printf("schedule: %s, %ld epochs x %ld steps (batch %d) = %ld steps\n", s.policy, schedule_epochs(&s), spe,
+           to.batch_size, s.total);
+    schedule_free(&s);
+    return ERR_OK;
+}

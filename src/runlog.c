@@ -1,0 +1,91 @@
+// runlog.c: log.csv and iters.csv of a run, and the curves figure (format in runlog.h).
+#include "runlog.h"
+#include "curves.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Opens DIR/name for appending after keeping only the header and the rows whose first
+// field (epoch or iteration) is below `keep_below`: rows written after the checkpoint we
+// resume from are dropped, so a resumed log reads as if the run had never stopped.
+static FILE *open_csv(const char *dir, const char *name, const char *header, long keep_below, int resume, Err *e) {
+    char path[1024], tmp[1100], line[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *old = resume ? fopen(path, "r") : NULL;
+    if (!old) {
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+            return NULL;
+        }
+        fprintf(f, "%s\n", header);
+        fflush(f);
+        return f;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fclose(old);
+        err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    fprintf(f, "%s\n", header);
+    int first = 1;
+    while (fgets(line, sizeof line, old)) {
+        if (first) {
+            first = 0;
+            continue;
+        }
+        if (strtol(line, NULL, 10) < keep_below && strchr(line, '\n')) fputs(line, f);
+    }
+    fclose(old);
+    if (fclose(f) || rename(tmp, path)) {
+        err_set(e, ERR_RUNTIME, "%s: cannot rewrite: %s", path, strerror(errno));
+        return NULL;
+    }
+    f = fopen(path, "a");
+    if (!f) err_set(e, ERR_RUNTIME, "%s: cannot append: %s", path, strerror(errno));
+    return f;
+}
+
+int runlog_open(RunLogFiles *r, const char *dir, int iters, int resume, long keep_epoch, long keep_step, Err *e) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    if (!(r->log = open_csv(dir, "log.csv", RUNLOG_EPOCH_HEADER, keep_epoch, resume, e))) return e->code;
+    if (iters && !(r->iters = open_csv(dir, "iters.csv", RUNLOG_ITERS_HEADER, keep_step, resume, e))) {
+        fclose(r->log);
+        r->log = NULL;
+        return e->code;
+    }
+    return ERR_OK;
+}
+
+void runlog_step(RunLogFiles *r, long step, double epoch, double lr, double momentum, double loss, double acc) {
+    if (r->iters) fprintf(r->iters, "%ld,%.6f,%.8g,%.6g,%.6f,%.6f\n", step, epoch, lr, momentum, loss, acc);
+}
+
+int runlog_epoch(RunLogFiles *r, const RunLogEpoch *row, Err *e) {
+    fprintf(r->log, "%d,%ld,%.8g,%.6g,%.6f,%.6f,", row->epoch, row->step, row->lr, row->momentum, row->train_loss,
+            row->train_acc);
+    if (!isnan(row->test_loss))
+        fprintf(r->log, "%.6f,%.6f,", row->test_loss, row->test_acc);
+    else
+        fprintf(r->log, ",,");
+    fprintf(r->log, "%.2f,%.1f\n", row->seconds, row->images_per_sec);
+    fflush(r->log);
+    if (r->iters) fflush(r->iters);
+    char logpath[1100], png[1100];
+    snprintf(logpath, sizeof logpath, "%s/log.csv", r->dir);
+    snprintf(png, sizeof png, "%s/curves.png", r->dir);
+    const char *logs[1] = {logpath};
+    return curves_write_png(logs, NULL, 1, png, e);
+}
+
+int runlog_close(RunLogFiles *r, Err *e) {
+    int bad = 0;
+    if (r->iters) fclose(r->iters);
+    if (r->log && fclose(r->log)) bad = 1;
+    r->log = r->iters = NULL;
+    return bad ? err_set(e, ERR_RUNTIME, "%s/log.csv: write failed", r->dir) : ERR_OK;
+}

@@ -1,0 +1,154 @@
+// test_checkpoint.c: saving and restoring a run: a resume mid-epoch is bit-identical (weights,
+// optimiser, log), and defective checkpoints (truncated, corrupt, another version, not a
+// checkpoint, missing, another model) are refused with a clear message.
+#include "checkpoint.h"
+#include "test.h"
+#include "testdata.h"
+#include "train.h"
+#include <stdlib.h>
+#include <zlib.h>
+
+// Drops the last two columns (seconds, images_per_sec): wall time differs between runs.
+static void strip_timing(char *csv) {
+    char *out = csv;
+    for (char *line = csv; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        int commas = 0;
+        size_t keep = len;
+        for (size_t i = len; i > 0; i--)
+            if (line[i - 1] == ',' && ++commas == 2) {
+                keep = i - 1;
+                break;
+            }
+        memmove(out, line, keep);
+        out += keep;
+        *out++ = '\n';
+        line += len + (nl ? 1 : 0);
+    }
+    *out = 0;
+}
+
+static void test_resume_exact(const char *data) {
+    test_begin("resume mid-epoch is bit-identical");
+    static Config c1, c2, c3;
+    Trainer a, b;
+    Err e = {0};
+    char dira[400], dirb[400], ckpt[500];
+    snprintf(dira, sizeof dira, "%s", test_tmpdir());
+    snprintf(dirb, sizeof dirb, "%s", test_tmpdir());
+    const char *text = testdata_tiny_config(data, 8);
+    static char dump[65536];
+    if (testdata_trainer(&a, &c1, text)) return;
+    config_dump(&c1, dump, sizeof dump);
+    EvalResult ra, rb;
+    CHECK_EQ_INT(trainer_run(&a, dira, dump, &ra, &e), ERR_OK);
+    // Same run, stopped after 5 of 16 steps (inside epoch 1), then resumed in a new trainer.
+    if (testdata_trainer(&b, &c2, text)) return;
+    b.stop_at_step = 5;
+    int rc = trainer_run(&b, dirb, dump, NULL, &e);
+    CHECK_EQ_INT(rc, ERR_INTERRUPTED);
+    CHECK_STR_CONTAINS(e.msg, "resume with: onecycle train --resume");
+    trainer_free(&b);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ckpt", dirb);
+    char *saved;
+    CHECK_EQ_INT(checkpoint_read_config(ckpt, &saved, &e), ERR_OK);
+    if (testdata_trainer(&b, &c3, saved)) return;
+    free(saved);
+    CHECK_EQ_INT(checkpoint_load(&b, ckpt, &e), ERR_OK);
+    CHECK_EQ_INT(b.step, 5);
+    CHECK_EQ_INT(trainer_run(&b, dirb, dump, &rb, &e), ERR_OK);
+    CHECK_EQ_INT(a.step, b.step);
+    CHECK_MSG(!memcmp(a.net.params, b.net.params, sizeof(float) * a.net.nparams), "weights differ after resume");
+    CHECK_MSG(!memcmp(a.net.stats, b.net.stats, sizeof(float) * a.net.nstats), "BN statistics differ after resume");
+    CHECK_MSG(!memcmp(a.optim.v, b.optim.v, sizeof(float) * a.net.nparams), "momentum buffers differ after resume");
+    CHECK(ra.acc == rb.acc && ra.loss == rb.loss);
+    char pa[500], pb[500];
+    snprintf(pa, sizeof pa, "%s/log.csv", dira);
+    snprintf(pb, sizeof pb, "%s/log.csv", dirb);
+    char *la = testdata_slurp(pa), *lb = testdata_slurp(pb);
+    CHECK(la && lb);
+    if (la && lb) {
+        strip_timing(la);
+        strip_timing(lb);
+        CHECK_MSG(!strcmp(la, lb), "logs differ:\n%s\nvs\n%s", la, lb);
+    }
+    free(la);
+    free(lb);
+    trainer_free(&a);
+    trainer_free(&b);
+}
+
+static void write_bytes(const char *path, const unsigned char *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(p, 1, n, f);
+    fclose(f);
+}
+
+static void test_bad_checkpoints(const char *data) {
+    static Config c, c2;
+    Trainer t;
+    Err e = {0};
+    const char *dir = test_tmpdir();
+    if (testdata_trainer(&t, &c, testdata_tiny_config(data, 8))) return;
+    t.stop_at_step = 1;
+    trainer_run(&t, dir, "[model]\ndepth = 8\n", NULL, &e);
+    char good[500], bad[500];
+    snprintf(good, sizeof good, "%s/checkpoint.ckpt", dir);
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+    FILE *f = fopen(good, "rb");
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc(n);
+    CHECK_EQ_INT(fread(buf, 1, n, f), n);
+    fclose(f);
+
+    test_begin("truncated checkpoint");
+    write_bytes(bad, buf, n - 100);
+    CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "CRC mismatch");
+    test_begin("flipped byte");
+    buf[n / 2] ^= 0x40;
+    write_bytes(bad, buf, n);
+    CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "corrupt");
+    buf[n / 2] ^= 0x40;
+    test_begin("wrong version");
+    buf[8] = 99;
+    uint32_t crc = (uint32_t)crc32(0, buf, (uInt)(n - 4)); // a well-formed file of another version
+    unsigned char saved_crc[4];
+    memcpy(saved_crc, buf + n - 4, 4);
+    memcpy(buf + n - 4, &crc, 4);
+    write_bytes(bad, buf, n);
+    memcpy(buf + n - 4, saved_crc, 4);
+    CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "version 99");
+    buf[8] = 1;
+    test_begin("not a checkpoint");
+    write_bytes(bad, (const unsigned char *)"hello, this is not a checkpoint file", 36);
+    CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "not an onecycle checkpoint");
+    test_begin("missing checkpoint");
+    CHECK_EQ_INT(checkpoint_load(&t, "/nonexistent/x.ckpt", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "cannot open checkpoint");
+    trainer_free(&t);
+    test_begin("model shape mismatch");
+    if (testdata_trainer(&t, &c2, testdata_tiny_config(data, 14))) return;
+    CHECK_EQ_INT(checkpoint_load(&t, good, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "ResNet-8");
+    CHECK_STR_CONTAINS(e.msg, "ResNet-14");
+    trainer_free(&t);
+    free(buf);
+}
+
+void suite_checkpoint(void) {
+    const char *data = testdata_cifar_dir();
+    if (!data) {
+        test_begin("checkpoint");
+        test_skip("CIFAR-10 not found in data/cifar-10-batches-bin or ../shared/data (run `make data`)");
+        return;
+    }
+    test_resume_exact(data);
+    test_bad_checkpoints(data);
+}
