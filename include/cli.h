@@ -29,4 +29,10 @@ int cli_fail(const Err *e);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
 int cli_usage_error(const char *fmt, const char *arg);
 
+// The trained model of a checkpoint, for eval, export and predict: its embedded config into
+// c (over cli_schema), then m created for batches up to max_batch with the saved weights.
+// ERR_INPUT for a missing, corrupt or mismatched checkpoint; on error m is left freed.
+typedef struct ResNet ResNet;
+int cli_load_model(ResNet *m, const char *ckpt, int max_batch, Config *c, Err *e);
+
 #endif

@@ -8,6 +8,8 @@
 int cmd_lrfind(int argc, char **argv);
 // onecycle plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]
 int cmd_plot(int argc, char **argv);
+// onecycle export CKPT OUT.npz [--force]
+int cmd_export(int argc, char **argv);
 
 // Seconds per call of fn(ctx): one warm-up call, then calls for at least `seconds` (and at
 // least 3). The timer of `onecycle bench`.

@@ -32,6 +32,8 @@ const char cli_usage[] =
     "      LR range test; writes DIR/lr_find.{csv,png} (default runs/lr-find), prints a max LR\n"
     "  plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]\n"
     "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png)\n"
+    "  export CKPT OUT.npz [--force]\n"
+    "      the model as a NumPy .npz of PyTorch state_dict arrays (scripts/load_npz.py)\n"
     "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S] [--layers]\n"
     "      time training (forward+backward+update) and evaluation on random input;\n"
     "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3\n"

@@ -64,7 +64,8 @@ static void cleanup(void) {
 }
 
 #define SUITES(X) X(config) X(cifar) X(schedule) X(plot) X(layers) X(conv3x3) X(resnet) X(optim) \
-    X(reference) X(train) X(lrfind) X(checkpoint) X(cli) X(realdata) X(fuzzreplay) X(sweep)
+    X(reference) X(train) X(lrfind) X(checkpoint) X(cli) X(realdata) X(fuzzreplay) X(sweep) \
+    X(npz) X(statedict) X(export)
 #define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
 SUITES(DECLARE)
 
