@@ -377,6 +377,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "lr-find")) return cmd_lrfind(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "config")) {
         config_print_schema(cli_schema(), stdout);
         return ERR_OK;
