@@ -26,6 +26,11 @@ int cli_parse(CliArgs *a, int argc, char **argv);
 int cli_load_config(Config *c, const CliArgs *a, Err *e);
 // Prints "onecycle: MESSAGE" and returns the exit status for e.
 int cli_fail(const Err *e);
+// Prints the usage lines of one command (every block of cli_usage that starts with it) to
+// f (FILE*); returns 0 when cli_usage has no such command.
+int cli_command_help(const char *cmd, void *f);
+// "unknown command 'X'; did you mean 'Y'?" (when one is close) and the usage; ERR_INPUT.
+int cli_unknown_command(const char *cmd);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
 int cli_usage_error(const char *fmt, const char *arg);
 

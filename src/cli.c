@@ -23,7 +23,8 @@ const char cli_usage[] =
     "      DIR/checkpoint.ckpt; --init-from starts from a checkpoint's weights (new schedule)\n"
     "  train --resume DIR/checkpoint.ckpt [--threads N]\n"
     "      continue an interrupted run exactly where it stopped\n"
-    "  eval CKPT [--data DIR]              test accuracy and loss of a checkpoint\n"
+    "  eval CKPT [--data DIR] [--threads N]\n"
+    "      test accuracy and loss of a checkpoint, and how many test images it scored\n"
     "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
     "  schedule CONFIG [--set ...] [--csv FILE] [--png FILE] [--x iterations|epochs]\n"
     "      the LR/momentum schedule of a config, without training\n"
@@ -123,3 +124,36 @@ int cli_load_config(Config *c, const CliArgs *a, Err *e) {
 }
 
 const ConfigSection *cli_schema(void) { return schema_table; }
+
+// The command names of cli_usage, for "did you mean".
+static const char *const command_names[] = {"train", "eval",  "info",  "schedule", "lr-find", "plot", "export",
+                                            "predict", "bench", "help", "version", NULL};
+
+int cli_command_help(const char *cmd, void *fp) {
+    FILE *f = fp;
+    size_t n = strlen(cmd);
+    int in = 0, found = 0;
+    for (const char *line = cli_usage; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        int indent = (int)strspn(line, " ");
+        if (indent == 2) // a command's first line: "  NAME ..."
+            in = !strncmp(line + 2, cmd, n) && (line[2 + n] == ' ' || line[2 + n] == '\n');
+        if (in) {
+            fprintf(f, "%s%.*s\n", indent == 2 ? "usage: onecycle " : "", (int)(len - (indent == 2 ? 2 : 0)),
+                    line + (indent == 2 ? 2 : 0));
+            found = 1;
+        }
+        line += len + (end != NULL);
+    }
+    return found;
+}
+
+int cli_unknown_command(const char *cmd) {
+    const char *near = config_nearest_name(cmd, command_names);
+    if (near) {
+        fprintf(stderr, "onecycle: unknown command '%s'; did you mean '%s'?\n%s", cmd, near, cli_usage);
+        return ERR_INPUT;
+    }
+    return cli_usage_error("unknown command '%s'", cmd);
+}

@@ -155,10 +155,16 @@ static int cmd_train(const CpuInfo *ci, int argc, char **argv) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL;
+    int threads = -1;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc)
             data = argv[++i];
-        else if (argv[i][0] == '-')
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char *end;
+            threads = (int)strtol(argv[++i], &end, 10);
+            if (*end || !*argv[i] || threads < 0)
+                return cli_usage_error("--threads needs a whole number >= 0, got '%s'", argv[i]);
+        } else if (argv[i][0] == '-')
             return cli_usage_error("unknown or incomplete option '%s'", argv[i]);
         else if (!ckpt)
             ckpt = argv[i];
@@ -180,7 +186,7 @@ static int cmd_eval(int argc, char **argv) {
     CifarOptions co;
     if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
-    cpu_set_threads(to.threads);
+    cpu_set_threads(threads >= 0 ? threads : to.threads);
     CifarSet test;
     ResNet m;
     if (cifar_load(&test, co.dir, 0, 0, &e)) return cli_fail(&e);
@@ -191,6 +197,7 @@ static int cmd_eval(int argc, char **argv) {
     float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * CIFAR_IMAGE);
     int *y = xmalloc(sizeof(int) * (size_t)to.batch_size), *idx = xmalloc(sizeof(int) * (size_t)to.batch_size);
     EvalResult r = evaluate_set(&m, &test, &co, to.batch_size, x, y, idx);
+    printf("test_images: %d\n", test.n);
     printf("test_accuracy: %.4f\n", r.acc);
     printf("test_loss: %.4f\n", r.loss);
     free(x);
@@ -369,6 +376,10 @@ int main(int argc, char **argv) {
         return ERR_INPUT;
     }
     const char *cmd = argv[1];
+    // `onecycle COMMAND --help` (or -h): the command's usage, exit 0. export and predict
+    // print their own, longer help.
+    for (int i = 2; i < argc && strcmp(cmd, "export") && strcmp(cmd, "predict"); i++)
+        if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && cli_command_help(cmd, stdout)) return ERR_OK;
     if (!strcmp(cmd, "train")) return cmd_train(&ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
@@ -390,5 +401,5 @@ int main(int argc, char **argv) {
         fputs(cli_usage, stdout);
         return ERR_OK;
     }
-    return cli_usage_error("unknown command '%s'", cmd);
+    return cli_unknown_command(cmd);
 }

@@ -65,7 +65,7 @@ static void cleanup(void) {
 
 #define SUITES(X) X(config) X(cifar) X(schedule) X(plot) X(layers) X(conv3x3) X(resnet) X(optim) \
     X(reference) X(train) X(lrfind) X(checkpoint) X(cli) X(realdata) X(fuzzreplay) X(sweep) \
-    X(npz) X(statedict) X(export) X(predict) X(curves)
+    X(npz) X(statedict) X(export) X(predict) X(curves) X(help)
 #define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
 SUITES(DECLARE)
 
