@@ -22,5 +22,7 @@ int checkpoint_read_config(const char *path, char **config_text, Err *e);
 int checkpoint_load(Trainer *t, const char *path, Err *e);
 // Restores only weights and BN statistics (a new run branching from a saved model).
 int checkpoint_load_weights(ResNet *m, const char *path, Err *e);
+// The run's training steps so far (the loop position), from a verified checkpoint.
+int checkpoint_read_step(const char *path, long *step, Err *e);
 
 #endif

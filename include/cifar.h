@@ -15,6 +15,9 @@
 #define CIFAR_RECORD 3073
 #define CIFAR_CLASSES 10
 
+// The class names, by label: airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck.
+extern const char *const cifar_class_names[CIFAR_CLASSES];
+
 typedef struct CifarSet {
     int n;            // images
     uint8_t *labels;  // (n)

@@ -72,7 +72,18 @@ struct CpuInfo;
 void cli_print_header(const struct CpuInfo *ci, int threads);
 // Prints "onecycle: MESSAGE" and returns the exit status for e.
 int cli_fail(const Err *e);
+// Prints the usage lines of one command (every block of cli_usage that starts with it) to
+// f (FILE*); returns 0 when cli_usage has no such command.
+int cli_command_help(const char *cmd, void *f);
+// "unknown command 'X'; did you mean 'Y'?" (when one is close) and the usage; ERR_INPUT.
+int cli_unknown_command(const char *cmd);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
 int cli_usage_error(const char *fmt, const char *arg);
+
+// The trained model of a checkpoint, for eval, export and predict: its embedded config into
+// c (over cli_schema), then m created for batches up to max_batch with the saved weights.
+// ERR_INPUT for a missing, corrupt or mismatched checkpoint; on error m is left freed.
+typedef struct ResNet ResNet;
+int cli_load_model(ResNet *m, const char *ckpt, int max_batch, Config *c, Err *e);
 
 #endif

@@ -44,6 +44,9 @@ typedef struct Config {
     char path[256];                    // file it was loaded from ("" if none)
 } Config;
 
+// The name of names (NULL-terminated) a typo of `typed` most plausibly meant, by the rule
+// that suggests config keys (edit distance, swapped '_' words); NULL when none is close.
+const char *config_nearest_name(const char *typed, const char *const *names);
 // Sets up an empty config over a schema (values fall back to the defaults).
 void config_init(Config *c, const ConfigSection *schema);
 // Parses a file. Errors (ERR_INPUT): unreadable file, syntax error, unknown section or key

@@ -12,7 +12,10 @@ int image_alloc(Image *img, int w, int h); // zeroed (black)
 void image_free(Image *img);
 // Writes atomically enough for plots: to path directly. Errors name the file.
 int png_write_rgb(const char *path, const Image *img, Err *e);
-// Reads any PNG, converting to 8-bit RGB (palette, gray, 16-bit and alpha are converted).
+#define PNG_MAX_PIXELS (1 << 27) // larger images are refused (ERR_INPUT) before allocating
+// Reads any PNG, converting to 8-bit RGB: palette and gray expand to RGB; 16-bit samples
+// are taken as sRGB-encoded when the file has no gamma chunk (v -> round(v/257)); alpha is
+// composited onto white (libpng's simplified API, in linear light).
 int png_read_rgb(const char *path, Image *img, Err *e);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct ParamTensor {
     long off, n;     // position in params/grads
     int kind;        // PARAM_*
     int fan_in;      // inputs per output unit (conv: cin*k*k, fc: 64), for He init
+    int ndim, shape[4]; // PyTorch's shape: conv (cout,cin,k,k), fc (classes,64), else (n)
 } ParamTensor;
 
 typedef struct BnLayer {

@@ -274,6 +274,21 @@ int checkpoint_load_weights(ResNet *m, const char *path, Err *e) {
     return rc;
 }
 
+int checkpoint_read_step(const char *path, long *step, Err *e) {
+    Blob b;
+    const unsigned char *p;
+    LoopRecord lr;
+    int rc = read_verified(&b, path, e);
+    if (!rc) rc = need(&b, TAG_LOOP, sizeof lr, &p, "loop", e);
+    if (!rc) {
+        memcpy(&lr, p, sizeof lr);
+        if (lr.step < 0) rc = err_set(e, ERR_INPUT, "%s: checkpoint loop position is out of range", path);
+        *step = (long)lr.step;
+    }
+    free(b.data);
+    return rc;
+}
+
 int checkpoint_load(Trainer *t, const char *path, Err *e) {
     Blob b;
     int rc = read_verified(&b, path, e);

@@ -12,6 +12,9 @@
 #define HINT "run `make data` to fetch CIFAR-10, or point data.dir at a copy"
 
 // The true CIFAR-10 training-set statistics (not the ImageNet ones that many scripts reuse).
+const char *const cifar_class_names[CIFAR_CLASSES] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                                       "dog",      "frog",       "horse", "ship", "truck"};
+
 static const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f};
 static const float cifar_std[3] = {0.2470f, 0.2435f, 0.2616f};
 

@@ -25,7 +25,8 @@ const char cli_usage[] =
     "      DIR/checkpoint.ckpt; --init-from starts from a checkpoint's weights (new schedule)\n"
     "  train --resume DIR/checkpoint.ckpt [--threads N]\n"
     "      continue an interrupted run exactly where it stopped\n"
-    "  eval CKPT [--data DIR]              test accuracy and loss of a checkpoint\n"
+    "  eval CKPT [--data DIR] [--threads N]\n"
+    "      test accuracy and loss of a checkpoint, and how many test images it scored\n"
     "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
     "  schedule CONFIG [--set ...] [--csv FILE] [--png FILE] [--x iterations|epochs]\n"
     "      the LR/momentum schedule of a config, without training\n"
@@ -34,6 +35,10 @@ const char cli_usage[] =
     "      LR range test; writes DIR/lr_find.{csv,png} (default runs/lr-find), prints a max LR\n"
     "  plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]\n"
     "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png)\n"
+    "  export CKPT OUT.npz [--force]\n"
+    "      the model as a NumPy .npz of PyTorch state_dict arrays (scripts/load_npz.py)\n"
+    "  predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--threads N]\n"
+    "      the top-K classes of PNG images (any size, resampled to 32x32) or test-set images\n"
     "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S] [--layers]\n"
     "      time training (forward+backward+update) and evaluation on random input;\n"
     "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3\n"
@@ -192,4 +197,37 @@ void cli_print_header(const CpuInfo *ci, int threads) {
     char line[300];
     cpu_describe(ci, threads, line, sizeof line);
     fprintf(stderr, "onecycle %s: %s\n", ONECYCLE_VERSION, line);
+}
+
+// The command names of cli_usage, for "did you mean".
+static const char *const command_names[] = {"train", "eval",  "info",  "schedule", "lr-find", "plot", "export",
+                                            "predict", "bench", "help", "version", NULL};
+
+int cli_command_help(const char *cmd, void *fp) {
+    FILE *f = fp;
+    size_t n = strlen(cmd);
+    int in = 0, found = 0;
+    for (const char *line = cli_usage; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        int indent = (int)strspn(line, " ");
+        if (indent == 2) // a command's first line: "  NAME ..."
+            in = !strncmp(line + 2, cmd, n) && (line[2 + n] == ' ' || line[2 + n] == '\n');
+        if (in) {
+            fprintf(f, "%s%.*s\n", indent == 2 ? "usage: onecycle " : "", (int)(len - (indent == 2 ? 2 : 0)),
+                    line + (indent == 2 ? 2 : 0));
+            found = 1;
+        }
+        line += len + (end != NULL);
+    }
+    return found;
+}
+
+int cli_unknown_command(const char *cmd) {
+    const char *near = config_nearest_name(cmd, command_names);
+    if (near) {
+        fprintf(stderr, "onecycle: unknown command '%s'; did you mean '%s'?\n%s", cmd, near, cli_usage);
+        return ERR_INPUT;
+    }
+    return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -1,4 +1,5 @@
-// cmd_eval.c: `onecycle eval CKPT [--data DIR]`: test accuracy and loss of a checkpoint.
+// cmd_eval.c: `onecycle eval CKPT [--data DIR] [--threads N]`: test accuracy and loss of a
+// checkpoint, and how many test images it scored.
 #include "checkpoint.h"
 #include "cifar.h"
 #include "cli.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 
 int cmd_eval(int argc, char **argv) {
-    static const CliSpec spec = {"eval", CLI_DATA, .max_args = 1};
+    static const CliSpec spec = {"eval", CLI_DATA | CLI_THREADS, .max_args = 1};
     CliArgs a;
     int rc = cli_parse(&a, &spec, argc, argv);
     if (rc) return rc;
@@ -29,7 +30,7 @@ int cmd_eval(int argc, char **argv) {
     CifarOptions co;
     if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
-    cpu_set_threads(to.threads);
+    cpu_set_threads(a.threads_given ? a.threads : to.threads);
     CifarSet test;
     ResNet m;
     if (cifar_load(&test, co.dir, 0, 0, &e)) return cli_fail(&e);
@@ -40,6 +41,7 @@ int cmd_eval(int argc, char **argv) {
     float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * CIFAR_IMAGE);
     int *y = xmalloc(sizeof(int) * (size_t)to.batch_size), *idx = xmalloc(sizeof(int) * (size_t)to.batch_size);
     EvalResult r = evaluate_set(&m, &test, &co, to.batch_size, x, y, idx);
+    printf("test_images: %d\n", test.n);
     printf("test_accuracy: %.4f\n", r.acc);
     printf("test_loss: %.4f\n", r.loss);
     free(x);

@@ -160,6 +160,12 @@ static void nearest_consider(Nearest *best, const char *typed, const char *cand)
     }
 }
 
+const char *config_nearest_name(const char *typed, const char *const *names) {
+    Nearest best = {0};
+    for (int i = 0; names[i]; i++) nearest_consider(&best, typed, names[i]);
+    return best.name;
+}
+
 // ----------------------------------------------------------------------------------------
 // schema lookup
 

@@ -24,6 +24,9 @@ void curves_free_log(RunLog *log) {
     free(log->train_acc);
     free(log->test_loss);
     free(log->test_acc);
+    free(log->sched_epoch);
+    free(log->sched_lr);
+    free(log->sched_mom);
     memset(log, 0, sizeof *log);
 }
 
@@ -71,6 +74,115 @@ static int parse_row(char *line, double *v, const char *path, int lineno, Err *e
     return ERR_OK;
 }
 
+// A row of exactly n numbers (no empty field). Returns ERR_OK or a message naming path:line.
+static int parse_numbers(char *line, double *v, int n, const char *header, const char *path, int lineno, Err *e) {
+    char *p = line;
+    for (int k = 0; k < n; k++) {
+        char *end = strchr(p, ',');
+        if (!end && k < n - 1)
+            return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got %d", path, lineno, n, k + 1);
+        if (end && k == n - 1)
+            return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got more", path, lineno, n);
+        if (end) *end = 0;
+        char *stop;
+        errno = 0;
+        v[k] = strtod(p, &stop);
+        if (!*p || *stop || errno == ERANGE)
+            return err_set(e, ERR_INPUT, "%s:%d: field %d of '%s': expected a number, got '%.40s'", path, lineno, k + 1,
+                           header, p);
+        p = end ? end + 1 : p + strlen(p);
+    }
+    return ERR_OK;
+}
+
+// Rows of a CSV file whose header is `header` and whose n fields are numbers, appended as
+// columns cols[0..n) (realloc'd). Returns ERR_OK, or ERR_INPUT naming path:line.
+static int read_numeric_csv(FILE *f, const char *path, const char *header, int n, double **cols, int *rows, Err *e) {
+    char line[4096];
+    int lineno = 1, cap = 0;
+    *rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) return err_set(e, ERR_INPUT, "%s:%d: line too long", path, lineno);
+        chomp(line);
+        if (!line[0]) continue;
+        double v[8];
+        if (parse_numbers(line, v, n, header, path, lineno, e)) return e->code;
+        if (*rows == cap) {
+            cap = cap ? 2 * cap : 256;
+            for (int k = 0; k < n; k++) {
+                double *p = realloc(cols[k], sizeof(double) * (size_t)cap);
+                if (!p) {
+                    fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
+                    exit(1);
+                }
+                cols[k] = p;
+            }
+        }
+        for (int k = 0; k < n; k++) cols[k][*rows] = v[k];
+        (*rows)++;
+    }
+    if (ferror(f)) return err_set(e, ERR_INPUT, "%s: read error", path);
+    return ERR_OK;
+}
+
+// iters.csv: iteration,epoch,lr,momentum,loss,acc -> a per-step RunLog.
+static int read_iters(FILE *f, const char *path, RunLog *log, Err *e) {
+    double *cols[6] = {0};
+    int rows, rc = read_numeric_csv(f, path, CURVES_ITERS_HEADER, 6, cols, &rows, e);
+    free(cols[0]);
+    log->n = rows;
+    log->per_step = 1;
+    log->epoch = cols[1];
+    log->lr = cols[2];
+    log->momentum = cols[3];
+    log->train_loss = cols[4];
+    log->train_acc = cols[5];
+    log->test_loss = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
+    log->test_acc = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) log->test_loss[i] = log->test_acc[i] = NAN;
+    if (!rc && rows == 0) rc = err_set(e, ERR_INPUT, "%s: no steps logged yet (only the header)", path);
+    return rc;
+}
+
+int curves_read_schedule(const char *log_path, RunLog *log, Err *e) {
+    char path[1100];
+    size_t len = strlen(log_path);
+    const char *slash = strrchr(log_path, '/'), *base = slash ? slash + 1 : log_path;
+    if (!strcmp(base, "log.csv"))
+        snprintf(path, sizeof path, "%.*sschedule.csv", (int)(base - log_path), log_path);
+    else if (len > 4 && !strcmp(log_path + len - 4, ".csv"))
+        snprintf(path, sizeof path, "%.*s.schedule.csv", (int)(len - 4), log_path);
+    else
+        return ERR_OK;
+    FILE *f = fopen(path, "r");
+    if (!f) return ERR_OK;
+    char line[256];
+    int rc = ERR_OK, rows = 0;
+    double *cols[4] = {0};
+    if (!fgets(line, sizeof line, f) || (chomp(line), strcmp(line, CURVES_SCHEDULE_HEADER)))
+        rc = err_set(e, ERR_INPUT, "%s:1: not a schedule: expected header '%s'", path, CURVES_SCHEDULE_HEADER);
+    else
+        rc = read_numeric_csv(f, path, CURVES_SCHEDULE_HEADER, 4, cols, &rows, e);
+    fclose(f);
+    // Up to the last logged epoch: a run that stopped early shows the part it ran.
+    double last = log->n ? log->epoch[log->n - 1] : 0;
+    int keep = 0;
+    while (!rc && keep < rows && cols[1][keep] <= last + 1e-9) keep++;
+    free(cols[0]);
+    if (rc || keep == 0) {
+        free(cols[1]);
+        free(cols[2]);
+        free(cols[3]);
+        return rc;
+    }
+    log->nsched = keep;
+    log->sched_epoch = cols[1];
+    log->sched_lr = cols[2];
+    log->sched_mom = cols[3];
+    return ERR_OK;
+}
+
 int curves_read_log(const char *path, RunLog *log, Err *e) {
     memset(log, 0, sizeof *log);
     FILE *f = fopen(path, "r");
@@ -82,10 +194,16 @@ int curves_read_log(const char *path, RunLog *log, Err *e) {
         return err_set(e, ERR_INPUT, "%s: empty file; expected a log.csv with header '%s'", path, CURVES_HEADER);
     }
     chomp(line);
+    if (!strcmp(line, CURVES_ITERS_HEADER)) {
+        int rc = read_iters(f, path, log, e);
+        fclose(f);
+        if (rc) curves_free_log(log);
+        return rc;
+    }
     if (strcmp(line, CURVES_HEADER)) {
         fclose(f);
-        return err_set(e, ERR_INPUT, "%s:1: not a training log: expected header '%s', got '%.80s'", path,
-                       CURVES_HEADER, line);
+        return err_set(e, ERR_INPUT, "%s:1: not a training log: expected header '%s' (log.csv) or '%s' (iters.csv), got '%.80s'", path,
+                       CURVES_HEADER, CURVES_ITERS_HEADER, line);
     }
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -153,9 +271,12 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
     double *buf = NULL;
     char (*names)[160] = xcalloc((size_t)nlogs * 6, sizeof *names);
     int rc = ERR_OK, total = 0;
+    int per_step = 1;
     for (int k = 0; k < nlogs && !rc; k++) {
         rc = curves_read_log(logs[k], &L[k], e);
+        if (!rc && !L[k].per_step) rc = curves_read_schedule(logs[k], &L[k], e);
         total += L[k].n;
+        per_step &= L[k].per_step || L[k].nsched > 0;
     }
     if (!rc) {
         // Per log: gathered test x, test loss, test acc, train acc in %.
@@ -191,15 +312,22 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
             ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){nm[1], tx, tl, m, 0, c1, 1};
             ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[2], g->epoch, tr, g->n, 0, c0, 0};
             ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[3], tx, ta, m, 0, c1, 1};
-            ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[4], g->epoch, g->lr, g->n, 0, c0, 0};
-            ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[5], g->epoch, g->momentum, g->n, 1, c1, 1};
+            // LR and momentum per step where known: a 1cycle peak mid-epoch shows as a peak.
+            const double *sx = g->nsched ? g->sched_epoch : g->epoch, *slr = g->nsched ? g->sched_lr : g->lr,
+                         *smom = g->nsched ? g->sched_mom : g->momentum;
+            int sn = g->nsched ? g->nsched : g->n;
+            ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[4], sx, slr, sn, 0, c0, 0};
+            ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[5], sx, smom, sn, 1, c1, 1};
         }
         PlotPanel panels[3] = {
-            {.title = "loss (test dashed)", .xlabel = "epoch", .ylabel = "cross-entropy loss", .series = ps[S_LOSS],
-             .nseries = ns[S_LOSS]},
+            // A log axis: one test loss in the thousands after a wild first epoch leaves the
+            // others readable.
+            {.title = "loss, log scale (test dashed)", .xlabel = "epoch", .ylabel = "cross-entropy loss",
+             .logy = 1, .series = ps[S_LOSS], .nseries = ns[S_LOSS]},
             {.title = "accuracy (test dashed)", .xlabel = "epoch", .ylabel = "accuracy (%)", .series = ps[S_ACC],
              .nseries = ns[S_ACC]},
-            {.title = "learning rate and momentum (dashed)", .xlabel = "epoch", .ylabel = "learning rate",
+            {.title = per_step ? "LR and momentum (dashed), per step" : "LR and momentum (dashed), per epoch",
+             .xlabel = "epoch", .ylabel = "learning rate",
              .y2label = "momentum", .series = ps[S_LR], .nseries = ns[S_LR]},
         };
         rc = plot_write_png(png, 1800, 500, panels, 3, e);

@@ -15,6 +15,10 @@ int main(int argc, char **argv) {
         return ERR_INPUT;
     }
     const char *cmd = argv[1];
+    // `onecycle COMMAND --help` (or -h): the command's usage, exit 0. export and predict
+    // print their own, longer help.
+    for (int i = 2; i < argc && strcmp(cmd, "export") && strcmp(cmd, "predict"); i++)
+        if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && cli_command_help(cmd, stdout)) return ERR_OK;
     if (!strcmp(cmd, "train")) return cmd_train(&ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
@@ -22,6 +26,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return cmd_bench(&ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "lr-find")) return cmd_lrfind(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "config")) {
         config_print_schema(cli_schema(), stdout);
         return ERR_OK;
@@ -34,5 +40,5 @@ int main(int argc, char **argv) {
         fputs(cli_usage, stdout);
         return ERR_OK;
     }
-    return cli_usage_error("unknown command '%s'", cmd);
+    return cli_unknown_command(cmd);
 }

@@ -35,9 +35,18 @@ int png_read_rgb(const char *path, Image *img, Err *e) {
     p.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&p, path))
         return err_set(e, ERR_INPUT, "%s: not a readable PNG: %s", path, p.message);
+    if ((uint64_t)p.width * p.height > PNG_MAX_PIXELS) {
+        png_image_free(&p);
+        return err_set(e, ERR_INPUT, "%s: %ux%u pixels is too large (at most %d)", path, p.width, p.height,
+                       PNG_MAX_PIXELS);
+    }
     p.format = PNG_FORMAT_RGB;
+    // 16-bit files without gamma information are sRGB as 8-bit ones are (what image tools
+    // write), not linear light; transparency is composited onto white.
+    p.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
+    const png_color white = {255, 255, 255};
     image_alloc(img, (int)p.width, (int)p.height);
-    if (!png_image_finish_read(&p, NULL, img->rgb, img->w * 3, NULL)) {
+    if (!png_image_finish_read(&p, &white, img->rgb, img->w * 3, NULL)) {
         image_free(img);
         png_image_free(&p);
         return err_set(e, ERR_INPUT, "%s: corrupt PNG: %s", path, p.message);

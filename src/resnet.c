@@ -34,7 +34,8 @@ typedef struct Planner {
     int count_only;
 } Planner;
 
-static long add_param(Planner *p, const char *name, long n, int kind, int fan_in) {
+// shape: PyTorch's, ndim entries (the product is n).
+static long add_param(Planner *p, const char *name, long n, int kind, int fan_in, int ndim, const int *shape) {
     long off = p->params;
     p->params += n;
     if (!p->count_only) {
@@ -44,6 +45,8 @@ static long add_param(Planner *p, const char *name, long n, int kind, int fan_in
         t->n = n;
         t->kind = kind;
         t->fan_in = fan_in;
+        t->ndim = ndim;
+        memcpy(t->shape, shape, sizeof(int) * (size_t)ndim);
     }
     p->m->ntensors++;
     return off;
@@ -52,9 +55,9 @@ static long add_param(Planner *p, const char *name, long n, int kind, int fan_in
 static void add_bn(Planner *p, BnLayer *bn, const char *prefix, int C) {
     char name[64];
     snprintf(name, sizeof name, "%.40s.weight", prefix);
-    bn->gamma = add_param(p, name, C, PARAM_BN_GAMMA, 1);
+    bn->gamma = add_param(p, name, C, PARAM_BN_GAMMA, 1, 1, &C);
     snprintf(name, sizeof name, "%.40s.bias", prefix);
-    bn->beta = add_param(p, name, C, PARAM_BN_BETA, 1);
+    bn->beta = add_param(p, name, C, PARAM_BN_BETA, 1, 1, &C);
     bn->C = C;
     if (!p->count_only) p->m->bns[p->m->nbns] = bn;
     p->m->nbns++;
@@ -64,7 +67,8 @@ static void add_bn(Planner *p, BnLayer *bn, const char *prefix, int C) {
 }
 
 static long add_conv(Planner *p, const char *name, int cout, int cin, int k) {
-    return add_param(p, name, (long)cout * cin * k * k, PARAM_CONV, cin * k * k);
+    const int shape[4] = {cout, cin, k, k};
+    return add_param(p, name, (long)cout * cin * k * k, PARAM_CONV, cin * k * k, 4, shape);
 }
 
 // Walks the architecture in PyTorch's parameter order, assigning offsets. Run twice: once
@@ -111,8 +115,9 @@ static void plan(Planner *p) {
             H = Ho;
         }
     }
-    m->fcw = add_param(p, "linear.weight", (long)m->opt.classes * 64, PARAM_FC_W, 64);
-    m->fcb = add_param(p, "linear.bias", m->opt.classes, PARAM_FC_B, 64);
+    const int fc_shape[2] = {m->opt.classes, 64};
+    m->fcw = add_param(p, "linear.weight", (long)m->opt.classes * 64, PARAM_FC_W, 64, 2, fc_shape);
+    m->fcb = add_param(p, "linear.bias", m->opt.classes, PARAM_FC_B, 64, 1, fc_shape);
 }
 
 static float *take(float **cursor, long n) {

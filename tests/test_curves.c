@@ -1,10 +1,13 @@
 // test_curves.c: the training-curve plots: log.csv parsing, default labels, the 3-panel
-// figure for one and two logs, the plot command, and bad logs.
+// figure for one and two logs, the plot command, and bad logs; and what issue 14 found:
+// LR and momentum drawn once per epoch hid a 1cycle peak that falls mid-epoch, one huge test
+// loss flattened every other loss curve, and `plot` refused iters.csv.
 #include "cmd.h"
 #include "curves.h"
 #include "pngio.h"
 #include "test.h"
 #include "testdata.h"
+#include <math.h>
 #include <stdlib.h>
 
 static const char good_log[] =
@@ -117,6 +120,106 @@ static void test_curves(void) {
     CHECK_STR_CONTAINS(e.msg, path);
 }
 
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+// Rows (y) of panel p (600 px wide) holding a pixel of this colour: the vertical extent
+// of that colour's lines.
+static int rows_with(const Image *img, uint32_t rgb, int p) {
+    int rows = 0;
+    for (int y = 0; y < img->h; y++) {
+        int hit = 0;
+        for (int x = 600 * p + 90; x < 600 * p + 540 && !hit; x++) { // inside the axes, not the legend
+            const uint8_t *q = img->rgb + ((size_t)y * img->w + x) * 3;
+            hit = q[0] == (rgb >> 16 & 255) && q[1] == (rgb >> 8 & 255) && q[2] == (rgb & 255);
+        }
+        rows += hit;
+    }
+    return rows;
+}
+
+#define HEADER CURVES_HEADER "\n"
+
+static void test_curves_per_step(void) {
+    const char *dir = test_tmpdir();
+    char run[400], log[500], sched[500], png[500], cmd[600];
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", run);
+    CHECK(system(cmd) == 0);
+    snprintf(log, sizeof log, "%s/log.csv", run);
+    snprintf(sched, sizeof sched, "%s/schedule.csv", run);
+    snprintf(png, sizeof png, "%s/curves.png", dir);
+    // Two epochs of 4 steps; the logged LR is the same at both epoch ends, the schedule
+    // peaks at 1.0 in the middle of epoch 2. A third epoch is planned but was not run.
+    write_file(log, HEADER "1,4,0.1,0.95,2.0,0.3,6380,0.1,1,100\n2,8,0.1,0.95,1.5,0.5,1.2,0.6,2,100\n");
+    char text[2000] = CURVES_SCHEDULE_HEADER "\n";
+    const double lr[12] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 0.4, 0.1, 0.1, 0.1, 0.1};
+    for (int i = 0; i < 12; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%d,%g,%g,%g\n", i, i / 4.0, lr[i], 0.95 - lr[i] / 10);
+    write_file(sched, text);
+
+    test_begin("the schedule beside a log, up to its last epoch");
+    RunLog L;
+    Err e = {0};
+    CHECK(curves_read_log(log, &L, &e) == ERR_OK);
+    CHECK_MSG(curves_read_schedule(log, &L, &e) == ERR_OK, "%s", e.msg);
+    CHECK_EQ_INT(L.nsched, 9); // steps 0..8 = epochs 0..2
+    CHECK(L.nsched == 9 && L.sched_lr[6] == 1.0 && L.sched_epoch[8] == 2.0);
+    curves_free_log(&L);
+    char other[500];
+    snprintf(other, sizeof other, "%s/mean.csv", dir); // NAME.csv -> NAME.schedule.csv
+    write_file(other, HEADER "1,4,0.1,0.95,2.0,0.3,1.5,0.4,1,100\n");
+    CHECK(curves_read_log(other, &L, &e) == ERR_OK && curves_read_schedule(other, &L, &e) == ERR_OK);
+    CHECK_EQ_INT(L.nsched, 0);
+    curves_free_log(&L);
+    snprintf(cmd, sizeof cmd, "%s/mean.schedule.csv", dir);
+    write_file(cmd, text);
+    CHECK(curves_read_log(other, &L, &e) == ERR_OK && curves_read_schedule(other, &L, &e) == ERR_OK);
+    CHECK_EQ_INT(L.nsched, 5);
+    curves_free_log(&L);
+    write_file(cmd, "iteration,epoch,lr,momentum\n0,0,x,0.9\n");
+    CHECK(curves_read_log(other, &L, &e) == ERR_OK);
+    CHECK_EQ_INT(curves_read_schedule(other, &L, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "mean.schedule.csv:2:");
+    curves_free_log(&L);
+
+    test_begin("LR per step shows the peak; the loss axis is logarithmic");
+    const char *one[] = {log};
+    CHECK_EQ_INT(curves_write_png(one, NULL, 1, png, &e), ERR_OK);
+    Image img = {0};
+    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
+        // Drawn per epoch the LR would be one flat line (a few rows); per step it climbs to 1.0.
+        int lr_rows = rows_with(&img, 0x0072B2, 2);
+        CHECK_MSG(lr_rows > 150, "LR line spans %d rows", lr_rows);
+        // Linear, a test loss of 6380 squeezes the train losses 2.0 and 1.5 into 1 row; on
+        // a log axis they span a visible part of the panel.
+        int loss_rows = rows_with(&img, 0x0072B2, 0);
+        CHECK_MSG(loss_rows > 8, "train loss spans %d rows", loss_rows);
+        image_free(&img);
+    }
+
+    test_begin("plot accepts iters.csv");
+    char iters[500];
+    snprintf(iters, sizeof iters, "%s/iters.csv", run);
+    write_file(iters, CURVES_ITERS_HEADER "\n0,0,0.1,0.95,2.3,0.1\n1,0.25,0.5,0.9,2.1,0.2\n2,0.5,1.0,0.85,1.9,0.3\n");
+    CHECK(curves_read_log(iters, &L, &e) == ERR_OK);
+    CHECK(L.per_step && L.n == 3 && L.lr[2] == 1.0 && L.train_loss[1] == 2.1 && isnan(L.test_loss[0]));
+    curves_free_log(&L);
+    char *argv[] = {iters, "--png", png, NULL};
+    CHECK_EQ_INT(cmd_plot(3, argv), ERR_OK);
+    write_file(iters, CURVES_ITERS_HEADER "\n0,0,0.1,0.95,2.3\n");
+    CHECK_EQ_INT(curves_read_log(iters, &L, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "iters.csv:2: expected 6 comma-separated fields, got 5");
+    write_file(iters, CURVES_ITERS_HEADER "\n");
+    CHECK_EQ_INT(curves_read_log(iters, &L, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "no steps logged yet");
+}
+
 void suite_curves(void) {
     test_curves();
+    test_curves_per_step();
 }

@@ -65,7 +65,7 @@ static void test_sweep_and_skip(const char *data) {
     snprintf(path, sizeof path, "%s/sw/summary.csv", dir);
     CHECK_EQ_INT(count_lines(path), 3);
     const char *csv = slurp(path);
-    CHECK_STR_CONTAINS(csv, "setting,schedule.lr,epochs,seeds,runs_ok,final_acc_mean,final_acc_std,best_acc_mean");
+    CHECK_STR_CONTAINS(csv, "setting,schedule.lr,epochs,seeds,runs_ok,n,final_acc_mean,final_acc_std,best_acc_mean");
     CHECK_STR_CONTAINS(csv, "\nlr0.1,0.1,1,1,1/1,");
     CHECK_STR_CONTAINS(csv, "\nlr0.2,0.2,1,1,1/1,");
     CHECK_STR_CONTAINS(csv, "train ");
@@ -73,6 +73,16 @@ static void test_sweep_and_skip(const char *data) {
     snprintf(path, sizeof path, "%s/sw/summary.md", dir);
     const char *md = slurp(path);
     CHECK_STR_CONTAINS(md, "| lr0.1 | 0.1 | 1/1 | ");
+    // One seed: the n, and no "+/- 0.00" (issue 14).
+    CHECK_STR_CONTAINS(md, " (n=1) | ");
+    CHECK_MSG(!strstr(md, "+/-  0.00") && !strstr(md, "+/- 0.00"), "a spread of one seed: %s", md);
+    CHECK_STR_CONTAINS(md, "![final accuracy against schedule.lr](accuracy_schedule.lr.svg)");
+    snprintf(path, sizeof path, "%s/sw/accuracy_schedule.lr.svg", dir);
+    CHECK_STR_CONTAINS(slurp(path), "final test accuracy against schedule.lr</text>");
+    snprintf(path, sizeof path, "%s/sw/means/lr0.2.schedule.csv", dir);
+    CHECK_STR_CONTAINS(slurp(path), "iteration,epoch,lr,momentum\n0,0,");
+    snprintf(path, sizeof path, "%s/sw/summary.md", dir);
+    md = slurp(path);
     CHECK_STR_CONTAINS(md, "![mean curves of every setting](overlay.png)");
     snprintf(path, sizeof path, "%s/sw/overlay.png", dir);
     CHECK_MSG(file_size(path) > 1000, "%s written", path);

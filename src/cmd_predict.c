@@ -1,0 +1,202 @@
+// cmd_predict.c: `onecycle predict`: the classes a checkpoint's model gives images (PNG
+// files or test-set images), top-k with probabilities, one line per image.
+#include "cifar.h"
+#include "cli.h"
+#include "cmd.h"
+#include "cpu.h"
+#include "predict.h"
+#include "resnet.h"
+#include "train.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char predict_usage[] =
+    "usage: onecycle predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv]\n"
+    "                        [--threads N]\n"
+    "  Classifies images with the checkpoint's model and prints the K most probable CIFAR-10\n"
+    "  classes with their probabilities (softmax), one line per image, in the order given.\n"
+    "  IMAGE.png   any PNG (palette, gray, RGB, alpha, 8 or 16 bits, any size). It is resampled\n"
+    "              to 32x32: a shrinking axis by area averaging, an enlarging one bilinearly;\n"
+    "              transparency is composited onto white; then rounded to bytes and normalised\n"
+    "              exactly as in training.\n"
+    "  --index LIST  test-set images by index, e.g. 0,7,100-199 (0..9999), with their labels;\n"
+    "              from DIR (--data) or from the data directory of the checkpoint's config\n"
+    "  --top K     classes per image (1..10, default 3)\n"
+    "  --csv       comma-separated: image,label,class1,prob1,...,classK,probK (header first)\n"
+    "  --threads N threads (default: the checkpoint's train.threads)\n";
+
+static int usage_error(const char *msg, const char *arg) {
+    fprintf(stderr, "onecycle predict: ");
+    fprintf(stderr, msg, arg);
+    fprintf(stderr, "\n%s", predict_usage);
+    return ERR_INPUT;
+}
+
+// "0,7,100-199" -> indices appended to *idx (grown), each in [0, 10000).
+static int parse_indices(const char *v, int **idx, int *n, int *cap) {
+    const char *p = v;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p || errno) return usage_error("--index needs indices like 0,7,100-199, got '%s'", v);
+        p = end;
+        if (*p == '-') {
+            const char *q = p + 1;
+            b = strtol(q, &end, 10);
+            if (end == q || errno) return usage_error("--index needs indices like 0,7,100-199, got '%s'", v);
+            p = end;
+        }
+        if (a < 0 || b < a || b >= 10000) return usage_error("--index: indices must be in 0..9999 (a-b with a <= b), got '%s'", v);
+        for (long i = a; i <= b; i++) {
+            if (*n == *cap) {
+                *cap = *cap ? 2 * *cap : 64;
+                *idx = realloc(*idx, sizeof(int) * (size_t)*cap);
+                if (!*idx) return usage_error("%s", "out of memory");
+            }
+            (*idx)[(*n)++] = (int)i;
+        }
+        if (!*p) return ERR_OK;
+        if (*p != ',') return usage_error("--index needs indices like 0,7,100-199, got '%s'", v);
+        p++;
+    }
+}
+
+// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+static void csv_field(const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *ckpt = NULL, *data = NULL;
+    const char **files = xcalloc((size_t)argc + 1, sizeof(char *));
+    int nfiles = 0, top = 3, csv = 0, threads = -1, *index = NULL, nindex = 0, cap = 0, rc = ERR_OK;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            fputs(predict_usage, stdout);
+            free(files);
+            free(index);
+            return ERR_OK;
+        }
+        if (!strcmp(s, "--csv")) {
+            csv = 1;
+        } else if (!strcmp(s, "--top") || !strcmp(s, "--data") || !strcmp(s, "--index") || !strcmp(s, "--threads")) {
+            if (i + 1 >= argc) {
+                rc = usage_error("%s needs a value", s);
+                break;
+            }
+            const char *v = argv[++i];
+            char *end;
+            if (!strcmp(s, "--data")) {
+                data = v;
+            } else if (!strcmp(s, "--index")) {
+                rc = parse_indices(v, &index, &nindex, &cap);
+            } else if (!strcmp(s, "--top")) {
+                top = (int)strtol(v, &end, 10);
+                if (*end || !*v || top < 1 || top > CIFAR_CLASSES) rc = usage_error("--top needs a number in 1..10, got '%s'", v);
+            } else {
+                threads = (int)strtol(v, &end, 10);
+                if (*end || !*v || threads < 0) rc = usage_error("--threads needs a whole number >= 0, got '%s'", v);
+            }
+        } else if (s[0] == '-' && s[1]) {
+            rc = usage_error("unknown option '%s'", s);
+        } else if (!ckpt) {
+            ckpt = s;
+        } else {
+            files[nfiles++] = s;
+        }
+    }
+    if (!rc && !ckpt) rc = usage_error("%s", "needs a checkpoint");
+    if (!rc && !nfiles && !nindex) rc = usage_error("%s", "needs images: PNG files or --index LIST");
+    if (!rc && data && !nindex) rc = usage_error("%s", "--data goes with --index (which test-set images?)");
+    if (rc) {
+        free(files);
+        free(index);
+        return rc;
+    }
+    // Every image first, so that a bad file stops the command before any output.
+    const int n = nfiles + nindex, B = 64;
+    CifarSet set = {.n = n, .labels = xcalloc((size_t)n, 1), .pixels = xmalloc((size_t)n * CIFAR_IMAGE)};
+    static Config c;
+    ResNet m;
+    Err e = {0};
+    TrainOptions to;
+    CifarOptions co;
+    CifarSet test = {0};
+    int loaded = 0;
+    if (cli_load_model(&m, ckpt, B, &c, &e)) goto fail;
+    loaded = 1;
+    if (run_options_from_config(&c, &to, &co, NULL, NULL, &e)) goto fail;
+    for (int i = 0; i < nfiles; i++)
+        if (predict_read_png(files[i], set.pixels + (size_t)i * CIFAR_IMAGE, &e)) goto fail;
+    if (nindex) {
+        int last = 0;
+        for (int i = 0; i < nindex; i++)
+            if (index[i] > last) last = index[i];
+        if (cifar_load(&test, data ? data : co.dir, 0, last + 1, &e)) goto fail;
+        for (int i = 0; i < nindex; i++) {
+            memcpy(set.pixels + (size_t)(nfiles + i) * CIFAR_IMAGE, test.pixels + (size_t)index[i] * CIFAR_IMAGE,
+                   CIFAR_IMAGE);
+            set.labels[nfiles + i] = test.labels[index[i]];
+        }
+    }
+    cpu_set_threads(threads >= 0 ? threads : to.threads);
+    float *x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
+    int y[64], idx[64], order[CIFAR_CLASSES];
+    double prob[CIFAR_CLASSES];
+    if (csv) {
+        printf("image,label");
+        for (int k = 1; k <= top; k++) printf(",class%d,prob%d", k, k);
+        printf("\n");
+    }
+    for (int i0 = 0; i0 < n; i0 += B) {
+        int nb = n - i0 < B ? n - i0 : B;
+        for (int b = 0; b < nb; b++) idx[b] = i0 + b;
+        cifar_make_batch(x, y, &set, idx, nb, &co, 0, NULL);
+        resnet_forward(&m, x, y, nb, 0, NULL); // eval mode; the labels only feed the unused loss
+        for (int b = 0; b < nb; b++) {
+            int i = i0 + b;
+            char name[1100], label[32] = "";
+            if (i < nfiles) {
+                snprintf(name, sizeof name, "%s", files[i]);
+            } else {
+                snprintf(name, sizeof name, "test[%d]", index[i - nfiles]);
+                snprintf(label, sizeof label, "%s", cifar_class_names[set.labels[i]]);
+            }
+            predict_top(m.logits + (size_t)b * CIFAR_CLASSES, CIFAR_CLASSES, top, prob, order);
+            if (csv) {
+                csv_field(name);
+                printf(",%s", label);
+                for (int k = 0; k < top; k++) printf(",%s,%.6f", cifar_class_names[order[k]], prob[order[k]]);
+            } else {
+                printf("%s%s%s%s:", name, *label ? " (label " : "", label, *label ? ")" : "");
+                for (int k = 0; k < top; k++)
+                    printf("%s %s %.1f%%", k ? "," : "", cifar_class_names[order[k]], 100 * prob[order[k]]);
+            }
+            printf("\n");
+        }
+    }
+    free(x);
+    goto done;
+fail:
+    rc = cli_fail(&e);
+done:
+    if (loaded) resnet_free(&m);
+    cifar_free(&test);
+    cifar_free(&set);
+    free(files);
+    free(index);
+    return rc;
+}

@@ -1,0 +1,45 @@
+// test_help.c: every command's --help (exit 0), "did you mean" for a misspelt command, and
+// eval's --threads and image count (issue 14, "The command line").
+#include "test.h"
+#include "testdata.h"
+#include <stdlib.h>
+
+static char out[16384];
+
+static void expect(const char *name, int status, const char *fragment, const char *args) {
+    char cmd[2048];
+    test_begin(name);
+    snprintf(cmd, sizeof cmd, "%s %s", testdata_bin(), args);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == status, "%s: exit status %d, expected %d; output:\n%s", name, rc, status, out);
+    CHECK_MSG(strstr(out, fragment) != NULL, "%s: output lacks '%s':\n%s", name, fragment, out);
+}
+
+void suite_help(void) {
+    static const char *const commands[] = {"train", "eval", "info", "schedule", "lr-find",
+                                           "plot",  "bench", "export", "predict", NULL};
+    char args[600], want[100];
+    for (int i = 0; commands[i]; i++) {
+        snprintf(want, sizeof want, "usage: onecycle %s ", commands[i]);
+        snprintf(args, sizeof args, "%s --help", commands[i]);
+        expect(args, 0, want, args); // was: exit 2, "unknown option '--help'"
+        snprintf(args, sizeof args, "%s -h", commands[i]);
+        expect(args, 0, want, args);
+        CHECK_MSG(!strstr(out, "usage: onecycle COMMAND"), "%s: the whole usage instead of the command's", args);
+    }
+    expect("train --help shows --resume too", 0, "usage: onecycle train --resume", "train x.cfg --help");
+    expect("misspelt command", 2, "unknown command 'trian'; did you mean 'train'?", "trian x.cfg");
+    expect("misspelt lr-find", 2, "did you mean 'lr-find'?", "lrfind x.cfg");
+    expect("misspelt predict", 2, "did you mean 'predict'?", "predcit x.ckpt");
+    expect("unknown command, nothing close", 2, "unknown command 'frobnicate'\n", "frobnicate");
+    expect("eval --threads bad", 2, "--threads needs a whole number", "eval x.ckpt --threads two");
+    const char *data = testdata_cifar_dir();
+    if (!data) {
+        test_begin("eval --threads");
+        test_skip("CIFAR-10 not found (run `make data`)");
+        return;
+    }
+    snprintf(args, sizeof args, "eval tests/fixtures/export_resnet8_B.ckpt --data %s --threads 1", data);
+    expect("eval --threads 1 says how many images it scored", 0, "test_images: 10000\n", args);
+    CHECK_STR_CONTAINS(out, "test_accuracy: ");
+}
