@@ -59,11 +59,11 @@ static void test_stop_flag_and_divergence(const char *data) {
 // checkpoints in the original ONECYCKP layout, so loading them proves old checkpoints still
 // load, and resuming guard_sgd_step3.ckpt proves a run in progress resumes bit-identically.
 // Float results depend on the kernel path and on OpenBLAS's kernels, so the guard runs only
-// where the fixtures were made: our AVX-512 kernels with OpenBLAS's GUARD_CORE kernels (the
+// where the fixtures were made: our AVX-512 kernels with OpenBLAS's Haswell kernels (the
 // environment's OPENBLAS_CORETYPE=Haswell on the machine that made them); else it is skipped.
 // ONECYCLE_WRITE_GUARD=1 rewrites the fixtures (only when the numbers are meant to change).
 char *openblas_get_corename(void);
-#define GUARD_CORE "Haswell"
+
 
 static const char *guard_config(const char *dir, int adamw) {
     static char cfgtext[2048];
@@ -136,11 +136,10 @@ static void guard_case(const char *name, const char *text, long stop_at, const c
 }
 
 static void test_guard(const char *data) {
-    const char *core = openblas_get_corename();
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !core || strcasecmp(core, GUARD_CORE)) {
+    const char *why = testdata_guard_skip_reason();
+    if (why) {
         test_begin("bit-identity guard");
-        test_skip("the fixtures were made with AVX-512 kernels and OpenBLAS's " GUARD_CORE " core");
+        test_skip(why);
         return;
     }
     int threads = omp_get_max_threads();

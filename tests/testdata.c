@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 
 const char *testdata_cifar_dir(void) {
@@ -97,4 +98,18 @@ int testdata_trainer(Trainer *t, Config *c, const char *text) {
         return -1;
     }
     return 0;
+}
+
+char *openblas_get_corename(void);
+
+const char *testdata_guard_skip_reason(void) {
+#if defined(__SANITIZE_ADDRESS__) || !defined(__AVX512F__) || !defined(__OPTIMIZE__)
+    return "the fixtures were made by the optimised AVX-512 build; this build rounds differently";
+#else
+    const char *core = openblas_get_corename();
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !core || strcasecmp(core, "Haswell"))
+        return "the fixtures were made with AVX-512 kernels and OpenBLAS's Haswell core";
+    return NULL;
+#endif
 }

@@ -22,6 +22,10 @@ char *testdata_slurp(const char *path);
 void testdata_put(const char *path, const char *text);
 // Pixels of exactly this colour inside columns [x0, x1) of an RGB image.
 long testdata_count_color(const Image *img, uint32_t rgb, int x0, int x1);
+// NULL when this build and machine can reproduce the bit-identity fixtures (tests/fixtures/
+// guard_*): the optimised AVX-512 build (not the sanitizer or portable ones, whose float
+// results differ) with OpenBLAS's Haswell core, where they were made; else why not.
+const char *testdata_guard_skip_reason(void);
 // A tiny run on the real data in dir: ResNet-(depth), 500 images (8 steps of 64, the last
 // one partial), 2 epochs of use_clr_beta with cycling momentum, crop+flip augmentation.
 // (Static buffer, valid until the next call.)
