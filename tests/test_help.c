@@ -4,15 +4,10 @@
 #include "testdata.h"
 #include <stdlib.h>
 
-static char out[16384];
+static const char *out;
 
 static void expect(const char *name, int status, const char *fragment, const char *args) {
-    char cmd[2048];
-    test_begin(name);
-    snprintf(cmd, sizeof cmd, "%s %s", testdata_bin(), args);
-    int rc = testdata_run(cmd, out, sizeof out);
-    CHECK_MSG(rc == status, "%s: exit status %d, expected %d; output:\n%s", name, rc, status, out);
-    CHECK_MSG(strstr(out, fragment) != NULL, "%s: output lacks '%s':\n%s", name, fragment, out);
+    out = testdata_expect(name, status, fragment, args);
 }
 
 void suite_help(void) {

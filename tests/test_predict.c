@@ -114,15 +114,10 @@ static void top_cases(void) {
     CHECK_CLOSE(p[9] / p[1], exp(1.0), 1e-9, 1e-9);
 }
 
-static char out[1 << 16];
+static const char *out;
 
 static void expect(const char *name, int status, const char *fragment, const char *args) {
-    char cmd[4096];
-    test_begin(name);
-    snprintf(cmd, sizeof cmd, "%s %s", testdata_bin(), args);
-    int rc = testdata_run(cmd, out, sizeof out);
-    CHECK_MSG(rc == status, "%s: exit status %d, expected %d; output:\n%s", name, rc, status, out);
-    CHECK_MSG(strstr(out, fragment) != NULL, "%s: output lacks '%s':\n%.2000s", name, fragment, out);
+    out = testdata_expect(name, status, fragment, args);
 }
 
 static void cli_cases(void) {
@@ -142,7 +137,7 @@ static void cli_cases(void) {
            "tests/fixtures/png/rgb16_6x4.png tests/fixtures/png/palette_5x3.png tests/fixtures/png/rgba_4x4.png "
            "tests/fixtures/png/gray_alpha_3x2.png --top 2");
     int lines = 0;
-    for (char *p = out; (p = strchr(p, '\n')); p++) lines++;
+    for (const char *p = out; (p = strchr(p, '\n')); p++) lines++;
     CHECK_EQ_INT(lines, 6);
     snprintf(args, sizeof args, "predict " CKPT " --index 0 --data %s/nodata", dir);
     expect("predict --data missing", 2, "make data", args);
@@ -171,7 +166,7 @@ static void cli_cases(void) {
     snprintf(args, sizeof args, "predict " CKPT " --data %s --index 0-127 --csv --top 1", data);
     expect("predict --index --csv", 0, "image,label,class1,prob1\n", args);
     int rows = 0, hits = 0;
-    for (char *p = strchr(out, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+    for (const char *p = strchr(out, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
         char lab[32], cls[32];
         if (sscanf(p + 1, "test[%*d],%31[a-z],%31[a-z],", lab, cls) == 2) {
             rows++;

@@ -113,3 +113,14 @@ const char *testdata_guard_skip_reason(void) {
     return NULL;
 #endif
 }
+
+const char *testdata_expect(const char *name, int status, const char *fragment, const char *args) {
+    static char out[1 << 16];
+    char cmd[4096];
+    test_begin(name);
+    snprintf(cmd, sizeof cmd, "%s %s", testdata_bin(), args);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == status, "%s: exit status %d, expected %d; output:\n%.2000s", name, rc, status, out);
+    CHECK_MSG(strstr(out, fragment) != NULL, "%s: output lacks '%s':\n%.2000s", name, fragment, out);
+    return out;
+}

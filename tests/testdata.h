@@ -14,6 +14,10 @@ const char *testdata_write(const char *dir, const char *name, const char *text);
 // Runs a shell command line, capturing stdout+stderr (truncated to cap); returns the
 // exit status (or -1).
 int testdata_run(const char *cmdline, char *out, int cap);
+// Runs `BIN args` (the binary under test), begins a test called name, checks the exit
+// status and that the output holds fragment; returns the output (static, valid until the
+// next call).
+const char *testdata_expect(const char *name, int status, const char *fragment, const char *args);
 // The onecycle binary under test ($ONECYCLE_BIN or ./onecycle).
 const char *testdata_bin(void);
 // The whole file as a string (malloc'd), or NULL.
