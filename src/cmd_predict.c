@@ -168,11 +168,12 @@ int cmd_predict(int argc, char **argv) {
         resnet_forward(&m, x, y, nb, 0, NULL); // eval mode; the labels only feed the unused loss
         for (int b = 0; b < nb; b++) {
             int i = i0 + b;
-            char name[1100], label[32] = "";
+            char test_name[32], label[32] = "";
+            const char *name = test_name;
             if (i < nfiles) {
-                snprintf(name, sizeof name, "%s", files[i]);
+                name = files[i];
             } else {
-                snprintf(name, sizeof name, "test[%d]", index[i - nfiles]);
+                snprintf(test_name, sizeof test_name, "test[%d]", index[i - nfiles]);
                 snprintf(label, sizeof label, "%s", cifar_class_names[set.labels[i]]);
             }
             predict_top(m.logits + (size_t)b * CIFAR_CLASSES, CIFAR_CLASSES, top, prob, order);

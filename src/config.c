@@ -8,6 +8,7 @@
 #include "config.h"
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,8 +407,10 @@ int config_load(Config *c, const char *path, Err *e) {
     if (strlen(path) >= sizeof c->path)
         return err_set(e, ERR_INPUT, "%s: config path is too long (limit %zu characters)", path,
                        sizeof c->path - 1);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open config: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(path, &st)) return err_set(e, ERR_INPUT, "%s: cannot open config: %s", path, strerror(errno));
+    FILE *f = fs_fopen_regular(path, "a config file", NULL, e); // a FIFO would block
+    if (!f) return e->code;
     size_t cap = 4096, len = 0;
     char *buf = xmalloc(cap);
     int rc = ERR_OK;
