@@ -13,6 +13,10 @@
 
 extern const ConfigKey train_config_keys[]; // [train]
 
+// The ranges of train.threads and train.seed, shared by --threads and --seed.
+#define TRAIN_MAX_THREADS 1024
+#define TRAIN_MAX_SEED 0x7fffffffffffffffL
+
 typedef struct TrainOptions {
     int batch_size;
     int drop_last;     // 0: keep the partial last batch

@@ -13,23 +13,15 @@
 #include <sys/stat.h>
 
 static int parse_double(const char *opt, const char *v, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno == ERANGE || !isfinite(x)) return cli_usage_error("%s needs a number", opt);
-    *out = x;
+    Err e = {0};
+    if (config_parse_double(opt, v, -HUGE_VAL, HUGE_VAL, out, &e)) return cli_usage_error("%s", e.msg);
     return ERR_OK;
 }
 
 static int parse_int(const char *opt, const char *v, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || errno == ERANGE || x < lo || x > hi) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s needs a whole number in [%ld, %ld], got '%%s'", opt, lo, hi);
-        return cli_usage_error(msg, v);
-    }
+    Err e = {0};
+    long x;
+    if (config_parse_int(opt, v, lo, hi, &x, &e)) return cli_usage_error("%s", e.msg);
     *out = (int)x;
     return ERR_OK;
 }

@@ -29,8 +29,8 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     if (config_int_in(c, "train", "batch_size", 1, 65536, &batch, e) ||
         config_bool(c, "train", "drop_last", &o->drop_last, e) ||
         config_int_in(c, "train", "eval_every", 0, 1000000, &every, e) ||
-        config_int_in(c, "train", "seed", 0, 0x7fffffffffffffffL, &seed, e) ||
-        config_int_in(c, "train", "threads", 0, 1024, &threads, e) ||
+        config_int_in(c, "train", "seed", 0, TRAIN_MAX_SEED, &seed, e) ||
+        config_int_in(c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, e) ||
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
         config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e))
         return e->code;
