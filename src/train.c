@@ -139,9 +139,22 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
 }
 
 static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir);
+    char path[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, dir, "checkpoint.ckpt", e)) return e->code;
     return checkpoint_save(t, config_text, path, e);
+}
+
+// The end of the divergence message: what the directory still holds. Only a checkpoint
+// that is really there (and reads back) is promised, with its step.
+static void describe_kept(const char *dir, char *out, size_t cap) {
+    char path[FS_PATH_MAX];
+    long step;
+    Err ignored = {0};
+    if (!fs_join(path, sizeof path, dir, "checkpoint.ckpt", &ignored) && fs_exists(path) &&
+        !checkpoint_read_step(path, &step, &ignored))
+        snprintf(out, cap, "the last good checkpoint (%s, step %ld) and the log are kept", path, step);
+    else
+        snprintf(out, cap, "no checkpoint had been written yet (the log is kept in %s)", dir);
 }
 
 int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
@@ -168,7 +181,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
     long steps_timed = 0;
     int rc = ERR_OK;
     TrainProgress p = {.epochs = epochs};
-    while (t->step < total && rc == ERR_OK) {
+    // An epoch under way is finished even when no step of the schedule is left: a run stopped
+    // after its last step (of an epoch, or of the run) still owes that epoch's evaluation, log
+    // row and checkpoint, and gives them when resumed.
+    while ((t->step < total || t->loader.in_epoch) && rc == ERR_OK) {
         if (!t->loader.in_epoch) {
             loader_begin_epoch(&t->loader);
             t->loss_sum = t->epoch_seconds = 0;
@@ -187,11 +203,12 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                             schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
                             EXPLODING_LOSS, &loss, &hits))
             {
+                char kept[FS_PATH_MAX + 100];
+                describe_kept(dir, kept, sizeof kept);
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
-                             "the last good checkpoint and log are kept in %s; lower the maximum LR or lengthen the "
-                             "warm-up",
-                             loss, t->step, t->epoch + 1, s + 1, lr, mom, dir);
+                             "%s; lower the maximum LR or lengthen the warm-up",
+                             loss, t->step, t->epoch + 1, s + 1, lr, mom, kept);
                 break;
             }
             runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);
@@ -225,6 +242,9 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
         if (eval) ev = trainer_evaluate(t, &t->test);
         t->seconds = now_seconds() - run_start;
+        // The LR and momentum of the epoch's last step, from the schedule (a pure function of
+        // the step): an epoch resumed after its last step ran no step in this process.
+        schedule_at(&t->sched, t->step > 0 ? t->step - 1 : 0, &p.lr, &p.momentum);
         RunLogEpoch row = {.epoch = t->epoch, .step = t->step, .lr = p.lr, .momentum = p.momentum,
                            .train_loss = t->loss_sum / t->seen, .train_acc = (double)t->correct / t->seen,
                            .test_loss = eval ? ev.loss : NAN, .test_acc = eval ? ev.acc : NAN,
