@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 const ConfigKey train_config_keys[] = {
-    {"batch_size", "128", "images per SGD step (Smith used 512, He et al. 128)"},
+    {"batch_size", "128", "images per SGD step (Smith used 512, He et al. 128); at most data.train_images"},
     {"drop_last", "false", "drop the partial last batch of each epoch (default: keep it)"},
     {"eval_every", "1", "evaluate on the test set every N epochs (0: only after the last epoch)"},
     {"seed", "1", "seed for initialisation, shuffling and augmentation"},
@@ -71,15 +71,43 @@ int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co,
     return ERR_OK;
 }
 
+static double gib(size_t bytes) {
+    return (double)bytes / (1024.0 * 1024.0 * 1024.0);
+}
+
+int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOptions *co, const ModelOptions *mo,
+                      const OptimOptions *oo, size_t *bytes, Err *e) {
+    const int B = to->batch_size;
+    if (B > co->train_images)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.batch_size: %d is larger than the %d training images (data.train_images); at most %d",
+                       config_where(c, "train", "batch_size"), B, co->train_images, co->train_images);
+    long nparams = 0;
+    size_t model = resnet_planned_bytes(mo, B, &nparams);
+    if (!model) return err_set(e, ERR_INPUT, "%s: model.depth: %d cannot be built", config_where(c, "model", "depth"), mo->depth);
+    // The model at this batch, the optimiser's state (v, and s for Adam), both image sets
+    // in memory, and one batch of input.
+    size_t total = model + sizeof(float) * (size_t)nparams * (oo->kind == OPTIM_SGD ? 1 : 2) +
+                   (size_t)(co->train_images + co->test_images) * (CIFAR_IMAGE + 1) +
+                   (size_t)B * (sizeof(float) * CIFAR_IMAGE + 2 * sizeof(int));
+    size_t phys = sys_memory_bytes();
+    if (phys && total > phys)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.batch_size: %d needs about %.1f GiB of memory for ResNet-%d (model, optimiser and "
+                       "data), more than this machine's %.1f GiB; use a smaller batch",
+                       config_where(c, "train", "batch_size"), B, gib(total), mo->depth, gib(phys));
+    *bytes = total;
+    return ERR_OK;
+}
+
 int trainer_create(Trainer *t, const Config *c, Err *e) {
     memset(t, 0, sizeof *t);
     if (run_options_from_config(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, e)) return e->code;
+    // Before anything large is allocated: a batch that cannot fit is refused, not tried.
+    if (train_plan_memory(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, &t->planned_bytes, e)) return e->code;
     if (cifar_load(&t->train, t->data.dir, 1, t->data.train_images, e)) return e->code;
     if (cifar_load(&t->test, t->data.dir, 0, t->data.test_images, e)) return e->code;
     const int B = t->opt.batch_size;
-    if (t->opt.drop_last && t->train.n < B)
-        return err_set(e, ERR_INPUT, "%s: train.batch_size: %d is larger than the %d training images with drop_last",
-                       config_where(c, "train", "batch_size"), B, t->train.n);
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
     if (resnet_create(&t->net, &t->model_opt, B, e)) return e->code;
