@@ -12,7 +12,7 @@
 // RTOL = 2e-3 leaves a 10x margin over what we measured and still catches any wrong index,
 // missed term or wrong scale (those are off by O(1)).
 #include "fixture.h"
-#include "conv3x3.h"
+#include "conv.h"
 #include "layers.h"
 #include "rng.h"
 #include "test.h"
@@ -466,10 +466,10 @@ void suite_layers(void) {
         // 3x3 stride-1 shapes with whole 16-pixel vectors take the direct kernels of
         // conv3x3.c when built with AVX-512; check both paths by finite differences.
         for (int direct = 1; direct >= 0; direct--) {
-            int was = conv3x3_enable(direct);
+            unsigned was = conv_set_kernels(direct ? CONV_KERNELS_ALL : 0);
             conv_case(2, 16, 8, 16, 3, 1, 0); // 16 channels, 8x8 planes
             conv_case(3, 4, 16, 8, 3, 1, 1);
-            conv3x3_enable(was);
+            conv_set_kernels(was);
         }
     }
     omp_set_num_threads(threads0);
