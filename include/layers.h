@@ -54,8 +54,9 @@ void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const floa
 // dy[i] = dy[i] * (y[i] > 0): the ReLU backward, in place, given the ReLU's output y.
 void relu_mask(float *dy, const float *y, long n);
 
-// Option-A shortcut: out (Cout,B,H/2,W/2) = x (Cin,B,H,W) subsampled by 2 with channels
-// zero-padded (Cout-Cin)/2 on each side (the common PyTorch CIFAR ResNet convention).
+// Option-A shortcut: out (Cout,B,Ho,Wo) = x (Cin,B,H,W) subsampled by 2 (Ho = ceil(H/2), as
+// x[:, :, ::2, ::2] and a stride-2 convolution with pad 1 give) with channels zero-padded
+// (Cout-Cin)/2 on each side (the common PyTorch CIFAR ResNet convention).
 void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, int H, int W);
 // din += the gradient through the shortcut of dout.
 void shortcut_a_backward_acc(float *din, const float *dout, int Cin, int Cout, int B, int H, int W);

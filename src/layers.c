@@ -221,7 +221,7 @@ void relu_mask(float *dy, const float *y, long n) {
 }
 
 void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, int H, int W) {
-    const int Ho = H / 2, Wo = W / 2, off = (Cout - Cin) / 2;
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2, off = (Cout - Cin) / 2;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < Cout; c++) {
         float *o = out + (long)c * B * Ho * Wo;
@@ -238,7 +238,7 @@ void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, in
 }
 
 void shortcut_a_backward_acc(float *din, const float *dout, int Cin, int Cout, int B, int H, int W) {
-    const int Ho = H / 2, Wo = W / 2, off = (Cout - Cin) / 2;
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2, off = (Cout - Cin) / 2;
 #pragma omp parallel for schedule(static)
     for (int ci = 0; ci < Cin; ci++) {
         const float *o = dout + (long)(ci + off) * B * Ho * Wo;
