@@ -4,7 +4,7 @@
 // 16/32/64 channels (stride 2 at the first block of stages 2 and 3), and a head (global
 // average pool, fully connected to the classes). Planning the memory, binding it, forward,
 // backward, the FLOP count and the summary all walk that list (resnet.c), each block
-// doing what its kind does (blocks.c). Two lists (resnet_arch.c), [model] arch:
+// doing what its kind does (resnet_blocks.c). Two lists (resnet_arch.c), [model] arch:
 //
 //  resnet  He et al. 2015, "Deep residual learning", section 4.2 (post-activation):
 //          stem conv3x3 -> BN -> ReLU; block conv3x3 -> BN -> ReLU -> conv3x3 -> BN
@@ -66,7 +66,7 @@ typedef struct BlockSpec {
 
 // The block list of o's architecture into specs (room for resnet_block_count(o) entries).
 int resnet_block_count(const ModelOptions *o);
-void resnet_blocks(const ModelOptions *o, BlockSpec *specs);
+void resnet_block_list(const ModelOptions *o, BlockSpec *specs);
 
 enum { PARAM_CONV = 0, PARAM_BN_GAMMA, PARAM_BN_BETA, PARAM_FC_W, PARAM_FC_B };
 
@@ -86,7 +86,7 @@ typedef struct BnLayer {
 } BnLayer;
 
 // A block as planned: its spec, planes, parameters and activations (for max_batch).
-// Which fields a kind uses is in blocks.c; the others stay -1 / NULL.
+// Which fields a kind uses is in resnet_blocks.c; the others stay -1 / NULL.
 typedef struct Block {
     BlockSpec spec;
     int H, W, Ho, Wo;               // input (cin, B, H, W); output (cout, B, Ho, Wo)

@@ -1,8 +1,8 @@
 // resnet.c: the model as walks over its block list (resnet.h): plan and bind the memory,
-// init, forward, backward, FLOPs and summary. What a block does is in blocks.c; which
+// init, forward, backward, FLOPs and summary. What a block does is in resnet_blocks.c; which
 // blocks make which network is in resnet_arch.c.
 #include "resnet.h"
-#include "blocks.h"
+#include "resnet_blocks.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +134,7 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     m->col_budget = budget ? (size_t)atol(budget) : (size_t)1 << 20;
     m->nblocks = resnet_block_count(o);
     BlockSpec *specs = xcalloc((size_t)m->nblocks, sizeof(BlockSpec));
-    resnet_blocks(o, specs);
+    resnet_block_list(o, specs);
     m->blocks = xcalloc((size_t)m->nblocks, sizeof(Block));
     for (int i = 0; i < m->nblocks; i++) m->blocks[i].spec = specs[i];
     free(specs);

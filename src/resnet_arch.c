@@ -1,7 +1,7 @@
 // resnet_arch.c: the architectures as block lists (resnet.h), and the [model] section.
 //
 // A variant is a list of blocks, not code: a new one is a function here (and, where it
-// needs a new kind of block, that kind's five operations in blocks.c).
+// needs a new kind of block, that kind's five operations in resnet_blocks.c).
 //
 // Not expressed yet: L. N. Smith's Caffe ResNet-56 (results/notes/smith-caffe-setup.md).
 // Its blocks are post-activation like BLOCK_BASIC but with no ReLU after the addition,
@@ -62,7 +62,7 @@ int resnet_block_count(const ModelOptions *o) {
 // first block of stages 2 and 3 at stride 2. preact (He et al.'s code, fb.resnet.torch's
 // preresnet.lua): no BN after the stem conv, the first block of every stage shares its
 // BN-ReLU with the shortcut, a final BN-ReLU before the pool.
-void resnet_blocks(const ModelOptions *o, BlockSpec *sp) {
+void resnet_block_list(const ModelOptions *o, BlockSpec *sp) {
     const int n = (o->depth - 2) / 6, preact = o->arch == ARCH_PREACT;
     int k = 0, cin = 16;
     sp[k++] = (BlockSpec){.kind = BLOCK_STEM, .cin = o->channels, .cout = 16, .stride = 1, .bn = !preact};

@@ -1,6 +1,7 @@
-// blocks.c: each kind of block as plan / forward / backward / flops / summary (blocks.h).
+// resnet_blocks.c: each kind of block as plan / forward / backward / flops / summary
+// (resnet_blocks.h).
 // Shapes: a block's input x is (cin, B, H, W), its output (cout, B, Ho, Wo); N = B*Ho*Wo.
-#include "blocks.h"
+#include "resnet_blocks.h"
 #include <stdio.h>
 #include <string.h>
 

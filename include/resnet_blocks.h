@@ -1,10 +1,12 @@
-// blocks.h: what each kind of block (resnet.h's BlockKind) does, for the walks of resnet.c.
-// Internal to the model: the commands and the trainer use resnet.h only.
+// resnet_blocks.h: what each kind of block (resnet.h's BlockKind) does, for the walks of
+// resnet.c.
+// Internal to the model module (resnet.h, resnet.c, resnet_blocks.c, resnet_arch.c): the
+// commands and the trainer use resnet.h only.
 //
 // Every kind has the same five operations; resnet.c calls them block by block, in list
 // order (backward: in reverse), and knows nothing of what is inside a block.
-#ifndef ONECYCLE_BLOCKS_H
-#define ONECYCLE_BLOCKS_H
+#ifndef ONECYCLE_RESNET_BLOCKS_H
+#define ONECYCLE_RESNET_BLOCKS_H
 #include "resnet.h"
 #include <stdio.h>
 
