@@ -220,11 +220,10 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     else
         fprintf(stderr, "config %s -> %s%s%s\n", a.config, outdir, a.init_from ? ", weights from " : "",
                 a.init_from ? a.init_from : "");
-    fprintf(stderr,
-            "model ResNet-%d (shortcut %s), %ld parameters, %.2f GiB of memory planned for batch %d; data %d train / "
-            "%d test images from %s\n",
-            t.model_opt.depth, t.model_opt.shortcut_b ? "B" : "A", t.net.nparams, gib(t.planned_bytes),
-            t.opt.batch_size, t.train.n, t.test.n, t.data.dir);
+    char name[64];
+    fprintf(stderr, "model %s, %ld parameters, %.2f GiB of memory planned for batch %d; data %d train / %d test images from %s\n",
+            model_name(&t.model_opt, name, sizeof name), t.net.nparams, gib(t.planned_bytes), t.opt.batch_size, t.train.n,
+            t.test.n, t.data.dir);
     fprintf(stderr, "schedule %s: %ld epochs x %ld steps of batch %d = %ld steps\n", t.sched.policy,
             schedule_epochs(&t.sched), t.steps_per_epoch, t.opt.batch_size, t.sched.total);
     static int live;

@@ -66,7 +66,7 @@ static int decay_ranges(const ResNet *m, int wd_bn_bias, OptimRange *r) {
 int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
                             Err *e) {
     if ((to && train_options_from_config(to, c, e)) || (co && cifar_options_from_config(co, c, e)) ||
-        (mo && model_options_from_config(mo, c, e)) || (oo && optim_options_from_config(oo, c, e)))
+        (mo && model_options_from_config(mo, c, &cifar10_shape, e)) || (oo && optim_options_from_config(oo, c, e)))
         return e->code;
     return ERR_OK;
 }
