@@ -18,6 +18,9 @@ const ConfigKey train_config_keys[] = {
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
     {"checkpoint_every", "1", "write DIR/checkpoint.ckpt every N epochs (0: only at the end)"},
+    {"keep_checkpoints", "",
+     "epochs (increasing, up to 64) after which a copy of the checkpoint is kept as DIR/checkpoint-epochN.ckpt, "
+     "e.g. 82: the end of the cycle of smith_fastai_1cycle.cfg, where its tails start (--init-from)"},
     {NULL, NULL, NULL},
 };
 
@@ -40,6 +43,14 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     o->threads = (int)threads;
     o->progress = p == 0 ? -1 : p == 1 ? 0 : 1;
     o->checkpoint_every = (int)ckpt;
+    double keep[TRAIN_MAX_KEEP];
+    if (config_doubles(c, "train", "keep_checkpoints", keep, TRAIN_MAX_KEEP, &o->nkeep, e)) return e->code;
+    for (int i = 0; i < o->nkeep; i++) {
+        if (!(keep[i] >= 1 && keep[i] <= 1000000 && keep[i] == floor(keep[i])) || (i && keep[i] <= keep[i - 1]))
+            return err_set(e, ERR_INPUT, "%s: train.keep_checkpoints: must be increasing whole epochs in 1..1000000, got %.15g",
+                           config_where(c, "train", "keep_checkpoints"), keep[i]);
+        o->keep[i] = (int)keep[i];
+    }
     return ERR_OK;
 }
 
@@ -172,6 +183,17 @@ static int save(const Trainer *t, const char *dir, const char *config_text, Err 
     return checkpoint_save(t, config_text, path, e);
 }
 
+// The copy kept of the checkpoint at the end of an epoch listed in keep_checkpoints.
+static int save_kept(const Trainer *t, const char *dir, const char *config_text, Err *e) {
+    int listed = 0;
+    for (int i = 0; i < t->opt.nkeep; i++) listed |= t->opt.keep[i] == t->epoch;
+    if (!listed) return ERR_OK;
+    char name[48], path[FS_PATH_MAX];
+    snprintf(name, sizeof name, "checkpoint-epoch%ld.ckpt", (long)t->epoch);
+    if (fs_join(path, sizeof path, dir, name, e)) return e->code;
+    return checkpoint_save(t, config_text, path, e);
+}
+
 // The end of the divergence message: what the directory still holds. Only a checkpoint
 // that is really there (and reads back) is promised, with its step.
 static void describe_kept(const char *dir, char *out, size_t cap) {
@@ -292,6 +314,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         }
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
             rc = save(t, dir, config_text, e);
+        if (!rc) rc = save_kept(t, dir, config_text, e);
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
     Err ce = {0};
