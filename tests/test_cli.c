@@ -134,7 +134,7 @@ static void numbers_and_sizes(const char *dir, const char *nodata_cfg, const cha
     CHECK_STR_CONTAINS(out, "--out: path too long (");
     if (!data) return;
     // About 1,020 characters (the length that wrote a log file named "lo"): works in full.
-    char small[1100];
+    char small[1300]; // n stays under 1000 + 121
     n = snprintf(small, sizeof small, "%s/", dir);
     while (n < 1000) n += snprintf(small + n, sizeof small - (size_t)n, "%.120s/", seg);
     small[n - 1] = 0;
