@@ -177,21 +177,21 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
     return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 
-static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
+static int save(const Trainer *t, const char *dir, const char *name, const char *config_text, Err *e) {
     char path[FS_PATH_MAX];
-    if (fs_join(path, sizeof path, dir, "checkpoint.ckpt", e)) return e->code;
+    if (fs_join(path, sizeof path, dir, name, e)) return e->code;
     return checkpoint_save(t, config_text, path, e);
 }
 
 // The copy kept of the checkpoint at the end of an epoch listed in keep_checkpoints.
 static int save_kept(const Trainer *t, const char *dir, const char *config_text, Err *e) {
-    int listed = 0;
-    for (int i = 0; i < t->opt.nkeep; i++) listed |= t->opt.keep[i] == t->epoch;
-    if (!listed) return ERR_OK;
-    char name[48], path[FS_PATH_MAX];
-    snprintf(name, sizeof name, "checkpoint-epoch%ld.ckpt", (long)t->epoch);
-    if (fs_join(path, sizeof path, dir, name, e)) return e->code;
-    return checkpoint_save(t, config_text, path, e);
+    for (int i = 0; i < t->opt.nkeep; i++)
+        if (t->opt.keep[i] == t->epoch) {
+            char name[48];
+            snprintf(name, sizeof name, "checkpoint-epoch%ld.ckpt", (long)t->epoch);
+            return save(t, dir, name, config_text, e);
+        }
+    return ERR_OK;
 }
 
 // The end of the divergence message: what the directory still holds. Only a checkpoint
@@ -278,7 +278,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                 t->seconds = now_seconds() - run_start;
                 p.event = TRAIN_STOPPED;
                 report(t, &p);
-                if (!(rc = save(t, dir, config_text, e)))
+                if (!(rc = save(t, dir, "checkpoint.ckpt", config_text, e)))
                     rc = err_set(e, ERR_INTERRUPTED,
                                  "stopped at step %ld (epoch %d, batch %ld); state saved; resume with: onecycle train "
                                  "--resume %s/checkpoint.ckpt",
@@ -313,7 +313,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             p.warning = NULL;
         }
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
-            rc = save(t, dir, config_text, e);
+            rc = save(t, dir, "checkpoint.ckpt", config_text, e);
         if (!rc) rc = save_kept(t, dir, config_text, e);
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
