@@ -55,6 +55,7 @@ unsigned conv_set_kernels(unsigned mask) {
 //  Winograd: a register holds 16 tiles of 2x2 outputs: one tile row of a 32-wide plane, two
 //            of a 16-wide, four of an 8-wide; whole vectors of tiles, grouped by 4.
 //  stride 2: a register holds one output row of a 16-wide output or two of an 8-wide one.
+//  Winograd weight gradient: the forward's tiles (its output gradient is read as they are written).
 static int fits(const ConvShape *s, ConvKernel k) {
     if (s->k != 3 || s->pad != 1 || s->Cout % 4) return 0;
     switch (k) {
@@ -71,6 +72,8 @@ static int fits(const ConvShape *s, ConvKernel k) {
     }
     case CONV_DIRECT_S2:
         return s->stride == 2 && (s->W == 32 || s->W == 16) && s->H % 2 == 0 && (s->Ho * s->Wo) % 64 == 0;
+    case CONV_WINOGRAD_WGRAD: // the forward's tiles, read the other way round
+        return fits(s, CONV_WINOGRAD);
     default:
         return 0;
     }
@@ -85,9 +88,15 @@ static int on(ConvKernel k) {
 #endif
 }
 
+// The Winograd kernels run only shapes the direct kernel fits too (they share the data
+// gradient's workspace and weight transposition).
+static ConvKernel pick_wgrad(const ConvShape *s) {
+    if (!fits(s, CONV_DIRECT)) return CONV_GEMM;
+    if (on(CONV_WINOGRAD_WGRAD) && fits(s, CONV_WINOGRAD_WGRAD)) return CONV_WINOGRAD_WGRAD;
+    return on(CONV_DIRECT) ? CONV_DIRECT : CONV_GEMM;
+}
+
 ConvKernel conv_pick(const ConvShape *s, ConvDir dir) {
-    // Winograd runs only shapes the direct kernel fits too (the two share the data
-    // gradient's workspace and weight transposition).
     if (dir == CONV_FORWARD) {
         if (fits(s, CONV_DIRECT)) {
             if (on(CONV_WINOGRAD) && fits(s, CONV_WINOGRAD)) return CONV_WINOGRAD;
@@ -96,13 +105,14 @@ ConvKernel conv_pick(const ConvShape *s, ConvDir dir) {
         if (on(CONV_DIRECT_S2) && fits(s, CONV_DIRECT_S2)) return CONV_DIRECT_S2;
         return CONV_GEMM;
     }
-    if (!on(CONV_DIRECT) || !fits(s, CONV_DIRECT)) return CONV_GEMM;
-    if (dir == CONV_BACKWARD_WEIGHTS) return CONV_DIRECT;
+    ConvKernel wk = pick_wgrad(s);
+    if (dir == CONV_BACKWARD_WEIGHTS || wk == CONV_GEMM) return wk;
     // The data gradient is the forward of the transposed shape; when that does not fit
     // the direct kernel (3 input channels: the stem), weights and data both go to GEMM.
     ConvShape ts = conv_shape_transposed(s);
     if (!fits(&ts, CONV_DIRECT)) return CONV_GEMM;
-    return on(CONV_WINOGRAD) && fits(&ts, CONV_WINOGRAD) ? CONV_WINOGRAD : CONV_DIRECT;
+    if (on(CONV_WINOGRAD) && fits(&ts, CONV_WINOGRAD)) return CONV_WINOGRAD;
+    return on(CONV_DIRECT) ? CONV_DIRECT : CONV_GEMM;
 }
 
 int conv_fits(const ConvShape *s, ConvKernel k) {

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "conv3x3.h"
 #include "winograd.h"
+#include "winograd_wgrad.h"
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -14,12 +15,13 @@ static void affine_act(float *y, const float *x, const float *res, float scale, 
 size_t conv_col_floats(const ConvShape *s) {
     size_t n = conv_gemm_floats(s);
     if (conv_fits(s, CONV_DIRECT)) {
-        // The weight gradient's per-thread slices; or the flipped weights, then Winograd's
+        // The weight gradient's workspace (direct or Winograd); or the flipped weights, then Winograd's
         // workspace for the data gradient (the same both ways round: it depends on Cin + Cout
         // and Cin * Cout), which also covers a Winograd forward.
         ConvShape ts = conv_shape_transposed(s);
         size_t wino = conv_fits(s, CONV_WINOGRAD) || conv_fits(&ts, CONV_WINOGRAD) ? wino_work_floats(s) : 0;
         size_t data = conv3x3_flip_floats(s) + wino, weights = conv3x3_wgrad_floats(s);
+        if (conv_fits(s, CONV_WINOGRAD_WGRAD) && wino_wgrad_floats(s) > weights) weights = wino_wgrad_floats(s);
         if (data > n) n = data;
         if (weights > n) n = weights;
     }
@@ -55,9 +57,12 @@ static void conv_backward_impl(float *din, float *dw, const float *dout, const f
         conv_gemm_backward(din, dw, dout, in, w, s, col, acc);
         return;
     }
-    // col holds conv_col_floats(s): the weight-gradient slices, then the flipped weights
-    // and the data gradient's workspace.
-    conv3x3_backward_weights(dw, dout, in, s, col);
+    // col holds conv_col_floats(s): the weight gradient's workspace, then the flipped
+    // weights and the data gradient's workspace.
+    if (conv_pick(s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD)
+        wino_backward_weights(dw, dout, in, s, col);
+    else
+        conv3x3_backward_weights(dw, dout, in, s, col);
     if (!din) return;
     ConvShape ts = conv_shape_transposed(s);
     float *wt = col, *work = col + conv3x3_flip_floats(s);

@@ -1,5 +1,5 @@
-// test_conv3x3.c: the 3x3 kernels (Winograd forward and data gradient, direct weight
-// gradient, and the direct forward with Winograd off) against a double-precision loop and
+// test_conv3x3.c: the 3x3 kernels (Winograd forward, data and weight gradients, and the
+// direct kernels with Winograd off) against a double-precision loop and
 // against the GEMM path, which test_layers.c checks by finite differences, and conv_pick's
 // choice of kernel. Shapes cover every ResNet plane width (32, 16, 8), a non-square plane,
 // the 3-channel stem, odd batches, accumulation into din, and 1-3 threads.
@@ -71,7 +71,9 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     test_begin(name);
     ConvShape s;
     conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
-    CHECK_MSG(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT, "%s: the direct path should take this shape", name);
+    ConvKernel wk = conv_pick(&s, CONV_BACKWARD_WEIGHTS);
+    CHECK_MSG(wk == (conv_fits(&s, CONV_WINOGRAD) ? CONV_WINOGRAD_WGRAD : CONV_DIRECT),
+              "%s: the weight gradient should go to %s", name, conv_fits(&s, CONV_WINOGRAD) ? "Winograd" : "direct");
     long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
     float *in = rnd(nin), *w = rnd(nw), *g = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
     float *out = rnd(nout), *din = rnd(nin), *dw = rnd(nw);
@@ -96,6 +98,18 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         double md = 0;
         for (long i = 0; i < nin; i++) md = fmax(md, fabs(din2[i] - (base[i] + rdin[i])));
         CHECK_MSG(md < 1e-4, "%s: din accumulate: max diff %.3g", name, md);
+    }
+
+    // With the Winograd weight gradient off, the direct kernel's dw is the same to float noise,
+    // and din does not change (the data gradient does not depend on it).
+    if (wk == CONV_WINOGRAD_WGRAD) {
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD_WGRAD);
+        CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
+        conv_backward(din2, dw2, g, in, w, &s, col);
+        conv_set_kernels(wwas);
+        CHECK_MSG(max_rel_diff(dw2, dw, nw) < 1e-5, "%s: dw Winograd vs direct %.3g", name, max_rel_diff(dw2, dw, nw));
+        CHECK_MSG(rel(dw2, rdw, nw) < 1e-5, "%s: direct dw vs double %.3g", name, rel(dw2, rdw, nw));
+        if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) == 0, "%s: din with the direct dw", name);
     }
 
     // With Winograd off (where it applies) the direct kernel gives the same to float noise.
@@ -207,7 +221,7 @@ static void usable_case(void) {
     test_begin("conv_pick sends to the direct kernels only the shapes they handle");
     ConvShape s;
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
-    int direct = conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT;
+    int direct = conv_pick(&s, CONV_BACKWARD_WEIGHTS) != CONV_GEMM;
 #ifdef __AVX512F__
     CHECK(direct);
 #else
@@ -238,14 +252,20 @@ static void pick_case(void) {
     conv_shape_init(&s, 4, 3, 32, 32, 16, 3, 1, 1, 1 << 20); // the stem
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
 #ifdef __AVX512F__
-    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
+    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
-    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD);
-    unsigned was = conv_set_kernels(CONV_USE_WINOGRAD); // direct off, Winograd on
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
+    unsigned was = conv_set_kernels(CONV_USE_WINOGRAD); // direct off, Winograd forward on
     CHECK_EQ_INT(was, CONV_KERNELS_ALL);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
-    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM); // the weight gradient has no Winograd kernel
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM); // no weight-gradient kernel on: both on GEMM
+    conv_set_kernels(CONV_USE_WINOGRAD | CONV_USE_WINOGRAD_WGRAD); // Winograd both ways, direct off
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
+    conv_set_kernels(CONV_USE_WINOGRAD_WGRAD); // the data gradient has no kernel on: both on GEMM
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
+    conv_set_kernels(CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD_WGRAD); // the kernels before issue 15
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
     conv_set_kernels(CONV_USE_DIRECT);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT && conv_pick(&s, CONV_BACKWARD) == CONV_DIRECT);
     conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20);

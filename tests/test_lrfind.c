@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "cpu.h"
 #include "common.h"
+#include "conv.h"
 #include "curves.h"
 #include "lrfind.h"
 #include "pngio.h"
@@ -364,6 +365,7 @@ static void test_lrfind_guard(void) {
     }
     int threads = omp_get_max_threads();
     cpu_set_threads(2);
+    unsigned kernels = conv_set_kernels(testdata_guard_kernels());
     static char text[1024], got[8192];
     snprintf(text, sizeof text,
              "[data]\ndir = %s\ntrain_images = 200\ntest_images = 64\n[model]\ndepth = 8\n"
@@ -375,6 +377,7 @@ static void test_lrfind_guard(void) {
     config_init(&c, cli_schema());
     if (config_load_string(&c, text, "guard.cfg", &e) || trainer_create(&t, &c, &e)) {
         CHECK_MSG(0, "setup: %s", e.msg);
+        conv_set_kernels(kernels);
         cpu_set_threads(threads);
         return;
     }
@@ -389,6 +392,7 @@ static void test_lrfind_guard(void) {
         lrfind_curve_free(&cv);
     }
     trainer_free(&t);
+    conv_set_kernels(kernels);
     cpu_set_threads(threads);
     const char *path = "tests/fixtures/guard_lrfind.txt", *w = getenv("ONECYCLE_WRITE_GUARD");
     if (w && *w && strcmp(w, "0")) {

@@ -2,6 +2,7 @@
 // guard against fixtures, and that a few hundred steps learn.
 #include "checkpoint.h"
 #include "cli.h"
+#include "conv.h"
 #include "cpu.h"
 #include "test.h"
 #include "testdata.h"
@@ -161,6 +162,7 @@ static void test_guard(const char *data) {
     }
     int threads = omp_get_max_threads();
     cpu_set_threads(2);
+    unsigned kernels = conv_set_kernels(testdata_guard_kernels());
     static char sgd[2048], adamw[2048];
     snprintf(sgd, sizeof sgd, "%s", guard_config(data, 0));
     snprintf(adamw, sizeof adamw, "%s", guard_config(data, 1));
@@ -172,6 +174,7 @@ static void test_guard(const char *data) {
                "tests/fixtures/guard_sgd_end.ckpt", "tests/fixtures/guard_sgd_step3.ckpt");
     guard_case("guard: AdamW with the wd schedule, 8 steps, bit-identical to the fixture", adamw, 0,
                "tests/fixtures/guard_adamw_end.ckpt", NULL);
+    conv_set_kernels(kernels);
     cpu_set_threads(threads);
 }
 

@@ -2,6 +2,7 @@
 #include "testdata.h"
 #include "cifar.h"
 #include "cli.h"
+#include "conv.h"
 #include "test.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,10 @@ const char *testdata_guard_skip_reason(void) {
         return "the fixtures were made with AVX-512 kernels and OpenBLAS's Haswell core";
     return NULL;
 #endif
+}
+
+unsigned testdata_guard_kernels(void) {
+    return CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD_WGRAD;
 }
 
 const char *testdata_expect(const char *name, int status, const char *fragment, const char *args) {
