@@ -40,8 +40,11 @@ const char cli_usage[] =
     "  predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--threads N]\n"
     "      the top-K classes of PNG images (any size, resampled to 32x32) or test-set images\n"
     "  bench [--depth N] [--batch B] [--threads T] [--arch resnet|preact] [--shortcut A|B] [--seconds S] [--layers]\n"
+    "        [--kernels LIST]\n"
     "      time training (forward+backward+update) and evaluation on random input;\n"
-    "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3\n"
+    "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3 and the FMA peak;\n"
+    "      --kernels: the convolution kernels allowed, all (default), none (GEMM only) or some of\n"
+    "      direct,winograd,winograd-wgrad,direct-s2 (comma-separated)\n"
     "  help config                        every config key with its default (Markdown)\n"
     "  --version\n";
 

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "config.h"
+#include "conv.h"
 #include "cpu.h"
 #include "optim.h"
 #include "resnet.h"
@@ -42,8 +43,47 @@ static void bench_step(void *ctx) {
 
 typedef struct BenchArgs {
     int depth, batch, shortcut_b, preact, layers;
+    unsigned kernels; // conv_set_kernels mask
     double seconds;
 } BenchArgs;
+
+// --kernels: names for conv_set_kernels' mask, so that one binary can time the kernels
+// against each other (winograd-wgrad off: the weight gradient as before issue 15).
+static const struct {
+    const char *name;
+    unsigned bit;
+} kernel_names[] = {{"direct", CONV_USE_DIRECT},
+                    {"winograd", CONV_USE_WINOGRAD},
+                    {"winograd-wgrad", CONV_USE_WINOGRAD_WGRAD},
+                    {"direct-s2", CONV_USE_DIRECT_S2}};
+enum { NKERNEL_NAMES = sizeof kernel_names / sizeof kernel_names[0] };
+
+static int parse_kernels(const char *v, unsigned *mask) {
+    if (!strcmp(v, "all")) return *mask = CONV_KERNELS_ALL, ERR_OK;
+    if (!strcmp(v, "none")) return *mask = 0, ERR_OK;
+    *mask = 0;
+    for (const char *p = v;;) {
+        size_t n = strcspn(p, ",");
+        int k = 0;
+        while (k < NKERNEL_NAMES && (strlen(kernel_names[k].name) != n || strncmp(p, kernel_names[k].name, n))) k++;
+        if (k == NKERNEL_NAMES)
+            return cli_usage_error("--kernels takes all, none or a comma-separated list of direct, winograd, "
+                                   "winograd-wgrad, direct-s2; got '%s'",
+                                   v);
+        *mask |= kernel_names[k].bit;
+        if (!p[n]) return ERR_OK;
+        p += n + 1;
+    }
+}
+
+// "direct,winograd,..." for the mask, or "none".
+static void kernels_string(unsigned mask, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int k = 0; k < NKERNEL_NAMES; k++)
+        if (mask & kernel_names[k].bit)
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? "," : "", kernel_names[k].name);
+    if (!buf[0]) snprintf(buf, size, "none");
+}
 
 static int bench_option(void *ctx, const char *s, const char *v) {
     BenchArgs *b = ctx;
@@ -57,6 +97,7 @@ static int bench_option(void *ctx, const char *s, const char *v) {
         b->preact = v[0] == 'p';
         return ERR_OK;
     }
+    if (!strcmp(s, "--kernels")) return parse_kernels(v, &b->kernels);
     if (!strcmp(s, "--shortcut")) {
         if (strcmp(v, "A") && strcmp(v, "B")) return cli_usage_error("--shortcut must be A or B, got '%s'", v);
         b->shortcut_b = v[0] == 'B';
@@ -80,8 +121,8 @@ static int bench_option(void *ctx, const char *s, const char *v) {
 
 int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     static const CliOption own[] = {{"--depth", 1}, {"--batch", 1}, {"--arch", 1}, {"--shortcut", 1}, {"--seconds", 1},
-                                    {"--layers", 0}, {NULL, 0}};
-    BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10};
+                                    {"--layers", 0}, {"--kernels", 1}, {NULL, 0}};
+    BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10, .kernels = CONV_KERNELS_ALL};
     const CliSpec spec = {"bench", CLI_THREADS, own, bench_option, &b, 0};
     CliArgs a;
     int rc = cli_parse(&a, &spec, argc, argv);
@@ -95,6 +136,7 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     }
     if (batch < 1) return cli_usage_error("--batch must be at least 1%s", "");
     int nthreads = cpu_set_threads(threads);
+    unsigned kernels_was = conv_set_kernels(b.kernels);
     cli_print_header(ci, nthreads);
     // Random input of CIFAR-10's shape: speed does not depend on the values.
     ModelOptions mo = {.arch = b.preact ? ARCH_PREACT : ARCH_RESNET, .depth = depth, .shortcut_b = shortcut_b};
@@ -120,6 +162,9 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
     char name[64];
     printf("model: %s, batch %d, %d threads\n", model_name(&mo, name, sizeof name), batch, nthreads);
+    char kn[96];
+    kernels_string(b.kernels, kn, sizeof kn);
+    printf("conv_kernels: %s\n", kn);
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);
     printf("train_gflops: %.1f\n", train_ips * resnet_flops_per_image(&m, 1) / 1e9);
@@ -130,5 +175,6 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     resnet_free(&m);
     free(x);
     free(y);
+    conv_set_kernels(kernels_was);
     return ERR_OK;
 }

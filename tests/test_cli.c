@@ -202,6 +202,14 @@ void suite_cli(void) {
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --layers", NULL, NULL);
     CHECK_STR_CONTAINS(out, "sgemm_2048_gflops:");
     CHECK_STR_CONTAINS(out, "train_images_per_sec:");
+    CHECK_STR_CONTAINS(out, "fma_peak_gflops:");
+    CHECK_STR_CONTAINS(out, "conv_kernels: direct,winograd,winograd-wgrad,direct-s2");
+    expect("bench --kernels picks the convolution kernels", 0, "conv_kernels: direct,winograd\n",
+           "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --kernels winograd,direct", NULL, NULL);
+    expect("bench --kernels none", 0, "conv_kernels: none",
+           "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --kernels none", NULL, NULL);
+    expect("bench bad --kernels", 2, "--kernels takes all, none or a comma-separated list", "bench --kernels direct,fast",
+           NULL, NULL);
     expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
     expect("eval a directory", 2, "is a directory", "eval %s", dir, NULL); // was: out of memory, exit 1
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "junk.ckpt", "ONECYCKPjunkjunkjunkjunk"));
