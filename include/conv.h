@@ -6,7 +6,8 @@
 // done here in chunks of images so the im2col buffer stays small: the path every shape can
 // take, and the reference the faster kernels are tested against.
 //
-// The faster kernels (conv3x3.c, conv3x3s2.c, winograd.c, winograd_wgrad.c) each take a few shapes.
+// The faster kernels (conv3x3.c, conv3x3s2.c, winograd.c, winograd_wgrad.c, winograd4.c) each
+// take a few shapes.
 // conv_pick() is the one place that decides which kernel runs a shape in a direction; the
 // kernel files depend on this header and nothing here depends on them. The layer functions
 // (conv_forward, conv_backward in layers.h) ask conv_pick and call what it names.
@@ -53,30 +54,36 @@ typedef enum {
     CONV_WINOGRAD,  // winograd.c: F(2x2, 3x3) on 8-, 16- and 32-wide planes
     CONV_DIRECT_S2, // conv3x3s2.c: 3x3 / stride 2 / pad 1 forward, 32- and 16-wide inputs
     CONV_WINOGRAD_WGRAD, // winograd_wgrad.c: the weight gradient by F(2x2, 3x3), Winograd's shapes
+    CONV_WINOGRAD4, // winograd4.c: F(4x4, 3x3), H and W multiples of 4 (opt-in, see below)
 } ConvKernel;
 
 // Which kernel runs shape s in direction dir, given the kernels compiled in (AVX-512 only)
 // and enabled (conv_set_kernels).
-//   CONV_FORWARD: CONV_WINOGRAD, CONV_DIRECT, CONV_DIRECT_S2 or CONV_GEMM.
+//   CONV_FORWARD: CONV_WINOGRAD4, CONV_WINOGRAD, CONV_DIRECT, CONV_DIRECT_S2 or CONV_GEMM.
 //   CONV_BACKWARD_WEIGHTS: the weight gradient's kernel, CONV_WINOGRAD_WGRAD, CONV_DIRECT or
 //     CONV_GEMM; it runs alone (a stem convolution) or beside a data gradient that is not GEMM.
 //   CONV_BACKWARD: the data gradient's kernel. CONV_GEMM means weights and data both run on
 //     the GEMM path; otherwise the data gradient is a forward convolution of the transposed
-//     shape (conv_shape_transposed) on the kernel named (CONV_DIRECT or CONV_WINOGRAD) and
+//     shape (conv_shape_transposed) on the kernel named (CONV_DIRECT, CONV_WINOGRAD or
+//     CONV_WINOGRAD4) and
 //     the weight gradient runs on the kernel CONV_BACKWARD_WEIGHTS names.
 ConvKernel conv_pick(const ConvShape *s, ConvDir dir);
 // Whether kernel k handles shape s at all, whatever the build and the mask: what a
 // workspace must be sized for, so that enabling a kernel later stays safe.
 int conv_fits(const ConvShape *s, ConvKernel k);
 
-// The faster kernels that conv_pick may choose, as a mask (default CONV_KERNELS_ALL; 0:
-// GEMM everywhere). Returns the previous mask. For tests and measurements.
+// The faster kernels that conv_pick may choose, as a mask (0: GEMM everywhere). Returns the
+// previous mask. For tests and measurements (bench --kernels). The default leaves out
+// F(4x4, 3x3): more rounding than F(2x2, 3x3), and its speed not yet measured on an idle
+// machine.
 enum {
     CONV_USE_DIRECT = 1 << CONV_DIRECT,
     CONV_USE_WINOGRAD = 1 << CONV_WINOGRAD,
     CONV_USE_DIRECT_S2 = 1 << CONV_DIRECT_S2,
     CONV_USE_WINOGRAD_WGRAD = 1 << CONV_WINOGRAD_WGRAD,
-    CONV_KERNELS_ALL = CONV_USE_DIRECT | CONV_USE_WINOGRAD | CONV_USE_DIRECT_S2 | CONV_USE_WINOGRAD_WGRAD,
+    CONV_USE_WINOGRAD4 = 1 << CONV_WINOGRAD4,
+    CONV_KERNELS_DEFAULT = CONV_USE_DIRECT | CONV_USE_WINOGRAD | CONV_USE_DIRECT_S2 | CONV_USE_WINOGRAD_WGRAD,
+    CONV_KERNELS_ALL = CONV_KERNELS_DEFAULT | CONV_USE_WINOGRAD4,
 };
 unsigned conv_set_kernels(unsigned mask);
 

@@ -55,10 +55,12 @@ static const struct {
 } kernel_names[] = {{"direct", CONV_USE_DIRECT},
                     {"winograd", CONV_USE_WINOGRAD},
                     {"winograd-wgrad", CONV_USE_WINOGRAD_WGRAD},
-                    {"direct-s2", CONV_USE_DIRECT_S2}};
+                    {"direct-s2", CONV_USE_DIRECT_S2},
+                    {"winograd4", CONV_USE_WINOGRAD4}};
 enum { NKERNEL_NAMES = sizeof kernel_names / sizeof kernel_names[0] };
 
 static int parse_kernels(const char *v, unsigned *mask) {
+    if (!strcmp(v, "default")) return *mask = CONV_KERNELS_DEFAULT, ERR_OK;
     if (!strcmp(v, "all")) return *mask = CONV_KERNELS_ALL, ERR_OK;
     if (!strcmp(v, "none")) return *mask = 0, ERR_OK;
     *mask = 0;
@@ -67,8 +69,8 @@ static int parse_kernels(const char *v, unsigned *mask) {
         int k = 0;
         while (k < NKERNEL_NAMES && (strlen(kernel_names[k].name) != n || strncmp(p, kernel_names[k].name, n))) k++;
         if (k == NKERNEL_NAMES)
-            return cli_usage_error("--kernels takes all, none or a comma-separated list of direct, winograd, "
-                                   "winograd-wgrad, direct-s2; got '%s'",
+            return cli_usage_error("--kernels takes default, all, none or a comma-separated list of direct, "
+                                   "winograd, winograd-wgrad, direct-s2, winograd4; got '%s'",
                                    v);
         *mask |= kernel_names[k].bit;
         if (!p[n]) return ERR_OK;
@@ -122,7 +124,7 @@ static int bench_option(void *ctx, const char *s, const char *v) {
 int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     static const CliOption own[] = {{"--depth", 1}, {"--batch", 1}, {"--arch", 1}, {"--shortcut", 1}, {"--seconds", 1},
                                     {"--layers", 0}, {"--kernels", 1}, {NULL, 0}};
-    BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10, .kernels = CONV_KERNELS_ALL};
+    BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10, .kernels = CONV_KERNELS_DEFAULT};
     const CliSpec spec = {"bench", CLI_THREADS, own, bench_option, &b, 0};
     CliArgs a;
     int rc = cli_parse(&a, &spec, argc, argv);

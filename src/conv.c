@@ -41,7 +41,7 @@ ConvShape conv_shape_transposed(const ConvShape *s) {
 
 // ---- which kernel ------------------------------------------------------------------------
 
-static unsigned enabled = CONV_KERNELS_ALL;
+static unsigned enabled = CONV_KERNELS_DEFAULT;
 
 unsigned conv_set_kernels(unsigned mask) {
     unsigned was = enabled;
@@ -56,6 +56,7 @@ unsigned conv_set_kernels(unsigned mask) {
 //            of a 16-wide, four of an 8-wide; whole vectors of tiles, grouped by 4.
 //  stride 2: a register holds one output row of a 16-wide output or two of an 8-wide one.
 //  Winograd weight gradient: the forward's tiles (its output gradient is read as they are written).
+//  F(4x4, 3x3): 4x4 tiles, a multiple of 4 of them per image (its GEMM takes tiles 4 at a time).
 static int fits(const ConvShape *s, ConvKernel k) {
     if (s->k != 3 || s->pad != 1 || s->Cout % 4) return 0;
     switch (k) {
@@ -74,6 +75,8 @@ static int fits(const ConvShape *s, ConvKernel k) {
         return s->stride == 2 && (s->W == 32 || s->W == 16) && s->H % 2 == 0 && (s->Ho * s->Wo) % 64 == 0;
     case CONV_WINOGRAD_WGRAD: // the forward's tiles, read the other way round
         return fits(s, CONV_WINOGRAD);
+    case CONV_WINOGRAD4:
+        return s->stride == 1 && s->H % 4 == 0 && s->W % 4 == 0 && (s->H / 4) * (s->W / 4) % 4 == 0;
     default:
         return 0;
     }
@@ -99,6 +102,7 @@ static ConvKernel pick_wgrad(const ConvShape *s) {
 ConvKernel conv_pick(const ConvShape *s, ConvDir dir) {
     if (dir == CONV_FORWARD) {
         if (fits(s, CONV_DIRECT)) {
+            if (on(CONV_WINOGRAD4) && fits(s, CONV_WINOGRAD4)) return CONV_WINOGRAD4;
             if (on(CONV_WINOGRAD) && fits(s, CONV_WINOGRAD)) return CONV_WINOGRAD;
             if (on(CONV_DIRECT)) return CONV_DIRECT;
         }
@@ -111,6 +115,7 @@ ConvKernel conv_pick(const ConvShape *s, ConvDir dir) {
     // the direct kernel (3 input channels: the stem), weights and data both go to GEMM.
     ConvShape ts = conv_shape_transposed(s);
     if (!fits(&ts, CONV_DIRECT)) return CONV_GEMM;
+    if (on(CONV_WINOGRAD4) && fits(&ts, CONV_WINOGRAD4)) return CONV_WINOGRAD4;
     if (on(CONV_WINOGRAD) && fits(&ts, CONV_WINOGRAD)) return CONV_WINOGRAD;
     return on(CONV_DIRECT) ? CONV_DIRECT : CONV_GEMM;
 }

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "conv3x3.h"
 #include "winograd.h"
+#include "winograd4.h"
 #include "winograd_wgrad.h"
 #include <math.h>
 #include <omp.h>
@@ -20,6 +21,8 @@ size_t conv_col_floats(const ConvShape *s) {
         // and Cin * Cout), which also covers a Winograd forward.
         ConvShape ts = conv_shape_transposed(s);
         size_t wino = conv_fits(s, CONV_WINOGRAD) || conv_fits(&ts, CONV_WINOGRAD) ? wino_work_floats(s) : 0;
+        if (conv_fits(s, CONV_WINOGRAD4) && wino4_work_floats(s) > wino) wino = wino4_work_floats(s);
+        if (conv_fits(&ts, CONV_WINOGRAD4) && wino4_work_floats(&ts) > wino) wino = wino4_work_floats(&ts);
         size_t data = conv3x3_flip_floats(s) + wino, weights = conv3x3_wgrad_floats(s);
         if (conv_fits(s, CONV_WINOGRAD_WGRAD) && wino_wgrad_floats(s) > weights) weights = wino_wgrad_floats(s);
         if (data > n) n = data;
@@ -31,6 +34,7 @@ size_t conv_col_floats(const ConvShape *s) {
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col) {
     switch (conv_pick(s, CONV_FORWARD)) {
     case CONV_WINOGRAD: wino_forward(out, in, w, s, col, 0, NULL); break;
+    case CONV_WINOGRAD4: wino4_forward(out, in, w, s, col, 0); break;
     case CONV_DIRECT: conv3x3_forward(out, in, w, s, 0); break;
     case CONV_DIRECT_S2: conv3x3s2_forward(out, in, w, s); break;
     default: conv_gemm_forward(out, in, w, s, col);
@@ -69,6 +73,8 @@ static void conv_backward_impl(float *din, float *dw, const float *dout, const f
     conv3x3_flip_weights(wt, w, s);
     if (k == CONV_WINOGRAD)
         wino_forward(din, dout, wt, &ts, work, acc, NULL);
+    else if (k == CONV_WINOGRAD4)
+        wino4_forward(din, dout, wt, &ts, work, acc);
     else
         conv3x3_forward(din, dout, wt, &ts, acc);
 }

@@ -208,7 +208,7 @@ void suite_cli(void) {
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --kernels winograd,direct", NULL, NULL);
     expect("bench --kernels none", 0, "conv_kernels: none",
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --kernels none", NULL, NULL);
-    expect("bench bad --kernels", 2, "--kernels takes all, none or a comma-separated list", "bench --kernels direct,fast",
+    expect("bench bad --kernels", 2, "--kernels takes default, all, none or a comma-separated list", "bench --kernels direct,fast",
            NULL, NULL);
     expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
     expect("eval a directory", 2, "is a directory", "eval %s", dir, NULL); // was: out of memory, exit 1

@@ -103,7 +103,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     // With the Winograd weight gradient off, the direct kernel's dw is the same to float noise,
     // and din does not change (the data gradient does not depend on it).
     if (wk == CONV_WINOGRAD_WGRAD) {
-        unsigned wwas = conv_set_kernels(CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD_WGRAD);
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD);
         CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
         conv_backward(din2, dw2, g, in, w, &s, col);
         conv_set_kernels(wwas);
@@ -112,9 +112,36 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) == 0, "%s: din with the direct dw", name);
     }
 
+    // F(4x4, 3x3) (opt-in, in CONV_KERNELS_ALL) where it applies: the forward and the data
+    // gradient against double precision, within its own bound (2e-5, test_winograd4.c).
+    if (conv_fits(&s, CONV_DIRECT) && conv_fits(&s, CONV_WINOGRAD4)) {
+        ConvShape ts = conv_shape_transposed(&s);
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_ALL);
+        CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4);
+        int dgrad4 = conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4;
+        CHECK(dgrad4 == conv_fits(&ts, CONV_DIRECT));
+        run_both(out2, din2, dw2, in, w, g, &s, col);
+        float *acc2 = rnd(nin);
+        memcpy(acc2, base, sizeof(float) * nin);
+        conv_backward_acc(acc2, dw2, g, in, w, &s, col);
+        conv_set_kernels(wwas);
+        CHECK_MSG(rel(out2, rout, nout) < 2e-5, "%s: F(4x4) forward vs double %.3g", name, rel(out2, rout, nout));
+        CHECK_MSG(rel(dw2, rdw, nw) < 1e-5, "%s: dw beside F(4x4) vs double %.3g", name, rel(dw2, rdw, nw));
+        if (dgrad4) {
+            CHECK_MSG(rel(din2, rdin, nin) < 2e-5, "%s: F(4x4) din vs double %.3g", name, rel(din2, rdin, nin));
+            double md = 0, mx = 0;
+            for (long i = 0; i < nin; i++) {
+                md = fmax(md, fabs(acc2[i] - (base[i] + rdin[i])));
+                mx = fmax(mx, fabs(base[i] + rdin[i]));
+            }
+            CHECK_MSG(md < 2e-5 * mx, "%s: F(4x4) din accumulate: max diff %.3g (max %.3g)", name, md, mx);
+        }
+        free(acc2);
+    }
+
     // With Winograd off (where it applies) the direct kernel gives the same to float noise.
     if (conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD) {
-        unsigned wwas = conv_set_kernels(CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD);
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD);
         CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT);
         run_both(out2, din2, dw2, in, w, g, &s, col);
         conv_set_kernels(wwas);
@@ -150,7 +177,7 @@ static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu
     conv_forward(plain, in, w, &s, col);
     ConvEpilogue ep = {.scale = scale, .shift = shift, .res = with_res ? res : NULL, .relu = relu};
     for (int wino = 1; wino >= 0; wino--) {
-        unsigned was = conv_set_kernels(wino ? CONV_KERNELS_ALL : CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD);
+        unsigned was = conv_set_kernels(wino ? CONV_KERNELS_DEFAULT : CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD);
         conv_forward_bn(fused, in, w, &s, col, &ep);
         conv_set_kernels(was);
         double md = 0, mx = 0;
@@ -209,6 +236,18 @@ static void wino_usable_case(void) {
 #ifdef __AVX512F__
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
 #endif
+    CHECK(conv_fits(&s, CONV_WINOGRAD4));
+#ifdef __AVX512F__
+    unsigned was = conv_set_kernels(CONV_KERNELS_ALL); // F(4x4, 3x3) is opt-in
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4 && conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4);
+    conv_set_kernels(was);
+#endif
+    conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20); // 7x7 tiles of 4x4: not a multiple of 4
+    CHECK(!conv_fits(&s, CONV_WINOGRAD4));
+    conv_shape_init(&s, 4, 16, 8, 8, 16, 3, 1, 1, 1 << 20); // 4 tiles of 4x4
+    CHECK(conv_fits(&s, CONV_WINOGRAD4));
+    conv_shape_init(&s, 4, 16, 8, 8, 16, 3, 2, 1, 1 << 20); // stride 2
+    CHECK(!conv_fits(&s, CONV_WINOGRAD4));
     conv_shape_init(&s, 4, 16, 32, 24, 16, 3, 1, 1, 1 << 20); // width 24
     CHECK(!conv_fits(&s, CONV_WINOGRAD) && conv_pick(&s, CONV_FORWARD) != CONV_WINOGRAD);
     conv_shape_init(&s, 4, 16, 6, 32, 16, 3, 1, 1, 1 << 20); // 3 tile-vectors per image
@@ -257,14 +296,14 @@ static void pick_case(void) {
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
     unsigned was = conv_set_kernels(CONV_USE_WINOGRAD); // direct off, Winograd forward on
-    CHECK_EQ_INT(was, CONV_KERNELS_ALL);
+    CHECK_EQ_INT(was, CONV_KERNELS_DEFAULT);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM); // no weight-gradient kernel on: both on GEMM
     conv_set_kernels(CONV_USE_WINOGRAD | CONV_USE_WINOGRAD_WGRAD); // Winograd both ways, direct off
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
     conv_set_kernels(CONV_USE_WINOGRAD_WGRAD); // the data gradient has no kernel on: both on GEMM
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
-    conv_set_kernels(CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD_WGRAD); // the kernels before issue 15
+    conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD); // the kernels before issue 15
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
     conv_set_kernels(CONV_USE_DIRECT);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT && conv_pick(&s, CONV_BACKWARD) == CONV_DIRECT);

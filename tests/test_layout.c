@@ -128,7 +128,7 @@ void suite_layout(void) {
     // The kernels sit under the conv module: they include conv.h (and common.h), never
     // layers.h or each other; conv includes no kernel, layers dispatches to them.
     test_begin("the convolution kernels depend on conv, not the other way round");
-    static const char *const kernels[] = {"conv3x3", "conv3x3s2", "winograd", "winograd_wgrad", NULL};
+    static const char *const kernels[] = {"conv3x3", "conv3x3s2", "winograd", "winograd_wgrad", "winograd4", NULL};
     for (int k = 0; kernels[k]; k++) {
         for (int h = 0; h < 2; h++) {
             const SrcFile *f = find_file(kernels[k], h);

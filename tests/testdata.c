@@ -116,7 +116,7 @@ const char *testdata_guard_skip_reason(void) {
 }
 
 unsigned testdata_guard_kernels(void) {
-    return CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD_WGRAD;
+    return CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD;
 }
 
 const char *testdata_expect(const char *name, int status, const char *fragment, const char *args) {

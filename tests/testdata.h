@@ -30,8 +30,9 @@ long testdata_count_color(const Image *img, uint32_t rgb, int x0, int x1);
 // guard_*): the optimised AVX-512 build (not the sanitizer or portable ones, whose float
 // results differ) with OpenBLAS's Haswell core, where they were made; else why not.
 const char *testdata_guard_skip_reason(void);
-// The convolution kernels (conv_set_kernels mask) the guard fixtures were made with: all but
-// the Winograd weight gradient of issue 15, which rounds differently from the direct kernel.
+// The convolution kernels (conv_set_kernels mask) the guard fixtures were made with: the
+// default but the Winograd weight gradient of issue 15, which rounds differently from the
+// direct kernel.
 // The guards run on this mask, so they still pin every other number bit for bit; the new
 // kernel is checked against double precision (test_winograd_wgrad.c) and PyTorch
 // (test_reference.c), and resumes bit-identically (test_checkpoint.c). To guard the default

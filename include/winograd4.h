@@ -1,0 +1,29 @@
+// winograd4.h: 3x3 / stride-1 / pad-1 convolution by Winograd F(4x4, 3x3), AVX-512, CBHW.
+//
+// Each 4x4 output tile comes from its 6x6 input patch d and the filter g as
+//   Y = A^T [ (G g G^T) .* (B^T d B) ] A
+// 36 multiplies per tile and channel pair where the direct form takes 144 and F(2x2, 3x3)
+// (winograd.h) 64: 4x and 1.78x fewer. The price is larger transforms, with coefficients up
+// to 8 and 1/24, so more float rounding than F(2x2, 3x3) (tests/test_winograd4.c measures it
+// against double precision).
+//
+// Channels sit in the vector lanes: the input is transposed 16 channels at a time into a
+// padded pixel-major buffer, whose 6x6 patches transform with plain vector arithmetic; the
+// 36 GEMMs M[e] (tiles, Cout) = V[e] (tiles, Cin) . U[e] (Cin, Cout) broadcast one V value
+// against 16 output channels; the output tiles are transposed back. Any Cin and Cout (padded
+// to 16 lanes).
+//
+// conv_pick (conv.c) sends a forward pass or a data gradient here, when the kernel is enabled
+// (CONV_USE_WINOGRAD4), for shapes with H and W multiples of 4 and a multiple of 4 tiles per
+// image, when built with AVX-512.
+#ifndef ONECYCLE_WINOGRAD4_H
+#define ONECYCLE_WINOGRAD4_H
+#include "conv.h"
+
+// Floats of workspace wino4_forward needs (the weights' transform, then per-thread tiles),
+// for shape s and any batch up to s->B; it does not depend on s->B.
+size_t wino4_work_floats(const ConvShape *s);
+// out (Cout,B,H,W) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)); out += ... when acc.
+void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc);
+
+#endif

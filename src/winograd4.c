@@ -1,0 +1,334 @@
+// winograd4.c: Winograd F(4x4, 3x3) convolution, see winograd4.h.
+//
+// Per chunk of images (sized so V and M stay in L2), in each thread:
+//   X[y][x][c]      16 channels of one image, one vector per pixel, zero-padded (a 16x16
+//                   transpose of the CBHW planes)
+//   V[e][t][ci]     (B^T d B)[e] of tile t, from X
+//   M[e][t][co]     sum_ci V[e][t][ci] U[e][ci][co]                   (36 GEMMs)
+//   out             A^T M A per tile into X (as pixels), transposed back to CBHW
+// with U[e][ci][co] = (G g G^T)[e] computed once per call. The 1-D transforms (Lavin and
+// Gray's points 0, +-1, +-2):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+#include "winograd4.h"
+#include "common.h"
+#include <omp.h>
+#include <string.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+enum { VEC = 16, NE = 36 };
+
+typedef struct Plan {
+    int cp, cq; // Cin, Cout rounded up to VEC: the lanes of V and M
+    int tpi;    // 4x4 tiles per image
+    int nb;     // images per chunk
+    long xfl;   // floats of X: (H+2) x (W+2) pixel vectors
+    long vst;   // floats per element e of V (T x cp, and a spare vector)
+    long mst;   // floats per element e of M (T x cq, and a spare vector)
+    long ufl;   // floats of U: 36 x cp x cq
+} Plan;
+
+// The spare vector after each element's block keeps one tile's 36 stores off a single L1 set
+// when a block is a multiple of 4 KB (as in winograd.c).
+static Plan plan_of(const ConvShape *s) {
+    Plan p;
+    p.cp = (s->Cin + VEC - 1) / VEC * VEC;
+    p.cq = (s->Cout + VEC - 1) / VEC * VEC;
+    p.tpi = (s->H / 4) * (s->W / 4);
+    // V and M of a chunk, and U (read whole by every chunk), in 896 KB of the 1 MB L2.
+    long per_image = (long)NE * p.tpi * (p.cp + p.cq), u = (long)NE * p.cp * p.cq;
+    p.nb = (int)(((224L << 10) - u) / per_image);
+    if (p.nb < 1) p.nb = 1;
+    long T = (long)p.nb * p.tpi;
+    p.xfl = (long)floats_to_lines((size_t)(s->H + 2) * (size_t)(s->W + 2) * VEC);
+    p.vst = T * p.cp + VEC;
+    p.mst = T * p.cq + VEC;
+    p.ufl = (long)floats_to_lines((size_t)NE * (size_t)p.cp * (size_t)p.cq);
+    return p;
+}
+
+static size_t thread_floats(const Plan *p) {
+    return (size_t)p->xfl + floats_to_lines((size_t)NE * (size_t)p->vst) + floats_to_lines((size_t)NE * (size_t)p->mst);
+}
+
+size_t wino4_work_floats(const ConvShape *s) {
+    Plan p = plan_of(s);
+    return (size_t)p.ufl + thread_floats(&p) * (size_t)s->threads;
+}
+
+// U[e][ci][co] = (G g G^T)[e] for input channel ci, 16 output channels at a time (their taps
+// gathered at stride Cin * 9), zero in the padding lanes.
+static void transform_weights(float *U, const float *w, int ci, const ConvShape *s, const Plan *p) {
+    static const float G[6][3] = {{1.0f / 4, 0, 0},
+                                  {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                  {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                  {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                  {0, 0, 1}};
+    const long est = (long)p->cp * p->cq;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(s->Cin * 9),
+                                           _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    for (int co = 0; co < p->cq; co += VEC) {
+        int nc = ci < s->Cin ? (s->Cout - co < VEC ? s->Cout - co : VEC) : 0;
+        __mmask16 live = (__mmask16)((1u << nc) - 1);
+        const float *g0 = w + ((long)co * s->Cin + ci) * 9;
+        __m512 g[9], t[6][3];
+        for (int k = 0; k < 9; k++) g[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, idx, g0 + k, 4);
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 3; j++)
+                t[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(G[i][0]), g[j],
+                                          _mm512_fmadd_ps(_mm512_set1_ps(G[i][1]), g[3 + j],
+                                                          _mm512_mul_ps(_mm512_set1_ps(G[i][2]), g[6 + j])));
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++) {
+                __m512 u = _mm512_fmadd_ps(t[i][0], _mm512_set1_ps(G[j][0]),
+                                           _mm512_fmadd_ps(t[i][1], _mm512_set1_ps(G[j][1]),
+                                                           _mm512_mul_ps(t[i][2], _mm512_set1_ps(G[j][2]))));
+                _mm512_storeu_ps(U + (i * 6 + j) * est + (long)ci * p->cq + co, u);
+            }
+    }
+}
+
+// r[j] = column j of the 16x16 matrix whose rows were r[0..15] (as in winograd_wgrad.c).
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 a = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88), b = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xdd);
+        __m512 c = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88), d = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xdd);
+        t[m] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[8 + m] = _mm512_shuffle_f32x4(a, c, 0xdd);
+        t[4 + m] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[12 + m] = _mm512_shuffle_f32x4(b, d, 0xdd);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+// X (H+2, W+2, 16) interior = channels ci0..ci0+nc-1 of one image (zeros above nc), x at the
+// image's first pixel of channel 0, channel stride plane. The border of X stays zero.
+static void to_pixels(float *X, const float *x, long plane, int ci0, int nc, int H, int W) {
+    const long hw = (long)H * W;
+    int y = 0, x0 = 0; // pixel p0 = y*W + x0
+    for (long p0 = 0; p0 < hw; p0 += VEC) {
+        __m512 r[VEC];
+        for (int c = 0; c < VEC; c++)
+            r[c] = c < nc ? _mm512_loadu_ps(x + (long)(ci0 + c) * plane + p0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int j = 0, yy = y, xx = x0; j < VEC; j++) {
+            _mm512_storeu_ps(X + ((long)(yy + 1) * (W + 2) + xx + 1) * VEC, r[j]);
+            if (++xx == W) xx = 0, yy++;
+        }
+        for (x0 += VEC; x0 >= W; x0 -= W) y++;
+    }
+}
+
+// The pixels of X's interior (H, W, 16 channels) into channels co0..co0+nc-1 of one image of
+// out (CBHW, channel stride plane), added to what is there when acc.
+static void from_pixels(float *out, long plane, const float *X, int co0, int nc, int H, int W, int acc) {
+    const long hw = (long)H * W;
+    int y = 0, x0 = 0;
+    for (long p0 = 0; p0 < hw; p0 += VEC) {
+        __m512 r[VEC];
+        for (int j = 0, yy = y, xx = x0; j < VEC; j++) {
+            r[j] = _mm512_loadu_ps(X + ((long)(yy + 1) * (W + 2) + xx + 1) * VEC);
+            if (++xx == W) xx = 0, yy++;
+        }
+        for (x0 += VEC; x0 >= W; x0 -= W) y++;
+        transpose16(r);
+        for (int c = 0; c < nc; c++) {
+            float *o = out + (long)(co0 + c) * plane + p0;
+            _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[c]) : r[c]);
+        }
+    }
+}
+
+// v = B^T d over 6 points.
+static inline __attribute__((always_inline)) void bt6(const __m512 d[6], __m512 v[6]) {
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5);
+    __m512 t1 = _mm512_fnmadd_ps(four, d[2], d[4]); // d4 - 4 d2
+    __m512 t2 = _mm512_fnmadd_ps(four, d[1], d[3]); // d3 - 4 d1
+    __m512 t3 = _mm512_sub_ps(d[4], d[2]);
+    __m512 t4 = _mm512_mul_ps(two, _mm512_sub_ps(d[3], d[1]));
+    v[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+    v[1] = _mm512_add_ps(t1, t2);
+    v[2] = _mm512_sub_ps(t1, t2);
+    v[3] = _mm512_add_ps(t3, t4);
+    v[4] = _mm512_sub_ps(t3, t4);
+    v[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+}
+
+// y = A^T m over 6 points.
+static inline __attribute__((always_inline)) void at6(const __m512 m[6], __m512 y[4]) {
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8);
+    __m512 a = _mm512_add_ps(m[1], m[2]), b = _mm512_sub_ps(m[1], m[2]);
+    __m512 c = _mm512_add_ps(m[3], m[4]), d = _mm512_sub_ps(m[3], m[4]);
+    y[0] = _mm512_add_ps(_mm512_add_ps(m[0], a), c);
+    y[1] = _mm512_fmadd_ps(two, d, b);
+    y[2] = _mm512_fmadd_ps(four, c, a);
+    y[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, d, b), m[5]);
+}
+
+// V[e][t0 + t][cb*16 ..] for the image's tiles t (row-major), from X.
+static void input_tiles(float *V, long vst, int cp, const float *X, int t0, int cb, int H, int W) {
+    const long row = (long)(W + 2) * VEC;
+    for (int ty = 0; ty < H / 4; ty++)
+        for (int tx = 0; tx < W / 4; tx++) {
+            const float *x0 = X + 4 * ty * row + 4 * tx * VEC;
+            __m512 t[6][6];
+            for (int r = 0; r < 6; r++) { // along each patch row
+                __m512 d[6];
+                for (int c = 0; c < 6; c++) d[c] = _mm512_loadu_ps(x0 + r * row + c * VEC);
+                bt6(d, t[r]);
+            }
+            float *v = V + (long)(t0 + ty * (W / 4) + tx) * cp + cb * VEC;
+            for (int j = 0; j < 6; j++) { // along each column
+                __m512 d[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]}, o[6];
+                bt6(d, o);
+                for (int i = 0; i < 6; i++) _mm512_storeu_ps(v + (i * 6 + j) * vst, o[i]);
+            }
+        }
+}
+
+// The 4x4 outputs of the image's tiles t (channels cb*16..) from M, into X's interior as pixels.
+static void output_tiles(float *X, const float *M, long mst, int cq, int t0, int cb, int H, int W) {
+    const long row = (long)(W + 2) * VEC;
+    for (int ty = 0; ty < H / 4; ty++)
+        for (int tx = 0; tx < W / 4; tx++) {
+            const float *m = M + (long)(t0 + ty * (W / 4) + tx) * cq + cb * VEC;
+            __m512 s[4][6];
+            for (int j = 0; j < 6; j++) { // A^T down each column
+                __m512 d[6], y[4];
+                for (int i = 0; i < 6; i++) d[i] = _mm512_loadu_ps(m + (i * 6 + j) * mst);
+                at6(d, y);
+                for (int i = 0; i < 4; i++) s[i][j] = y[i];
+            }
+            float *x0 = X + (4 * ty + 1) * row + (4 * tx + 1) * VEC;
+            for (int i = 0; i < 4; i++) { // then along each row
+                __m512 y[4];
+                at6(s[i], y);
+                for (int k = 0; k < 4; k++) _mm512_storeu_ps(x0 + i * row + k * VEC, y[k]);
+            }
+        }
+}
+
+// M (RT tiles, NV vectors of output channels; row stride cq) = V (RT tiles; row stride cp)
+// . U (cp rows of cq). RT x NV = 16 accumulators.
+#define W4GEMM(RT, NV)                                                                                     \
+    static void w4gemm_##RT##_##NV(float *M, const float *V, const float *U, int cp, int cq) {           \
+        __m512 a[RT][NV];                                                                                  \
+        _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++) _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) \
+            a[r][j] = _mm512_setzero_ps();                                                                 \
+        _Pragma("GCC unroll 2") for (int ci = 0; ci < cp; ci++) {                                          \
+            __m512 u[NV];                                                                                  \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) {                                         \
+                u[j] = _mm512_loadu_ps(U + (long)ci * cq + j * VEC);                                       \
+                __asm__("" : "+v"(u[j])); /* a register: GCC otherwise folds the load into all RT FMAs */ \
+            }                                                                                              \
+            _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++) {                                        \
+                __m512 x = _mm512_set1_ps(V[(long)r * cp + ci]);                                           \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) a[r][j] = _mm512_fmadd_ps(x, u[j], a[r][j]); \
+            }                                                                                              \
+        }                                                                                                  \
+        _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++) _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) \
+            _mm512_storeu_ps(M + (long)r * cq + j * VEC, a[r][j]);                                         \
+    }
+W4GEMM(16, 1)
+W4GEMM(8, 2)
+W4GEMM(4, 4)
+W4GEMM(4, 1)
+W4GEMM(4, 2)
+
+// M[e] = V[e] . U[e] over T tiles (a multiple of 4): output channels 4 vectors at a time while
+// they last, then 2, then 1; tiles 16 / NV at a time, then 4.
+static void gemm_e(float *M, const float *V, const float *U, int T, int cp, int cq) {
+    for (int co = 0; co < cq;) {
+        int nv = (cq - co) / VEC >= 4 ? 4 : (cq - co) / VEC >= 2 ? 2 : 1, RT = 16 / nv, t = 0;
+        for (; t + RT <= T; t += RT) {
+            float *m = M + (long)t * cq + co;
+            const float *v = V + (long)t * cp, *u = U + co;
+            if (nv == 4)
+                w4gemm_4_4(m, v, u, cp, cq);
+            else if (nv == 2)
+                w4gemm_8_2(m, v, u, cp, cq);
+            else
+                w4gemm_16_1(m, v, u, cp, cq);
+        }
+        for (; t < T; t += 4) {
+            float *m = M + (long)t * cq + co;
+            const float *v = V + (long)t * cp, *u = U + co;
+            if (nv == 4)
+                w4gemm_4_4(m, v, u, cp, cq);
+            else if (nv == 2)
+                w4gemm_4_2(m, v, u, cp, cq);
+            else
+                w4gemm_4_1(m, v, u, cp, cq);
+        }
+        co += nv * VEC;
+    }
+}
+
+// One chunk of images: input transform, 36 GEMMs, output transform, in this thread's X, V, M.
+static void chunk_run(float *out, const float *in, const ConvShape *s, const Plan *p, const float *U, float *X,
+                      float *V, float *M, int chunk, int acc) {
+    const int H = s->H, W = s->W;
+    const long hw = (long)H * W, iplane = (long)s->B * hw, oplane = iplane;
+    const int b0 = chunk * p->nb, nb = s->B - b0 < p->nb ? s->B - b0 : p->nb, T = nb * p->tpi;
+    for (int b = 0; b < nb; b++) {
+        const long img = (long)(b0 + b) * hw;
+        for (int cb = 0; cb < p->cp / VEC; cb++) {
+            int nc = s->Cin - cb * VEC < VEC ? s->Cin - cb * VEC : VEC;
+            to_pixels(X, in + img, iplane, cb * VEC, nc, H, W);
+            input_tiles(V, p->vst, p->cp, X, b * p->tpi, cb, H, W);
+        }
+    }
+    for (int e = 0; e < NE; e++) gemm_e(M + e * p->mst, V + e * p->vst, U + (long)e * p->cp * p->cq, T, p->cp, p->cq);
+    for (int b = 0; b < nb; b++) {
+        const long img = (long)(b0 + b) * hw;
+        for (int cb = 0; cb < p->cq / VEC; cb++) {
+            int nc = s->Cout - cb * VEC < VEC ? s->Cout - cb * VEC : VEC;
+            output_tiles(X, M, p->mst, p->cq, b * p->tpi, cb, H, W);
+            from_pixels(out + img, oplane, X, cb * VEC, nc, H, W, acc);
+        }
+    }
+}
+
+void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+    const Plan p = plan_of(s);
+    const size_t per_thread = thread_floats(&p);
+    const int nchunks = (s->B + p.nb - 1) / p.nb;
+    float *U = work;
+#pragma omp parallel num_threads(s->threads)
+    {
+        float *X = work + p.ufl + per_thread * (size_t)omp_get_thread_num(), *V = X + p.xfl;
+        float *M = V + floats_to_lines((size_t)NE * (size_t)p.vst);
+        // The border of X is the zero padding; the transforms write only its interior.
+        memset(X, 0, sizeof(float) * (size_t)p.xfl);
+#pragma omp for schedule(static)
+        for (int ci = 0; ci < p.cp; ci++) transform_weights(U, w, ci, s, &p);
+#pragma omp for schedule(static)
+        for (int c = 0; c < nchunks; c++) chunk_run(out, in, s, &p, U, X, V, M, c, acc);
+    }
+}
+
+#else // no AVX-512: conv_pick sends every shape to the GEMM path
+
+size_t wino4_work_floats(const ConvShape *s) {
+    (void)s;
+    return 0;
+}
+void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc;
+}
+#endif

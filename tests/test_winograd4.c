@@ -1,0 +1,124 @@
+// test_winograd4.c: the Winograd F(4x4, 3x3) kernel (winograd4.c) called directly, against a
+// double-precision sum and against F(2x2, 3x3) (winograd.c) on the same data, over ResNet's
+// stages (C 16/32/64 on 32/16/8 planes), channel counts that are not multiples of 16 (padded
+// lanes on both sides), Cin != Cout, non-square planes, odd batches that leave a short last
+// chunk, accumulation into out, 1-3 threads and a workspace planned for a larger batch.
+// test_conv3x3.c covers it again through conv_forward / conv_backward (the data gradient).
+#include "conv.h"
+#include "fixture.h"
+#include "rng.h"
+#include "test.h"
+#include "winograd.h"
+#include "winograd4.h"
+#include <omp.h>
+#include <stdlib.h>
+
+static Rng rng;
+
+static float *rnd(long n) {
+    float *p = malloc(sizeof(float) * (size_t)n);
+    for (long i = 0; i < n; i++) p[i] = (float)rng_normal(&rng);
+    return p;
+}
+
+static void naive_forward(double *out, const float *in, const float *w, const ConvShape *s) {
+    const long hw = (long)s->H * s->W, iplane = (long)s->B * hw;
+    for (int co = 0; co < s->Cout; co++)
+        for (int b = 0; b < s->B; b++)
+            for (int y = 0; y < s->H; y++)
+                for (int x = 0; x < s->W; x++) {
+                    double a = 0;
+                    for (int ci = 0; ci < s->Cin; ci++)
+                        for (int t = 0; t < 9; t++) {
+                            int yi = y + t / 3 - 1, xi = x + t % 3 - 1;
+                            if (yi < 0 || yi >= s->H || xi < 0 || xi >= s->W) continue;
+                            a += (double)in[ci * iplane + b * hw + (long)yi * s->W + xi] *
+                                 w[((long)co * s->Cin + ci) * 9 + t];
+                        }
+                    out[co * iplane + b * hw + (long)y * s->W + x] = a;
+                }
+}
+
+// max |a - ref| / max |ref|
+static double rel(const float *a, const double *ref, long n) {
+    double md = 0, mx = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs(a[i] - ref[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return mx > 0 ? md / mx : md;
+}
+
+// The largest errors over all cases (F(4x4, 3x3), and F(2x2, 3x3) where it takes the shape).
+static double worst4, worst2;
+
+// The bound, relative to the largest output: F(4x4, 3x3)'s transforms scale values by up to
+// 4 * 5 on the way in and 8 on the way out, against F(2x2, 3x3)'s 2 and 2. Measured: at most
+// 7.6e-6 here (F(2x2, 3x3) 4.6e-7); the direct kernels' tests allow 1e-5.
+static const double BOUND = 2e-5;
+
+static void w4_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
+    char name[112];
+    snprintf(name, sizeof name, "winograd4 B%d Cin%d %dx%d Cout%d threads%d (planned for B%d)", B, Cin, H, W, Cout,
+             omp_get_max_threads(), plan_B);
+    test_begin(name);
+    ConvShape s, ps;
+    conv_shape_init(&ps, plan_B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
+    conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
+    if (!CHECK_MSG(conv_fits(&s, CONV_WINOGRAD4), "%s: the shape should fit", name)) return;
+    long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
+    float *in = rnd(nin), *w = rnd(nw), *out = rnd(nout), *out2 = rnd(nout), *base = rnd(nout);
+    size_t nwork = wino4_work_floats(&ps), n2 = conv_fits(&s, CONV_WINOGRAD) ? wino_work_floats(&s) : 0;
+    CHECK_MSG(nwork == wino4_work_floats(&s), "%s: the workspace does not depend on B", name);
+    float *work = malloc(sizeof(float) * (nwork > n2 ? nwork : n2));
+    double *ref = malloc(sizeof(double) * nout);
+    naive_forward(ref, in, w, &s);
+    wino4_forward(out, in, w, &s, work, 0);
+    double r = rel(out, ref, nout);
+    if (r > worst4) worst4 = r;
+    CHECK_MSG(r < BOUND, "%s: forward vs double %.3g", name, r);
+    // Accumulating: out2 = base + conv, on a dirty workspace.
+    memcpy(out2, base, sizeof(float) * (size_t)nout);
+    wino4_forward(out2, in, w, &s, work, 1);
+    double md = 0, mx = 0;
+    for (long i = 0; i < nout; i++) {
+        md = fmax(md, fabs(out2[i] - (base[i] + ref[i])));
+        mx = fmax(mx, fabs(base[i] + ref[i]));
+    }
+    CHECK_MSG(md < BOUND * mx, "%s: accumulate: max diff %.3g (max %.3g)", name, md, mx);
+    if (conv_fits(&s, CONV_WINOGRAD)) {
+        wino_forward(out2, in, w, &s, work, 0, NULL);
+        if (rel(out2, ref, nout) > worst2) worst2 = rel(out2, ref, nout);
+    }
+    free(in), free(w), free(out), free(out2), free(base), free(work), free(ref);
+}
+
+void suite_winograd4(void) {
+#ifndef __AVX512F__
+    test_skip("built without AVX-512: the F(4x4, 3x3) kernel is not compiled in");
+    return;
+#endif
+    rng_seed(&rng, 4433);
+    int threads0 = omp_get_max_threads();
+    for (int t = 1; t <= 3; t++) {
+        omp_set_num_threads(t);
+        w4_case(3, 16, 32, 32, 16, 3);  // stage 1 (a chunk is one image)
+        w4_case(5, 32, 16, 16, 32, 5);  // stage 2, odd batch
+        w4_case(9, 64, 8, 8, 64, 9);    // stage 3: chunks of 7 images, a short last one
+        w4_case(2, 3, 32, 32, 16, 2);   // the stem: 3 channels in 16 lanes
+        w4_case(3, 32, 16, 16, 64, 3);  // Cin != Cout
+        w4_case(2, 48, 8, 8, 20, 2);    // 3 input vectors; Cout 20 in 2 output vectors
+        w4_case(3, 80, 8, 8, 12, 3);    // 5 input vectors; Cout 12 in one padded vector
+        w4_case(3, 8, 4, 16, 12, 3);    // a plane of one tile row
+        w4_case(2, 16, 16, 8, 16, 2);   // non-square plane
+        w4_case(1, 4, 8, 8, 4, 1);      // one image, 4 channels
+        w4_case(3, 4, 8, 32, 8, 3);     // 32-wide, 8 rows
+        w4_case(3, 16, 16, 16, 16, 64); // a workspace planned for a larger batch
+    }
+    omp_set_num_threads(threads0);
+    test_begin("winograd4: the largest error against double precision");
+    printf("  max |out - double| / max |double| over all cases: F(4x4,3x3) %.3g, F(2x2,3x3) %.3g (bound %.0e)\n",
+           worst4, worst2, BOUND);
+    CHECK(worst4 < BOUND);
+}
