@@ -25,6 +25,9 @@ typedef struct PlotPanel {
     const double *vlines;                  // x positions of vertical markers (e.g. phase
                                            // boundaries), dashed grey; outside the x range: not drawn
     int nvlines;
+    const char *const *vlabels;            // NULL, or a label per marker (NULL or "": none), written
+                                           // at the top of the plot area beside it, one row each
+    int vlines_in_range;                   // 1: the x range grows to hold every marker
 } PlotPanel;
 
 // Renders panels side by side in a width x height RGB image and writes it as PNG.

@@ -457,6 +457,10 @@ static void panel_limits(Panel *P) {
             range_add(sr->right_axis ? &ry2 : &ry, y);
         }
     }
+    for (int i = 0; p->vlines_in_range && i < p->nvlines; i++) {
+        double x;
+        if (to_axis(p->vlines[i], P->ax.log, &x)) range_add(&rx, x);
+    }
     axis_limits(&P->ax, rx, 0.02);
     axis_limits(&P->ay, ry, 0.05);
     axis_limits(&P->ay2, ry2, 0.05);
@@ -510,6 +514,32 @@ static void draw_grid(Image *img, const Panel *P) {
         if (!to_axis(P->p->vlines[i], P->ax.log, &v)) continue;
         int x = tick_px(&P->ax, v, P->x0, P->w, 0);
         if (x >= 0) vline(img, x, P->y0, P->y0 + P->h, s, 5 * s, 4 * s, C_VLINE);
+    }
+}
+
+// The markers' labels, one row each from the top of the plot area, right of their line
+// (left of it when they would cross the frame); drawn over the curves so they stay legible,
+// and counted as occupied so the legend goes elsewhere.
+static void draw_vlabels(Image *img, const Panel *P, Canvas *cv) {
+    const PlotPanel *p = P->p;
+    int s = P->s, row = 0;
+    for (int i = 0; p->vlabels && i < p->nvlines; i++) {
+        double v;
+        if (!has_text(p->vlabels[i]) || !to_axis(p->vlines[i], P->ax.log, &v)) continue;
+        int x = tick_px(&P->ax, v, P->x0, P->w, 0);
+        if (x < 0) continue;
+        char buf[128];
+        const char *t = fit_text(buf, sizeof buf, p->vlabels[i], P->w - 4 * s, s, 0);
+        int tw = font_text_width(t, s, 0), lx = x + 3 * s, y = P->y0 + 3 * s + row++ * (P->fh + s);
+        if (lx + tw > P->x0 + P->w - 2 * s) lx = x - 2 * s - tw;
+        if (lx < P->x0 + 2 * s) lx = P->x0 + 2 * s;
+        if (y + P->fh > P->y0 + P->h) break;
+        fill_rect(img, lx - s, y - s, lx + tw + s, y + P->fh, C_BG, 0.8f);
+        font_draw_text(img, lx, y, t, s, 0, C_TEXT);
+        for (int j = y - s; j < y + P->fh; j++)
+            for (int k = lx - s; k < lx + tw + s; k++)
+                if (j >= cv->y0 && j < cv->y0 + cv->h && k >= cv->x0 && k < cv->x0 + cv->w)
+                    cv->occ[(size_t)(j - cv->y0) * (size_t)cv->w + (size_t)(k - cv->x0)] = 1;
     }
 }
 
@@ -761,6 +791,7 @@ static void render_panel(Image *img, int px0, int px1, const PlotPanel *p, int s
     cv.cov = xcalloc((size_t)P.w * (size_t)P.h, sizeof(float));
     cv.occ = xcalloc((size_t)P.w * (size_t)P.h, 1);
     draw_series(img, &P, &cv);
+    draw_vlabels(img, &P, &cv);
     draw_axes(img, &P);
     draw_axis_titles(img, &P);
     draw_legend(img, &P, &cv);
@@ -781,7 +812,7 @@ static int check_panels(int width, int height, const PlotPanel *panels, int npan
         const PlotPanel *p = &panels[i];
         if (p->nseries < 0 || (p->nseries > 0 && !p->series))
             return err_set(e, ERR_INPUT, "plot: panel %d: bad series list", i);
-        if (p->nvlines < 0 || (p->nvlines > 0 && !p->vlines))
+        if (p->nvlines < 0 || (p->nvlines > 0 && !p->vlines) || (p->vlabels && p->nvlines <= 0))
             return err_set(e, ERR_INPUT, "plot: panel %d: bad vlines list", i);
         for (int k = 0; k < p->nseries; k++) {
             const PlotSeries *s = &p->series[k];
