@@ -856,7 +856,8 @@ int schedule_from_config(Schedule *s, const Config *c, long steps_per_epoch, Err
         if (b.used[k] || !given(&b, key)) continue;
         if (!strcmp(key, "momentum")) hint = " here: the policy sets the momentum itself";
         if (!strcmp(key, "lr") && b.used[key_index("max_lr")]) hint = "; its peak LR is max_lr";
-        rc = bad(&b, key, "has no effect with policy '%s'%s", b.policy, hint);
+        rc = bad(&b, key, "has no effect with policy '%s'%s; remove it (on the command line: --set schedule.%s=)",
+                 b.policy, hint, key);
     }
     if (!rc && b.n == 0) rc = err_set(e, ERR_INPUT, "schedule: policy '%s' gives an empty schedule", b.policy);
     if (rc) {

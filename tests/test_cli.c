@@ -56,6 +56,17 @@ void suite_cli(void) {
     expect("momentum >= 1", 2, "schedule.momentum", "info %s --set schedule.momentum=1.2", cfg, NULL);
     expect("negative LR", 2, "schedule.lr", "info %s --set schedule.lr=-0.1", cfg, NULL);
     expect("wrong type", 2, "expected a number", "info %s --set optim.wd=lots", cfg, NULL);
+    // Switching policy on the command line: an empty value clears a key (regression: the
+    // now-unused lr and use_clr_beta could not be taken out).
+    char clr[600];
+    snprintf(clr, sizeof clr, "%s",
+             testdata_write(dir, "clr.cfg", "[schedule]\nepochs = 2\nlr = 0.4\nuse_clr_beta = 10, 10, 0.95, 0.85\n"));
+    expect("--set policy without clearing names the key", 2, "(on the command line: --set schedule.lr=)",
+           "info %s --set schedule.policy=onecycle --set schedule.max_lr=0.4", clr, NULL);
+    expect("--set key= clears it: switching policy", 0, "schedule: onecycle, 2 epochs",
+           "info %s --set schedule.policy=onecycle --set schedule.max_lr=0.4 --set schedule.use_clr_beta= "
+           "--set schedule.lr=",
+           clr, NULL);
     expect("info prints parameters (ResNet-56 option A)", 0, "parameters: 853018", "info %s --set model.depth=56", cfg,
            NULL);
     expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);

@@ -290,10 +290,28 @@ static void test_set(void) {
     CHECK(!strcmp(config_str(c, "schedule", "use_clr_beta"), "10, 13.68, 0.95, 0.8"));
     CHECK_EQ_INT(config_set(c, "train.note=#a=b.c;x", &e), ERR_OK); // only the first '=' splits
     CHECK(!strcmp(config_str(c, "train", "note"), "#a=b.c;x"));
+    CHECK_EQ_INT(c->n, 3); // overrides replace, they do not pile up
     CHECK_EQ_INT(config_set(c, "train.note=", &e), ERR_OK);
     CHECK(!strcmp(config_str(c, "train", "note"), ""));
-    CHECK_EQ_INT(config_is_set(c, "train", "note"), 1);
-    CHECK_EQ_INT(c->n, 3); // overrides replace, they do not pile up
+    CHECK_EQ_INT(config_is_set(c, "train", "note"), 0);
+    CHECK_EQ_INT(c->n, 2);
+
+    test_begin("config --set key= clears the key back to its default (regression)");
+    // Before, it stored an empty value: a policy switch then failed on the unused key.
+    CHECK_EQ_INT(config_load_string(c, "[schedule]\nmax_lr = 0.8\n", "h.cfg", &e), ERR_OK);
+    CHECK(!strcmp(config_str(c, "schedule", "max_lr"), "0.8"));
+    CHECK_EQ_INT(config_set(c, "schedule.max_lr=", &e), ERR_OK);
+    CHECK(!strcmp(config_str(c, "schedule", "max_lr"), "3.0")); // the schema's default
+    CHECK_EQ_INT(config_is_set(c, "schedule", "max_lr"), 0);
+    CHECK(!strcmp(config_where(c, "schedule", "max_lr"), "default"));
+    CHECK_EQ_INT(config_set(c, " schedule.max_lr =  ", &e), ERR_OK); // clearing twice: no error
+    CHECK_EQ_INT(config_set(c, "schedule.max_lr=1", &e), ERR_OK);    // and it can be set again
+    CHECK(!strcmp(config_str(c, "schedule", "max_lr"), "1"));
+    CHECK_EQ_INT(config_set(c, "schedule.max_lrr=", &e), ERR_INPUT); // still a known key only
+    CHECK_STR_CONTAINS(e.msg, "did you mean");
+    // The other entries are untouched by a clear in between.
+    CHECK(!strcmp(config_str(c, "train", "epochs"), "70"));
+    CHECK(!strcmp(config_str(c, "schedule", "use_clr_beta"), "10, 13.68, 0.95, 0.8"));
     // A file loaded after --set wins in turn.
     CHECK_EQ_INT(config_load_string(c, "[train]\nepochs = 80\n", "g.cfg", &e), ERR_OK);
     CHECK(!strcmp(config_str(c, "train", "epochs"), "80"));
@@ -584,7 +602,7 @@ static void test_dump_round_trip(void) {
     size_t len = config_dump(c, buf, sizeof buf);
     CHECK_EQ_INT(len, strlen(buf));
     CHECK_STR_CONTAINS(buf, "[train]\nbatch_size = 128\nepochs = 60\n");
-    CHECK_STR_CONTAINS(buf, "\n\n[schedule]\nmax_lr =\n");
+    CHECK_STR_CONTAINS(buf, "\n\n[schedule]\nmax_lr = 3.0\n"); // cleared: the default
     CHECK_STR_CONTAINS(buf, "use_clr_beta = 10, 13.68, 0.95, 0.8\n");
     CHECK(!strncmp(buf, "[train]\n", 8)); // schema order, not file order
     Config *d = fresh();
