@@ -108,7 +108,8 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     double train_ips = batch / bench_seconds_per_call(bench_step, &st, seconds);
     st.train = 0;
     double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
-    printf("model: ResNet-%d (shortcut %s), batch %d, %d threads\n", depth, shortcut_b ? "B" : "A", batch, nthreads);
+    printf("model: ResNet-%d (shortcut %s), batch %d, %d thread%s\n", depth, shortcut_b ? "B" : "A", batch, nthreads,
+           plural_s(nthreads));
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);
     printf("train_gflops: %.1f\n", train_ips * resnet_flops_per_image(&m, 1) / 1e9);

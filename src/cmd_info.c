@@ -39,8 +39,9 @@ int cmd_info(int argc, char **argv) {
            co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
     printf("optimiser: %s, weight decay %g%s\n", oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
            oo.wd, oo.wd_bn_bias ? "" : " (not on BN/bias)");
-    printf("schedule: %s, %ld epochs x %ld steps (batch %d) = %ld steps\n", s.policy, schedule_epochs(&s), spe,
-           to.batch_size, s.total);
+    long ep = schedule_epochs(&s);
+    printf("schedule: %s, %ld epoch%s x %ld step%s (batch %d) = %ld step%s\n", s.policy, ep, plural_s(ep), spe,
+           plural_s(spe), to.batch_size, s.total, plural_s(s.total));
     schedule_free(&s);
     return ERR_OK;
 }

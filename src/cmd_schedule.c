@@ -43,8 +43,10 @@ int cmd_schedule(int argc, char **argv) {
         schedule_free(&s);
         return cli_fail(&e);
     }
-    printf("schedule %s: %ld epochs x %ld steps = %ld steps%s%s%s%s\n", s.policy, schedule_epochs(&s), spe, s.total,
-           csv ? "; csv " : "", csv ? csv : "", png ? "; png " : "", png ? png : "");
+    long ep = schedule_epochs(&s);
+    printf("schedule %s: %ld epoch%s x %ld step%s = %ld step%s%s%s%s%s\n", s.policy, ep, plural_s(ep), spe,
+           plural_s(spe), s.total, plural_s(s.total), csv ? "; csv " : "", csv ? csv : "", png ? "; png " : "",
+           png ? png : "");
     schedule_free(&s);
     return ERR_OK;
 }

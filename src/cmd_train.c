@@ -143,8 +143,10 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
                 a.init_from ? a.init_from : "");
     fprintf(stderr, "model ResNet-%d (shortcut %s), %ld parameters; data %d train / %d test images from %s\n",
             t.model_opt.depth, t.model_opt.shortcut_b ? "B" : "A", t.net.nparams, t.train.n, t.test.n, t.data.dir);
-    fprintf(stderr, "schedule %s: %ld epochs x %ld steps of batch %d = %ld steps\n", t.sched.policy,
-            schedule_epochs(&t.sched), t.steps_per_epoch, t.opt.batch_size, t.sched.total);
+    long ep = schedule_epochs(&t.sched);
+    fprintf(stderr, "schedule %s: %ld epoch%s x %ld step%s of batch %d = %ld step%s\n", t.sched.policy, ep,
+            plural_s(ep), t.steps_per_epoch, plural_s(t.steps_per_epoch), t.opt.batch_size, t.sched.total,
+            plural_s(t.sched.total));
     install_stop_handlers();
     t.stop = &stop_requested;
     static int live;

@@ -168,6 +168,9 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
     long steps_timed = 0;
     int rc = ERR_OK;
     TrainProgress p = {.epochs = epochs};
+    // The step of the checkpoint in dir that a divergence leaves behind: one this run wrote,
+    // or the one it resumed from (-1: none yet).
+    long ckpt_step = (t->step > 0 || t->loader.in_epoch) && fs_exists_in(dir, "checkpoint.ckpt") ? t->step : -1;
     while (t->step < total && rc == ERR_OK) {
         if (!t->loader.in_epoch) {
             loader_begin_epoch(&t->loader);
@@ -187,11 +190,19 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                             schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
                             EXPLODING_LOSS, &loss, &hits))
             {
+                char kept[160];
+                if (ckpt_step >= 0)
+                    snprintf(kept, sizeof kept, "the last good checkpoint (step %ld) and the log are kept", ckpt_step);
+                else
+                    snprintf(kept, sizeof kept, "no checkpoint had been written yet; the log is kept");
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
-                             "the last good checkpoint and log are kept in %s; lower the maximum LR or lengthen the "
-                             "warm-up",
-                             loss, t->step, t->epoch + 1, s + 1, lr, mom, dir);
+                             "%s in %s; lower the maximum LR or lengthen the warm-up",
+                             loss, t->step, t->epoch + 1, s + 1, lr, mom, kept, dir);
+                t->seconds = now_seconds() - run_start;
+                p = (TrainProgress){.event = TRAIN_DIVERGED, .epoch = t->epoch + 1, .epochs = epochs, .batch = s,
+                                    .batches = steps, .loss = loss, .lr = lr, .momentum = mom, .seconds = t->seconds};
+                report(t, &p);
                 break;
             }
             runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);
@@ -242,8 +253,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             report(t, &p);
             p.warning = NULL;
         }
-        if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
+        if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0)) {
             rc = save(t, dir, config_text, e);
+            if (!rc) ckpt_step = t->step;
+        }
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
     Err ce = {0};

@@ -13,6 +13,12 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+static int diverged_events;
+static void count_diverged(void *ctx, const TrainProgress *p) {
+    (void)ctx;
+    diverged_events += p->event == TRAIN_DIVERGED;
+}
+
 static void test_stop_flag_and_divergence(const char *data) {
     static Config c;
     Trainer t;
@@ -35,11 +41,15 @@ static void test_stop_flag_and_divergence(const char *data) {
              "[train]\nbatch_size = 64\nprogress = plain\n[schedule]\nphases = 1:0.05:0.9, 1:1e6:0.9\n",
              data);
     if (testdata_trainer(&t, &c, text)) return;
+    diverged_events = 0;
+    t.progress = count_diverged;
     int rc = trainer_run(&t, dir, text, NULL, &e);
     CHECK_EQ_INT(rc, ERR_RUNTIME);
     CHECK_STR_CONTAINS(e.msg, "diverged");
     CHECK_STR_CONTAINS(e.msg, "lr 1e+06");
     CHECK_STR_CONTAINS(e.msg, "momentum 0.9");
+    CHECK_STR_CONTAINS(e.msg, "the last good checkpoint (step 8) and the log are kept");
+    CHECK_EQ_INT(diverged_events, 1);
     trainer_free(&t);
     char ckpt[500];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ckpt", dir);
@@ -49,6 +59,22 @@ static void test_stop_flag_and_divergence(const char *data) {
     int finite = 1;
     for (long i = 0; i < t.net.nparams; i++) finite &= isfinite(t.net.params[i]);
     CHECK(finite);
+    trainer_free(&t);
+
+    test_begin("divergence before any checkpoint says so, and promises none (regression)");
+    dir = test_tmpdir();
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 500\ntest_images = 200\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\n[schedule]\nphases = 2:1e6:0.9\n",
+             data);
+    if (testdata_trainer(&t, &c, text)) return;
+    rc = trainer_run(&t, dir, text, NULL, &e);
+    CHECK_EQ_INT(rc, ERR_RUNTIME);
+    CHECK_STR_CONTAINS(e.msg, "no checkpoint had been written yet; the log is kept in");
+    CHECK_MSG(!strstr(e.msg, "last good checkpoint"), "%s", e.msg);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ckpt", dir);
+    struct stat st;
+    CHECK(stat(ckpt, &st) != 0);
     trainer_free(&t);
 }
 
