@@ -7,6 +7,7 @@
 #include "config.h"
 #include "cpu.h"
 #include "optim.h"
+#include "progress.h"
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
@@ -36,30 +37,22 @@ static void install_stop_handlers(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static void fmt_duration(char *buf, size_t cap, double s) {
-    long x = (long)(s + 0.5);
-    if (x >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
-}
-
-// The progress lines on stderr: live (one line redrawn every step) on a terminal, else
-// about ten plain lines per epoch; one summary line per epoch either way.
+// The progress lines on stderr: live (one line redrawn every step, fitted to the terminal's
+// width so it never wraps) on a terminal, else about ten plain lines per epoch; one summary
+// line per epoch either way.
 static void print_progress(void *ctx, const TrainProgress *p) {
     const int live = *(const int *)ctx;
     switch (p->event) {
     case TRAIN_STEP: {
         long every = live ? 1 : (p->batches >= 10 ? p->batches / 10 : 1);
         if (p->batch % every && p->batch != p->batches) return;
-        char eta[32];
-        fmt_duration(eta, sizeof eta, p->eta_seconds);
-        fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
-                live ? "\r\033[K" : "", p->epoch, p->epochs, p->batch, p->batches, p->loss, 100.0 * p->acc, p->lr,
-                p->momentum, p->images_per_sec, eta, live ? "" : "\n");
+        char line[256];
+        progress_line(line, sizeof line, p, live ? progress_term_width(2) : 0);
+        fprintf(stderr, "%s%s%s", live ? "\r\033[K" : "", line, live ? "" : "\n");
         break;
     }
     case TRAIN_STOPPED:
+    case TRAIN_DIVERGED: // the message follows on its own line
         if (live) fprintf(stderr, "\n");
         break;
     case TRAIN_EPOCH: {
@@ -72,7 +65,7 @@ static void print_progress(void *ctx, const TrainProgress *p) {
         break;
     }
     case TRAIN_WARNING:
-        fprintf(stderr, "onecycle: warning: %s\n", p->warning);
+        fprintf(stderr, "%sonecycle: warning: %s\n", live ? "\r\033[K" : "", p->warning);
         break;
     }
     fflush(stderr);

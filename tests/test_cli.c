@@ -85,6 +85,15 @@ void suite_cli(void) {
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --layers", NULL, NULL);
     CHECK_STR_CONTAINS(out, "sgemm_2048_gflops:");
     CHECK_STR_CONTAINS(out, "train_images_per_sec:");
+    CHECK_STR_CONTAINS(out, "batch 4, 1 thread\n"); // regression: "1 threads"
+    // Regression: "1 epochs", "4 cycles of 1 epochs".
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "one.cfg", "[model]\ndepth = 8\n[schedule]\nepochs = 1\n"));
+    expect("info: 1 epoch, not 1 epochs", 0, "schedule: constant, 1 epoch x ", "info %s", cfg, NULL);
+    expect("schedule: 1 epoch, not 1 epochs", 0, "schedule constant: 1 epoch x ", "schedule %s --csv %s/one.csv", cfg,
+           dir);
+    snprintf(cfg, sizeof cfg, "%s",
+             testdata_write(dir, "cyc.cfg", "[schedule]\nepochs = 5\ncycle_len = 1\nn_cycles = 4\nuse_clr = 10, 4\n"));
+    expect("1 epoch in a cycle error", 2, "(4 cycles of 1 epoch, cycle_mult 1)", "info %s", cfg, NULL);
     expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
     expect("eval a directory", 2, "not a regular file", "eval %s", dir, NULL); // was: out of memory, exit 1
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "junk.ckpt", "ONECYCKPjunkjunkjunkjunk"));
