@@ -16,6 +16,7 @@
 typedef struct RunLog {
     int n; // rows
     double *epoch, *lr, *momentum, *train_loss, *train_acc, *test_loss, *test_acc; // (n); test NaN when empty
+    double *iteration, *seconds, *images_per_sec; // (n); log.csv's own columns, NaN from an iters.csv
     int per_step; // 1: read from an iters.csv (rows are steps, no test fields)
     // LR and momentum per step up to the last logged epoch, from the schedule.csv beside a
     // log (curves_read_schedule); nsched 0 when there is none.

@@ -8,6 +8,7 @@
 #include "cpu.h"
 #include "optim.h"
 #include "progress.h"
+#include "summary.h"
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
@@ -40,8 +41,15 @@ static void install_stop_handlers(void) {
 // The progress lines on stderr: live (one line redrawn every step, fitted to the terminal's
 // width so it never wraps) on a terminal, else about ten plain lines per epoch; one summary
 // line per epoch either way.
+typedef struct TrainUi {
+    int live;     // one line redrawn in place
+    int diverged; // a TRAIN_DIVERGED came: the run's status for summary.json
+} TrainUi;
+
 static void print_progress(void *ctx, const TrainProgress *p) {
-    const int live = *(const int *)ctx;
+    TrainUi *ui = ctx;
+    const int live = ui->live;
+    ui->diverged |= p->event == TRAIN_DIVERGED;
     switch (p->event) {
     case TRAIN_STEP: {
         long every = live ? 1 : (p->batches >= 10 ? p->batches / 10 : 1);
@@ -142,14 +150,28 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             plural_s(t.sched.total));
     install_stop_handlers();
     t.stop = &stop_requested;
-    static int live;
-    live = t.opt.progress < 0 ? isatty(2) : t.opt.progress;
+    static TrainUi ui;
+    ui = (TrainUi){.live = t.opt.progress < 0 ? isatty(2) : t.opt.progress};
     t.progress = print_progress;
-    t.progress_ctx = &live;
+    t.progress_ctx = &ui;
+    // DIR/summary.json when the run ends, however it ends; a resumed run keeps its start.
+    RunSummary sum = {.config = &c, .openblas_core = ci->core, .threads = nthreads, .steps_planned = t.sched.total,
+                      .epochs_planned = ep};
+    if (!(a.resume && summary_read_started(outdir, sum.started, sizeof sum.started)))
+        summary_now(sum.started, sizeof sum.started);
     EvalResult final;
     rc = trainer_run(&t, outdir, dump, &final, &e);
+    sum.status = !rc ? "finished" : rc == ERR_INTERRUPTED ? "interrupted" : ui.diverged ? "diverged" : "failed";
+    sum.message = rc ? e.msg : NULL;
+    sum.steps_done = t.step;
+    sum.seconds = t.seconds;
+    summary_now(sum.ended, sizeof sum.ended);
+    Err se = {0};
+    int src = summary_write(outdir, &sum, &se);
     trainer_free(&t);
+    if (rc && src) fprintf(stderr, "onecycle: warning: %s\n", se.msg);
     if (rc) return cli_fail(&e);
+    if (src) return cli_fail(&se);
     printf("final test accuracy: %.2f%% (test loss %.4f)\n", 100 * final.acc, final.loss);
     printf("test_accuracy: %.4f\n", final.acc);
     return ERR_OK;
