@@ -43,7 +43,8 @@ void curves_default_label(const char *path, char *buf, size_t cap);
 // (same), and LR with momentum on the right axis (dashed), all against epochs. LR and
 // momentum are drawn per step where known (an iters.csv, or the schedule.csv beside a
 // log.csv), else at the logged epochs. Several logs are overlaid,
-// one colour per log, named by labels (NULL: curves_default_label).
+// one colour per log, named by labels (NULL: curves_default_label). SVG when png ends in
+// .svg (plot_write).
 int curves_write_png(const char *const *logs, const char *const *labels, int nlogs, const char *png, Err *e);
 
 #endif

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "curves.h"
+#include "plot.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,9 @@ int cmd_plot(int argc, char **argv) {
         snprintf(buf, sizeof buf, "%d label%s for %d log%s", nlabels, plural_s(nlabels), nlogs, plural_s(nlogs));
         rc = cli_usage_error("--labels: need one label per log, got %s", buf);
     }
+    Err e = {0};
+    if (!rc && plot_check_path(png, &e)) rc = cli_fail(&e); // .png or .svg
     if (!rc) {
-        Err e = {0};
         if (curves_write_png(logs, labels, nlogs, png, &e))
             rc = cli_fail(&e);
         else

@@ -339,7 +339,7 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
              .xlabel = "epoch", .ylabel = "learning rate",
              .y2label = "momentum", .series = ps[S_LR], .nseries = ns[S_LR]},
         };
-        rc = plot_write_png(png, 1800, 500, panels, 3, e);
+        rc = plot_write(png, 1800, 500, panels, 3, e); // PNG, or SVG for a .svg path
     }
     for (int k = 0; k < nlogs; k++) curves_free_log(&L[k]);
     free(L);

@@ -104,6 +104,17 @@ void suite_cli(void) {
     // (On a config without data, so that the unfixed binary fails fast instead of training.)
     expect("train refuses --data", 2, "train has no option '--data'", "train %s --data /nonexistent", cfg, NULL);
     expect("lr-find refuses --data", 2, "lr-find has no option '--data'", "lr-find %s --data /nonexistent", cfg, NULL);
+    // --png x.svg wrote a PNG under that name: now SVG, and other extensions are refused.
+    expect("schedule --png x.svg writes SVG", 0, "png ", "schedule configs/smoke.cfg --png %s/s.svg", dir, NULL);
+    snprintf(cfg, sizeof cfg, "%s/s.svg", dir);
+    char *svg = testdata_slurp(cfg);
+    CHECK_MSG(svg && !strncmp(svg, "<svg ", 5) && strstr(svg, "</svg>\n"), "%s is SVG", cfg);
+    free(svg);
+    expect("schedule --png x.jpg refused", 2, "a plot is written as PNG (.png) or SVG (.svg), not '.jpg'",
+           "schedule configs/smoke.cfg --png %s/s.jpg", dir, NULL);
+    snprintf(cfg, sizeof cfg, "%s/s.jpg", dir);
+    CHECK_MSG(!testdata_slurp(cfg), "%s not written", cfg);
+    expect("plot --png x.gif refused", 2, "not '.gif'", "plot %s/none.csv --png %s/c.gif", dir, dir);
     expect("schedule writes csv", 0, "schedule", "schedule configs/smith_fastai_1cycle.cfg --csv %s/s.csv --png %s/s.png",
            dir, dir);
     if (!data) {

@@ -450,6 +450,87 @@ static void test_marker_labels_in_range(void) {
     }
 }
 
+static void test_svg(void) {
+    test_begin("SVG: the same figure as vectors (lines, dashes, text escaped, clipped curves)");
+    enum { N = 11 };
+    double x[N], y[N], y2[N];
+    for (int i = 0; i < N; i++) x[i] = i, y[i] = i * i, y2[i] = i == 5 ? NAN : 50 - i;
+    double vl[1] = {3};
+    const char *lab[1] = {"mark <3>"};
+    PlotSeries s[2] = {{"solid & plain", x, y, N, 0, 0, 0}, {"dashed", x, y2, N, 0, VERMILLION, 1}};
+    PlotPanel p = {"a <title> & \"quotes\"", "x", "y", NULL, 0, 0, s, 2, vl, 1, lab, 0};
+    char *svg = NULL;
+    Err e = {0};
+    CHECK_EQ_INT(plot_render_svg(&svg, 600, 400, &p, 1, &e), ERR_OK);
+    if (!CHECK(svg != NULL)) return;
+    CHECK(!strncmp(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"400\"", 60));
+    size_t n = strlen(svg);
+    CHECK(n > 7 && !strcmp(svg + n - 7, "</svg>\n"));
+    CHECK_STR_CONTAINS(svg, ">a &lt;title&gt; &amp; &quot;quotes&quot;</text>");
+    CHECK_STR_CONTAINS(svg, ">solid &amp; plain</text>");
+    CHECK_STR_CONTAINS(svg, ">mark &lt;3&gt;</text>");
+    CHECK_STR_CONTAINS(svg, "<path stroke=\"#0072B2\" stroke-width=\"2\" d=\"M");
+    CHECK_STR_CONTAINS(svg, "<path stroke=\"#D55E00\" stroke-width=\"2\" stroke-dasharray=\"7 5\"");
+    CHECK_STR_CONTAINS(svg, "<clipPath id=\"area0\">");
+    CHECK_STR_CONTAINS(svg, "clip-path=\"url(#area0)\"");
+    CHECK_STR_CONTAINS(svg, "stroke=\"#9A9A9A\" stroke-width=\"1\" stroke-dasharray=\"5 4\""); // the marker
+    // The NaN breaks the dashed line in two paths.
+    int paths = 0;
+    for (const char *q = strstr(svg, "<path stroke=\"#D55E00\""); q; q = strstr(q + 1, "<path stroke=\"#D55E00\"")) paths++;
+    CHECK_EQ_INT(paths, 2);
+    // Text sits where the bitmap font's would, stretched to its measured width.
+    CHECK_STR_CONTAINS(svg, "lengthAdjust=\"spacingAndGlyphs\"");
+    // Well-formed XML, where python3 is there to say so.
+    if (system("command -v python3 >/dev/null 2>&1") == 0) {
+        char path[400], cmd[600];
+        snprintf(path, sizeof path, "%s/t.svg", test_tmpdir());
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(svg, f);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd, "python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' %s", path);
+        CHECK_MSG(system(cmd) == 0, "%s is not well-formed XML", path);
+    }
+    free(svg);
+
+    test_begin("plot files by extension: .png and .svg (any case), anything else refused (regression)");
+    CHECK_EQ_INT(plot_format("a/b.png"), PLOT_PNG);
+    CHECK_EQ_INT(plot_format("B.PNG"), PLOT_PNG);
+    CHECK_EQ_INT(plot_format("x.svg"), PLOT_SVG);
+    CHECK_EQ_INT(plot_format("x.SVG"), PLOT_SVG);
+    CHECK_EQ_INT(plot_format("x.jpg"), -1);
+    CHECK_EQ_INT(plot_format(".svg"), -1);
+    CHECK_EQ_INT(plot_check_path("out/x.jpg", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "out/x.jpg: a plot is written as PNG (.png) or SVG (.svg), not '.jpg'");
+    CHECK_EQ_INT(plot_check_path("a.b/plot", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "name the file with one of them");
+    const char *dir = test_tmpdir();
+    char path[400];
+    snprintf(path, sizeof path, "%s/x.jpg", dir);
+    CHECK_EQ_INT(plot_write(path, 600, 400, &p, 1, &e), ERR_INPUT);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f == NULL, "nothing written for a refused extension");
+    if (f) fclose(f);
+    snprintf(path, sizeof path, "%s/x.Svg", dir);
+    CHECK_EQ_INT(plot_write(path, 600, 400, &p, 1, &e), ERR_OK);
+    char head[8] = "";
+    f = fopen(path, "r");
+    if (CHECK(f != NULL)) {
+        CHECK(fread(head, 1, 4, f) == 4 && !strncmp(head, "<svg", 4));
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/x.png", dir);
+    CHECK_EQ_INT(plot_write(path, 600, 400, &p, 1, &e), ERR_OK);
+    f = fopen(path, "rb");
+    if (CHECK(f != NULL)) {
+        CHECK(fread(head, 1, 4, f) == 4 && !strncmp(head, "\x89PNG", 4));
+        fclose(f);
+    }
+    CHECK_EQ_INT(plot_write_svg("/nonexistent-dir/x.svg", 600, 400, &p, 1, &e), ERR_RUNTIME);
+    CHECK_STR_CONTAINS(e.msg, "/nonexistent-dir/x.svg");
+}
+
 static void test_write_errors(void) {
     test_begin("unwritable path is a runtime error naming the path");
     double x[2] = {0, 1};
@@ -490,6 +571,7 @@ void suite_plot(void) {
     test_degenerate();
     test_markers_dashes_legend();
     test_marker_labels_in_range();
+    test_svg();
     test_write_errors();
     test_labels();
 }
