@@ -102,8 +102,10 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
                    "point is only where the range ends and gives no max LR; run again with --end %.3g\n",
                    k_->lr[a.hi - 1], o->end * 10);
         else if (a.status == LRFIND_ADVICE_OK)
-            printf("  the loss diverges at lr %.3g (back above its start level%s); a tenth of that: %.2g\n", a.lr_div,
-                   k_->stop == LRFIND_STOP_END || a.i_div < a.hi - 1 ? "" : ", or where the test stopped",
+            printf("  the loss diverges at lr %.3g (%s); a tenth of that: %.2g\n", a.lr_div,
+                   a.i_div < a.hi - 1 || (a.i_div == a.hi - 1 && a.loss_end > a.loss_start)
+                       ? "back above its start level"
+                       : "where the test stopped",
                    a.max_lr);
         if (a.n_evals >= 3) {
             printf("  test accuracy over %d evaluations: %.2f%% at the first, best %.2f%%", a.n_evals,

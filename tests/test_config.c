@@ -358,7 +358,7 @@ static void test_types(void) {
     SET("schedule.max_lr=2.5e-1 ");
     CHECK_EQ_INT(config_double(c, "schedule", "max_lr", &x, &e), ERR_OK);
     CHECK_CLOSE(x, 0.25, 0, 0);
-    const char *bad_num[] = {"abc", "1.5x", "1,5", "", "1 2", NULL};
+    const char *bad_num[] = {"abc", "1.5x", "1,5", "1 2", NULL}; // (an empty --set clears the key)
     for (int i = 0; bad_num[i]; i++) {
         char a[64], want[128];
         snprintf(a, sizeof a, "schedule.max_lr=%s", bad_num[i]);
@@ -370,6 +370,18 @@ static void test_types(void) {
         CHECK_STR_CONTAINS(e.msg, want);
         CHECK_CLOSE(x, -7, 0, 0); // untouched on error
     }
+    // Empty from a file: not a number.
+    Config *f = fresh();
+    CHECK_EQ_INT(config_load_string(f, "[schedule]\nmax_lr =\n[train]\nepochs =\n", "f.cfg", &e), ERR_OK);
+    x = -7;
+    CHECK_EQ_INT(config_double(f, "schedule", "max_lr", &x, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "f.cfg:2: schedule.max_lr: expected a number, got ''");
+    CHECK_CLOSE(x, -7, 0, 0);
+    n = -7;
+    CHECK_EQ_INT(config_int(f, "train", "epochs", &n, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "f.cfg:4: train.epochs: expected an integer, got ''");
+    CHECK_EQ_INT(n, -7);
+    free(f);
     const char *nonfinite[] = {"nan", "inf", "-Infinity", "1e999", NULL};
     for (int i = 0; nonfinite[i]; i++) {
         char a[64], want[128];
@@ -387,7 +399,7 @@ static void test_types(void) {
     SET("train.epochs=-3");
     CHECK_EQ_INT(config_int(c, "train", "epochs", &n, &e), ERR_OK);
     CHECK_EQ_INT(n, -3);
-    const char *bad_int[] = {"1e3", "1.5", "12abc", "", "0x10", "five", NULL};
+    const char *bad_int[] = {"1e3", "1.5", "12abc", "0x10", "five", NULL};
     for (int i = 0; bad_int[i]; i++) {
         char a[64], want[128];
         snprintf(a, sizeof a, "train.epochs=%s", bad_int[i]);
