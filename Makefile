@@ -7,6 +7,7 @@
 #   make bench      onecycle bench for ResNet-56 next to PyTorch (needs python3-torch)
 #   make sanitize   the test suite under AddressSanitizer + UBSan
 #   make portable   the test suite built without AVX-512 (the fallback convolution path)
+#   make stress     the slow concurrent and signal cases against the binary (tests/stress.py)
 CC ?= gcc
 MARCH ?= native
 OPT ?= -O3
@@ -29,7 +30,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test deps data bench sanitize portable fuzz valgrind clean
+.PHONY: all test deps data bench sanitize portable fuzz valgrind stress clean
 all: onecycle $(TOOLS)
 
 onecycle: $(BUILD)/main.o $(LIB_OBJ)
@@ -63,6 +64,14 @@ data: $(TOOLS)
 
 bench: onecycle
 	scripts/bench.sh
+
+# Issue 13's slow cases, against the binary: concurrent starts into one run directory,
+# kill -9 at random moments (checkpoint writes included), SIGINT/SIGTERM after every step
+# position with a resume compared to a straight run, 3 GB and 100 GB sparse files, FIFOs and
+# devices as inputs, kill -9 on a sweep. One thread; about 13 s of CPU, 3 minutes of wall
+# time on a loaded 2-core machine (tests/stress.py; CI runs it).
+stress: onecycle
+	python3 tests/stress.py --onecycle ./onecycle $(STRESS_ARGS)
 
 # The test suite and the CLI tests' binary (onecycle-san) built with ASan+UBSan in build-san/.
 # A sanitizer report exits 86, so it cannot pass for an expected exit status; the CLI

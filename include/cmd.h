@@ -5,7 +5,7 @@
 #include "cpu.h"
 
 // onecycle train CONFIG [--set k=v]... [--out DIR] [--force] [--threads N] [--seed N] [--init-from CKPT]
-// onecycle train --resume CKPT [--threads N] [--out DIR]
+// onecycle train --resume CKPT [--threads N] [--out DIR [--force]]
 int cmd_train(const CpuInfo *ci, int argc, char **argv);
 // onecycle eval CKPT [--data DIR]
 int cmd_eval(int argc, char **argv);

@@ -4,6 +4,7 @@
 #define ONECYCLE_COMMON_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
     ERR_OK = 0,
@@ -12,9 +13,16 @@ enum {
     ERR_INTERRUPTED = 3 // SIGINT/SIGTERM: state saved, run can be resumed
 };
 
+// The longest path the kernel takes (Linux PATH_MAX, with its NUL): a longer one fails with
+// ENAMETOOLONG, so a path buffer of this size never needs to truncate.
+#define FS_PATH_MAX 4096
+// Room kept for the names the program appends to a directory it is given
+// ("/checkpoint.ckpt.tmp.PID" ...): a directory argument may be this much shorter at most.
+#define FS_PATH_RESERVE 64
+
 typedef struct Err {
     int code;
-    char msg[1024];
+    char msg[FS_PATH_MAX + 1024]; // room for the longest path and the reason after it
 } Err;
 
 // Sets e->code and e->msg (printf-style) and returns code, so callers can write
@@ -35,6 +43,7 @@ void *xcalloc_at(size_t n, size_t size, const char *file, int line);
 void *xalloc_aligned_at(size_t n, const char *file, int line);
 
 double now_seconds(void); // monotonic clock
+size_t sys_memory_bytes(void); // physical memory of the machine (0: unknown)
 
 // "s" unless n is exactly 1, for counts in messages: "%ld epoch%s", n, plural_s(n).
 static inline const char *plural_s(double n) {
@@ -47,6 +56,21 @@ int fs_mkdir_p(const char *path, Err *e);
 int fs_exists(const char *path);
 int fs_exists_in(const char *dir, const char *name);
 int fs_write_text(const char *path, const char *text, Err *e);
+// dir + "/" + name into out (cap bytes): ERR_INPUT "path too long" rather than a truncated
+// path when it does not fit.
+int fs_join(char *out, size_t cap, const char *dir, const char *name, Err *e);
+// A path from the user (what: "--out", "data.dir" ...): ERR_INPUT when it is empty or too
+// long for the program to append its file names (FS_PATH_MAX - FS_PATH_RESERVE).
+int fs_check_path(const char *what, const char *path, Err *e);
+// Opens path for reading, refusing anything that is not a regular file (a symlink to one
+// is fine) before it can block: a FIFO would wait for a writer in open() or read(), a
+// device or a directory is never an input. The check is made on the descriptor (opened
+// non-blocking, then set back to blocking), so a path swapped in between is refused too.
+// `expected` ends the message: "PATH: is a FIFO (named pipe), expected EXPECTED".
+// On success *fd is open (the caller closes it) and *size (may be NULL) is the file size.
+int fs_open_regular(const char *path, const char *expected, int *fd, long long *size, Err *e);
+// The same as a stdio stream ("rb"); NULL with e set on error.
+FILE *fs_fopen_regular(const char *path, const char *expected, long long *size, Err *e);
 
 // n floats rounded up to whole 64-byte cache lines (16 floats): keeps slices of one buffer
 // aligned for AVX-512 and off each other's lines.

@@ -85,6 +85,13 @@ const char *config_where(const Config *c, const char *sec, const char *key);
 // "configs/a.cfg:7: train.batch_size: must be in [1, 65536], got 0". Bounds are inclusive.
 int config_double_in(const Config *c, const char *sec, const char *key, double lo, double hi, double *out, Err *e);
 int config_int_in(const Config *c, const char *sec, const char *key, long lo, long hi, long *out, Err *e);
+// The same rules for text from elsewhere (a command-line option), so that `--threads N`
+// reads as `threads = N` in a file would: base-10 integers in the range of long, finite
+// numbers, whole text (surrounding spaces allowed), bounds inclusive. Messages start with
+// `what`: "--threads: must be in [0, 1024], got 4294967297", "--seed: expected an integer
+// in the range of long, got '99999999999999999999999'".
+int config_parse_int(const char *what, const char *text, long lo, long hi, long *out, Err *e);
+int config_parse_double(const char *what, const char *text, double lo, double hi, double *out, Err *e);
 
 // Writes the effective configuration (every key of the schema with its value) as a
 // loadable file into buf. Returns the length written: at most cap-1, always 0-terminated

@@ -77,6 +77,11 @@ typedef struct ResNet {
 
 // Plans the layout and allocates everything for batches up to max_batch.
 int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e);
+// The bytes resnet_create would allocate for these options and batch (parameters,
+// gradients, statistics, activations, workspace), without allocating them; 0 for options
+// it would refuse; the parameter count in *nparams (may be NULL). For refusing a batch
+// that cannot fit before trying.
+size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams);
 void resnet_free(ResNet *m);
 // He (kaiming normal, fan_in) init for conv and fc weights, fc bias uniform(+-1/sqrt(64)),
 // BN gamma 1, beta 0, running mean 0, running var 1. Deterministic for a given rng state.

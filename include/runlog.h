@@ -22,7 +22,7 @@ typedef struct RunLogEpoch {
 } RunLogEpoch;
 
 typedef struct RunLogFiles {
-    char dir[1024];
+    char dir[FS_PATH_MAX];
     FILE *log, *iters; // iters NULL unless asked for
 } RunLogFiles;
 

@@ -13,6 +13,10 @@
 
 extern const ConfigKey train_config_keys[]; // [train]
 
+// The ranges of train.threads and train.seed, shared by --threads and --seed.
+#define TRAIN_MAX_THREADS 1024
+#define TRAIN_MAX_SEED 0x7fffffffffffffffL
+
 typedef struct TrainOptions {
     int batch_size;
     int drop_last;     // 0: keep the partial last batch
@@ -28,6 +32,12 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
 // Every option group a command reads, in one call; a NULL pointer skips its group.
 int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
                             Err *e);
+// Checks a run's plan before anything large is allocated: the batch must not exceed the
+// training images, and the memory of the model at that batch, the optimiser and the data
+// must fit in the machine's physical memory. ERR_INPUT naming train.batch_size's file and
+// line otherwise; *bytes gets the planned memory.
+int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOptions *co, const ModelOptions *mo,
+                      const OptimOptions *oo, size_t *bytes, Err *e);
 // SGD steps in one epoch over n images (at least 1).
 long train_steps_per_epoch(const TrainOptions *o, int n);
 
@@ -67,6 +77,7 @@ typedef struct Trainer {
     float *x;             // (3, B, 32, 32) batch
     int *y;               // (B)
     int *eval_idx;        // (B)
+    size_t planned_bytes; // memory planned by trainer_create (train_plan_memory)
     long steps_per_epoch, step;
     int epoch;            // epochs completed
     double seconds;       // training + evaluation wall time so far

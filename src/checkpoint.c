@@ -79,7 +79,8 @@ static int all_finite(const float *x, long n) {
 }
 
 static int fsync_dir_of(const char *path) {
-    char buf[1024];
+    char buf[FS_PATH_MAX];
+    if (strlen(path) >= sizeof buf) return -1;
     snprintf(buf, sizeof buf, "%s", path);
     int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
     if (fd < 0) return -1;
@@ -93,7 +94,7 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
     if (!all_finite(m->params, m->nparams) || !all_finite(m->stats, m->nstats))
         return err_set(e, ERR_RUNTIME, "%s: not saved: the weights are not finite (NaN/Inf); the previous checkpoint is kept",
                        path);
-    char tmp[1100];
+    char tmp[FS_PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     Writer w = {.f = fopen(tmp, "wb"), .crc = crc32(0, NULL, 0)};
     if (!w.f) return err_set(e, ERR_RUNTIME, "%s: cannot write checkpoint: %s", tmp, strerror(errno));
@@ -151,45 +152,75 @@ typedef struct Blob {
     const char *path;
 } Blob;
 
-// Reads the file and checks size, magic, version and CRC.
+// More sections than any version writes (8 today): a file claiming more is not one of ours,
+// and the walk over its headers stays short.
+#define MAX_SECTIONS 64
+
+// Reads the file and checks magic, version, size and CRC. The header and the section
+// headers come first, read one by one: a file that is not a checkpoint, or whose sections
+// do not end exactly where the file does (truncated, or far larger than they say), is
+// refused before anything the size of the file is allocated or read.
 static int read_verified(Blob *b, const char *path, Err *e) {
     memset(b, 0, sizeof *b);
     b->path = path;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open checkpoint: %s", path, strerror(errno));
-    // A directory opens and seeks too, to a size of LONG_MAX.
+    long long size;
     struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || fseek(f, 0, SEEK_END) || ftell(f) < 0) {
+    if (stat(path, &st)) return err_set(e, ERR_INPUT, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    FILE *f = fs_fopen_regular(path, "a checkpoint file", &size, e); // a FIFO would block
+    if (!f) return e->code;
+    unsigned char head[12];
+    if (size < 8 + 4 + 4 || fread(head, 1, 12, f) != 12) {
         fclose(f);
-        return err_set(e, ERR_INPUT, "%s: not a regular file", path);
+        return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (only %lld bytes)", path, size);
     }
-    long size = ftell(f);
-    rewind(f);
-    if (size < 8 + 4 + 4) {
+    if (memcmp(head, MAGIC, 8)) {
         fclose(f);
-        return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (only %ld bytes)", path, size);
+        return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (bad magic)", path);
+    }
+    uint32_t version;
+    memcpy(&version, head + 8, 4);
+    if (version != CHECKPOINT_VERSION) {
+        fclose(f);
+        if (version > 255) // no version is that far off: the header is damaged
+            return err_set(e, ERR_INPUT, "%s: checkpoint is corrupt (its version field reads %u)", path, version);
+        return err_set(e, ERR_INPUT, "%s: checkpoint version %u, this build reads version %d", path, version,
+                       CHECKPOINT_VERSION);
+    }
+    // The sections must tile [12, size - 4) exactly; the CRC is the last 4 bytes.
+    unsigned long long off = 12, end = (unsigned long long)size - 4;
+    for (int k = 0; off < end; k++) {
+        uint64_t n;
+        if (k == MAX_SECTIONS || end - off < 12 || fseeko(f, (off_t)off + 4, SEEK_SET) || fread(&n, 8, 1, f) != 1 ||
+            n > end - off - 12) {
+            fclose(f);
+            if (k == MAX_SECTIONS)
+                return err_set(e, ERR_INPUT, "%s: not a valid checkpoint: more than %d sections", path, MAX_SECTIONS);
+            return err_set(e, ERR_INPUT,
+                           "%s: checkpoint is truncated or corrupt: its section at byte %llu does not fit the file's "
+                           "%lld bytes",
+                           path, off, size);
+        }
+        off += 12 + n;
+    }
+    if (fseeko(f, 0, SEEK_SET)) {
+        fclose(f);
+        return err_set(e, ERR_INPUT, "%s: read error", path);
     }
     b->data = xmalloc((size_t)size);
     b->size = (size_t)size;
     size_t got = fread(b->data, 1, b->size, f);
     fclose(f);
     if (got != b->size) return err_set(e, ERR_INPUT, "%s: read error", path);
-    if (memcmp(b->data, MAGIC, 8)) return err_set(e, ERR_INPUT, "%s: not an onecycle checkpoint (bad magic)", path);
-    // The CRC comes first: every version keeps it as the last 4 bytes.
-    uint32_t version, crc;
+    uint32_t crc;
     memcpy(&crc, b->data + b->size - 4, 4);
     uLong c = crc32(0, NULL, 0);
-    for (size_t off = 0; off < b->size - 4;) {
-        size_t k = b->size - 4 - off > (1u << 30) ? (1u << 30) : b->size - 4 - off;
-        c = crc32(c, b->data + off, (uInt)k);
-        off += k;
+    for (size_t o = 0; o < b->size - 4;) {
+        size_t k = b->size - 4 - o > (1u << 30) ? (1u << 30) : b->size - 4 - o;
+        c = crc32(c, b->data + o, (uInt)k);
+        o += k;
     }
     if ((uint32_t)c != crc)
         return err_set(e, ERR_INPUT, "%s: checkpoint is corrupt or truncated (CRC mismatch)", path);
-    memcpy(&version, b->data + 8, 4);
-    if (version != CHECKPOINT_VERSION)
-        return err_set(e, ERR_INPUT, "%s: checkpoint version %u, this build reads version %d", path, version,
-                       CHECKPOINT_VERSION);
     return ERR_OK;
 }
 
@@ -263,6 +294,10 @@ static int load_weights(const Blob *b, ResNet *m, Err *e) {
     memcpy(m->params, p, sizeof(float) * (size_t)m->nparams);
     if (need(b, TAG_STAT, sizeof(float) * (uint64_t)m->nstats, &p, "BN statistics", e)) return e->code;
     memcpy(m->stats, p, sizeof(float) * (size_t)m->nstats);
+    // Refused on load as on save: a CRC only proves the file is as written.
+    if (!all_finite(m->params, m->nparams) || !all_finite(m->stats, m->nstats))
+        return err_set(e, ERR_INPUT, "%s: checkpoint holds non-finite weights or BN statistics (NaN/Inf); refused",
+                       b->path);
     return ERR_OK;
 }
 

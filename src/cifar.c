@@ -65,19 +65,12 @@ static int open_error(const char *path, int errnum, Err *e) {
 // Opens a data file and checks its size: a positive multiple of 3073 bytes and, when
 // expected > 0, exactly that many records. *records gets the count.
 static int open_checked(const char *path, int expected, FILE **out, long *records, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return open_error(path, errno, e);
+    // A FIFO or device is refused before it is opened (it would block, or never end).
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        int en = errno;
-        fclose(f);
-        return open_error(path, en, e);
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return err_set(e, ERR_INPUT, "%s: is a directory, expected a CIFAR-10 .bin file", path);
-    }
-    long long size = (long long)st.st_size;
+    if (stat(path, &st) != 0) return open_error(path, errno, e);
+    long long size;
+    FILE *f = fs_fopen_regular(path, "a CIFAR-10 .bin file", &size, e);
+    if (!f) return e->code;
     if (size == 0) {
         fclose(f);
         return err_set(e, ERR_INPUT, "%s: empty file; expected records of %d bytes; " HINT, path, CIFAR_RECORD);
@@ -178,11 +171,12 @@ int cifar_load(CifarSet *s, const char *dir, int train, int max_images, Err *e) 
     int done = 0;
     // Files past the ones needed are not opened, so a quick run on 5000 images reads 15 MB.
     for (int k = 0; k < nfiles && done < n; k++) {
-        char path[512];
+        char path[FS_PATH_MAX], name[32];
         if (train)
-            snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, k + 1);
+            snprintf(name, sizeof name, "data_batch_%d.bin", k + 1);
         else
-            snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+            snprintf(name, sizeof name, "test_batch.bin");
+        if (fs_join(path, sizeof path, dir, name, e)) goto fail;
         FILE *f;
         long records;
         if (open_checked(path, FILE_RECORDS, &f, &records, e)) goto fail;

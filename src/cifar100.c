@@ -115,8 +115,8 @@ int cifar100_load(Dataset *d, const char *dir, int train, int labels, int max_im
         return err_set(e, ERR_INPUT, "asked for %d %s images, but CIFAR-100 has %d", max_images,
                        train ? "training" : "test", total);
     if (dataset_check_dir(dir, "CIFAR-100", HINT, e)) return e->code;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, train ? "train.bin" : "test.bin");
+    char path[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, dir, train ? "train.bin" : "test.bin", e)) return e->code;
     FILE *f;
     long records;
     if (open_checked(path, total, &f, &records, e)) return e->code;

@@ -23,8 +23,8 @@ const char cli_usage[] =
     "        [--init-from CKPT]\n"
     "      train and evaluate; writes DIR/log.csv, DIR/config.cfg, DIR/schedule.{csv,png},\n"
     "      DIR/checkpoint.ckpt; --init-from starts from a checkpoint's weights (new schedule)\n"
-    "  train --resume DIR/checkpoint.ckpt [--threads N]\n"
-    "      continue an interrupted run exactly where it stopped\n"
+    "  train --resume DIR/checkpoint.ckpt [--threads N] [--out DIR2 [--force]]\n"
+    "      continue an interrupted run exactly where it stopped, in DIR (or in DIR2)\n"
     "  eval CKPT [--data DIR] [--threads N]\n"
     "      test accuracy and loss of a checkpoint, and how many test images it scored\n"
     "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
@@ -83,14 +83,18 @@ static int no_option(const CliSpec *spec, const char *s) {
     return cli_usage_error(msg, s);
 }
 
-static int whole_number(const char *opt, const char *v, long *out) {
-    char *end;
-    *out = strtol(v, &end, 10);
-    if (!*v || *end || *out < 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%s needs a whole number >= 0, got '%%s'", opt);
-        return cli_usage_error(msg, v);
-    }
+// A number on the command line reads as the same value in a config file would: strictly,
+// with the config's range.
+static int cli_number(const char *opt, const char *v, long lo, long hi, long *out) {
+    Err e = {0};
+    if (config_parse_int(opt, v, lo, hi, out, &e)) return cli_usage_error("%s", e.msg);
+    return ERR_OK;
+}
+
+// A path too long to append the program's file names to is refused whole, never cut.
+static int cli_path(const char *opt, const char *v) {
+    Err e = {0};
+    if (fs_check_path(opt, v, &e)) return cli_usage_error("%s", e.msg);
     return ERR_OK;
 }
 
@@ -100,25 +104,28 @@ static int take_shared(CliArgs *a, unsigned bit, const char *s, const char *v) {
     case CLI_SET:
         if (a->nsets == 64) return cli_usage_error("too many %s options (64 at most)", s);
         a->sets[a->nsets++] = v;
-        break;
+        return ERR_OK;
+    case CLI_FORCE: a->force = 1; return ERR_OK;
+    case CLI_THREADS:
+        if (cli_number(s, v, 0, TRAIN_MAX_THREADS, &n)) return ERR_INPUT;
+        a->threads = (int)n;
+        a->threads_given = 1;
+        return ERR_OK;
+    case CLI_SEED:
+        if (cli_number(s, v, 0, TRAIN_MAX_SEED, &n)) return ERR_INPUT;
+        a->seed = n;
+        a->seed_given = 1;
+        return ERR_OK;
+    case CLI_X: a->x = v; return ERR_OK;
+    }
+    if (cli_path(s, v)) return ERR_INPUT; // every other shared option names a file or directory
+    switch (bit) {
     case CLI_OUT: a->out = v; break;
     case CLI_CSV: a->csv = v; break;
     case CLI_PNG: a->png = v; break;
-    case CLI_X: a->x = v; break;
     case CLI_RESUME: a->resume = v; break;
     case CLI_INIT_FROM: a->init_from = v; break;
     case CLI_DATA: a->data = v; break;
-    case CLI_FORCE: a->force = 1; break;
-    case CLI_THREADS:
-        if (whole_number(s, v, &n)) return ERR_INPUT;
-        a->threads = (int)n;
-        a->threads_given = 1;
-        break;
-    case CLI_SEED:
-        if (whole_number(s, v, &n)) return ERR_INPUT;
-        a->seed = n;
-        a->seed_given = 1;
-        break;
     }
     return ERR_OK;
 }
@@ -130,6 +137,7 @@ int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv) {
         if (s[0] != '-' || !s[1]) {
             if (a->nargs >= spec->max_args || a->nargs == CLI_MAX_ARGS)
                 return cli_usage_error("unexpected argument '%s'", s);
+            if (cli_path("argument", s)) return ERR_INPUT;
             a->args[a->nargs++] = s;
             continue;
         }

@@ -56,15 +56,16 @@ static int bench_option(void *ctx, const char *s, const char *v) {
         b->shortcut_b = v[0] == 'B';
         return ERR_OK;
     }
-    char *end;
+    // The config's parsing and ranges (model.depth, train.batch_size).
+    Err e = {0};
+    long val;
     if (!strcmp(s, "--seconds")) {
-        b->seconds = strtod(v, &end);
-        if (!*v || *end || !(b->seconds > 0)) return cli_usage_error("--seconds needs a positive number, got '%s'", v);
+        if (config_parse_double(s, v, 1e-3, 86400, &b->seconds, &e)) return cli_usage_error("%s", e.msg);
         return ERR_OK;
     }
-    long val = strtol(v, &end, 10);
-    if (!*v || *end || val < 0 || val > 1000000) return cli_usage_error("expected a whole number, got '%s'", v);
-    if (!strcmp(s, "--depth"))
+    int depth = !strcmp(s, "--depth");
+    if (config_parse_int(s, v, depth ? 8 : 1, depth ? 1202 : 65536, &val, &e)) return cli_usage_error("%s", e.msg);
+    if (depth)
         b->depth = (int)val;
     else
         b->batch = (int)val;

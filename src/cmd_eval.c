@@ -29,6 +29,8 @@ int cmd_eval(int argc, char **argv) {
     TrainOptions to;
     CifarOptions co;
     if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
+    if (data && strlen(data) >= sizeof co.dir)
+        return cli_usage_error("--data: path too long for a data directory (at most 255 characters): %s", data);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
     cpu_set_threads(a.threads_given ? a.threads : to.threads);
     CifarSet test;

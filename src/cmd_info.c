@@ -27,7 +27,10 @@ int cmd_info(int argc, char **argv) {
     TrainOptions to;
     CifarOptions co;
     OptimOptions oo;
-    if (run_options_from_config(&c, &to, &co, &mo, &oo, &e)) return cli_fail(&e);
+    size_t planned;
+    if (run_options_from_config(&c, &to, &co, &mo, &oo, &e) ||
+        train_plan_memory(&c, &to, &co, &mo, &oo, &planned, &e))
+        return cli_fail(&e);
     ResNet m;
     if (resnet_create(&m, &mo, 1, &e)) return cli_fail(&e);
     resnet_print_summary(&m, stdout);
@@ -39,6 +42,8 @@ int cmd_info(int argc, char **argv) {
            co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
     printf("optimiser: %s, weight decay %g%s\n", oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
            oo.wd, oo.wd_bn_bias ? "" : " (not on BN/bias)");
+    printf("memory: %.2f GiB planned (model at batch %d, optimiser, data)\n",
+           (double)planned / (1024.0 * 1024.0 * 1024.0), to.batch_size);
     long ep = schedule_epochs(&s);
     printf("schedule: %s, %ld epoch%s x %ld step%s (batch %d) = %ld step%s\n", s.policy, ep, plural_s(ep), spe,
            plural_s(spe), to.batch_size, s.total, plural_s(s.total));

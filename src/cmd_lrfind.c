@@ -6,6 +6,7 @@
 #include "curves.h"
 #include "lrfind.h"
 #include "schedule.h"
+#include "rundir.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,23 +15,15 @@
 #include <sys/stat.h>
 
 static int parse_double(const char *opt, const char *v, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno == ERANGE || !isfinite(x)) return cli_usage_error("%s needs a number", opt);
-    *out = x;
+    Err e = {0};
+    if (config_parse_double(opt, v, -HUGE_VAL, HUGE_VAL, out, &e)) return cli_usage_error("%s", e.msg);
     return ERR_OK;
 }
 
 static int parse_int(const char *opt, const char *v, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || errno == ERANGE || x < lo || x > hi) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s needs a whole number in [%ld, %ld], got '%%s'", opt, lo, hi);
-        return cli_usage_error(msg, v);
-    }
+    Err e = {0};
+    long x;
+    if (config_parse_int(opt, v, lo, hi, &x, &e)) return cli_usage_error("%s", e.msg);
     *out = (int)x;
     return ERR_OK;
 }
@@ -175,28 +168,31 @@ int cmd_lrfind(int argc, char **argv) {
     static Config c;
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     const char *dir = a.out ? a.out : "runs/lr-find";
-    char csv[1100], png[1100], cfg[1100];
-    snprintf(csv, sizeof csv, "%s/lr_find.csv", dir);
-    snprintf(png, sizeof png, "%s/lr_find.png", dir);
-    snprintf(cfg, sizeof cfg, "%s/lr_find.cfg", dir);
+    static char csv[FS_PATH_MAX], png[FS_PATH_MAX], cfg[FS_PATH_MAX];
+    if (fs_join(csv, sizeof csv, dir, "lr_find.csv", &e) || fs_join(png, sizeof png, dir, "lr_find.png", &e) ||
+        fs_join(cfg, sizeof cfg, dir, "lr_find.cfg", &e))
+        return cli_fail(&e);
+    // The output directory is this process's until it exits (rundir.h), as a run's is.
+    static RunDir rd;
+    if (rundir_lock(&rd, dir, &e)) return cli_fail(&e);
     if (!a.force && (fs_exists(csv) || fs_exists(png))) {
+        rundir_unlock(&rd, 0);
         fprintf(stderr, "onecycle: %s already holds a range test (%s); use --out DIR for a new one or --force to overwrite\n",
                 dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
         return ERR_INPUT;
     }
     long threads;
     double momentum;
-    if (config_int_in(&c, "train", "threads", 0, 1024, &threads, &e) ||
-        config_double_in(&c, "schedule", "momentum", 0, 0.999999, &momentum, &e))
+    if (config_int_in(&c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, &e) ||
+        config_double_in(&c, "schedule", "momentum", 0, 0.999999, &momentum, &e)) {
+        rundir_unlock(&rd, 1);
         return cli_fail(&e);
+    }
     int nthreads = cpu_set_threads((int)threads);
     static Trainer t;
     if (trainer_create(&t, &c, &e)) {
         trainer_free(&t);
-        return cli_fail(&e);
-    }
-    if (fs_mkdir_p(dir, &e)) {
-        trainer_free(&t);
+        rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
     static char dump[65536];

@@ -98,17 +98,19 @@ int cmd_predict(int argc, char **argv) {
                 break;
             }
             const char *v = argv[++i];
-            char *end;
+            Err e = {0};
+            long n;
             if (!strcmp(s, "--data")) {
                 data = v;
+                if (fs_check_path(s, v, &e)) rc = usage_error("%s", e.msg);
             } else if (!strcmp(s, "--index")) {
                 rc = parse_indices(v, &index, &nindex, &cap);
             } else if (!strcmp(s, "--top")) {
-                top = (int)strtol(v, &end, 10);
-                if (*end || !*v || top < 1 || top > CIFAR_CLASSES) rc = usage_error("--top needs a number in 1..10, got '%s'", v);
+                if (config_parse_int(s, v, 1, CIFAR_CLASSES, &n, &e)) rc = usage_error("%s", e.msg);
+                top = (int)n;
             } else {
-                threads = (int)strtol(v, &end, 10);
-                if (*end || !*v || threads < 0) rc = usage_error("--threads needs a whole number >= 0, got '%s'", v);
+                if (config_parse_int(s, v, 0, TRAIN_MAX_THREADS, &n, &e)) rc = usage_error("%s", e.msg);
+                threads = (int)n;
             }
         } else if (s[0] == '-' && s[1]) {
             rc = usage_error("unknown option '%s'", s);
@@ -168,11 +170,12 @@ int cmd_predict(int argc, char **argv) {
         resnet_forward(&m, x, y, nb, 0, NULL); // eval mode; the labels only feed the unused loss
         for (int b = 0; b < nb; b++) {
             int i = i0 + b;
-            char name[1100], label[32] = "";
+            char test_name[32], label[32] = "";
+            const char *name = test_name;
             if (i < nfiles) {
-                snprintf(name, sizeof name, "%s", files[i]);
+                name = files[i];
             } else {
-                snprintf(name, sizeof name, "test[%d]", index[i - nfiles]);
+                snprintf(test_name, sizeof test_name, "test[%d]", index[i - nfiles]);
                 snprintf(label, sizeof label, "%s", cifar_class_names[set.labels[i]]);
             }
             predict_top(m.logits + (size_t)b * CIFAR_CLASSES, CIFAR_CLASSES, top, prob, order);

@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rundir.h"
 #include "runlog.h"
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static volatile int stop_requested;
@@ -79,6 +82,50 @@ static void print_progress(void *ctx, const TrainProgress *p) {
     fflush(stderr);
 }
 
+// Whether a and b name the same directory (b need not exist).
+static int same_dir(const char *a, const char *b) {
+    struct stat sa, sb;
+    return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// Copies a CSV log of the run being resumed into the new directory, so that the resumed
+// run's log keeps the rows before the checkpoint (a missing one is no error).
+static int copy_log(const char *from_dir, const char *to_dir, const char *name, Err *e) {
+    char from[FS_PATH_MAX], to[FS_PATH_MAX];
+    if (fs_join(from, sizeof from, from_dir, name, e) || fs_join(to, sizeof to, to_dir, name, e)) return e->code;
+    if (!fs_exists(from)) return ERR_OK;
+    long long size;
+    FILE *in = fs_fopen_regular(from, "a regular file (the run's log)", &size, e);
+    if (!in) return e->code;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", to, strerror(errno));
+    }
+    char buf[65536];
+    size_t n;
+    int bad = 0;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0) bad = fwrite(buf, 1, n, out) != n;
+    bad |= ferror(in);
+    fclose(in);
+    if (fclose(out) || bad) return err_set(e, ERR_RUNTIME, "%s: copying %s failed", to, from);
+    return ERR_OK;
+}
+
+// The run directory's files before training: config.cfg, schedule.csv, schedule.png.
+static int write_run_files(const Trainer *t, const char *outdir, const char *dump, Err *e) {
+    char path[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, outdir, "config.cfg", e) || fs_write_text(path, dump, e) ||
+        fs_join(path, sizeof path, outdir, "schedule.csv", e) || schedule_write_csv(&t->sched, path, e) ||
+        fs_join(path, sizeof path, outdir, "schedule.png", e) || schedule_write_png(&t->sched, path, 0, e))
+        return e->code;
+    return ERR_OK;
+}
+
+static double gib(size_t bytes) {
+    return (double)bytes / (1024.0 * 1024.0 * 1024.0);
+}
+
 int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     static const CliSpec spec = {"train", CLI_SET | CLI_OUT | CLI_FORCE | CLI_THREADS | CLI_SEED | CLI_RESUME |
                                               CLI_INIT_FROM, .max_args = 1};
@@ -86,21 +133,35 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     Err e = {0};
     static Config c;
     static char dump[65536];
-    char outdir[1024], path[1200];
+    static char outdir[FS_PATH_MAX], ckpt_dir[FS_PATH_MAX];
     int rc = cli_parse(&a, &spec, argc, argv);
     if (rc) return rc;
     if (!a.config && !a.resume) return cli_usage_error("%s", "missing CONFIG file");
+    // A resume writes into the checkpoint's own directory. Another one (--out) is a new run
+    // directory for the rest of the run, under the refusal rules of a new run.
+    int fresh_dir = 1;
     if (a.resume) {
         if (a.config || a.nsets || a.init_from || a.seed_given)
             return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
                                          "config is inside it");
+        snprintf(ckpt_dir, sizeof ckpt_dir, "%s", a.resume);
+        char *slash = strrchr(ckpt_dir, '/');
+        if (slash == ckpt_dir)
+            ckpt_dir[1] = 0;
+        else if (slash)
+            *slash = 0;
+        else
+            snprintf(ckpt_dir, sizeof ckpt_dir, ".");
+        fresh_dir = a.out && !same_dir(a.out, ckpt_dir);
+        if (a.force && !fresh_dir)
+            return cli_usage_error("--force goes with --out DIR (a resume writes into %s, the checkpoint's own "
+                                   "directory, which it continues)",
+                                   ckpt_dir);
         if (cli_load_checkpoint_config(&c, a.resume, &e)) return cli_fail(&e);
         char buf[64];
         snprintf(buf, sizeof buf, "train.threads=%d", a.threads);
         if (a.threads_given && config_set(&c, buf, &e)) return cli_fail(&e);
-        snprintf(path, sizeof path, "%s", a.resume);
-        char *slash = strrchr(path, '/');
-        snprintf(outdir, sizeof outdir, "%s", a.out ? a.out : slash ? (*slash = 0, path) : ".");
+        snprintf(outdir, sizeof outdir, "%s", fresh_dir ? a.out : ckpt_dir);
     } else {
         if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
         if (a.out) {
@@ -111,45 +172,64 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             int len = (int)strcspn(base, ".");
             snprintf(outdir, sizeof outdir, "runs/%.*s", len, base);
         }
-        if (!a.force && (fs_exists_in(outdir, "log.csv") || fs_exists_in(outdir, "checkpoint.ckpt"))) {
-            fprintf(stderr,
-                    "onecycle: %s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
-                    "continue it, or --force to overwrite it\n",
-                    outdir, outdir);
-            return ERR_INPUT;
-        }
+    }
+    // The directory is this process's from here until it exits (rundir.h).
+    RunDir rd;
+    if (rundir_lock(&rd, outdir, &e)) return cli_fail(&e);
+    if (fresh_dir && !a.force && rundir_has_run(&rd)) {
+        rundir_unlock(&rd, 0);
+        fprintf(stderr,
+                "onecycle: %s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
+                "continue it, or --force to overwrite it\n",
+                outdir, outdir);
+        return ERR_INPUT;
+    }
+    int leftovers = 0;
+    if (rundir_remove_leftovers(&rd, &leftovers, &e)) {
+        rundir_unlock(&rd, 1);
+        return cli_fail(&e);
     }
     Trainer t;
     long threads;
-    if (config_int_in(&c, "train", "threads", 0, 1024, &threads, &e)) return cli_fail(&e);
+    if (config_int_in(&c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, &e)) {
+        rundir_unlock(&rd, 1);
+        return cli_fail(&e);
+    }
     int nthreads = cpu_set_threads((int)threads);
     cli_print_header(ci, nthreads);
     if (trainer_create(&t, &c, &e) || (a.resume && checkpoint_load(&t, a.resume, &e)) ||
         (a.init_from && checkpoint_load_weights(&t.net, a.init_from, &e))) {
         trainer_free(&t);
+        rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
     config_dump(&c, dump, sizeof dump);
-    if (fs_mkdir_p(outdir, &e)) return cli_fail(&e);
-    snprintf(path, sizeof path, "%s/config.cfg", outdir);
-    if (fs_write_text(path, dump, &e)) return cli_fail(&e);
-    snprintf(path, sizeof path, "%s/schedule.csv", outdir);
-    if (schedule_write_csv(&t.sched, path, &e)) return cli_fail(&e);
-    snprintf(path, sizeof path, "%s/schedule.png", outdir);
-    if (schedule_write_png(&t.sched, path, 0, &e)) return cli_fail(&e);
+    // --force replaces the old run as a whole: no checkpoint of it stays beside the new log.
+    if ((fresh_dir && a.force && rundir_remove_run(&rd, &e)) ||
+        (a.resume && fresh_dir &&
+         (copy_log(ckpt_dir, outdir, "log.csv", &e) || copy_log(ckpt_dir, outdir, "iters.csv", &e))) ||
+        write_run_files(&t, outdir, dump, &e)) {
+        trainer_free(&t);
+        return cli_fail(&e);
+    }
+    // From here a signal means "stop after this step" (before the first step: after it).
+    install_stop_handlers();
+    t.stop = &stop_requested;
+    if (leftovers) fprintf(stderr, "removed %d temporary file(s) an interrupted process left in %s\n", leftovers, outdir);
     if (a.resume)
         fprintf(stderr, "resuming %s at step %ld (epoch %d) -> %s\n", a.resume, t.step, t.epoch + 1, outdir);
     else
         fprintf(stderr, "config %s -> %s%s%s\n", a.config, outdir, a.init_from ? ", weights from " : "",
                 a.init_from ? a.init_from : "");
-    fprintf(stderr, "model ResNet-%d (shortcut %s), %ld parameters; data %d train / %d test images from %s\n",
-            t.model_opt.depth, t.model_opt.shortcut_b ? "B" : "A", t.net.nparams, t.train.n, t.test.n, t.data.dir);
+    fprintf(stderr,
+            "model ResNet-%d (shortcut %s), %ld parameters, %.2f GiB of memory planned for batch %d; data %d train / "
+            "%d test images from %s\n",
+            t.model_opt.depth, t.model_opt.shortcut_b ? "B" : "A", t.net.nparams, gib(t.planned_bytes),
+            t.opt.batch_size, t.train.n, t.test.n, t.data.dir);
     long ep = schedule_epochs(&t.sched);
     fprintf(stderr, "schedule %s: %ld epoch%s x %ld step%s of batch %d = %ld step%s\n", t.sched.policy, ep,
             plural_s(ep), t.steps_per_epoch, plural_s(t.steps_per_epoch), t.opt.batch_size, t.sched.total,
             plural_s(t.sched.total));
-    install_stop_handlers();
-    t.stop = &stop_requested;
     static TrainUi ui;
     ui = (TrainUi){.live = t.opt.progress < 0 ? isatty(2) : t.opt.progress};
     t.progress = print_progress;

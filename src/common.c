@@ -2,6 +2,8 @@
 
 #include "common.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
 #include <stdarg.h>
@@ -77,8 +79,14 @@ double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+size_t sys_memory_bytes(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : 0;
+}
+
 int fs_mkdir_p(const char *path, Err *e) {
-    char tmp[1024];
+    char tmp[FS_PATH_MAX];
+    if (strlen(path) >= sizeof tmp) return fs_check_path("directory", path, e);
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1;; p++) {
         if (*p && *p != '/') continue;
@@ -96,9 +104,8 @@ int fs_exists(const char *path) {
 }
 
 int fs_exists_in(const char *dir, const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return fs_exists(path);
+    char path[FS_PATH_MAX];
+    return !fs_join(path, sizeof path, dir, name, NULL) && fs_exists(path);
 }
 
 int fs_write_text(const char *path, const char *text, Err *e) {
@@ -107,4 +114,72 @@ int fs_write_text(const char *path, const char *text, Err *e) {
     int bad = fputs(text, f) < 0;
     if (fclose(f) || bad) return err_set(e, ERR_RUNTIME, "%s: write failed", path);
     return ERR_OK;
+}
+
+int fs_join(char *out, size_t cap, const char *dir, const char *name, Err *e) {
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap) out[0] = 0;
+        return err_set(e, ERR_INPUT, "%s/%s: path too long (%zu characters; at most %zu)", dir, name,
+                       strlen(dir) + 1 + strlen(name), cap - 1);
+    }
+    return ERR_OK;
+}
+
+int fs_check_path(const char *what, const char *path, Err *e) {
+    size_t n = strlen(path), max = FS_PATH_MAX - FS_PATH_RESERVE;
+    if (!n) return err_set(e, ERR_INPUT, "%s: the path is empty", what);
+    if (n > max)
+        return err_set(e, ERR_INPUT, "%s: path too long (%zu characters; at most %zu): %.80s...", what, n, max, path);
+    return ERR_OK;
+}
+
+// What a non-regular file is, for the message.
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+int fs_open_regular(const char *path, const char *expected, int *fd, long long *size, Err *e) {
+    struct stat st;
+    // A stat first, so that a FIFO is refused without opening it at all.
+    if (stat(path, &st) != 0) {
+        return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return err_set(e, ERR_INPUT, "%s: is %s, expected %s", path, file_kind(st.st_mode), expected);
+    // O_NONBLOCK: should a FIFO have replaced the file since the stat, the open returns at
+    // once instead of waiting for a writer; the fstat below then refuses it.
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+    if (fstat(f, &st) != 0) {
+        int en = errno;
+        close(f);
+        return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(en));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        return err_set(e, ERR_INPUT, "%s: is %s, expected %s", path, file_kind(st.st_mode), expected);
+    }
+    // Back to blocking reads: for a regular file the flag changes nothing, but stdio does
+    // not expect EAGAIN.
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0) (void)fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    *fd = f;
+    if (size) *size = (long long)st.st_size;
+    return ERR_OK;
+}
+
+FILE *fs_fopen_regular(const char *path, const char *expected, long long *size, Err *e) {
+    int fd = -1;
+    if (fs_open_regular(path, expected, &fd, size, e)) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        err_set(e, ERR_RUNTIME, "%s: cannot read: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
 }

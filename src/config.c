@@ -8,6 +8,7 @@
 #include "config.h"
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,8 +407,10 @@ int config_load(Config *c, const char *path, Err *e) {
     if (strlen(path) >= sizeof c->path)
         return err_set(e, ERR_INPUT, "%s: config path is too long (limit %zu characters)", path,
                        sizeof c->path - 1);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open config: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(path, &st)) return err_set(e, ERR_INPUT, "%s: cannot open config: %s", path, strerror(errno));
+    FILE *f = fs_fopen_regular(path, "a config file", NULL, e); // a FIFO would block
+    if (!f) return e->code;
     size_t cap = 4096, len = 0;
     char *buf = xmalloc(cap);
     int rc = ERR_OK;
@@ -555,17 +558,51 @@ int config_double(const Config *c, const char *sec, const char *key, double *out
     return ERR_OK;
 }
 
+// strtol over the whole of s (surrounding spaces allowed). 0 ok, 1 not an integer, 2 out
+// of the range of long.
+static int parse_integer(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    int ok = end != s;
+    while (is_space(*end)) end++;
+    if (!ok || *end) return 1;
+    if (errno == ERANGE) return 2;
+    *out = x;
+    return 0;
+}
+
 int config_int(const Config *c, const char *sec, const char *key, long *out, Err *e) {
     const char *v;
     int rc = lookup(c, sec, key, &v, e);
     if (rc) return rc;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    int ok = end != v;
-    while (is_space(*end)) end++;
-    if (!ok || *end) return bad_value(c, sec, key, "an integer", v, e);
-    if (errno == ERANGE) return bad_value(c, sec, key, "an integer in the range of long", v, e);
+    long x = 0;
+    int bad = parse_integer(v, &x);
+    if (bad) return bad_value(c, sec, key, bad == 2 ? "an integer in the range of long" : "an integer", v, e);
+    *out = x;
+    return ERR_OK;
+}
+
+int config_parse_int(const char *what, const char *text, long lo, long hi, long *out, Err *e) {
+    char q[80];
+    long x = 0;
+    int bad = parse_integer(text, &x);
+    if (bad)
+        return err_set(e, ERR_INPUT, "%s: expected %s, got '%s'", what,
+                       bad == 2 ? "an integer in the range of long" : "an integer",
+                       excerpt(q, sizeof q, text, strlen(text)));
+    if (x < lo || x > hi) return err_set(e, ERR_INPUT, "%s: must be in [%ld, %ld], got %ld", what, lo, hi, x);
+    *out = x;
+    return ERR_OK;
+}
+
+int config_parse_double(const char *what, const char *text, double lo, double hi, double *out, Err *e) {
+    char q[80];
+    double x = 0;
+    int bad = parse_number(text, NULL, &x);
+    excerpt(q, sizeof q, text, strlen(text));
+    if (bad) return err_set(e, ERR_INPUT, "%s: expected %s, got '%s'", what, bad == 2 ? "a finite number" : "a number", q);
+    if (!(x >= lo && x <= hi)) return err_set(e, ERR_INPUT, "%s: must be in [%g, %g], got %s", what, lo, hi, q);
     *out = x;
     return ERR_OK;
 }

@@ -152,7 +152,8 @@ static int read_iters(FILE *f, const char *path, RunLog *log, Err *e) {
 }
 
 int curves_read_schedule(const char *log_path, RunLog *log, Err *e) {
-    char path[1100];
+    char path[FS_PATH_MAX];
+    if (strlen(log_path) + 16 >= sizeof path) return ERR_OK; // no schedule beside a log the kernel cannot open
     size_t len = strlen(log_path);
     const char *slash = strrchr(log_path, '/'), *base = slash ? slash + 1 : log_path;
     if (!strcmp(base, "log.csv"))
@@ -161,8 +162,9 @@ int curves_read_schedule(const char *log_path, RunLog *log, Err *e) {
         snprintf(path, sizeof path, "%.*s.schedule.csv", (int)(len - 4), log_path);
     else
         return ERR_OK;
-    FILE *f = fopen(path, "r");
-    if (!f) return ERR_OK;
+    if (!fs_exists(path)) return ERR_OK;
+    FILE *f = fs_fopen_regular(path, "a regular file (a schedule.csv)", NULL, e);
+    if (!f) return e->code;
     char line[256];
     int rc = ERR_OK, rows = 0;
     double *cols[4] = {0};
@@ -191,8 +193,8 @@ int curves_read_schedule(const char *log_path, RunLog *log, Err *e) {
 
 int curves_read_log(const char *path, RunLog *log, Err *e) {
     memset(log, 0, sizeof *log);
-    FILE *f = fopen(path, "r");
-    if (!f) return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = fs_fopen_regular(path, "a regular file (a log.csv)", NULL, e);
+    if (!f) return e->code;
     char line[4096];
     int lineno = 1, cap = 0, rc = ERR_OK;
     if (!fgets(line, sizeof line, f)) {

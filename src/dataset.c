@@ -39,44 +39,10 @@ void dataset_channel_stats(const Dataset *d, double *mean, double *std) {
     }
 }
 
-// What a non-regular file is, for the message.
-static const char *file_kind(mode_t m) {
-    if (S_ISDIR(m)) return "a directory";
-    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
-    if (S_ISCHR(m)) return "a character device";
-    if (S_ISBLK(m)) return "a block device";
-    if (S_ISSOCK(m)) return "a socket";
-    return "not a regular file";
-}
-
 int dataset_open_file(const char *path, const char *hint, int *fd, long long *size, Err *e) {
     struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT) return err_set(e, ERR_INPUT, "%s: not found; %s", path, hint);
-        return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
-    }
-    if (!S_ISREG(st.st_mode))
-        return err_set(e, ERR_INPUT, "%s: is %s, expected a regular data file", path, file_kind(st.st_mode));
-    // O_NONBLOCK: should a FIFO have replaced the file since the stat, the open returns
-    // at once instead of waiting for a writer; the fstat below then refuses it.
-    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (f < 0) return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
-    if (fstat(f, &st) != 0) {
-        int en = errno;
-        close(f);
-        return err_set(e, ERR_INPUT, "%s: cannot read: %s", path, strerror(en));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(f);
-        return err_set(e, ERR_INPUT, "%s: is %s, expected a regular data file", path, file_kind(st.st_mode));
-    }
-    // Back to blocking reads: for a regular file the flag changes nothing, but the caller
-    // may hand the descriptor to stdio, which does not expect EAGAIN.
-    int fl = fcntl(f, F_GETFL);
-    if (fl >= 0) (void)fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
-    *fd = f;
-    *size = (long long)st.st_size;
-    return ERR_OK;
+    if (stat(path, &st) != 0 && errno == ENOENT) return err_set(e, ERR_INPUT, "%s: not found; %s", path, hint);
+    return fs_open_regular(path, "a regular data file", fd, size, e);
 }
 
 int dataset_check_dir(const char *dir, const char *what, const char *hint, Err *e) {

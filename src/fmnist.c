@@ -297,8 +297,10 @@ int fmnist_load(Dataset *d, const char *dir, int train, int max_images, Err *e) 
                        train ? "training" : "test", total);
     if (dataset_check_dir(dir, "Fashion-MNIST", HINT, e)) return e->code;
     const char *prefix = train ? "train" : "t10k";
-    char images[512], labels[512];
-    snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    char images[FS_PATH_MAX], labels[FS_PATH_MAX], name[64];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte.gz", prefix);
+    if (fs_join(images, sizeof images, dir, name, e)) return e->code;
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte.gz", prefix);
+    if (fs_join(labels, sizeof labels, dir, name, e)) return e->code;
     return fmnist_read_files(d, images, labels, total, max_images, e);
 }

@@ -286,18 +286,10 @@ static const char *npy_parse(const unsigned char *b, size_t n, NpzArray *a) {
 
 // Reads the whole file (a regular file) into memory.
 static unsigned char *slurp(const char *path, size_t *size, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        err_set(e, ERR_INPUT, "%s: not a regular file", path);
-        return NULL;
-    }
-    *size = (size_t)st.st_size;
+    long long n;
+    FILE *f = fs_fopen_regular(path, "a regular file (an .npz)", &n, e);
+    if (!f) return NULL;
+    *size = (size_t)n;
     unsigned char *b = xmalloc(*size ? *size : 1);
     size_t got = fread(b, 1, *size, f);
     fclose(f);

@@ -33,10 +33,15 @@ int png_read_rgb(const char *path, Image *img, Err *e) {
     png_image p;
     memset(&p, 0, sizeof p);
     p.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&p, path))
+    FILE *f = fs_fopen_regular(path, "a PNG file", NULL, e); // a FIFO would block
+    if (!f) return e->code;
+    if (!png_image_begin_read_from_stdio(&p, f)) {
+        fclose(f);
         return err_set(e, ERR_INPUT, "%s: not a readable PNG: %s", path, p.message);
+    }
     if ((uint64_t)p.width * p.height > PNG_MAX_PIXELS) {
         png_image_free(&p);
+        fclose(f);
         return err_set(e, ERR_INPUT, "%s: %ux%u pixels is too large (at most %d)", path, p.width, p.height,
                        PNG_MAX_PIXELS);
     }
@@ -46,7 +51,9 @@ int png_read_rgb(const char *path, Image *img, Err *e) {
     p.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     const png_color white = {255, 255, 255};
     image_alloc(img, (int)p.width, (int)p.height);
-    if (!png_image_finish_read(&p, &white, img->rgb, img->w * 3, NULL)) {
+    int ok = png_image_finish_read(&p, &white, img->rgb, img->w * 3, NULL);
+    fclose(f);
+    if (!ok) {
         image_free(img);
         png_image_free(&p);
         return err_set(e, ERR_INPUT, "%s: corrupt PNG: %s", path, p.message);

@@ -131,6 +131,59 @@ static void bind_bn(BnLayer *bn, float **save) {
     bn->rstd = take(save, bn->C);
 }
 
+// The floats of the activation block, the saved-statistics block and the im2col workspace
+// of a planned model (plan() has run on m).
+typedef struct MemPlan {
+    long acts, saves;
+    size_t col;
+} MemPlan;
+
+static MemPlan mem_plan(const ResNet *m, const Planner *p) {
+    const int B = m->max_batch;
+    const long biggest = 16L * B * 1024;
+    MemPlan mp;
+    mp.acts = p->acts + 64L * (m->nblocks + 2) * 16 + 3 * biggest + biggest + 4L * B * 64 + 4L * B * m->opt.classes +
+              256 + 1024;
+    mp.saves = p->saves + 16L * 4 * (m->nblocks * 3 + 1);
+    // im2col workspace: the largest chunk any conv will use, per thread. 0.25M to 2M floats
+    // per thread measured within noise of each other at batch 128 (2 threads); 1M keeps
+    // a chunk's col (4 MB) near the L2+L3 share of a core.
+    ConvShape s;
+    conv_shape_init(&s, B, 3, 32, 32, 16, 3, 1, 1, m->col_budget);
+    mp.col = conv_col_floats(&s);
+    for (int b = 0; b < m->nblocks; b++) {
+        const Block *blk = &m->blocks[b];
+        conv_shape_init(&s, B, blk->cin, blk->H, blk->W, blk->cout, 3, blk->stride, 1, m->col_budget);
+        if (conv_col_floats(&s) > mp.col) mp.col = conv_col_floats(&s);
+        conv_shape_init(&s, B, blk->cout, blk->H / blk->stride, blk->W / blk->stride, blk->cout, 3, 1, 1,
+                        m->col_budget);
+        if (conv_col_floats(&s) > mp.col) mp.col = conv_col_floats(&s);
+    }
+    return mp;
+}
+
+static size_t col_budget(void) {
+    const char *budget = getenv("ONECYCLE_COL_BUDGET");
+    return budget ? (size_t)atol(budget) : (size_t)1 << 20;
+}
+
+size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams) {
+    if (o->depth < 8 || (o->depth - 2) % 6 || max_batch < 1) return 0;
+    ResNet m;
+    memset(&m, 0, sizeof m);
+    m.opt = *o;
+    m.max_batch = max_batch;
+    m.nblocks = 3 * ((o->depth - 2) / 6);
+    m.blocks = xcalloc((size_t)m.nblocks, sizeof(Block));
+    m.col_budget = col_budget();
+    Planner p = {.m = &m, .count_only = 1};
+    plan(&p);
+    MemPlan mp = mem_plan(&m, &p);
+    free(m.blocks);
+    if (nparams) *nparams = p.params;
+    return sizeof(float) * ((size_t)(2 * p.params + p.stats + mp.acts + mp.saves) + mp.col);
+}
+
 int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     memset(m, 0, sizeof *m);
     if (o->depth < 8 || (o->depth - 2) % 6)
@@ -155,9 +208,10 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     // Activations: one block, each tensor padded to 16 floats.
     const int B = max_batch;
     long biggest = 16L * B * 1024;
-    long total = p.acts + 64L * (m->nblocks + 2) * 16 + 3 * biggest + biggest + 4L * B * 64 + 4L * B * o->classes + 256;
-    m->block_mem = xalloc_aligned(sizeof(float) * (size_t)(total + 1024));
-    m->save_mem = xalloc_aligned(sizeof(float) * (size_t)(p.saves + 16L * 4 * (m->nblocks * 3 + 1)));
+    m->col_budget = col_budget();
+    MemPlan mp = mem_plan(m, &p);
+    m->block_mem = xalloc_aligned(sizeof(float) * (size_t)mp.acts);
+    m->save_mem = xalloc_aligned(sizeof(float) * (size_t)mp.saves);
     float *cur = m->block_mem, *save = m->save_mem;
     m->c0 = take(&cur, 16L * B * 1024);
     m->a0 = take(&cur, 16L * B * 1024);
@@ -186,24 +240,7 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     m->logits = take(&cur, (long)B * o->classes);
     m->dlogits = take(&cur, (long)B * o->classes);
 
-    // im2col workspace: the largest chunk any conv will use, per thread. 0.25M to 2M floats
-    // per thread measured within noise of each other at batch 128 (2 threads); 1M keeps
-    // a chunk's col (4 MB) near the L2+L3 share of a core.
-    const char *budget = getenv("ONECYCLE_COL_BUDGET");
-    m->col_budget = budget ? (size_t)atol(budget) : (size_t)1 << 20;
-    size_t colmax = 0;
-    ConvShape s;
-    conv_shape_init(&s, B, 3, 32, 32, 16, 3, 1, 1, m->col_budget);
-    colmax = conv_col_floats(&s);
-    for (int b = 0; b < m->nblocks; b++) {
-        Block *blk = &m->blocks[b];
-        conv_shape_init(&s, B, blk->cin, blk->H, blk->W, blk->cout, 3, blk->stride, 1, m->col_budget);
-        if (conv_col_floats(&s) > colmax) colmax = conv_col_floats(&s);
-        conv_shape_init(&s, B, blk->cout, blk->H / blk->stride, blk->W / blk->stride, blk->cout, 3, 1, 1,
-                        m->col_budget);
-        if (conv_col_floats(&s) > colmax) colmax = conv_col_floats(&s);
-    }
-    m->col = xalloc_aligned(sizeof(float) * colmax);
+    m->col = xalloc_aligned(sizeof(float) * mp.col);
     return ERR_OK;
 }
 

@@ -5,22 +5,30 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // Opens DIR/name for appending after keeping only the header and the rows whose first
 // field (epoch or iteration) is below `keep_below`: rows written after the checkpoint we
-// resume from are dropped, so a resumed log reads as if the run had never stopped.
+// resume from are dropped, so a resumed log reads as if the run had never stopped. The kept
+// rows go to name.tmp, renamed over the log once complete; on any failure (a full disk)
+// the temporary file is removed and the log is left as it was.
 static FILE *open_csv(const char *dir, const char *name, const char *header, long keep_below, int resume, Err *e) {
-    char path[1024], tmp[1100], line[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *old = resume ? fopen(path, "r") : NULL;
+    char path[FS_PATH_MAX], tmp[FS_PATH_MAX + 8], line[4096];
+    if (fs_join(path, sizeof path, dir, name, e)) return NULL;
+    FILE *old = NULL;
+    if (resume && fs_exists(path) && !(old = fs_fopen_regular(path, "a regular file (the run's log)", NULL, e)))
+        return NULL;
     if (!old) {
         FILE *f = fopen(path, "w");
         if (!f) {
             err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
             return NULL;
         }
-        fprintf(f, "%s\n", header);
-        fflush(f);
+        if (fprintf(f, "%s\n", header) < 0 || fflush(f)) {
+            err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+            fclose(f);
+            return NULL;
+        }
         return f;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -30,18 +38,23 @@ static FILE *open_csv(const char *dir, const char *name, const char *header, lon
         err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
         return NULL;
     }
-    fprintf(f, "%s\n", header);
-    int first = 1;
-    while (fgets(line, sizeof line, old)) {
+    errno = 0;
+    int bad = fprintf(f, "%s\n", header) < 0, first = 1;
+    while (!bad && fgets(line, sizeof line, old)) {
         if (first) {
             first = 0;
             continue;
         }
-        if (strtol(line, NULL, 10) < keep_below && strchr(line, '\n')) fputs(line, f);
+        if (strtol(line, NULL, 10) < keep_below && strchr(line, '\n')) bad = fputs(line, f) < 0;
     }
+    bad |= ferror(old);
+    int en = bad ? (errno ? errno : EIO) : 0;
     fclose(old);
-    if (fclose(f) || rename(tmp, path)) {
-        err_set(e, ERR_RUNTIME, "%s: cannot rewrite: %s", path, strerror(errno));
+    if (fclose(f) && !en) en = errno ? errno : EIO; // a full disk shows here, when the buffer is written
+    if (!en && rename(tmp, path)) en = errno;
+    if (en) {
+        unlink(tmp);
+        err_set(e, ERR_RUNTIME, "%s: cannot rewrite it for the resume: %s; the log is unchanged", path, strerror(en));
         return NULL;
     }
     f = fopen(path, "a");
@@ -51,6 +64,7 @@ static FILE *open_csv(const char *dir, const char *name, const char *header, lon
 
 int runlog_open(RunLogFiles *r, const char *dir, int iters, int resume, long keep_epoch, long keep_step, Err *e) {
     memset(r, 0, sizeof *r);
+    if (strlen(dir) >= sizeof r->dir) return fs_check_path("run directory", dir, e);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     if (!(r->log = open_csv(dir, "log.csv", RUNLOG_EPOCH_HEADER, keep_epoch, resume, e))) return e->code;
     if (iters && !(r->iters = open_csv(dir, "iters.csv", RUNLOG_ITERS_HEADER, keep_step, resume, e))) {
@@ -75,9 +89,9 @@ int runlog_epoch(RunLogFiles *r, const RunLogEpoch *row, Err *e) {
     fprintf(r->log, "%.2f,%.1f\n", row->seconds, row->images_per_sec);
     fflush(r->log);
     if (r->iters) fflush(r->iters);
-    char logpath[1100], png[1100];
-    snprintf(logpath, sizeof logpath, "%s/log.csv", r->dir);
-    snprintf(png, sizeof png, "%s/curves.png", r->dir);
+    char logpath[FS_PATH_MAX], png[FS_PATH_MAX];
+    if (fs_join(logpath, sizeof logpath, r->dir, "log.csv", e) || fs_join(png, sizeof png, r->dir, "curves.png", e))
+        return e->code;
     const char *logs[1] = {logpath};
     return curves_write_png(logs, NULL, 1, png, e);
 }

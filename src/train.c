@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 const ConfigKey train_config_keys[] = {
-    {"batch_size", "128", "images per SGD step (Smith used 512, He et al. 128)"},
+    {"batch_size", "128", "images per SGD step (Smith used 512, He et al. 128); at most data.train_images"},
     {"drop_last", "false", "drop the partial last batch of each epoch (default: keep it)"},
     {"eval_every", "1", "evaluate on the test set every N epochs (0: only after the last epoch)"},
     {"seed", "1", "seed for initialisation, shuffling and augmentation"},
@@ -29,8 +29,8 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     if (config_int_in(c, "train", "batch_size", 1, 65536, &batch, e) ||
         config_bool(c, "train", "drop_last", &o->drop_last, e) ||
         config_int_in(c, "train", "eval_every", 0, 1000000, &every, e) ||
-        config_int_in(c, "train", "seed", 0, 0x7fffffffffffffffL, &seed, e) ||
-        config_int_in(c, "train", "threads", 0, 1024, &threads, e) ||
+        config_int_in(c, "train", "seed", 0, TRAIN_MAX_SEED, &seed, e) ||
+        config_int_in(c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, e) ||
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
         config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e))
         return e->code;
@@ -71,15 +71,43 @@ int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co,
     return ERR_OK;
 }
 
+static double gib(size_t bytes) {
+    return (double)bytes / (1024.0 * 1024.0 * 1024.0);
+}
+
+int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOptions *co, const ModelOptions *mo,
+                      const OptimOptions *oo, size_t *bytes, Err *e) {
+    const int B = to->batch_size;
+    if (B > co->train_images)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.batch_size: %d is larger than the %d training images (data.train_images); at most %d",
+                       config_where(c, "train", "batch_size"), B, co->train_images, co->train_images);
+    long nparams = 0;
+    size_t model = resnet_planned_bytes(mo, B, &nparams);
+    if (!model) return err_set(e, ERR_INPUT, "%s: model.depth: %d cannot be built", config_where(c, "model", "depth"), mo->depth);
+    // The model at this batch, the optimiser's state (v, and s for Adam), both image sets
+    // in memory, and one batch of input.
+    size_t total = model + sizeof(float) * (size_t)nparams * (oo->kind == OPTIM_SGD ? 1 : 2) +
+                   (size_t)(co->train_images + co->test_images) * (CIFAR_IMAGE + 1) +
+                   (size_t)B * (sizeof(float) * CIFAR_IMAGE + 2 * sizeof(int));
+    size_t phys = sys_memory_bytes();
+    if (phys && total > phys)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.batch_size: %d needs about %.1f GiB of memory for ResNet-%d (model, optimiser and "
+                       "data), more than this machine's %.1f GiB; use a smaller batch",
+                       config_where(c, "train", "batch_size"), B, gib(total), mo->depth, gib(phys));
+    *bytes = total;
+    return ERR_OK;
+}
+
 int trainer_create(Trainer *t, const Config *c, Err *e) {
     memset(t, 0, sizeof *t);
     if (run_options_from_config(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, e)) return e->code;
+    // Before anything large is allocated: a batch that cannot fit is refused, not tried.
+    if (train_plan_memory(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, &t->planned_bytes, e)) return e->code;
     if (cifar_load(&t->train, t->data.dir, 1, t->data.train_images, e)) return e->code;
     if (cifar_load(&t->test, t->data.dir, 0, t->data.test_images, e)) return e->code;
     const int B = t->opt.batch_size;
-    if (t->opt.drop_last && t->train.n < B)
-        return err_set(e, ERR_INPUT, "%s: train.batch_size: %d is larger than the %d training images with drop_last",
-                       config_where(c, "train", "batch_size"), B, t->train.n);
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
     if (resnet_create(&t->net, &t->model_opt, B, e)) return e->code;
@@ -139,9 +167,22 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
 }
 
 static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir);
+    char path[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, dir, "checkpoint.ckpt", e)) return e->code;
     return checkpoint_save(t, config_text, path, e);
+}
+
+// The end of the divergence message: what the directory still holds. Only a checkpoint
+// that is really there (and reads back) is promised, with its step.
+static void describe_kept(const char *dir, char *out, size_t cap) {
+    char path[FS_PATH_MAX];
+    long step;
+    Err ignored = {0};
+    if (!fs_join(path, sizeof path, dir, "checkpoint.ckpt", &ignored) && fs_exists(path) &&
+        !checkpoint_read_step(path, &step, &ignored))
+        snprintf(out, cap, "the last good checkpoint (%s, step %ld) and the log are kept", path, step);
+    else
+        snprintf(out, cap, "no checkpoint had been written yet (the log is kept in %s)", dir);
 }
 
 int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
@@ -168,10 +209,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
     long steps_timed = 0;
     int rc = ERR_OK;
     TrainProgress p = {.epochs = epochs};
-    // The step of the checkpoint in dir that a divergence leaves behind: one this run wrote,
-    // or the one it resumed from (-1: none yet).
-    long ckpt_step = (t->step > 0 || t->loader.in_epoch) && fs_exists_in(dir, "checkpoint.ckpt") ? t->step : -1;
-    while (t->step < total && rc == ERR_OK) {
+    // An epoch under way is finished even when no step of the schedule is left: a run stopped
+    // after its last step (of an epoch, or of the run) still owes that epoch's evaluation, log
+    // row and checkpoint, and gives them when resumed.
+    while ((t->step < total || t->loader.in_epoch) && rc == ERR_OK) {
         if (!t->loader.in_epoch) {
             loader_begin_epoch(&t->loader);
             t->loss_sum = t->epoch_seconds = 0;
@@ -190,15 +231,12 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                             schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
                             EXPLODING_LOSS, &loss, &hits))
             {
-                char kept[160];
-                if (ckpt_step >= 0)
-                    snprintf(kept, sizeof kept, "the last good checkpoint (step %ld) and the log are kept", ckpt_step);
-                else
-                    snprintf(kept, sizeof kept, "no checkpoint had been written yet; the log is kept");
+                char kept[FS_PATH_MAX + 100];
+                describe_kept(dir, kept, sizeof kept);
                 rc = err_set(e, ERR_RUNTIME,
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
-                             "%s in %s; lower the maximum LR or lengthen the warm-up",
-                             loss, t->step, t->epoch + 1, s + 1, lr, mom, kept, dir);
+                             "%s; lower the maximum LR or lengthen the warm-up",
+                             loss, t->step, t->epoch + 1, s + 1, lr, mom, kept);
                 t->seconds = now_seconds() - run_start;
                 p = (TrainProgress){.event = TRAIN_DIVERGED, .epoch = t->epoch + 1, .epochs = epochs, .batch = s,
                                     .batches = steps, .loss = loss, .lr = lr, .momentum = mom, .seconds = t->seconds};
@@ -236,6 +274,9 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
         if (eval) ev = trainer_evaluate(t, &t->test);
         t->seconds = now_seconds() - run_start;
+        // The LR and momentum of the epoch's last step, from the schedule (a pure function of
+        // the step): an epoch resumed after its last step ran no step in this process.
+        schedule_at(&t->sched, t->step > 0 ? t->step - 1 : 0, &p.lr, &p.momentum);
         RunLogEpoch row = {.epoch = t->epoch, .step = t->step, .lr = p.lr, .momentum = p.momentum,
                            .train_loss = t->loss_sum / t->seen, .train_acc = (double)t->correct / t->seen,
                            .test_loss = eval ? ev.loss : NAN, .test_acc = eval ? ev.acc : NAN,
@@ -253,10 +294,8 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             report(t, &p);
             p.warning = NULL;
         }
-        if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0)) {
+        if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
             rc = save(t, dir, config_text, e);
-            if (!rc) ckpt_step = t->step;
-        }
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
     Err ce = {0};

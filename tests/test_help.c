@@ -27,7 +27,7 @@ void suite_help(void) {
     expect("misspelt lr-find", 2, "did you mean 'lr-find'?", "lrfind x.cfg");
     expect("misspelt predict", 2, "did you mean 'predict'?", "predcit x.ckpt");
     expect("unknown command, nothing close", 2, "unknown command 'frobnicate'\n", "frobnicate");
-    expect("eval --threads bad", 2, "--threads needs a whole number", "eval x.ckpt --threads two");
+    expect("eval --threads bad", 2, "--threads: expected an integer, got 'two'", "eval x.ckpt --threads two");
     const char *data = testdata_cifar_dir();
     if (!data) {
         test_begin("eval --threads");

@@ -115,7 +115,7 @@ static void damaged(void) {
     static unsigned char b[4096];
     long n = file_size(path, b, sizeof b);
     expect_read_error("missing file", "/nonexistent/x.npz", "cannot open");
-    expect_read_error("a directory", dir, "not a regular file");
+    expect_read_error("a directory", dir, "is a directory");
     snprintf(bad, sizeof bad, "%s/trunc.npz", dir);
     FILE *o = fopen(bad, "wb");
     fwrite(b, 1, (size_t)n / 2, o);

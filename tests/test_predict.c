@@ -125,7 +125,7 @@ static void cli_cases(void) {
     char args[2048];
     expect("predict --help", 0, "area averaging", "predict --help");
     expect("predict without images", 2, "needs images", "predict " CKPT);
-    expect("predict --top 11", 2, "--top needs a number in 1..10", "predict " CKPT " --top 11 x.png");
+    expect("predict --top 11", 2, "--top: must be in [1, 10], got 11", "predict " CKPT " --top 11 x.png");
     expect("predict --index out of range", 2, "0..9999", "predict " CKPT " --index 5-10000");
     expect("predict --index malformed", 2, "like 0,7,100-199", "predict " CKPT " --index 3-");
     expect("predict --data without --index", 2, "--data goes with --index", "predict " CKPT " --data d x.png");

@@ -52,10 +52,11 @@ static int file_size(const char *path) {
     return stat(path, &st) ? -1 : (int)st.st_size;
 }
 
-static void test_sweep_and_skip(const char *data) {
+static void test_sweep_and_skip(const char *data, char *swept, size_t cap) {
     char cfg[600], args[1500], path[1200];
     test_begin("sweep 2 settings, then skip");
     const char *dir = test_tmpdir();
+    snprintf(swept, cap, "%s/sw", dir);
     snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 1));
     snprintf(args, sizeof args, "%s --grid schedule.lr=0.1,0.2 --seeds 1 --out %s/sw --jobs 2 --threads-per-run 1",
              cfg, dir);
@@ -157,6 +158,23 @@ static void test_bad_arguments_and_failures(const char *data) {
         CHECK_EQ_INT(sweep(args), 2);
         CHECK_STR_CONTAINS(out, bad[i][1]);
     }
+    // Issue 13, item 12: these gave a traceback, an OverflowError, or failed every run.
+    static const char *const bad2[][2] = {
+        {"--seeds 99999999999999999999999", "at most 10000 seeds"},
+        {"--seeds 1,99999999999999999999999", "seeds must be distinct and in [0, 9223372036854775807]"},
+        {"--threads-per-run 5000", "--threads-per-run must be in [0, 1024]"},
+    };
+    for (size_t i = 0; i < sizeof bad2 / sizeof bad2[0]; i++) {
+        snprintf(args, sizeof args, "%s %s --out %s/bad", cfg, bad2[i][0], dir);
+        CHECK_EQ_INT(sweep(args), 2);
+        CHECK_STR_CONTAINS(out, bad2[i][1]);
+        CHECK_MSG(!strstr(out, "Traceback"), "%s", out);
+    }
+    snprintf(path, sizeof path, "%s", testdata_write(dir, "afile", "x"));
+    snprintf(args, sizeof args, "%s --out %s", cfg, path);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "exists and is not a directory");
+    CHECK_MSG(!strstr(out, "Traceback"), "%s", out);
     snprintf(args, sizeof args, "%s/missing.cfg --out %s/bad", dir, dir);
     CHECK_EQ_INT(sweep(args), 2);
     CHECK_STR_CONTAINS(out, "missing.cfg: no such config file");
@@ -219,6 +237,82 @@ static void test_resume(const char *data) {
     CHECK_STR_CONTAINS(slurp(path), "\nbase,4,1,1/1,");
 }
 
+// Issue 13, item 5: two grid values that map to the same directory name shared one run
+// (a constant LR and a rising LR both became phases2-0.1-0.9-s1, the second "skipped" and
+// reported with the first's accuracy), and a run was matched to its setting by its name.
+static void test_unique_names(const char *data, const char *swept) {
+    char cfg[600], args[1500], path[1200];
+    test_begin("sweep: values that slug alike get their own directories");
+    const char *dir = test_tmpdir();
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 256\ntest_images = 128\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\n",
+             data);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "phases.cfg", text));
+    snprintf(args, sizeof args, "%s --grid 'schedule.phases=1:0.1:0.9|1:0.1>0.9' --out %s/col", cfg, dir);
+    int rc = sweep(args);
+    CHECK_MSG(rc == 0, "sweep exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "2 ran, 0 skipped (already finished), 0 failed");
+    snprintf(path, sizeof path, "%s/col/summary.csv", dir);
+    const char *csv = slurp(path);
+    CHECK_STR_CONTAINS(csv, ",1:0.1:0.9,1,1,1/1,");
+    CHECK_STR_CONTAINS(csv, ",1:0.1>0.9,1,1,1/1,");
+    // The two settings' logs differ (one LR rises), so they are two runs.
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "ls -d %s/col/phases1-0.1-0.9-*-s1 | wc -l", dir);
+    char n[64];
+    testdata_run(cmd, n, sizeof n);
+    CHECK_MSG(atoi(n) == 2, "two run directories: %s", n);
+
+    if (!swept) return;
+    test_begin("sweep: a directory holding another setting's run is left alone, not skipped");
+    // lr0.3-s1 made from a copy of the finished lr0.1 run of test_sweep_and_skip: the name
+    // says lr 0.3, the stored config says 0.1.
+    snprintf(cmd, sizeof cmd, "cp -r %s/lr0.1-s1 %s/lr0.3-s1 && rm -f %s/lr0.3-s1/onecycle.lock", swept, swept, swept);
+    CHECK_EQ_INT(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/lr0.3-s1/log.csv", swept);
+    char *before = testdata_slurp(path);
+    snprintf(cfg, sizeof cfg, "%s/../tiny.cfg", swept);
+    snprintf(args, sizeof args, "%s --grid schedule.lr=0.3 --out %s", cfg, swept);
+    rc = sweep(args);
+    CHECK_MSG(rc == 1, "sweep exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "holds a run of another setting (schedule.lr = '0.1' there, '0.3' here)");
+    CHECK_MSG(!strstr(out, "skip lr0.3-s1"), "%s", out);
+    char *after = testdata_slurp(path);
+    CHECK_MSG(before && after && !strcmp(before, after), "the other setting's log was touched");
+    free(before);
+    free(after);
+}
+
+// Issue 13, item 6: `kill -9` on a sweep left its trainings running. The kernel now sends
+// each run SIGTERM when the sweep dies: it saves a checkpoint after its step and stops. The
+// run is long (40 epochs), so one that kept training would still be alive at the deadline.
+static void test_kill9(const char *data) {
+    char cfg[600], cmd[4096], path[1200];
+    test_begin("sweep killed with SIGKILL: its run saves a checkpoint and stops");
+    const char *dir = test_tmpdir();
+    snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 40));
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/sweep %s --seeds 1 --out %s/k9 --onecycle %s > %s/k9.out 2>&1 & pid=$!; i=0; "
+             "while [ ! -f %s/k9/base-s1/log.csv ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+             // (the [1] keeps the pattern from matching this shell's own command line)
+             "child=$(pgrep -n -f -- ' train .*--out %s/k9/base-s[1]'); [ -n \"$child\" ] || echo no-run; "
+             "kill -KILL $pid; wait $pid 2>/dev/null; i=0; "
+             "alive() { st=$(awk '/^State/{print $2}' /proc/$child/status 2>/dev/null); [ -n \"$st\" ] && [ \"$st\" != Z ]; }; "
+             "while alive && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
+             "if alive; then echo orphan-alive; kill -KILL $child; else echo orphan-gone; fi",
+             cfg, dir, testdata_bin(), dir, dir, dir);
+    char res[4096];
+    testdata_run(cmd, res, sizeof res);
+    CHECK_MSG(strstr(res, "orphan-gone") != NULL && !strstr(res, "no-run"), "the run outlived the sweep by 30 s: %s",
+              res);
+    snprintf(path, sizeof path, "%s/k9/base-s1/checkpoint.ckpt", dir);
+    CHECK_MSG(file_size(path) > 0, "the run saved a checkpoint when told to stop");
+    snprintf(path, sizeof path, "%s/k9/base-s1/train.out", dir);
+    CHECK_STR_CONTAINS(slurp(path), "state saved; resume with");
+}
+
 void suite_sweep(void) {
     test_begin("sweep");
     const char *data = testdata_cifar_dir();
@@ -230,7 +324,10 @@ void suite_sweep(void) {
         test_skip("python3 >= 3.8 not found");
         return;
     }
-    test_sweep_and_skip(data);
+    static char swept[700];
+    test_sweep_and_skip(data, swept, sizeof swept);
     test_bad_arguments_and_failures(data);
     test_resume(data);
+    test_unique_names(data, swept[0] ? swept : NULL);
+    test_kill9(data);
 }
