@@ -77,11 +77,12 @@ void summary_now(char *buf, size_t cap) {
 }
 
 int summary_read_started(const char *dir, char *buf, size_t cap) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char path[FS_PATH_MAX];
+    Err e = {0};
+    if (fs_join(path, sizeof path, dir, "summary.json", &e)) return 0;
     FILE *f = fopen(path, "r");
     if (!f) return 0;
-    char text[8192];
+    char text[16384]; // a long message (a path of up to FS_PATH_MAX) comes before "started"
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = 0;
@@ -106,11 +107,11 @@ static const char *kernels(void) {
 
 char *summary_json(const char *dir, const RunSummary *s) {
     Json j = {xmalloc(4096), 0, 4096};
-    char path[1100];
-    snprintf(path, sizeof path, "%s/log.csv", dir);
+    char path[FS_PATH_MAX];
     RunLog log = {0};
     Err le = {0};
-    int have_log = curves_read_log(path, &log, &le) == ERR_OK && !log.per_step;
+    int have_log = !fs_join(path, sizeof path, dir, "log.csv", &le) && curves_read_log(path, &log, &le) == ERR_OK &&
+                   !log.per_step;
     // From the log: the last epoch, the last evaluated one, the best one, mean img/s.
     int last = have_log ? log.n - 1 : -1, last_eval = -1, best = -1, nips = 0;
     double ips = 0;
@@ -182,9 +183,9 @@ char *summary_json(const char *dir, const RunSummary *s) {
 }
 
 int summary_write(const char *dir, const RunSummary *s, Err *e) {
-    char path[1100], tmp[1200];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char path[FS_PATH_MAX], tmp[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, dir, "summary.json", e) || fs_join(tmp, sizeof tmp, dir, "summary.json.tmp", e))
+        return e->code;
     char *text = summary_json(dir, s);
     FILE *f = fopen(tmp, "w");
     int bad = !f;
