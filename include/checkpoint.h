@@ -2,9 +2,13 @@
 //
 // Layout: magic "ONECYCKP", u32 version, then tagged sections (u32 tag, u64 length, bytes),
 // then a CRC32 (zlib) of everything before it. Sections: the effective config text, the
-// model shape, parameters, BN running statistics, optimiser state, the loop position and
-// per-epoch accumulators, every RNG state, and this epoch's data order. Numbers are
-// stored in the machine's byte order (x86-64: little-endian).
+// model shape (arch, depth, shortcut, classes, sizes), parameters, BN running statistics,
+// optimiser state, the loop position and per-epoch accumulators, every RNG state, this
+// epoch's data order, and the tensor table (every parameter tensor's name and shape, in
+// order; absent in checkpoints written before [model] arch, which all hold arch = resnet).
+// Numbers are stored in the machine's byte order (x86-64: little-endian). Loading into a
+// model of another variant or size is refused (ERR_INPUT), naming both models and the
+// first tensor where they differ.
 #ifndef ONECYCLE_CHECKPOINT_H
 #define ONECYCLE_CHECKPOINT_H
 #include "common.h"

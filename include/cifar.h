@@ -7,6 +7,7 @@
 #define ONECYCLE_CIFAR_H
 #include "common.h"
 #include "config.h"
+#include "dataset.h"
 #include "rng.h"
 
 #define CIFAR_SIDE 32
@@ -14,6 +15,9 @@
 #define CIFAR_IMAGE 3072
 #define CIFAR_RECORD 3073
 #define CIFAR_CLASSES 10
+
+// 3 x 32 x 32 images, 10 classes: what the model is built for (resnet.h).
+extern const DataShape cifar10_shape;
 
 // The class names, by label: airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck.
 extern const char *const cifar_class_names[CIFAR_CLASSES];

@@ -29,6 +29,11 @@ typedef struct Dataset {
     float mean[DATASET_MAX_CHANNELS], std[DATASET_MAX_CHANNELS];
 } Dataset;
 
+// What a model needs to know of a data set: the images' shape and the number of classes.
+typedef struct DataShape {
+    int channels, height, width, classes;
+} DataShape;
+
 // Bytes of one image: channels * height * width.
 static inline size_t dataset_image_bytes(const Dataset *d) {
     return (size_t)d->channels * (size_t)d->height * (size_t)d->width;

@@ -2,52 +2,28 @@
 //
 // Activations use the "CBHW" layout: (C, B, H, W), channel-major then image. A channel's
 // values for the whole batch are one contiguous run of B*H*W floats, so batchnorm reduces
-// over contiguous memory and a convolution over the whole batch is a single GEMM
-// out[Cout, B*Ho*Wo] = W[Cout, Cin*k*k] . col[Cin*k*k, B*Ho*Wo], done in chunks of images
-// so the im2col buffer stays small.
+// over contiguous memory and a convolution runs over the whole batch at once (conv.h).
 //
 // Backward functions overwrite their outputs (din, dw, ...) unless the name says "acc".
 #ifndef ONECYCLE_LAYERS_H
 #define ONECYCLE_LAYERS_H
+#include "conv.h"
 #include <stddef.h>
 
-typedef struct ConvShape {
-    int B, Cin, H, W;    // input (Cin, B, H, W)
-    int Cout, k, stride, pad;
-    int Ho, Wo;          // output (Cout, B, Ho, Wo)
-    int chunk;           // images per im2col chunk
-    int chunk_cap;       // bound on chunk for this and any smaller B: sizes the workspace
-    int threads;         // threads sharing the batch's chunks (workspace is per thread)
-} ConvShape;
-
-// Fills Ho, Wo, chunk and threads (omp_get_max_threads(); lower it, never raise it, before
-// using a workspace sized for it). chunk keeps each thread's col buffer near col_budget
-// floats and makes the chunk count a multiple of threads.
-void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k, int stride, int pad,
-                     size_t col_budget);
-// Floats of workspace conv_forward/backward need for this shape, all threads together.
+// The convolution layer: each call runs the kernel conv_pick (conv.h) names for its shape
+// and direction, with col as the workspace of whichever it is.
+// Floats of workspace conv_forward/backward need for this shape, all threads together,
+// whichever kernel runs it.
 size_t conv_col_floats(const ConvShape *s);
-
 // out (Cout,B,Ho,Wo) = conv(in (Cin,B,H,W), w (Cout,Cin,k,k)); no bias.
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col);
-// The evaluation-mode batchnorm (+ residual, ReLU) after a convolution, per output channel:
-//   out = act(conv * scale[co] + shift[co] + res)          (res may be NULL; relu 0/1)
-// with scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
-typedef struct ConvEpilogue {
-    const float *scale, *shift, *res;
-    int relu;
-} ConvEpilogue;
 // out = ep applied to conv(in, w): in the Winograd output transform where that path applies
 // (one pass over the activations instead of three), else conv_forward and a separate pass.
 void conv_forward_bn(float *out, const float *in, const float *w, const ConvShape *s, float *col,
                      const ConvEpilogue *ep);
-
 // dw (Cout,Cin,k,k) = dL/dw; din (Cin,B,H,W) = dL/din (skipped when din is NULL).
 void conv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
                    const ConvShape *s, float *col);
-// dw[i] = sum over u < nparts of parts[u*stride + i], i < n: the per-thread partial weight
-// gradients added up. An orphaned `omp for`: call it from every thread of a parallel region.
-void conv_sum_partials(float *dw, const float *parts, size_t stride, int nparts, long n);
 // The same, but din += dL/din: a residual block's input gradient sums two paths.
 void conv_backward_acc(float *din, float *dw, const float *dout, const float *in, const float *w,
                        const ConvShape *s, float *col);
@@ -78,8 +54,9 @@ void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const floa
 // dy[i] = dy[i] * (y[i] > 0): the ReLU backward, in place, given the ReLU's output y.
 void relu_mask(float *dy, const float *y, long n);
 
-// Option-A shortcut: out (Cout,B,H/2,W/2) = x (Cin,B,H,W) subsampled by 2 with channels
-// zero-padded (Cout-Cin)/2 on each side (the common PyTorch CIFAR ResNet convention).
+// Option-A shortcut: out (Cout,B,Ho,Wo) = x (Cin,B,H,W) subsampled by 2 (Ho = ceil(H/2), as
+// x[:, :, ::2, ::2] and a stride-2 convolution with pad 1 give) with channels zero-padded
+// (Cout-Cin)/2 on each side (the common PyTorch CIFAR ResNet convention).
 void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, int H, int W);
 // din += the gradient through the shortcut of dout.
 void shortcut_a_backward_acc(float *din, const float *dout, int Cin, int Cout, int B, int H, int W);

@@ -1,10 +1,23 @@
-// resnet.h: ResNet-(6n+2) for CIFAR (He et al. 2015, section 4.2).
+// resnet.h: the model, a CIFAR ResNet-(6n+2) described as data.
 //
-// 3x3 conv 16 -> BN -> ReLU, then 3 stages of n basic blocks at 16/32/64 channels (stride 2
-// at the first block of stages 2 and 3), global average pool, fully connected 64 -> 10.
-// Basic block: conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> (+ shortcut) -> ReLU.
-// Shortcut A: stride-2 subsample with zero-padded channels (parameter-free);
-// shortcut B: 1x1 conv (stride 2) + BN where the shape changes, identity elsewhere.
+// The network is a list of blocks (BlockSpec): a stem, 3 stages of n residual blocks at
+// 16/32/64 channels (stride 2 at the first block of stages 2 and 3), and a head (global
+// average pool, fully connected to the classes). Planning the memory, binding it, forward,
+// backward, the FLOP count and the summary all walk that list (resnet.c), each block
+// doing what its kind does (resnet_blocks.c). Two lists (resnet_arch.c), [model] arch:
+//
+//  resnet  He et al. 2015, "Deep residual learning", section 4.2 (post-activation):
+//          stem conv3x3 -> BN -> ReLU; block conv3x3 -> BN -> ReLU -> conv3x3 -> BN
+//          -> (+ shortcut) -> ReLU; head pool -> linear.
+//  preact  He et al. 2016, "Identity mappings in deep residual networks" (CIFAR variant):
+//          stem conv3x3; block BN -> ReLU -> conv3x3 -> BN -> ReLU -> conv3x3 (+ shortcut),
+//          nothing after the addition; head BN -> ReLU -> pool -> linear.
+//
+// Shortcut A: stride-2 subsample with zero-padded channels (parameter-free); shortcut B: a
+// 1x1 conv (stride 2) where the shape changes (resnet: + BN; preact: conv only, on the
+// block's pre-activated input as in He et al.'s code), identity elsewhere.
+// The input's channels and size and the number of classes come from the data set; the
+// stages follow the input size (32 -> 16 -> 8, 28 -> 14 -> 7).
 //
 // All parameters live in one contiguous block (params), gradients mirror it (grads), and
 // the batchnorm running statistics live in a second block (stats). Activations are
@@ -13,8 +26,47 @@
 #define ONECYCLE_RESNET_H
 #include "common.h"
 #include "config.h"
+#include "dataset.h"
 #include "layers.h"
 #include "rng.h"
+
+enum { ARCH_RESNET = 0, ARCH_PREACT };
+
+typedef struct ModelOptions {
+    int arch;        // ARCH_*
+    int depth;       // 6n+2
+    int shortcut_b;  // 0: option A, 1: option B
+    int classes;     // from the data set
+    int channels, height, width; // input (channels, height, width), from the data set
+} ModelOptions;
+
+extern const ConfigKey resnet_config_keys[]; // [model]: arch, depth, shortcut
+// [model] from c; the input shape and classes from the data set's shape `in`.
+int model_options_from_config(ModelOptions *o, const Config *c, const DataShape *in, Err *e);
+// The input shape and classes from a data set's shape (what model_options_from_config does).
+void model_options_set_input(ModelOptions *o, const DataShape *in);
+// "ResNet-56 option A", "pre-activation ResNet-20 option B": for messages.
+const char *model_name(const ModelOptions *o, char *buf, size_t cap);
+
+// ---- the network as data -------------------------------------------------------------
+
+typedef enum { BLOCK_STEM, BLOCK_BASIC, BLOCK_PREACT, BLOCK_HEAD } BlockKind;
+typedef enum { SHORTCUT_IDENTITY, SHORTCUT_A, SHORTCUT_B } ShortcutKind;
+
+typedef struct BlockSpec {
+    BlockKind kind;
+    char name[24];         // module prefix of its parameters: "layer2.0" (stem, head: "")
+    int cin, cout;         // channels in and out (head: cout = classes)
+    int stride;            // of the block's first convolution: 1 or 2
+    ShortcutKind shortcut; // BASIC, PREACT
+    int preact_shortcut;   // PREACT: the shortcut takes the block's pre-activated input
+                           // (He et al.'s first block of a stage), else the input itself
+    int bn;                // STEM: BN + ReLU after the conv; HEAD: BN + ReLU before the pool
+} BlockSpec;
+
+// The block list of o's architecture into specs (room for resnet_block_count(o) entries).
+int resnet_block_count(const ModelOptions *o);
+void resnet_block_list(const ModelOptions *o, BlockSpec *specs);
 
 enum { PARAM_CONV = 0, PARAM_BN_GAMMA, PARAM_BN_BETA, PARAM_FC_W, PARAM_FC_B };
 
@@ -22,8 +74,8 @@ typedef struct ParamTensor {
     char name[64];   // PyTorch-style name, e.g. "layer2.0.conv1.weight"
     long off, n;     // position in params/grads
     int kind;        // PARAM_*
-    int fan_in;      // inputs per output unit (conv: cin*k*k, fc: 64), for He init
-    int ndim, shape[4]; // PyTorch's shape: conv (cout,cin,k,k), fc (classes,64), else (n)
+    int fan_in;      // inputs per output unit (conv: cin*k*k, fc: its inputs), for He init
+    int ndim, shape[4]; // PyTorch's shape: conv (cout,cin,k,k), fc (classes,cin), else (n)
 } ParamTensor;
 
 typedef struct BnLayer {
@@ -33,22 +85,18 @@ typedef struct BnLayer {
     float *mean, *rstd; // saved batch statistics (C)
 } BnLayer;
 
+// A block as planned: its spec, planes, parameters and activations (for max_batch).
+// Which fields a kind uses is in resnet_blocks.c; the others stay -1 / NULL.
 typedef struct Block {
-    int cin, cout, stride, H, W;    // input (cin, B, H, W); output (cout, B, H/stride, W/stride)
-    long w1, w2, wsc;               // conv weight offsets (wsc: option B projection, else -1)
+    BlockSpec spec;
+    int H, W, Ho, Wo;               // input (cin, B, H, W); output (cout, B, Ho, Wo)
+    long pbegin, pend;              // its parameters: params[pbegin .. pend)
+    long w1, w2, wsc;               // conv weight offsets (head: w1 = linear weight, w2 = its bias)
     BnLayer bn1, bn2, bnsc;
-    float *c1, *a1, *c2, *out;      // conv1 out, relu(bn1), conv2 out, block output
-    float *scc, *sco;               // option B: projection conv out and its BN out
+    float *c1, *a1, *c2, *a2, *out; // convolution outputs, activations, the block output
+    float *scc, *sco;               // option B: projection conv out (and its BN out)
+    float *pooled, *dpooled;        // head: (B, cin)
 } Block;
-
-typedef struct ModelOptions {
-    int depth;       // 6n+2
-    int shortcut_b;  // 0: option A, 1: option B
-    int classes;     // 10
-} ModelOptions;
-
-extern const ConfigKey resnet_config_keys[]; // [model]: depth, shortcut
-int model_options_from_config(ModelOptions *o, const Config *c, Err *e);
 
 typedef struct ResNet {
     ModelOptions opt;
@@ -57,22 +105,18 @@ typedef struct ResNet {
     float *params, *grads, *stats;
     ParamTensor *tensors;
     int ntensors;
-    long w0;            // stem conv weight
-    BnLayer bn0;
-    long fcw, fcb;
-    Block *blocks;
+    Block *blocks;      // stem, residual blocks, head
     BnLayer **bns;      // every batchnorm, in parameter order
     int nbns;
     // activations (planned for max_batch)
-    float *c0, *a0;     // stem conv out, relu(bn0)
-    float *pooled, *logits, *dlogits, *dpooled; // (B,64), (B,classes)
+    float *logits, *dlogits; // (B, classes)
     float *g[3];        // gradient scratch tensors, each the size of the largest activation
     float *sc;          // option-A shortcut scratch
-    float *epi;         // evaluation: a folded batchnorm's scale (64) then shift (64)
-    float *col;         // im2col workspace
+    float *epi;         // evaluation: a folded batchnorm's scale (C) then shift (C)
+    float *col;         // convolution workspace
     size_t col_budget;
     const float *input; // the batch given to the last forward
-    float *block_mem, *save_mem;
+    float *act_mem, *save_mem;
 } ResNet;
 
 // Plans the layout and allocates everything for batches up to max_batch.
@@ -83,11 +127,12 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e);
 // that cannot fit before trying.
 size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams);
 void resnet_free(ResNet *m);
-// He (kaiming normal, fan_in) init for conv and fc weights, fc bias uniform(+-1/sqrt(64)),
+// He (kaiming normal, fan_in) init for conv and fc weights, fc bias uniform(+-1/sqrt(fan_in)),
 // BN gamma 1, beta 0, running mean 0, running var 1. Deterministic for a given rng state.
 void resnet_init_weights(ResNet *m, Rng *rng);
-// x is (3, B, 32, 32). Returns the mean cross-entropy loss; logits in m->logits (B, classes).
-// train = 1 uses batch statistics (and updates running ones) and keeps what backward needs.
+// x is (channels, B, height, width). Returns the mean cross-entropy loss; logits in
+// m->logits (B, classes). train = 1 uses batch statistics (and updates running ones) and
+// keeps what backward needs.
 double resnet_forward(ResNet *m, const float *x, const int *labels, int B, int train, int *correct);
 // Gradients of the last training forward into m->grads (overwritten).
 void resnet_backward(ResNet *m, const int *labels, int B);

@@ -16,6 +16,7 @@ extern const ConfigKey train_config_keys[]; // [train]
 // The ranges of train.threads and train.seed, shared by --threads and --seed.
 #define TRAIN_MAX_THREADS 1024
 #define TRAIN_MAX_SEED 0x7fffffffffffffffL
+#define TRAIN_MAX_KEEP 64
 
 typedef struct TrainOptions {
     int batch_size;
@@ -26,6 +27,8 @@ typedef struct TrainOptions {
     int log_iters;     // also write iters.csv, one row per step
     int progress;      // -1 auto (terminal), 0 plain lines, 1 live line
     int checkpoint_every; // epochs between checkpoints (0: only at the end)
+    int nkeep;            // epochs whose checkpoint is also kept as DIR/checkpoint-epochN.ckpt
+    int keep[TRAIN_MAX_KEEP]; // increasing
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);

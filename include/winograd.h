@@ -7,18 +7,15 @@
 // A vector register holds the same element of 16 tiles (a tile row at W = 32, two at 16,
 // four at 8). Images are taken a few at a time so V and M stay in L2.
 //
-// conv3x3.c sends the forward pass and the data gradient here when wino_usable() says so.
+// conv_pick (conv.c) sends a forward pass or a data gradient here for shapes with W in
+// {8, 16, 32}, H a multiple of 32 / W * 2 (whole vectors of tiles), Cout a multiple of 4,
+// when built with AVX-512.
 // F(2x2, 3x3) has transform coefficients 0, +-1 and +-1/2 only: the results differ from the
 // direct sum by float rounding (tests/test_conv3x3.c measures it against double precision).
 #ifndef ONECYCLE_WINOGRAD_H
 #define ONECYCLE_WINOGRAD_H
-#include "layers.h"
+#include "conv.h"
 
-// 1 for a 3x3 / stride 1 / pad 1 shape with W in {8, 16, 32}, H a multiple of 32 / W * 2
-// (whole vectors of tiles), Cout a multiple of 4, built with AVX-512 and enabled.
-int wino_usable(const ConvShape *s);
-// Turns the Winograd path on or off (default on); returns the previous setting.
-int wino_enable(int on);
 // Floats of workspace wino_forward needs (weights' transform + per-thread tiles).
 size_t wino_work_floats(const ConvShape *s);
 // out (Cout,B,H,W) (+)= conv(in (Cin,B,H,W), w (Cout,Cin,3,3)), or with ep (not with acc)

@@ -3,11 +3,12 @@
 
     /usr/bin/python3 scripts/load_npz.py MODEL.npz [CIFAR_DIR [N]]
 
-The .npz holds the state_dict of scripts/resnet_torch.py's ResNet, so the loading is one line:
+The .npz holds the state_dict of scripts/resnet_torch.py's ResNet or PreActResNet, so the
+loading is one line:
 
     model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(path).items()})
 
-Depth and shortcut option are read off the keys. With CIFAR_DIR (the binary version, e.g.
+Architecture, depth, shortcut option, classes and input channels are read off the keys. With CIFAR_DIR (the binary version, e.g.
 data/cifar-10-batches-bin) it prints the accuracy on the first N test images (default 10000),
 normalised as onecycle does, to compare with `onecycle eval CKPT`.
 """
@@ -18,18 +19,20 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resnet_torch import ResNet  # noqa: E402
+from resnet_torch import build  # noqa: E402
 
 MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32).reshape(1, 3, 1, 1)
 STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32).reshape(1, 3, 1, 1)
 
 
 def load(path):
-    """The ResNet of an exported .npz, in eval mode."""
+    """The model of an exported .npz, in eval mode."""
     arrays = dict(np.load(path).items())
     n = len({k.split(".")[1] for k in arrays if k.startswith("layer1.")})
     option = "B" if any(".shortcut." in k for k in arrays) else "A"
-    model = ResNet(6 * n + 2, option)
+    arch = "preact" if "bn.weight" in arrays else "resnet"  # the final BN before the pool
+    classes, channels = arrays["linear.weight"].shape[0], arrays["conv1.weight"].shape[1]
+    model = build(arch, 6 * n + 2, option, classes, channels)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
     return model.eval()
 

@@ -1,12 +1,17 @@
 #!/usr/bin/python3
 """Writes the PyTorch reference fixtures that tests/test_reference.c compares against.
 
-Run once with Debian's python3-torch:  /usr/bin/python3 scripts/make_reference.py
-For a small ResNet (depth 8, option A and option B) with fixed weights and two fixed
-batches it records: the initial weights, the input, the logits and loss, every parameter
-gradient, the BN running statistics after one forward, and the weights after two SGD steps
-(momentum, weight decay; the second step changes LR and momentum as a schedule would, and
-the option-B model uses Nesterov), then eval-mode logits with the running statistics.
+Run once with Debian's python3-torch:  /usr/bin/python3 scripts/make_reference.py [resnet|preact]
+(default: both). For a small ResNet (depth 8, option A and option B) with fixed weights and
+two fixed batches it records: the initial weights, the input, the logits and loss, every
+parameter gradient, the BN running statistics after one forward, and the weights after two
+SGD steps (momentum, weight decay; the second step changes LR and momentum as a schedule
+would, and the option-B model uses Nesterov), then eval-mode logits with the running
+statistics. For the pre-activation ResNet ([model] arch = preact: depth 14 option B, which
+has both kinds of pre-activation block and the projection, and depth 8 option A) it
+records what concerns the architecture only: weights, input, logits, loss, gradients,
+running statistics after the training forward, and eval-mode logits, and for every
+state_dict key "shape:KEY" with its shape (what `onecycle export` must write).
 
 Format: a sequence of records [u32 name length][name][u32 count][count float32], little-endian.
 Activations and inputs are NCHW as PyTorch has them; the test converts.
@@ -19,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resnet_torch import ResNet  # noqa: E402
+from resnet_torch import ResNet, build  # noqa: E402
 
 
 def write(f, name, t):
@@ -87,8 +92,47 @@ def make(option, nesterov, path, batch=6, depth=8):
     print(path, sum(p.numel() for p in params), "parameters;", ", ".join(names[:4]), "...")
 
 
+def make_preact(option, depth, path, batch=6):
+    torch.manual_seed(2016 + depth + (option == "B"))
+    model = build("preact", depth, option)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    params = list(model.parameters())
+    x1 = torch.randn(batch, 3, 32, 32)
+    y1 = torch.randint(0, 10, (batch,))
+    with open(path, "wb") as f:
+        write(f, "config.depth", torch.tensor([float(depth)]))
+        write(f, "config.batch", torch.tensor([float(batch)]))
+        write(f, "config.shortcut_b", torch.tensor([float(option == "B")]))
+        write(f, "params0", torch.cat([p.detach().view(-1) for p in params]))
+        write(f, "x1", x1)
+        write(f, "y1", y1.float())
+        model.train()
+        logits = model(x1)
+        loss = F.cross_entropy(logits, y1)
+        loss.backward()
+        write(f, "logits1", logits)
+        write(f, "loss1", loss.view(1))
+        write(f, "grads1", torch.cat([p.grad.view(-1) for p in params]))
+        write(f, "stats1", flat_stats(model))
+        model.eval()
+        with torch.no_grad():
+            write(f, "eval_logits", model(x1))
+        for k, v in model.state_dict().items():
+            write(f, "shape:" + k, torch.tensor([float(d) for d in v.shape]))
+    print(path, sum(p.numel() for p in params), "parameters")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
-    make("A", False, os.path.join(here, "reference_resnet8_A.bin"))
-    make("B", True, os.path.join(here, "reference_resnet8_B.bin"))
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if which in ("all", "resnet"):
+        make("A", False, os.path.join(here, "reference_resnet8_A.bin"))
+        make("B", True, os.path.join(here, "reference_resnet8_B.bin"))
+    if which in ("all", "preact"):
+        make_preact("B", 14, os.path.join(here, "reference_preact14_B.bin"))
+        make_preact("A", 8, os.path.join(here, "reference_preact8_A.bin"))

@@ -23,12 +23,21 @@ enum {
     TAG_LOOP = TAG('L', 'O', 'O', 'P'),
     TAG_RNGS = TAG('R', 'N', 'G', 'S'),
     TAG_PERM = TAG('P', 'E', 'R', 'M'),
+    TAG_TENS = TAG('T', 'E', 'N', 'S'),
 };
 
 typedef struct ModelRecord {
-    int32_t depth, shortcut_b, classes, pad;
+    int32_t depth, shortcut_b, classes, arch; // arch: 0 (resnet) in checkpoints older than [model] arch
     int64_t nparams, nstats;
 } ModelRecord;
+
+// The tensor table (TENS): one record per parameter tensor, in parameter order, so that a
+// variant of the same size (resnet and preact have the same parameter count) is told apart.
+// Older checkpoints have no table; they all hold arch = resnet.
+typedef struct TensorRecord {
+    char name[64];
+    int32_t ndim, shape[4];
+} TensorRecord;
 
 typedef struct OptimRecord {
     int32_t kind, has_second;
@@ -102,7 +111,7 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
     put(&w, MAGIC, 8);
     put(&w, &version, 4);
     section(&w, TAG_CONF, config_text, strlen(config_text));
-    ModelRecord mr = {m->opt.depth, m->opt.shortcut_b, m->opt.classes, 0, m->nparams, m->nstats};
+    ModelRecord mr = {m->opt.depth, m->opt.shortcut_b, m->opt.classes, m->opt.arch, m->nparams, m->nstats};
     section(&w, TAG_MODL, &mr, sizeof mr);
     section(&w, TAG_PARM, m->params, sizeof(float) * (uint64_t)m->nparams);
     section(&w, TAG_STAT, m->stats, sizeof(float) * (uint64_t)m->nstats);
@@ -125,6 +134,21 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
     Rng rngs[3] = {t->rng_init, t->loader.shuffle, t->loader.aug};
     section(&w, TAG_RNGS, rngs, sizeof rngs);
     section(&w, TAG_PERM, t->loader.perm, sizeof(int) * (uint64_t)t->train.n);
+    // Last, so that the sections before keep their places (the fuzz corpus addresses them).
+    {
+        uint32_t tag = TAG_TENS;
+        uint64_t n = sizeof(TensorRecord) * (uint64_t)m->ntensors;
+        put(&w, &tag, 4);
+        put(&w, &n, 8);
+        for (int i = 0; i < m->ntensors; i++) {
+            TensorRecord r;
+            memset(&r, 0, sizeof r);
+            snprintf(r.name, sizeof r.name, "%s", m->tensors[i].name);
+            r.ndim = m->tensors[i].ndim;
+            for (int d = 0; d < r.ndim; d++) r.shape[d] = m->tensors[i].shape[d];
+            put(&w, &r, sizeof r);
+        }
+    }
     uint32_t crc = (uint32_t)w.crc;
     if (!w.failed && fwrite(&crc, 4, 1, w.f) != 1) w.failed = 1;
     if (fflush(w.f) || fsync(fileno(w.f))) w.failed = 1;
@@ -272,18 +296,62 @@ int checkpoint_read_config(const char *path, char **config_text, Err *e) {
     return rc;
 }
 
+// "name (d0,d1,...)" of a tensor, printable whatever the bytes (a checkpoint can be crafted).
+static void describe_tensor(char *buf, size_t cap, const char *name, int ndim, const int32_t *shape) {
+    size_t k = 0;
+    for (int i = 0; i < 63 && name[i] && k + 1 < cap; i++) buf[k++] = name[i] >= 32 && name[i] < 127 ? name[i] : '?';
+    buf[k] = 0;
+    for (int d = 0; d < ndim && d < 4 && k + 16 < cap; d++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%d", d ? "," : " (", shape[d]);
+    if (ndim > 0 && k + 2 < cap) snprintf(buf + k, cap - k, ")");
+}
+
+// Compares the checkpoint's tensor table, if it has one, with the model's: *diff says
+// where they part (empty when they agree or the table is absent).
+static int check_tensors(const Blob *b, const ResNet *m, char *diff, size_t cap, Err *e) {
+    uint64_t len = 0;
+    const unsigned char *p = find(b, TAG_TENS, &len);
+    diff[0] = 0;
+    if (!p) return ERR_OK;
+    if (len % sizeof(TensorRecord) || len / sizeof(TensorRecord) > 1000000)
+        return err_set(e, ERR_INPUT, "%s: checkpoint tensor table is malformed", b->path);
+    const int n = (int)(len / sizeof(TensorRecord));
+    for (int i = 0; i < n && i < m->ntensors; i++) {
+        TensorRecord r;
+        memcpy(&r, p + (size_t)i * sizeof r, sizeof r);
+        r.name[63] = 0;
+        const ParamTensor *t = &m->tensors[i];
+        int same = !strcmp(r.name, t->name) && r.ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = r.shape[d] == t->shape[d];
+        if (same) continue;
+        char held[120], want[120];
+        int32_t shape[4] = {t->shape[0], t->shape[1], t->shape[2], t->shape[3]};
+        describe_tensor(held, sizeof held, r.name, r.ndim, r.shape);
+        describe_tensor(want, sizeof want, t->name, t->ndim, shape);
+        snprintf(diff, cap, "tensor %d is %s in the checkpoint, %s in the model", i, held, want);
+        return ERR_OK;
+    }
+    if (n != m->ntensors) snprintf(diff, cap, "the checkpoint has %d tensors, the model %d", n, m->ntensors);
+    return ERR_OK;
+}
+
 static int check_model(const Blob *b, const ResNet *m, Err *e) {
     const unsigned char *p;
     if (need(b, TAG_MODL, sizeof(ModelRecord), &p, "model", e)) return e->code;
     ModelRecord mr;
     memcpy(&mr, p, sizeof mr);
-    if (mr.depth != m->opt.depth || mr.shortcut_b != m->opt.shortcut_b || mr.classes != m->opt.classes ||
-        mr.nparams != m->nparams || mr.nstats != m->nstats)
+    char diff[400];
+    if (check_tensors(b, m, diff, sizeof diff, e)) return e->code;
+    if (diff[0] || mr.arch != m->opt.arch || mr.depth != m->opt.depth || mr.shortcut_b != m->opt.shortcut_b ||
+        mr.classes != m->opt.classes || mr.nparams != m->nparams || mr.nstats != m->nstats) {
+        ModelOptions held = {.arch = mr.arch, .depth = mr.depth, .shortcut_b = mr.shortcut_b};
+        char hn[80], wn[80];
         return err_set(e, ERR_INPUT,
-                       "%s: checkpoint holds ResNet-%d option %c (%lld parameters) but the config asks for ResNet-%d "
-                       "option %c (%ld parameters)",
-                       b->path, mr.depth, mr.shortcut_b ? 'B' : 'A', (long long)mr.nparams, m->opt.depth,
-                       m->opt.shortcut_b ? 'B' : 'A', m->nparams);
+                       "%s: checkpoint holds %s (%lld parameters, %d classes) but the config asks for %s (%ld "
+                       "parameters, %d classes)%s%s",
+                       b->path, model_name(&held, hn, sizeof hn), (long long)mr.nparams, mr.classes,
+                       model_name(&m->opt, wn, sizeof wn), m->nparams, m->opt.classes, diff[0] ? ": " : "", diff);
+    }
     return ERR_OK;
 }
 

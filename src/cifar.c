@@ -12,6 +12,8 @@
 #define HINT "run `make data` to fetch CIFAR-10, or point data.dir at a copy"
 
 // The true CIFAR-10 training-set statistics (not the ImageNet ones that many scripts reuse).
+const DataShape cifar10_shape = {3, CIFAR_SIDE, CIFAR_SIDE, CIFAR_CLASSES};
+
 const char *const cifar_class_names[CIFAR_CLASSES] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                        "dog",      "frog",       "horse", "ship", "truck"};
 

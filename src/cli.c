@@ -40,7 +40,7 @@ const char cli_usage[] =
     "      the model as a NumPy .npz of PyTorch state_dict arrays (scripts/load_npz.py)\n"
     "  predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--threads N]\n"
     "      the top-K classes of PNG images (any size, resampled to 32x32) or test-set images\n"
-    "  bench [--depth N] [--batch B] [--threads T] [--shortcut A|B] [--seconds S] [--layers]\n"
+    "  bench [--depth N] [--batch B] [--threads T] [--arch resnet|preact] [--shortcut A|B] [--seconds S] [--layers]\n"
     "      time training (forward+backward+update) and evaluation on random input;\n"
     "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3\n"
     "  help config                        every config key with its default (Markdown)\n"

@@ -41,7 +41,7 @@ static void bench_step(void *ctx) {
 }
 
 typedef struct BenchArgs {
-    int depth, batch, shortcut_b, layers;
+    int depth, batch, shortcut_b, preact, layers;
     double seconds;
 } BenchArgs;
 
@@ -49,6 +49,12 @@ static int bench_option(void *ctx, const char *s, const char *v) {
     BenchArgs *b = ctx;
     if (!strcmp(s, "--layers")) {
         b->layers = 1;
+        return ERR_OK;
+    }
+    if (!strcmp(s, "--arch")) {
+        if (strcmp(v, "resnet") && strcmp(v, "preact"))
+            return cli_usage_error("--arch must be resnet or preact, got '%s'", v);
+        b->preact = v[0] == 'p';
         return ERR_OK;
     }
     if (!strcmp(s, "--shortcut")) {
@@ -73,7 +79,7 @@ static int bench_option(void *ctx, const char *s, const char *v) {
 }
 
 int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
-    static const CliOption own[] = {{"--depth", 1}, {"--batch", 1}, {"--shortcut", 1}, {"--seconds", 1},
+    static const CliOption own[] = {{"--depth", 1}, {"--batch", 1}, {"--arch", 1}, {"--shortcut", 1}, {"--seconds", 1},
                                     {"--layers", 0}, {NULL, 0}};
     BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10};
     const CliSpec spec = {"bench", CLI_THREADS, own, bench_option, &b, 0};
@@ -90,17 +96,20 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     if (batch < 1) return cli_usage_error("--batch must be at least 1%s", "");
     int nthreads = cpu_set_threads(threads);
     cli_print_header(ci, nthreads);
-    ModelOptions mo = {.depth = depth, .shortcut_b = shortcut_b, .classes = 10};
+    // Random input of CIFAR-10's shape: speed does not depend on the values.
+    ModelOptions mo = {.arch = b.preact ? ARCH_PREACT : ARCH_RESNET, .depth = depth, .shortcut_b = shortcut_b};
+    model_options_set_input(&mo, &cifar10_shape);
+    const long image = (long)mo.channels * mo.height * mo.width;
     ResNet m;
     Err e = {0};
     if (resnet_create(&m, &mo, batch, &e)) return cli_fail(&e);
     Rng rng;
     rng_seed(&rng, 1);
     resnet_init_weights(&m, &rng);
-    float *x = xalloc_aligned(sizeof(float) * (size_t)batch * CIFAR_IMAGE);
+    float *x = xalloc_aligned(sizeof(float) * (size_t)batch * (size_t)image);
     int *y = xmalloc(sizeof(int) * (size_t)batch);
-    for (long i = 0; i < (long)batch * CIFAR_IMAGE; i++) x[i] = (float)rng_normal(&rng);
-    for (int i = 0; i < batch; i++) y[i] = (int)rng_below(&rng, 10);
+    for (long i = 0; i < (long)batch * image; i++) x[i] = (float)rng_normal(&rng);
+    for (int i = 0; i < batch; i++) y[i] = (int)rng_below(&rng, (uint32_t)mo.classes);
     OptimOptions oo = {.kind = OPTIM_SGD, .wd = 1e-4, .wd_bn_bias = 1};
     OptimRange all = {0, m.nparams, 1};
     Optimizer opt;
@@ -109,7 +118,8 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     double train_ips = batch / bench_seconds_per_call(bench_step, &st, seconds);
     st.train = 0;
     double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
-    printf("model: ResNet-%d (shortcut %s), batch %d, %d thread%s\n", depth, shortcut_b ? "B" : "A", batch, nthreads,
+    char name[64];
+    printf("model: %s, batch %d, %d thread%s\n", model_name(&mo, name, sizeof name), batch, nthreads,
            plural_s(nthreads));
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);

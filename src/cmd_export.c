@@ -59,9 +59,11 @@ int cmd_export(int argc, char **argv) {
     long step;
     if (cli_load_model(&m, ckpt, 1, &c, &e)) return cli_fail(&e);
     int rc = checkpoint_read_step(ckpt, &step, &e) || statedict_write_npz(&m, step, out, &e);
+    char name[64];
     if (!rc)
-        printf("exported ResNet-%d option %c (%ld parameters, %d arrays, trained %ld step%s) to %s\n", m.opt.depth,
-               m.opt.shortcut_b ? 'B' : 'A', m.nparams, statedict_count(&m), step, plural_s((double)step), out);
+        printf("exported %s (%ld parameters, %d arrays, trained %ld step%s) to %s\n",
+               model_name(&m.opt, name, sizeof name), m.nparams, statedict_count(&m), step, plural_s((double)step),
+               out);
     resnet_free(&m);
     return rc ? cli_fail(&e) : ERR_OK;
 }

@@ -203,8 +203,10 @@ int cmd_lrfind(int argc, char **argv) {
     }
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
-    fprintf(stderr, "lr-find: ResNet-%d, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
-            t.model_opt.depth, t.opt.batch_size, t.train.n, t.test.n, nthreads, plural_s(nthreads), o.start, o.end,
+    char name[64];
+    fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
+            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads,
+            plural_s(nthreads), o.start, o.end,
             o.linear ? "linear" : "exponential", o.iters);
     rc = ERR_OK;
     for (int k = 0; k < nc && !rc; k++) {

@@ -6,33 +6,35 @@
 // are never read, so the loads may start before or end after a plane.
 #include "conv3x3.h"
 #include "common.h"
-#include "winograd.h"
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
-static int enabled = 1;
-
-int conv3x3_enable(int on) {
-    int was = enabled;
-    enabled = on;
-    return was;
+static size_t wgrad_slice(const ConvShape *s) {
+    return floats_to_lines((size_t)s->Cout * s->Cin * 9);
 }
 
-int conv3x3_enabled(void) {
-    return enabled;
+size_t conv3x3_wgrad_floats(const ConvShape *s) {
+    return wgrad_slice(s) * (size_t)s->threads;
+}
+
+size_t conv3x3_flip_floats(const ConvShape *s) {
+    return wgrad_slice(s);
+}
+
+void conv3x3_flip_weights(float *wt, const float *w, const ConvShape *s) {
+    // din = conv(dout, w transposed in (co, ci) and flipped in (ky, kx)).
+    for (int co = 0; co < s->Cout; co++)
+        for (int ci = 0; ci < s->Cin; ci++)
+            for (int t = 0; t < 9; t++) wt[((long)ci * s->Cout + co) * 9 + t] = w[((long)co * s->Cin + ci) * 9 + 8 - t];
 }
 
 #ifdef __AVX512F__
 #include <immintrin.h>
 
+// The shapes conv_pick sends here (conv.c) follow from these: H*W a multiple of VEC * TILE_V
+// and at most 4096 pixels (the masks are on the stack), Cout a multiple of TILE_CO.
 enum { VEC = 16, TILE_CO = 4, TILE_V = 4, MAX_NVEC = 4096 / VEC };
-
-int conv3x3_usable(const ConvShape *s) {
-    long hw = (long)s->H * s->W;
-    return enabled && s->k == 3 && s->stride == 1 && s->pad == 1 && hw % (VEC * TILE_V) == 0 &&
-           hw / VEC <= MAX_NVEC && s->Cout % TILE_CO == 0;
-}
 
 // Tap offsets off[t] and masks mask[v*9 + t] for the nvec vectors of an H x W plane: bit l of
 // mask[v*9 + t] is set when pixel 16v + l's tap t lies inside the plane. Built per call (the
@@ -83,38 +85,9 @@ static inline void fwd_tile(float *out, long ostride, const float *in, long istr
         for (int p = 0; p < TILE_V; p++) _mm512_storeu_ps(out + c * ostride + p * VEC, a[c][p]);
 }
 
-static size_t wgrad_slice(const ConvShape *s) {
-    return floats_to_lines((size_t)s->Cout * s->Cin * 9);
-}
-
-// The data gradient's shape: a forward convolution from Cout channels to Cin.
-static ConvShape transposed(const ConvShape *s) {
-    ConvShape ts = *s;
-    ts.Cin = s->Cout;
-    ts.Cout = s->Cin;
-    return ts;
-}
-
-int conv3x3_backward_usable(const ConvShape *s, int data) {
-    ConvShape ts = transposed(s);
-    return conv3x3_usable(s) && (!data || conv3x3_usable(&ts));
-}
-
-size_t conv3x3_work_floats(const ConvShape *s) {
-    // Winograd's workspace depends on Cin + Cout and Cin * Cout: the same both ways round.
-    ConvShape ts = transposed(s);
-    size_t wino = wino_usable(s) || wino_usable(&ts) ? wino_work_floats(s) : 0;
-    size_t data = wgrad_slice(s) + wino, weights = wgrad_slice(s) * (size_t)s->threads;
-    return data > weights ? data : weights;
-}
-
 // Tasks are (image, group of TILE_CO output channels), image-major so that consecutive
 // tasks on a thread reuse the image's input planes from cache.
-void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
-    if (wino_usable(s)) {
-        wino_forward(out, in, w, s, work, acc, NULL);
-        return;
-    }
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
     int off[9];
     uint16_t mask[MAX_NVEC * 9];
     taps_init(off, mask, s->H, s->W);
@@ -129,17 +102,6 @@ void conv3x3_forward(float *out, const float *in, const float *w, const ConvShap
         for (int v = 0; v < nvec; v += TILE_V)
             fwd_tile(o + v * VEC, plane, x + v * VEC, plane, wg, Cin, off, mask + v * 9, acc);
     }
-}
-
-void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
-                           int acc) {
-    float *wt = work;
-    // din = conv(dout, w transposed in (co, ci) and flipped in (ky, kx)): the same kernel.
-    for (int co = 0; co < s->Cout; co++)
-        for (int ci = 0; ci < s->Cin; ci++)
-            for (int t = 0; t < 9; t++) wt[((long)ci * s->Cout + co) * 9 + t] = w[((long)co * s->Cin + ci) * 9 + 8 - t];
-    ConvShape ts = transposed(s);
-    conv3x3_forward(din, dout, wt, &ts, work + wgrad_slice(s), acc);
 }
 
 // dw[co0..co0+G-1][ci][ky*3 + 0..2] += sums over images b0..b0+nb-1 and all pixels: G x 3
@@ -217,26 +179,10 @@ void conv3x3_backward_weights(float *dw, const float *dout, const float *in, con
     }
 }
 
-#else // no AVX-512: the GEMM path in layers.c handles every shape
+#else // no AVX-512: conv_pick sends every shape to the GEMM path
 
-int conv3x3_usable(const ConvShape *s) {
-    (void)s;
-    return 0;
-}
-int conv3x3_backward_usable(const ConvShape *s, int data) {
-    (void)s, (void)data;
-    return 0;
-}
-size_t conv3x3_work_floats(const ConvShape *s) {
-    (void)s;
-    return 0;
-}
-void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
-    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc;
-}
-void conv3x3_backward_data(float *din, const float *dout, const float *w, const ConvShape *s, float *work,
-                           int acc) {
-    (void)din, (void)dout, (void)w, (void)s, (void)work, (void)acc;
+void conv3x3_forward(float *out, const float *in, const float *w, const ConvShape *s, int acc) {
+    (void)out, (void)in, (void)w, (void)s, (void)acc;
 }
 void conv3x3_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
     (void)dw, (void)dout, (void)in, (void)s, (void)work;

@@ -10,13 +10,9 @@
 #ifdef __AVX512F__
 #include <immintrin.h>
 
-enum { VEC = 16, GC = 4, GV = 4 }; // register tile: GC output channels x GV output vectors
-
-int conv3x3s2_usable(const ConvShape *s) {
-    if (!conv3x3_enabled() || s->k != 3 || s->stride != 2 || s->pad != 1 || s->Cout % GC) return 0;
-    if ((s->W != 32 && s->W != 16) || s->H % 2) return 0;
-    return (s->Ho * s->Wo) % (VEC * GV) == 0;
-}
+// Register tile: GC output channels x GV output vectors. conv_pick (conv.c) sends only
+// shapes with W 32 or 16, Cout a multiple of GC and Ho*Wo a multiple of VEC * GV.
+enum { VEC = 16, GC = 4, GV = 4 };
 
 typedef struct Pick {
     __m512i idx[3];      // kx = 0, 1, 2: lanes' source in (first, second) input vector
@@ -99,10 +95,6 @@ void conv3x3s2_forward(float *out, const float *in, const float *w, const ConvSh
 
 #else
 
-int conv3x3s2_usable(const ConvShape *s) {
-    (void)s;
-    return 0;
-}
 void conv3x3s2_forward(float *out, const float *in, const float *w, const ConvShape *s) {
     (void)out, (void)in, (void)w, (void)s;
 }

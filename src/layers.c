@@ -1,163 +1,43 @@
-// layers.c: conv (im2col + OpenBLAS GEMM), batchnorm(+add+ReLU), shortcut, pool, fc, loss.
+// layers.c: conv (the kernel conv_pick names), batchnorm(+add+ReLU), shortcut, pool, fc, loss.
 // Shapes are in include/layers.h. Hot loops are plain C for the compiler to vectorise,
 // parallelised with OpenMP over channels or rows.
 #include "layers.h"
 #include "common.h"
 #include "conv3x3.h"
 #include "winograd.h"
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 static void affine_act(float *y, const float *x, const float *res, float scale, float shift, int relu, long n);
 
-void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k, int stride, int pad,
-                     size_t col_budget) {
-    s->B = B;
-    s->Cin = Cin;
-    s->H = H;
-    s->W = W;
-    s->Cout = Cout;
-    s->k = k;
-    s->stride = stride;
-    s->pad = pad;
-    s->Ho = (H + 2 * pad - k) / stride + 1;
-    s->Wo = (W + 2 * pad - k) / stride + 1;
-    s->threads = omp_get_max_threads();
-    size_t per_image = (size_t)Cin * k * k * s->Ho * s->Wo;
-    long chunk = per_image ? (long)(col_budget / per_image) : B;
-    if (chunk < 1) chunk = 1;
-    if (chunk > B) chunk = B;
-    s->chunk_cap = (int)chunk;
-    // Each thread takes whole chunks: round the chunk count up to a multiple of the
-    // threads so they finish together, then spread the images evenly over the chunks.
-    long nchunks = (B + chunk - 1) / chunk;
-    nchunks = (nchunks + s->threads - 1) / s->threads * s->threads;
-    if (nchunks > B) nchunks = B;
-    s->chunk = (int)((B + nchunks - 1) / nchunks);
-}
-
-// Per thread: the chunk's col (K, chunk*Ho*Wo) then a private weight gradient (Cout, K).
-// Sized by chunk_cap, not chunk: chunk_cap never grows as B shrinks (chunk can: 128 images
-// spread over 10 chunks of 13, 80 over 6 of 14), so a workspace planned for the largest
-// batch also fits the partial last batch and evaluation batches.
-static size_t conv_thread_floats(const ConvShape *s) {
-    size_t K = (size_t)s->Cin * s->k * s->k;
-    size_t n = K * s->Ho * s->Wo * s->chunk_cap + K * s->Cout;
-    return floats_to_lines(n); // keep each thread's slice 64-byte aligned
-}
-
 size_t conv_col_floats(const ConvShape *s) {
-    size_t n = conv_thread_floats(s) * (size_t)s->threads;
-    if (conv3x3_usable(s) && conv3x3_work_floats(s) > n) n = conv3x3_work_floats(s);
+    size_t n = conv_gemm_floats(s);
+    if (conv_fits(s, CONV_DIRECT)) {
+        // The weight gradient's per-thread slices; or the flipped weights, then Winograd's
+        // workspace for the data gradient (the same both ways round: it depends on Cin + Cout
+        // and Cin * Cout), which also covers a Winograd forward.
+        ConvShape ts = conv_shape_transposed(s);
+        size_t wino = conv_fits(s, CONV_WINOGRAD) || conv_fits(&ts, CONV_WINOGRAD) ? wino_work_floats(s) : 0;
+        size_t data = conv3x3_flip_floats(s) + wino, weights = conv3x3_wgrad_floats(s);
+        if (data > n) n = data;
+        if (weights > n) n = weights;
+    }
     return n;
 }
 
-// col (K, nb*Ho*Wo) for images b0..b0+nb-1 of in (Cin, B, H, W), K = (ci, ky, kx).
-static void im2col(float *col, const float *in, const ConvShape *s, int b0, int nb) {
-    const int k = s->k, st = s->stride, pad = s->pad, H = s->H, W = s->W, Ho = s->Ho, Wo = s->Wo;
-    const long P = (long)Ho * Wo, N = (long)nb * P;
-    const int K = s->Cin * k * k;
-    for (int r = 0; r < K; r++) {
-        int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
-        float *dst = col + (long)r * N;
-        for (int b = 0; b < nb; b++) {
-            const float *src = in + ((long)ci * s->B + b0 + b) * H * W;
-            for (int yo = 0; yo < Ho; yo++) {
-                float *d = dst + (long)b * P + (long)yo * Wo;
-                int yi = yo * st + ky - pad;
-                // Rows are 8..32 floats: inline loops, not memset/memcpy calls, which
-                // measured at 15 % of the step on call overhead alone.
-                if (yi < 0 || yi >= H) {
-                    for (int xo = 0; xo < Wo; xo++) d[xo] = 0.0f;
-                    continue;
-                }
-                const float *srow = src + (long)yi * W;
-                if (st == 1) {
-                    // xi = xo + kx - pad: a shifted copy with zeros at the edges.
-                    int lo = pad - kx > 0 ? pad - kx : 0;
-                    int hi = W + pad - kx < Wo ? W + pad - kx : Wo;
-                    const float *sh = srow + kx - pad;
-                    for (int xo = 0; xo < lo; xo++) d[xo] = 0.0f;
-                    for (int xo = lo; xo < hi; xo++) d[xo] = sh[xo];
-                    for (int xo = hi; xo < Wo; xo++) d[xo] = 0.0f;
-                } else {
-                    for (int xo = 0; xo < Wo; xo++) {
-                        int xi = xo * st + kx - pad;
-                        d[xo] = (xi >= 0 && xi < W) ? srow[xi] : 0.0f;
-                    }
-                }
-            }
-        }
-    }
-}
-
-// din (images b0..b0+nb-1) = sum over the columns of col that read each input pixel,
-// added to what din holds when acc is set (saves a separate pass for residual sums).
-static void col2im(float *din, const float *col, const ConvShape *s, int b0, int nb, int acc) {
-    const int k = s->k, st = s->stride, pad = s->pad, H = s->H, W = s->W, Ho = s->Ho, Wo = s->Wo;
-    const long P = (long)Ho * Wo, N = (long)nb * P;
-    for (int ci = 0; ci < s->Cin; ci++) {
-        if (!acc) memset(din + ((long)ci * s->B + b0) * H * W, 0, sizeof(float) * nb * H * W);
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                const float *src = col + (long)((ci * k + ky) * k + kx) * N;
-                for (int b = 0; b < nb; b++) {
-                    float *dst = din + ((long)ci * s->B + b0 + b) * H * W;
-                    for (int yo = 0; yo < Ho; yo++) {
-                        int yi = yo * st + ky - pad;
-                        if (yi < 0 || yi >= H) continue;
-                        const float *c = src + (long)b * P + (long)yo * Wo;
-                        float *drow = dst + (long)yi * W;
-                        if (st == 1) {
-                            int lo = pad - kx > 0 ? pad - kx : 0;
-                            int hi = W + pad - kx < Wo ? W + pad - kx : Wo;
-                            float *dd = drow + kx - pad;
-                            for (int xo = lo; xo < hi; xo++) dd[xo] += c[xo];
-                        } else {
-                            for (int xo = 0; xo < Wo; xo++) {
-                                int xi = xo * st + kx - pad;
-                                if (xi >= 0 && xi < W) drow[xi] += c[xo];
-                            }
-                        }
-                    }
-                }
-            }
-    }
-}
-
-// Threads split the batch into chunks, and each runs im2col and a single-threaded GEMM
-// (OpenBLAS's OpenMP build runs single-threaded inside a parallel region) on its own
-// chunk: one parallel region per layer rather than a fork and barrier per im2col and per
-// GEMM. Those barriers dominated on this shared 2-core machine: a descheduled thread
-// stalls every one of them, and 2-thread runs measured slower than 1-thread runs.
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col) {
-    if (conv3x3_usable(s)) {
-        conv3x3_forward(out, in, w, s, col, 0);
-        return;
-    }
-    if (conv3x3s2_usable(s)) {
-        conv3x3s2_forward(out, in, w, s);
-        return;
-    }
-    const long P = (long)s->Ho * s->Wo;
-    const int K = s->Cin * s->k * s->k, nchunks = (s->B + s->chunk - 1) / s->chunk;
-    const size_t per_thread = conv_thread_floats(s);
-#pragma omp parallel for schedule(static) num_threads(s->threads)
-    for (int c = 0; c < nchunks; c++) {
-        int b0 = c * s->chunk, nb = s->B - b0 < s->chunk ? s->B - b0 : s->chunk;
-        float *ct = col + per_thread * (size_t)omp_get_thread_num();
-        im2col(ct, in, s, b0, nb);
-        // out[:, b0*P ...] (Cout, nb*P) with row stride B*P
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Cout, (int)(nb * P), K, 1.0f, w, K, ct,
-                    (int)(nb * P), 0.0f, out + b0 * P, (int)(s->B * P));
+    switch (conv_pick(s, CONV_FORWARD)) {
+    case CONV_WINOGRAD: wino_forward(out, in, w, s, col, 0, NULL); break;
+    case CONV_DIRECT: conv3x3_forward(out, in, w, s, 0); break;
+    case CONV_DIRECT_S2: conv3x3s2_forward(out, in, w, s); break;
+    default: conv_gemm_forward(out, in, w, s, col);
     }
 }
 
 void conv_forward_bn(float *out, const float *in, const float *w, const ConvShape *s, float *col,
                      const ConvEpilogue *ep) {
-    if (conv3x3_usable(s) && wino_usable(s)) {
+    if (conv_pick(s, CONV_FORWARD) == CONV_WINOGRAD) {
         wino_forward(out, in, w, s, col, 0, ep);
         return;
     }
@@ -168,54 +48,24 @@ void conv_forward_bn(float *out, const float *in, const float *w, const ConvShap
         affine_act(out + c * n, out + c * n, ep->res ? ep->res + c * n : NULL, ep->scale[c], ep->shift[c], ep->relu, n);
 }
 
-void conv_sum_partials(float *dw, const float *parts, size_t stride, int nparts, long n) {
-#pragma omp for schedule(static)
-    for (long i = 0; i < n; i++) {
-        float g = 0;
-        for (int u = 0; u < nparts; u++) g += parts[stride * (size_t)u + i];
-        dw[i] = g;
-    }
-}
-
 static void conv_backward_impl(float *din, float *dw, const float *dout, const float *in, const float *w,
                                const ConvShape *s, float *col, int acc) {
-    if (conv3x3_backward_usable(s, din != NULL)) {
-        // col holds conv3x3_work_floats(s) (conv_col_floats): the weight-gradient slices,
-        // then the transposed weights and the Winograd tiles.
-        conv3x3_backward_weights(dw, dout, in, s, col);
-        if (din) conv3x3_backward_data(din, dout, w, s, col, acc);
+    ConvKernel k = conv_pick(s, din ? CONV_BACKWARD : CONV_BACKWARD_WEIGHTS);
+    if (k == CONV_GEMM) {
+        conv_gemm_backward(din, dw, dout, in, w, s, col, acc);
         return;
     }
-    const long P = (long)s->Ho * s->Wo;
-    const int K = s->Cin * s->k * s->k, nchunks = (s->B + s->chunk - 1) / s->chunk;
-    const size_t per_thread = conv_thread_floats(s), colsize = per_thread - (size_t)K * s->Cout;
-    const long nw = (long)K * s->Cout;
-    int used = 0; // threads that took chunks, each with a partial weight gradient
-#pragma omp parallel num_threads(s->threads)
-    {
-        const int t = omp_get_thread_num();
-        float *ct = col + per_thread * (size_t)t, *dwt = ct + colsize;
-        int first = 1;
-#pragma omp for schedule(static)
-        for (int c = 0; c < nchunks; c++) {
-            int b0 = c * s->chunk, nb = s->B - b0 < s->chunk ? s->B - b0 : s->chunk;
-            const float *dy = dout + b0 * P; // (Cout, nb*P), row stride B*P
-            im2col(ct, in, s, b0, nb);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->Cout, K, (int)(nb * P), 1.0f, dy,
-                        (int)(s->B * P), ct, (int)(nb * P), first ? 0.0f : 1.0f, dwt, K);
-            first = 0;
-            if (!din) continue;
-            // dcol (K, nb*P) = w^T . dy, reusing the col buffer
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)(nb * P), s->Cout, 1.0f, w, K, dy,
-                        (int)(s->B * P), 0.0f, ct, (int)(nb * P));
-            col2im(din, ct, s, b0, nb, acc);
-        }
-#pragma omp atomic
-        used += !first;
-#pragma omp barrier
-        // With static scheduling the threads that took chunks are 0..used-1.
-        conv_sum_partials(dw, col + colsize, per_thread, used, nw);
-    }
+    // col holds conv_col_floats(s): the weight-gradient slices, then the flipped weights
+    // and the data gradient's workspace.
+    conv3x3_backward_weights(dw, dout, in, s, col);
+    if (!din) return;
+    ConvShape ts = conv_shape_transposed(s);
+    float *wt = col, *work = col + conv3x3_flip_floats(s);
+    conv3x3_flip_weights(wt, w, s);
+    if (k == CONV_WINOGRAD)
+        wino_forward(din, dout, wt, &ts, work, acc, NULL);
+    else
+        conv3x3_forward(din, dout, wt, &ts, acc);
 }
 
 void conv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
@@ -371,7 +221,7 @@ void relu_mask(float *dy, const float *y, long n) {
 }
 
 void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, int H, int W) {
-    const int Ho = H / 2, Wo = W / 2, off = (Cout - Cin) / 2;
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2, off = (Cout - Cin) / 2;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < Cout; c++) {
         float *o = out + (long)c * B * Ho * Wo;
@@ -388,7 +238,7 @@ void shortcut_a_forward(float *out, const float *x, int Cin, int Cout, int B, in
 }
 
 void shortcut_a_backward_acc(float *din, const float *dout, int Cin, int Cout, int B, int H, int W) {
-    const int Ho = H / 2, Wo = W / 2, off = (Cout - Cin) / 2;
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2, off = (Cout - Cin) / 2;
 #pragma omp parallel for schedule(static)
     for (int ci = 0; ci < Cin; ci++) {
         const float *o = dout + (long)(ci + off) * B * Ho * Wo;

@@ -62,8 +62,9 @@ int statedict_read_npz(ResNet *m, const char *path, Err *e) {
     for (int i = 0; i < n && !rc; i++) {
         const NpzArray *w = &want[i], *g = npz_find(got, ngot, w->name);
         if (!g) {
-            rc = err_set(e, ERR_INPUT, "%s: no array '%s' (not a state_dict of ResNet-%d option %c)", path, w->name,
-                         m->opt.depth, m->opt.shortcut_b ? 'B' : 'A');
+            char name[64];
+            rc = err_set(e, ERR_INPUT, "%s: no array '%s' (not a state_dict of %s)", path, w->name,
+                         model_name(&m->opt, name, sizeof name));
             break;
         }
         int same = g->dtype == w->dtype && g->ndim == w->ndim;

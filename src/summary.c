@@ -1,7 +1,7 @@
 // summary.c: DIR/summary.json of a training run (summary.h).
 #include "summary.h"
 #include "cli.h"
-#include "conv3x3.h"
+#include "conv.h"
 #include "curves.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -98,8 +98,10 @@ int summary_read_started(const char *dir, char *buf, size_t cap) {
 
 static const char *kernels(void) {
 #ifdef __AVX512F__
-    return conv3x3_enabled() ? "AVX-512: Winograd F(2x2,3x3) and direct 3x3 convolutions, OpenBLAS for the rest"
-                             : "AVX-512 build, own kernels off: im2col + OpenBLAS sgemm";
+    unsigned k = conv_kernels();
+    return k == CONV_KERNELS_ALL ? "AVX-512: Winograd F(2x2,3x3) and direct 3x3 convolutions, OpenBLAS for the rest"
+           : k                   ? "AVX-512: some of the own convolution kernels, OpenBLAS for the rest"
+                                 : "AVX-512 build, own kernels off: im2col + OpenBLAS sgemm";
 #else
     return "portable: im2col + OpenBLAS sgemm";
 #endif

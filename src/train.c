@@ -18,6 +18,9 @@ const ConfigKey train_config_keys[] = {
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
     {"checkpoint_every", "1", "write DIR/checkpoint.ckpt every N epochs (0: only at the end)"},
+    {"keep_checkpoints", "",
+     "epochs (increasing, up to 64) after which a copy of the checkpoint is kept as DIR/checkpoint-epochN.ckpt, "
+     "e.g. 82: the end of the cycle of smith_fastai_1cycle.cfg, where its tails start (--init-from)"},
     {NULL, NULL, NULL},
 };
 
@@ -40,6 +43,14 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     o->threads = (int)threads;
     o->progress = p == 0 ? -1 : p == 1 ? 0 : 1;
     o->checkpoint_every = (int)ckpt;
+    double keep[TRAIN_MAX_KEEP];
+    if (config_doubles(c, "train", "keep_checkpoints", keep, TRAIN_MAX_KEEP, &o->nkeep, e)) return e->code;
+    for (int i = 0; i < o->nkeep; i++) {
+        if (!(keep[i] >= 1 && keep[i] <= 1000000 && keep[i] == floor(keep[i])) || (i && keep[i] <= keep[i - 1]))
+            return err_set(e, ERR_INPUT, "%s: train.keep_checkpoints: must be increasing whole epochs in 1..1000000, got %.15g",
+                           config_where(c, "train", "keep_checkpoints"), keep[i]);
+        o->keep[i] = (int)keep[i];
+    }
     return ERR_OK;
 }
 
@@ -66,7 +77,7 @@ static int decay_ranges(const ResNet *m, int wd_bn_bias, OptimRange *r) {
 int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
                             Err *e) {
     if ((to && train_options_from_config(to, c, e)) || (co && cifar_options_from_config(co, c, e)) ||
-        (mo && model_options_from_config(mo, c, e)) || (oo && optim_options_from_config(oo, c, e)))
+        (mo && model_options_from_config(mo, c, &cifar10_shape, e)) || (oo && optim_options_from_config(oo, c, e)))
         return e->code;
     return ERR_OK;
 }
@@ -166,10 +177,21 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
     return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 
-static int save(const Trainer *t, const char *dir, const char *config_text, Err *e) {
+static int save(const Trainer *t, const char *dir, const char *name, const char *config_text, Err *e) {
     char path[FS_PATH_MAX];
-    if (fs_join(path, sizeof path, dir, "checkpoint.ckpt", e)) return e->code;
+    if (fs_join(path, sizeof path, dir, name, e)) return e->code;
     return checkpoint_save(t, config_text, path, e);
+}
+
+// The copy kept of the checkpoint at the end of an epoch listed in keep_checkpoints.
+static int save_kept(const Trainer *t, const char *dir, const char *config_text, Err *e) {
+    for (int i = 0; i < t->opt.nkeep; i++)
+        if (t->opt.keep[i] == t->epoch) {
+            char name[48];
+            snprintf(name, sizeof name, "checkpoint-epoch%ld.ckpt", (long)t->epoch);
+            return save(t, dir, name, config_text, e);
+        }
+    return ERR_OK;
 }
 
 // The end of the divergence message: what the directory still holds. Only a checkpoint
@@ -260,7 +282,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                 t->seconds = now_seconds() - run_start;
                 p.event = TRAIN_STOPPED;
                 report(t, &p);
-                if (!(rc = save(t, dir, config_text, e)))
+                if (!(rc = save(t, dir, "checkpoint.ckpt", config_text, e)))
                     rc = err_set(e, ERR_INTERRUPTED,
                                  "stopped at step %ld (epoch %d, batch %ld); state saved; resume with: onecycle train "
                                  "--resume %s/checkpoint.ckpt",
@@ -295,7 +317,8 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             p.warning = NULL;
         }
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
-            rc = save(t, dir, config_text, e);
+            rc = save(t, dir, "checkpoint.ckpt", config_text, e);
+        if (!rc) rc = save_kept(t, dir, config_text, e);
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
     Err ce = {0};

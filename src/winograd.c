@@ -12,14 +12,6 @@
 #include <omp.h>
 #include <string.h>
 
-static int enabled = 1;
-
-int wino_enable(int on) {
-    int was = enabled;
-    enabled = on;
-    return was;
-}
-
 #ifdef __AVX512F__
 #include <immintrin.h>
 
@@ -37,15 +29,6 @@ static Plan plan_of(const ConvShape *s) {
     p.nb = p.nv >= GT ? 1 : GT / p.nv;
     p.ntv = p.nb * p.nv;
     return p;
-}
-
-int wino_usable(const ConvShape *s) {
-    if (!enabled || s->k != 3 || s->stride != 1 || s->pad != 1 || s->Cout % GC) return 0;
-    if ((s->W != 8 && s->W != 16 && s->W != 32) || s->H < 2 || s->H % 2) return 0;
-    int tiles = (s->H / 2) * (s->W / 2);
-    if (tiles % VEC) return 0;
-    int nv = tiles / VEC;
-    return nv % GT == 0 || GT % nv == 0;
 }
 
 // Per thread: V (16, Cin, ntv, 16) then M (16, Cout, ntv, 16), each element e's block
@@ -355,10 +338,6 @@ void wino_forward(float *out, const float *in, const float *w, const ConvShape *
 
 #else // no AVX-512
 
-int wino_usable(const ConvShape *s) {
-    (void)s;
-    return 0;
-}
 size_t wino_work_floats(const ConvShape *s) {
     (void)s;
     return 0;

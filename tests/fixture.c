@@ -12,7 +12,7 @@ int fixture_load(Fixture *f, const char *path) {
     if (!fp) return -1;
     uint32_t len, count;
     while (fread(&len, 4, 1, fp) == 1) {
-        if (f->n >= 64 || len >= sizeof f->t[0].name) break;
+        if (f->n >= FIXTURE_MAX || len >= sizeof f->t[0].name) break;
         FixtureTensor *t = &f->t[f->n];
         if (fread(t->name, 1, len, fp) != len || fread(&count, 4, 1, fp) != 1) break;
         t->name[len] = 0;

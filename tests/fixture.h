@@ -8,9 +8,11 @@ typedef struct FixtureTensor {
     float *data;
 } FixtureTensor;
 
+enum { FIXTURE_MAX = 256 };
+
 typedef struct Fixture {
     int n;
-    FixtureTensor t[64];
+    FixtureTensor t[FIXTURE_MAX];
 } Fixture;
 
 int fixture_load(Fixture *f, const char *path); // 0 on success

@@ -1,6 +1,7 @@
 // test_checkpoint.c: saving and restoring a run: a resume mid-epoch is bit-identical (weights,
 // optimiser, log), and defective checkpoints (truncated, corrupt, another version, not a
-// checkpoint, missing, another model) are refused with a clear message.
+// checkpoint, missing, another model) are refused with a clear message; the tensor table
+// tells variants of the same size apart, and checkpoints without one (older) still load.
 #include "checkpoint.h"
 #include "test.h"
 #include "testdata.h"
@@ -301,6 +302,85 @@ static void test_bad_checkpoints(const char *data) {
     free(buf);
 }
 
+// The tiny config with [model] arch = preact.
+static const char *preact_config(const char *data, int depth) {
+    static char text[2200];
+    const char *base = testdata_tiny_config(data, depth), *at = strstr(base, "[model]\n");
+    snprintf(text, sizeof text, "%.*s[model]\narch = preact\n%s", (int)(at - base), base, at + 8);
+    return text;
+}
+
+static unsigned char *slurp_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc(*n);
+    if (fread(buf, 1, *n, f) != *n) *n = 0;
+    fclose(f);
+    return buf;
+}
+
+static void test_tensor_table(const char *data) {
+    static Config cr, cp, cq;
+    Trainer r, p;
+    Err e = {0};
+    char path[500], forged[500];
+    snprintf(path, sizeof path, "%s/preact.ckpt", test_tmpdir());
+    snprintf(forged, sizeof forged, "%s/forged.ckpt", test_tmpdir());
+
+    test_begin("a preact checkpoint loads into preact, not into resnet of the same size");
+    if (testdata_trainer(&r, &cr, testdata_tiny_config(data, 8))) return;
+    if (testdata_trainer(&p, &cp, preact_config(data, 8))) return;
+    CHECK_EQ_INT(p.net.nparams, r.net.nparams); // 75290 both: the size cannot tell them apart
+    CHECK_EQ_INT(p.net.nstats, r.net.nstats);
+    CHECK_EQ_INT(checkpoint_save(&p, preact_config(data, 8), path, &e), ERR_OK);
+    CHECK_EQ_INT(checkpoint_load_weights(&r.net, path, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "checkpoint holds pre-activation ResNet-8 option A");
+    CHECK_STR_CONTAINS(e.msg, "the config asks for ResNet-8 option A");
+    CHECK_STR_CONTAINS(e.msg, "tensor 1 is layer1.0.bn1.weight (16) in the checkpoint, bn1.weight (16) in the model");
+    Trainer q;
+    if (testdata_trainer(&q, &cq, preact_config(data, 8))) return;
+    CHECK_MSG(checkpoint_load_weights(&q.net, path, &e) == ERR_OK, "%s", e.msg);
+    CHECK(!memcmp(q.net.params, p.net.params, sizeof(float) * (size_t)p.net.nparams));
+    trainer_free(&q);
+
+    // The same file with the model record's arch rewritten to resnet (CRC fixed): the
+    // tensor table alone refuses it.
+    test_begin("the tensor table alone tells the variants apart");
+    size_t n = 0;
+    unsigned char *buf = slurp_bytes(path, &n), *modl = buf && n ? memmem(buf, n, "MODL", 4) : NULL;
+    CHECK(modl != NULL && memmem(buf, n, "TENS", 4) != NULL);
+    if (modl) {
+        int32_t arch = 0;
+        memcpy(modl + 12 + 12, &arch, 4); // tag, length, then depth, shortcut_b, classes, arch
+        uint32_t crc = (uint32_t)crc32(0, buf, (uInt)(n - 4));
+        memcpy(buf + n - 4, &crc, 4);
+        FILE *f = fopen(forged, "wb");
+        if (f) {
+            fwrite(buf, 1, n, f);
+            fclose(f);
+        }
+        CHECK_EQ_INT(checkpoint_load_weights(&r.net, forged, &e), ERR_INPUT);
+        CHECK_STR_CONTAINS(e.msg, "checkpoint holds ResNet-8 option A");
+        CHECK_STR_CONTAINS(e.msg, "tensor 1 is layer1.0.bn1.weight");
+    }
+    free(buf);
+
+    // tests/fixtures/guard_*.ckpt were written before the table (and arch) existed.
+    test_begin("a checkpoint without a tensor table loads into resnet, and is refused for preact");
+    buf = slurp_bytes("tests/fixtures/guard_sgd_end.ckpt", &n);
+    CHECK(buf && n > 0 && memmem(buf, n, "TENS", 4) == NULL);
+    free(buf);
+    CHECK_EQ_INT(checkpoint_load_weights(&r.net, "tests/fixtures/guard_sgd_end.ckpt", &e), ERR_OK);
+    CHECK_EQ_INT(checkpoint_load_weights(&p.net, "tests/fixtures/guard_sgd_end.ckpt", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "checkpoint holds ResNet-8 option A");
+    CHECK_STR_CONTAINS(e.msg, "the config asks for pre-activation ResNet-8 option A");
+    trainer_free(&r);
+    trainer_free(&p);
+}
+
 void suite_checkpoint(void) {
     const char *data = testdata_cifar_dir();
     if (!data) {
@@ -311,4 +391,5 @@ void suite_checkpoint(void) {
     test_resume_exact(data);
     test_resume_positions(data);
     test_bad_checkpoints(data);
+    test_tensor_table(data);
 }

@@ -134,7 +134,7 @@ static void numbers_and_sizes(const char *dir, const char *nodata_cfg, const cha
     CHECK_STR_CONTAINS(out, "--out: path too long (");
     if (!data) return;
     // About 1,020 characters (the length that wrote a log file named "lo"): works in full.
-    char small[1100];
+    char small[1300]; // n stays under 1000 + 121
     n = snprintf(small, sizeof small, "%s/", dir);
     while (n < 1000) n += snprintf(small + n, sizeof small - (size_t)n, "%.120s/", seg);
     small[n - 1] = 0;
@@ -188,6 +188,13 @@ void suite_cli(void) {
     expect("info prints parameters (ResNet-56 option A)", 0, "parameters: 853018", "info %s --set model.depth=56", cfg,
            NULL);
     expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);
+    // The pre-activation ResNet has as many parameters as the post-activation one (option A).
+    expect("info of arch = preact", 0, "model: pre-activation ResNet-20", "info %s --set model.arch=preact", cfg, NULL);
+    CHECK_STR_CONTAINS(out, "parameters: 269722");
+    CHECK_STR_CONTAINS(out, "layer2.0 preact block /2 (A)");
+    CHECK_STR_CONTAINS(out, "bn + relu");
+    expect("arch unknown", 2, "model.arch: expected one of {resnet, preact}, got 'prect'; did you mean 'preact'?",
+           "info %s --set model.arch=prect", cfg, NULL);
     // Regression: every command took every shared option and ignored the ones it does not use
     // (`info CFG --data DIR` exited 0; `train CFG --data DIR` trained on the config's data.dir).
     expect("info refuses --data", 2, "info has no option '--data'", "info %s --data /nonexistent", cfg, NULL);
@@ -199,6 +206,9 @@ void suite_cli(void) {
     expect("bench refuses --data", 2, "bench has no option '--data'", "bench --data x", NULL, NULL);
     expect("plot refuses --out", 2, "plot has no option '--out'", "plot a.csv --out x", NULL, NULL);
     expect("bench bad depth", 2, "6n+2", "bench --depth 21", NULL, NULL);
+    expect("bench bad arch", 2, "--arch must be resnet or preact", "bench --arch densenet", NULL, NULL);
+    expect("bench --arch preact", 0, "model: pre-activation ResNet-8 option A, batch 4",
+           "bench --arch preact --depth 8 --batch 4 --threads 1 --seconds 0.02", NULL, NULL);
     expect("bench --layers reports each stage", 0, "conv_c64_8x8_bwd_gflops:",
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --layers", NULL, NULL);
     CHECK_STR_CONTAINS(out, "sgemm_2048_gflops:");
@@ -257,6 +267,19 @@ void suite_cli(void) {
     expect("eval a checkpoint", 0, "test_loss: ", "eval %s", ckpt, NULL);
     expect("resume a finished run", 0, "test_accuracy: ", "train --resume %s", ckpt, NULL);
     expect("--resume with --set is refused", 2, "--resume takes only", "train --resume %s --set schedule.lr=1", ckpt, NULL);
+    // A pre-activation run, evaluated from its checkpoint (the arch is in its config), and
+    // weights of one variant refused for the other (the tensor table), exit status 2.
+    char predir[700], preckpt[800];
+    snprintf(predir, sizeof predir, "%s/run-preact", dir);
+    snprintf(preckpt, sizeof preckpt, "%s/checkpoint.ckpt", predir);
+    expect("train arch = preact", 0, "test_accuracy: ", "train %s --set model.arch=preact --out %s", cfg, predir);
+    CHECK_STR_CONTAINS(out, "model pre-activation ResNet-8 option A, 75290 parameters");
+    expect("eval a preact checkpoint", 0, "test_loss: ", "eval %s", preckpt, NULL);
+    char args[1800];
+    snprintf(args, sizeof args, "train %s --out %s/run-init --init-from %s", cfg, dir, preckpt);
+    expect("--init-from another variant is refused", 2, "checkpoint holds pre-activation ResNet-8 option A", args,
+           NULL, NULL);
+    CHECK_STR_CONTAINS(out, "the config asks for ResNet-8 option A");
     test_begin("train writes its files");
     const char *files[] = {"log.csv", "config.cfg", "schedule.csv", "schedule.png", "checkpoint.ckpt"};
     for (int i = 0; i < 5; i++) {

@@ -1,13 +1,13 @@
 // test_conv3x3.c: the 3x3 kernels (Winograd forward and data gradient, direct weight
 // gradient, and the direct forward with Winograd off) against a double-precision loop and
-// against the GEMM path, which test_layers.c checks by finite differences. Shapes cover every ResNet plane width (32, 16, 8), a non-square plane,
+// against the GEMM path, which test_layers.c checks by finite differences, and conv_pick's
+// choice of kernel. Shapes cover every ResNet plane width (32, 16, 8), a non-square plane,
 // the 3-channel stem, odd batches, accumulation into din, and 1-3 threads.
-#include "conv3x3.h"
+#include "conv.h"
 #include "fixture.h"
 #include "layers.h"
 #include "rng.h"
 #include "test.h"
-#include "winograd.h"
 #include <omp.h>
 #include <stdlib.h>
 
@@ -71,7 +71,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     test_begin(name);
     ConvShape s;
     conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
-    CHECK_MSG(conv3x3_usable(&s), "%s: the direct path should take this shape", name);
+    CHECK_MSG(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT, "%s: the direct path should take this shape", name);
     long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
     float *in = rnd(nin), *w = rnd(nw), *g = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
     float *out = rnd(nout), *din = rnd(nin), *dw = rnd(nw);
@@ -99,21 +99,21 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     }
 
     // With Winograd off (where it applies) the direct kernel gives the same to float noise.
-    if (wino_usable(&s)) {
-        int wwas = wino_enable(0);
-        CHECK(!wino_usable(&s));
+    if (conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD) {
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD);
+        CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT);
         run_both(out2, din2, dw2, in, w, g, &s, col);
-        wino_enable(wwas);
+        conv_set_kernels(wwas);
         CHECK_MSG(max_rel_diff(out2, out, nout) < 1e-5, "%s: forward Winograd vs direct", name);
         CHECK_MSG(rel(out2, rout, nout) < 1e-5, "%s: direct forward vs double %.3g", name, rel(out2, rout, nout));
         if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) < 1e-5, "%s: din Winograd vs direct", name);
     }
 
     // The GEMM path on the same data agrees to float noise.
-    int was = conv3x3_enable(0);
-    CHECK(!conv3x3_usable(&s));
+    unsigned was = conv_set_kernels(0);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
     run_both(out2, din2, dw2, in, w, g, &s, col);
-    conv3x3_enable(was);
+    conv_set_kernels(was);
     CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-5, "%s: forward direct vs GEMM", name);
     CHECK_MSG(max_rel_diff(dw, dw2, nw) < 1e-5, "%s: dw direct vs GEMM", name);
     CHECK_MSG(max_rel_diff(din, din2, nin) < 1e-5, "%s: din direct vs GEMM", name);
@@ -136,9 +136,9 @@ static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu
     conv_forward(plain, in, w, &s, col);
     ConvEpilogue ep = {.scale = scale, .shift = shift, .res = with_res ? res : NULL, .relu = relu};
     for (int wino = 1; wino >= 0; wino--) {
-        int was = wino_enable(wino);
+        unsigned was = conv_set_kernels(wino ? CONV_KERNELS_ALL : CONV_KERNELS_ALL & ~CONV_USE_WINOGRAD);
         conv_forward_bn(fused, in, w, &s, col, &ep);
-        wino_enable(was);
+        conv_set_kernels(was);
         double md = 0, mx = 0;
         for (long i = 0; i < nout; i++) {
             int c = (int)(i / (nout / C));
@@ -160,7 +160,7 @@ static void s2_case(int B, int Cin, int H, int Cout) {
     test_begin(name);
     ConvShape s;
     conv_shape_init(&s, B, Cin, H, H, Cout, 3, 2, 1, (size_t)1 << 16);
-    CHECK_MSG(conv3x3s2_usable(&s), "%s: the stride-2 kernel should take this shape", name);
+    CHECK_MSG(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT_S2, "%s: the stride-2 kernel should take this shape", name);
     long nin = (long)Cin * B * H * H, nout = (long)Cout * B * s.Ho * s.Wo, nw = (long)Cout * Cin * 9;
     float *in = rnd(nin), *w = rnd(nw), *out = rnd(nout), *out2 = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
     double *ref = malloc(sizeof(double) * nout);
@@ -179,56 +179,89 @@ static void s2_case(int B, int Cin, int H, int Cout) {
                 }
     conv_forward(out, in, w, &s, col);
     CHECK_MSG(rel(out, ref, nout) < 1e-5, "%s: forward vs double %.3g", name, rel(out, ref, nout));
-    int was = conv3x3_enable(0);
-    CHECK(!conv3x3s2_usable(&s));
+    unsigned was = conv_set_kernels(0);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_forward(out2, in, w, &s, col);
-    conv3x3_enable(was);
+    conv_set_kernels(was);
     CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-5, "%s: stride-2 kernel vs GEMM", name);
     free(in), free(w), free(out), free(out2), free(col), free(ref);
 }
 
 static void wino_usable_case(void) {
-    test_begin("wino_usable picks only the shapes the Winograd path handles");
+    test_begin("conv_pick sends to Winograd only the shapes it handles");
     ConvShape s;
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
+    CHECK(conv_fits(&s, CONV_WINOGRAD));
 #ifdef __AVX512F__
-    CHECK(wino_usable(&s));
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
 #endif
     conv_shape_init(&s, 4, 16, 32, 24, 16, 3, 1, 1, 1 << 20); // width 24
-    CHECK(!wino_usable(&s));
+    CHECK(!conv_fits(&s, CONV_WINOGRAD) && conv_pick(&s, CONV_FORWARD) != CONV_WINOGRAD);
     conv_shape_init(&s, 4, 16, 6, 32, 16, 3, 1, 1, 1 << 20); // 3 tile-vectors per image
-    CHECK(!wino_usable(&s));
+    CHECK(!conv_fits(&s, CONV_WINOGRAD) && conv_pick(&s, CONV_FORWARD) != CONV_WINOGRAD);
     conv_shape_init(&s, 4, 16, 16, 16, 16, 3, 2, 1, 1 << 20); // stride 2
-    CHECK(!wino_usable(&s));
+    CHECK(!conv_fits(&s, CONV_WINOGRAD) && conv_pick(&s, CONV_FORWARD) != CONV_WINOGRAD);
 }
 
 static void usable_case(void) {
-    test_begin("conv3x3_usable picks only the shapes the kernels handle");
+    test_begin("conv_pick sends to the direct kernels only the shapes they handle");
     ConvShape s;
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
-    int direct = conv3x3_usable(&s);
+    int direct = conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT;
 #ifdef __AVX512F__
     CHECK(direct);
 #else
     CHECK(!direct);
 #endif
+    CHECK(conv_fits(&s, CONV_DIRECT) && conv_fits(&s, CONV_GEMM));
     conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20); // stride 2: the stride-2 kernel
-    CHECK(!conv3x3_usable(&s));
-    CHECK(conv3x3s2_usable(&s) == direct);
+    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
+    CHECK((conv_pick(&s, CONV_FORWARD) == CONV_DIRECT_S2) == direct);
     conv_shape_init(&s, 4, 16, 8, 8, 32, 3, 2, 1, 1 << 20); // stride 2, 8-wide: not whole vectors
-    CHECK(!conv3x3s2_usable(&s));
+    CHECK(!conv_fits(&s, CONV_DIRECT_S2) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 32, 32, 32, 1, 1, 0, 1 << 20); // 1x1
-    CHECK(!conv3x3_usable(&s));
+    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 6, 6, 16, 3, 1, 1, 1 << 20); // 36 pixels: not whole vectors
-    CHECK(!conv3x3_usable(&s));
+    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 8, 8, 6, 3, 1, 1, 1 << 20); // Cout not a multiple of 4
-    CHECK(!conv3x3_usable(&s));
+    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
+    conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20); // 28x28 (Fashion-MNIST): 784 pixels
+    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
+}
+
+// The direction matters: the stem's 3 input channels rule out the data gradient's direct
+// kernel, so its backward with din goes to GEMM (weights too), without din to the direct
+// kernel; and the mask switches each kernel on its own.
+static void pick_case(void) {
+    test_begin("conv_pick by direction, and conv_set_kernels");
+    ConvShape s;
+    conv_shape_init(&s, 4, 3, 32, 32, 16, 3, 1, 1, 1 << 20); // the stem
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
+#ifdef __AVX512F__
+    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
+    conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD);
+    unsigned was = conv_set_kernels(CONV_USE_WINOGRAD); // direct off, Winograd on
+    CHECK_EQ_INT(was, CONV_KERNELS_ALL);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM); // the weight gradient has no Winograd kernel
+    conv_set_kernels(CONV_USE_DIRECT);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT && conv_pick(&s, CONV_BACKWARD) == CONV_DIRECT);
+    conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM); // stride 2 is its own switch
+    CHECK_EQ_INT(conv_set_kernels(was), CONV_USE_DIRECT);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT_S2);
+#else
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
+#endif
 }
 
 void suite_conv3x3(void) {
     rng_seed(&rng, 777);
     usable_case();
     wino_usable_case();
+    pick_case();
 #ifndef __AVX512F__
     test_skip("built without AVX-512: the direct kernels are not compiled in");
     return;

@@ -28,6 +28,8 @@ void suite_help(void) {
     expect("misspelt predict", 2, "did you mean 'predict'?", "predcit x.ckpt");
     expect("unknown command, nothing close", 2, "unknown command 'frobnicate'\n", "frobnicate");
     expect("eval --threads bad", 2, "--threads: expected an integer, got 'two'", "eval x.ckpt --threads two");
+    expect("help config documents [model] arch", 0, "| `arch` | `resnet` | resnet: He et al. 2015", "help config");
+    CHECK_STR_CONTAINS(out, "preact: He et al. 2016, pre-activation");
     const char *data = testdata_cifar_dir();
     if (!data) {
         test_begin("eval --threads");

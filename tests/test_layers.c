@@ -12,7 +12,7 @@
 // RTOL = 2e-3 leaves a 10x margin over what we measured and still catches any wrong index,
 // missed term or wrong scale (those are off by O(1)).
 #include "fixture.h"
-#include "conv3x3.h"
+#include "conv.h"
 #include "layers.h"
 #include "rng.h"
 #include "test.h"
@@ -310,10 +310,14 @@ static void shortcut_fn(void *ctx, float *out) {
     shortcut_a_forward(out, s->x, s->a, s->b, s->c, s->d, s->d);
 }
 
-static void shortcut_case(void) {
-    test_begin("shortcut A");
-    Simple s = {.a = 4, .b = 8, .c = 3, .d = 6}; // Cin, Cout, B, H
-    long nin = 4L * 3 * 36, nout = 8L * 3 * 9;
+// H odd: the output is ceil(H/2) wide, as x[:, :, ::2, ::2] (a 28x28 input's 7x7 stage).
+static void shortcut_case(int H) {
+    char name[40];
+    snprintf(name, sizeof name, "shortcut A, %dx%d", H, H);
+    test_begin(name);
+    Simple s = {.a = 4, .b = 8, .c = 3, .d = H}; // Cin, Cout, B, H
+    const int Ho = (H + 1) / 2;
+    long nin = 4L * 3 * H * H, nout = 8L * 3 * Ho * Ho;
     s.x = rnd(nin, 1.0);
     float *r = rnd(nout, 1), *din = rnd(nin, 1), *out = rnd(nout, 1);
     memset(din, 0, sizeof(float) * nin);
@@ -329,8 +333,12 @@ static void shortcut_case(void) {
     // The padded channels are zero.
     shortcut_fn(&s, out);
     double pad = 0;
-    for (long i = 0; i < 2L * 3 * 9; i++) pad = fmax(pad, fabs(out[i]) + fabs(out[nout - 1 - i]));
+    for (long i = 0; i < 2L * 3 * Ho * Ho; i++) pad = fmax(pad, fabs(out[i]) + fabs(out[nout - 1 - i]));
     CHECK(pad == 0);
+    // Output pixel (y, x) of channel 2 + ci is input pixel (2y, 2x) of channel ci.
+    long last_in = (((long)3 * 3 - 1) * H + 2 * (Ho - 1)) * H + 2 * (Ho - 1); // ci 2, b 2
+    long last_out = (((long)5 * 3 - 1) * Ho + Ho - 1) * Ho + Ho - 1;          // c 4, b 2
+    CHECK(out[last_out] == s.x[last_in]);
     free(s.x);
     free(r);
     free(din);
@@ -466,10 +474,10 @@ void suite_layers(void) {
         // 3x3 stride-1 shapes with whole 16-pixel vectors take the direct kernels of
         // conv3x3.c when built with AVX-512; check both paths by finite differences.
         for (int direct = 1; direct >= 0; direct--) {
-            int was = conv3x3_enable(direct);
+            unsigned was = conv_set_kernels(direct ? CONV_KERNELS_ALL : 0);
             conv_case(2, 16, 8, 16, 3, 1, 0); // 16 channels, 8x8 planes
             conv_case(3, 4, 16, 8, 3, 1, 1);
-            conv3x3_enable(was);
+            conv_set_kernels(was);
         }
     }
     omp_set_num_threads(threads0);
@@ -479,7 +487,8 @@ void suite_layers(void) {
     bn_case(2, 40, 1, 0);
     bn_eval_case();
     relu_case();
-    shortcut_case();
+    shortcut_case(6);
+    shortcut_case(7);
     pool_case();
     fc_case();
     ce_case();

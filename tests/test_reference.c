@@ -1,10 +1,14 @@
 // test_reference.c: the C network against PyTorch, tensor by tensor.
-// Fixtures come from scripts/make_reference.py (ResNet-8, option A and B, batch 6).
+// Fixtures come from scripts/make_reference.py (ResNet-8, option A and B, batch 6; the
+// pre-activation ResNet-14 option B and ResNet-8 option A, batch 6).
 // Tolerances are relative to the largest magnitude of each tensor: float32 with another
 // summation order agreed to 1e-7..1e-6 when written; we allow about 20x that.
+#include "cifar.h"
 #include "fixture.h"
+#include "npz.h"
 #include "optim.h"
 #include "resnet.h"
+#include "statedict.h"
 #include "test.h"
 #include <stdlib.h>
 
@@ -17,9 +21,10 @@ static void to_cbhw(float *dst, const float *src, int B) {
 static void check_tensor(const char *what, const float *got, const FixtureTensor *want, long n, double tol) {
     CHECK_MSG(want && want->n == n, "%s: fixture size %ld vs model %ld", what, want ? want->n : -1, n);
     if (!want || want->n != n) return;
-    double d = max_rel_diff(got, want->data, n);
+    double d = max_rel_diff(got, want->data, n), a = 0;
+    for (long i = 0; i < n; i++) a = fmax(a, fabs((double)got[i] - want->data[i]));
     CHECK_MSG(d <= tol, "%s: max relative difference %.3g > %.3g", what, d, tol);
-    printf("    %-12s max rel diff %.2e (tol %.0e)\n", what, d, tol);
+    printf("    %-12s max rel diff %.2e (tol %.0e), max abs diff %.2e\n", what, d, tol, a);
 }
 
 static void run_fixture(const char *path, int shortcut_b, int nesterov) {
@@ -30,7 +35,8 @@ static void run_fixture(const char *path, int shortcut_b, int nesterov) {
         return;
     }
     const int B = (int)fixture_get(&f, "config.batch")->data[0];
-    ModelOptions mo = {.depth = (int)fixture_get(&f, "config.depth")->data[0], .shortcut_b = shortcut_b, .classes = 10};
+    ModelOptions mo = {.depth = (int)fixture_get(&f, "config.depth")->data[0], .shortcut_b = shortcut_b};
+    model_options_set_input(&mo, &cifar10_shape);
     ResNet m;
     Err e = {0};
     CHECK(resnet_create(&m, &mo, B, &e) == ERR_OK);
@@ -76,7 +82,79 @@ static void run_fixture(const char *path, int shortcut_b, int nesterov) {
     fixture_free(&f);
 }
 
+// The state_dict `onecycle export` writes for m: PyTorch's keys and shapes ("shape:KEY" in
+// the fixture), in PyTorch's order.
+static void check_state_dict(const ResNet *m, const Fixture *f) {
+    char path[400];
+    Err e = {0};
+    NpzArray *a;
+    int n, k = 0;
+    snprintf(path, sizeof path, "%s/model.npz", test_tmpdir());
+    if (!CHECK_MSG(statedict_write_npz(m, 1, path, &e) == ERR_OK && npz_read(path, &a, &n, &e) == ERR_OK, "%s", e.msg))
+        return;
+    for (int i = 0; i < f->n; i++) {
+        if (strncmp(f->t[i].name, "shape:", 6)) continue;
+        const char *key = f->t[i].name + 6;
+        int same = k < n && !strcmp(a[k].name, key) && a[k].ndim == f->t[i].n;
+        for (int d = 0; same && d < a[k].ndim; d++) same = a[k].shape[d] == (long)f->t[i].data[d];
+        CHECK_MSG(same, "state_dict entry %d: PyTorch has %s, the export %s (or another shape)", k, key,
+                  k < n ? a[k].name : "nothing");
+        k++;
+    }
+    CHECK_EQ_INT(n, k);
+    CHECK(k > 0);
+    npz_free(a, n);
+}
+
+// The pre-activation ResNet ([model] arch = preact) against scripts/resnet_torch.py's
+// PreActResNet: one training forward (logits, loss, running statistics), its gradients,
+// the eval-mode logits, and the exported state_dict's keys and shapes. The tolerances are
+// the post-activation ones.
+static void run_preact_fixture(const char *path) {
+    Fixture f;
+    test_begin(path);
+    if (fixture_load(&f, path)) {
+        CHECK_MSG(0, "cannot load fixture %s", path);
+        return;
+    }
+    const int B = (int)fixture_get(&f, "config.batch")->data[0];
+    ModelOptions mo = {.arch = ARCH_PREACT,
+                       .depth = (int)fixture_get(&f, "config.depth")->data[0],
+                       .shortcut_b = (int)fixture_get(&f, "config.shortcut_b")->data[0]};
+    model_options_set_input(&mo, &cifar10_shape);
+    ResNet m;
+    Err e = {0};
+    if (!CHECK(resnet_create(&m, &mo, B, &e) == ERR_OK)) {
+        fixture_free(&f);
+        return;
+    }
+    Rng rng;
+    rng_seed(&rng, 1);
+    resnet_init_weights(&m, &rng); // running stats 0/1 as PyTorch's
+    const FixtureTensor *p0 = fixture_get(&f, "params0");
+    CHECK_EQ_INT(p0->n, m.nparams);
+    if (p0->n == m.nparams) memcpy(m.params, p0->data, sizeof(float) * m.nparams);
+    float *x1 = malloc(sizeof(float) * B * 3072);
+    int y1[64];
+    to_cbhw(x1, fixture_get(&f, "x1")->data, B);
+    for (int b = 0; b < B; b++) y1[b] = (int)fixture_get(&f, "y1")->data[b];
+    double loss = resnet_forward(&m, x1, y1, B, 1, NULL);
+    check_tensor("logits", m.logits, fixture_get(&f, "logits1"), (long)B * 10, 2e-5);
+    CHECK_CLOSE(loss, fixture_get(&f, "loss1")->data[0], 1e-5, 1e-5);
+    resnet_backward(&m, y1, B);
+    check_tensor("gradients", m.grads, fixture_get(&f, "grads1"), m.nparams, 2e-5);
+    check_tensor("running1", m.stats, fixture_get(&f, "stats1"), m.nstats, 2e-6);
+    resnet_forward(&m, x1, y1, B, 0, NULL);
+    check_tensor("eval logits", m.logits, fixture_get(&f, "eval_logits"), (long)B * 10, 2e-5);
+    check_state_dict(&m, &f);
+    resnet_free(&m);
+    free(x1);
+    fixture_free(&f);
+}
+
 void suite_reference(void) {
     run_fixture("tests/fixtures/reference_resnet8_A.bin", 0, 0);
     run_fixture("tests/fixtures/reference_resnet8_B.bin", 1, 1);
+    run_preact_fixture("tests/fixtures/reference_preact14_B.bin");
+    run_preact_fixture("tests/fixtures/reference_preact8_A.bin");
 }

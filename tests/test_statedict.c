@@ -78,7 +78,8 @@ void suite_statedict(void) {
 
     test_begin("an .npz of another model is refused by name");
     ResNet other;
-    ModelOptions oa = {.depth = 8, .shortcut_b = 0, .classes = 10};
+    ModelOptions oa = {.depth = 8, .shortcut_b = 0};
+    model_options_set_input(&oa, &cifar10_shape);
     CHECK(resnet_create(&other, &oa, 1, &e) == ERR_OK);
     char pa[400];
     snprintf(pa, sizeof pa, "%s/a.npz", test_tmpdir());

@@ -2,6 +2,7 @@
 // the start kept on resume, atomic writing, and `train` writing it for a finished, a
 // diverged and an interrupted run.
 #include "cli.h"
+#include "conv.h"
 #include "summary.h"
 #include "test.h"
 #include "testdata.h"
@@ -53,11 +54,19 @@ static void test_fields(void) {
     CHECK_STR_CONTAINS(j, "\"version\": \"" ONECYCLE_VERSION "\"");
     CHECK_STR_CONTAINS(j, "\"openblas_core\": \"Haswell\", \"threads\": 2}");
     CHECK_STR_CONTAINS(j, "\"kernels\": \"");
-    CHECK_STR_CONTAINS(j, "\"model\": {\"depth\": \"8\", \"shortcut\": \"A\"}");
+    CHECK_STR_CONTAINS(j, "\"model\": {\"arch\": \"resnet\", \"depth\": \"8\", \"shortcut\": \"A\"}");
     CHECK_STR_CONTAINS(j, "\"lr\": \"0.1\"");
     CHECK_STR_CONTAINS(j, "\"use_clr_beta\": \"\"");
     CHECK_MSG(json_ok(dir, j), "not JSON:\n%s", j);
     free(j);
+#ifdef __AVX512F__
+    // The kernels named are the ones conv_pick may choose now.
+    unsigned was = conv_set_kernels(0);
+    j = summary_json(dir, &s);
+    CHECK_STR_CONTAINS(j, "own kernels off");
+    free(j);
+    conv_set_kernels(was);
+#endif
 
     test_begin("summary.json: strings escaped, numbers that are not finite null, no log");
     const char *dir2 = test_tmpdir();

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static int diverged_events;
@@ -214,6 +215,53 @@ static void test_learns(const char *data) {
     trainer_free(&t);
 }
 
+// keep_checkpoints: the checkpoint at the end of a listed epoch is kept beside the latest
+// one (run 1 of the reproduction keeps epoch 82, where its tails start), and only those.
+static void test_keep_checkpoints(const char *data) {
+    static Config c;
+    static char text[2048];
+    Trainer t;
+    Err e = {0};
+    test_begin("keep_checkpoints keeps the listed epochs' checkpoints, with their step");
+    const char *dir = test_tmpdir();
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 128\ntest_images = 64\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\neval_every = 0\ncheckpoint_every = 2\n"
+             "keep_checkpoints = 1, 3\n[schedule]\nphases = 3:0.05:0.9\n",
+             data);
+    if (testdata_trainer(&t, &c, text)) return;
+    CHECK_EQ_INT(trainer_run(&t, dir, text, NULL, &e), ERR_OK);
+    trainer_free(&t);
+    char path[600];
+    long step = -1;
+    snprintf(path, sizeof path, "%s/checkpoint-epoch1.ckpt", dir);
+    CHECK_EQ_INT(checkpoint_read_step(path, &step, &e), ERR_OK); // kept although checkpoint_every = 2
+    CHECK_EQ_INT(step, 2);
+    snprintf(path, sizeof path, "%s/checkpoint-epoch3.ckpt", dir);
+    CHECK_EQ_INT(checkpoint_read_step(path, &step, &e), ERR_OK);
+    CHECK_EQ_INT(step, 6);
+    snprintf(path, sizeof path, "%s/checkpoint-epoch2.ckpt", dir);
+    CHECK(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir);
+    CHECK_EQ_INT(checkpoint_read_step(path, &step, &e), ERR_OK);
+    CHECK_EQ_INT(step, 6);
+
+    static const char *const bad[] = {"3, 2", "0", "1.5", "-1", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        test_begin("keep_checkpoints refuses a bad list");
+        char cfg[200];
+        snprintf(cfg, sizeof cfg, "[train]\nkeep_checkpoints = %s\n", bad[i]);
+        static Config k;
+        TrainOptions o;
+        Err ke = {0};
+        config_init(&k, cli_schema());
+        CHECK_EQ_INT(config_load_string(&k, cfg, "keep.cfg", &ke), ERR_OK);
+        CHECK_EQ_INT(train_options_from_config(&o, &k, &ke), ERR_INPUT);
+        CHECK_STR_CONTAINS(ke.msg, "keep_checkpoints");
+        CHECK_STR_CONTAINS(ke.msg, "keep.cfg");
+    }
+}
+
 void suite_train(void) {
     const char *data = testdata_cifar_dir();
     if (!data) {
@@ -224,4 +272,5 @@ void suite_train(void) {
     test_guard(data);
     test_stop_flag_and_divergence(data);
     test_learns(data);
+    test_keep_checkpoints(data);
 }

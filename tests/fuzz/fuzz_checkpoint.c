@@ -57,7 +57,8 @@ static const char fuzz_ckpt_config[] =
 static void fuzz_ckpt_trainer(Trainer *t, int kind) {
     Err e = {0};
     memset(t, 0, sizeof *t);
-    ModelOptions mo = {.depth = 8, .shortcut_b = 0, .classes = 10};
+    ModelOptions mo = {.depth = 8, .shortcut_b = 0};
+    model_options_set_input(&mo, &cifar10_shape);
     FUZZ_ASSERT(resnet_create(&t->net, &mo, 1, &e) == ERR_OK);
     Rng r;
     rng_seed(&r, 1);
@@ -170,7 +171,7 @@ static void fuzz_ckpt_load_all(void) {
         config_init(&c, cli_schema());
         if (!config_load_string(&c, text, "checkpoint", &e)) {
             ModelOptions mo;
-            (void)model_options_from_config(&mo, &c, &e);
+            (void)model_options_from_config(&mo, &c, &cifar10_shape, &e);
         }
         free(text);
     }

@@ -1,0 +1,94 @@
+// conv.h: the convolution's shape, the choice of kernel for it, and the GEMM path.
+//
+// Activations use the "CBHW" layout: (C, B, H, W), channel-major then image. A convolution
+// over the whole batch is then a single GEMM
+//   out[Cout, B*Ho*Wo] = W[Cout, Cin*k*k] . col[Cin*k*k, B*Ho*Wo]
+// done here in chunks of images so the im2col buffer stays small: the path every shape can
+// take, and the reference the faster kernels are tested against.
+//
+// The faster kernels (conv3x3.c, conv3x3s2.c, winograd.c) each take a few shapes.
+// conv_pick() is the one place that decides which kernel runs a shape in a direction; the
+// kernel files depend on this header and nothing here depends on them. The layer functions
+// (conv_forward, conv_backward in layers.h) ask conv_pick and call what it names.
+#ifndef ONECYCLE_CONV_H
+#define ONECYCLE_CONV_H
+#include <stddef.h>
+
+typedef struct ConvShape {
+    int B, Cin, H, W;    // input (Cin, B, H, W)
+    int Cout, k, stride, pad;
+    int Ho, Wo;          // output (Cout, B, Ho, Wo)
+    int chunk;           // images per im2col chunk
+    int chunk_cap;       // bound on chunk for this and any smaller B: sizes the workspace
+    int threads;         // threads sharing the batch's chunks (workspace is per thread)
+} ConvShape;
+
+// Fills Ho, Wo, chunk and threads (omp_get_max_threads(); lower it, never raise it, before
+// using a workspace sized for it). chunk keeps each thread's col buffer near col_budget
+// floats and makes the chunk count a multiple of threads.
+void conv_shape_init(ConvShape *s, int B, int Cin, int H, int W, int Cout, int k, int stride, int pad,
+                     size_t col_budget);
+// The data gradient's shape of a 3x3 stride-1 convolution: the forward from Cout channels to Cin.
+ConvShape conv_shape_transposed(const ConvShape *s);
+
+// The evaluation-mode batchnorm (+ residual, ReLU) after a convolution, per output channel:
+//   out = act(conv * scale[co] + shift[co] + res)          (res may be NULL; relu 0/1)
+// with scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
+typedef struct ConvEpilogue {
+    const float *scale, *shift, *res;
+    int relu;
+} ConvEpilogue;
+
+// ---- which kernel ------------------------------------------------------------------------
+
+typedef enum {
+    CONV_FORWARD,          // out = conv(in, w)
+    CONV_BACKWARD_WEIGHTS, // dw only (a stem convolution: its input needs no gradient)
+    CONV_BACKWARD,         // dw and din
+} ConvDir;
+
+typedef enum {
+    CONV_GEMM,      // im2col + OpenBLAS (here): every shape, every direction
+    CONV_DIRECT,    // conv3x3.c: 3x3 / stride 1 / pad 1, whole 16-pixel vectors
+    CONV_WINOGRAD,  // winograd.c: F(2x2, 3x3) on 8-, 16- and 32-wide planes
+    CONV_DIRECT_S2, // conv3x3s2.c: 3x3 / stride 2 / pad 1 forward, 32- and 16-wide inputs
+} ConvKernel;
+
+// Which kernel runs shape s in direction dir, given the kernels compiled in (AVX-512 only)
+// and enabled (conv_set_kernels). The backward directions name the kernel of the data
+// gradient: anything but CONV_GEMM means the weight gradient runs on the direct kernel and
+// the data gradient is a forward convolution of the transposed shape (conv_shape_transposed)
+// on the kernel named (CONV_DIRECT or CONV_WINOGRAD); with CONV_GEMM both run on GEMM.
+// CONV_BACKWARD_WEIGHTS gives CONV_DIRECT or CONV_GEMM.
+ConvKernel conv_pick(const ConvShape *s, ConvDir dir);
+// Whether kernel k handles shape s at all, whatever the build and the mask: what a
+// workspace must be sized for, so that enabling a kernel later stays safe.
+int conv_fits(const ConvShape *s, ConvKernel k);
+
+// The faster kernels that conv_pick may choose, as a mask (default CONV_KERNELS_ALL; 0:
+// GEMM everywhere). Returns the previous mask. For tests and measurements.
+enum {
+    CONV_USE_DIRECT = 1 << CONV_DIRECT,
+    CONV_USE_WINOGRAD = 1 << CONV_WINOGRAD,
+    CONV_USE_DIRECT_S2 = 1 << CONV_DIRECT_S2,
+    CONV_KERNELS_ALL = CONV_USE_DIRECT | CONV_USE_WINOGRAD | CONV_USE_DIRECT_S2,
+};
+unsigned conv_set_kernels(unsigned mask);
+// The mask in force, for records of a run (summary.json).
+unsigned conv_kernels(void);
+
+// ---- the GEMM path -----------------------------------------------------------------------
+
+// Floats of workspace the GEMM path needs for this shape, all threads together.
+size_t conv_gemm_floats(const ConvShape *s);
+// out (Cout,B,Ho,Wo) = conv(in (Cin,B,H,W), w (Cout,Cin,k,k)); no bias.
+void conv_gemm_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col);
+// dw (Cout,Cin,k,k) = dL/dw; din (Cin,B,H,W) = dL/din, or += with acc (skipped when din is NULL).
+void conv_gemm_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
+                        const ConvShape *s, float *col, int acc);
+
+// dw[i] = sum over u < nparts of parts[u*stride + i], i < n: the per-thread partial weight
+// gradients added up. An orphaned `omp for`: call it from every thread of a parallel region.
+void conv_sum_partials(float *dw, const float *parts, size_t stride, int nparts, long n);
+
+#endif

@@ -1,0 +1,355 @@
+// resnet_blocks.c: each kind of block as plan / forward / backward / flops / summary
+// (resnet_blocks.h).
+// Shapes: a block's input x is (cin, B, H, W), its output (cout, B, Ho, Wo); N = B*Ho*Wo.
+#include "resnet_blocks.h"
+#include <stdio.h>
+#include <string.h>
+
+static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d defaults
+
+static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, long N, int relu,
+                   int train) {
+    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train};
+    bn_forward(y, x, res, m->params + bn->gamma, m->params + bn->beta, bn->mean, bn->rstd, m->stats + bn->run,
+               m->stats + bn->run + bn->C, &a);
+}
+
+// y: the forward's output, for the ReLU mask (NULL: no ReLU).
+static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const float *dy, const float *y,
+                   const float *x, long N) {
+    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = y != NULL, .train = 1};
+    bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
+                bn->rstd, &a);
+}
+
+// A k x k convolution (pad k/2) of the block's input plane, or of its output plane (out = 1).
+static ConvShape shape(const ResNet *m, const Block *b, int B, int cin, int cout, int k, int stride, int out) {
+    ConvShape s;
+    conv_shape_init(&s, B, cin, out ? b->Ho : b->H, out ? b->Wo : b->W, cout, k, stride, k / 2, m->col_budget);
+    return s;
+}
+
+// Evaluation: conv then batchnorm (+ residual, ReLU) as one conv_forward_bn, the BN folded
+// into a per-channel scale and shift from its running statistics.
+static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x, long w, const ConvShape *s,
+                         const float *res, int relu) {
+    const float *gamma = m->params + bn->gamma, *beta = m->params + bn->beta, *rm = m->stats + bn->run,
+                *rv = rm + bn->C;
+    float *scale = m->epi, *shift = m->epi + bn->C;
+    bn_eval_affine(scale, shift, gamma, beta, rm, rv, bn->C, BN_EPS);
+    ConvEpilogue ep = {.scale = scale, .shift = shift, .res = res, .relu = relu};
+    conv_forward_bn(y, x, m->params + w, s, m->col, &ep);
+}
+
+static void swap(float **a, float **b) {
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static long params_of(const Block *b) {
+    return b->pend - b->pbegin;
+}
+
+static void row(FILE *f, const char *layer, int C, int H, int W, long params) {
+    char shape[32];
+    snprintf(shape, sizeof shape, "%dx%dx%d", C, H, W);
+    fprintf(f, "  %-28s %-16s %10ld\n", layer, shape, params);
+}
+
+// ---- stem: conv3x3 (-> BN -> ReLU when spec.bn) ------------------------------------------
+// resnet: c1 = conv(x), out = relu(bn1(c1)); preact: out = c1 = conv(x).
+
+static void stem_plan(Planner *p, Block *b) {
+    const BlockSpec *sp = &b->spec;
+    b->Ho = b->H, b->Wo = b->W;
+    b->w1 = plan_conv(p, "conv1.weight", sp->cout, sp->cin, 3, 1, b->H, b->W);
+    b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    b->out = b->c1;
+    if (sp->bn) {
+        plan_bn(p, &b->bn1, "bn1", sp->cout);
+        b->out = b->a1 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    }
+}
+
+static void stem_forward(ResNet *m, Block *b, const float *x, int B, int train) {
+    ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
+    if (!b->spec.bn)
+        conv_forward(b->c1, x, m->params + b->w1, &s, m->col);
+    else if (train) {
+        conv_forward(b->c1, x, m->params + b->w1, &s, m->col);
+        bn_fwd(m, &b->bn1, b->a1, b->c1, NULL, (long)B * b->Ho * b->Wo, 1, train);
+    } else
+        conv_bn_eval(m, &b->bn1, b->a1, x, b->w1, &s, NULL, 1);
+}
+
+static void stem_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
+    const float *dc = g[0];
+    if (b->spec.bn) {
+        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, b->c1, (long)B * b->Ho * b->Wo);
+        dc = g[1];
+    }
+    ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
+    conv_backward(NULL, m->grads + b->w1, dc, x, m->params + b->w1, &s, m->col);
+}
+
+static double stem_flops(const Block *b, int train) {
+    double f = 2.0 * b->spec.cout * b->spec.cin * 9 * b->Ho * b->Wo;
+    return train ? 2 * f : f; // no data gradient
+}
+
+static void stem_summary(const ResNet *m, const Block *b, FILE *f) {
+    (void)m;
+    row(f, b->spec.bn ? "conv1 3x3 + bn1 + relu" : "conv1 3x3", b->spec.cout, b->Ho, b->Wo, params_of(b));
+}
+
+// ---- the shortcuts of both residual blocks -----------------------------------------------
+
+static const char *shortcut_label(const Block *b) {
+    if (b->spec.stride == 1) return "";
+    return b->spec.shortcut == SHORTCUT_B ? " /2 (B)" : " /2 (A)";
+}
+
+// Every plane here is either the block's input or its output.
+static void shortcut_plan(Planner *p, Block *b, int with_bn) {
+    const BlockSpec *sp = &b->spec;
+    b->wsc = -1;
+    if (sp->shortcut != SHORTCUT_B) return;
+    char name[64];
+    snprintf(name, sizeof name, "%s.shortcut.0.weight", sp->name);
+    b->wsc = plan_conv(p, name, sp->cout, sp->cin, 1, sp->stride, b->H, b->W);
+    b->scc = plan_act(p, sp->cout, b->Ho, b->Wo);
+    if (with_bn) {
+        snprintf(name, sizeof name, "%s.shortcut.1", sp->name);
+        plan_bn(p, &b->bnsc, name, sp->cout);
+        b->sco = plan_act(p, sp->cout, b->Ho, b->Wo);
+    }
+}
+
+// ---- basic block (resnet): conv -> BN -> ReLU -> conv -> BN (+ shortcut) -> ReLU ----------
+// c1 = conv1(x), a1 = relu(bn1(c1)), c2 = conv2(a1), out = relu(bn2(c2) + shortcut(x)).
+
+static void basic_plan(Planner *p, Block *b) {
+    const BlockSpec *sp = &b->spec;
+    char name[64];
+    b->Ho = (b->H - 1) / sp->stride + 1, b->Wo = (b->W - 1) / sp->stride + 1;
+    snprintf(name, sizeof name, "%s.conv1.weight", sp->name);
+    b->w1 = plan_conv(p, name, sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
+    snprintf(name, sizeof name, "%s.bn1", sp->name);
+    plan_bn(p, &b->bn1, name, sp->cout);
+    snprintf(name, sizeof name, "%s.conv2.weight", sp->name);
+    b->w2 = plan_conv(p, name, sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
+    snprintf(name, sizeof name, "%s.bn2", sp->name);
+    plan_bn(p, &b->bn2, name, sp->cout);
+    b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    b->a1 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    b->c2 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    b->out = plan_act(p, sp->cout, b->Ho, b->Wo);
+    shortcut_plan(p, b, 1);
+}
+
+static void basic_forward(ResNet *m, Block *b, const float *x, int B, int train) {
+    const BlockSpec *sp = &b->spec;
+    const long N = (long)B * b->Ho * b->Wo;
+    const float *res = x;
+    if (sp->shortcut == SHORTCUT_B) {
+        ConvShape s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
+        conv_forward(b->scc, x, m->params + b->wsc, &s, m->col);
+        bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, N, 0, train);
+        res = b->sco;
+    } else if (sp->shortcut == SHORTCUT_A) {
+        shortcut_a_forward(m->sc, x, sp->cin, sp->cout, B, b->H, b->W);
+        res = m->sc;
+    }
+    ConvShape s1 = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0), s2 = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
+    if (train) {
+        conv_forward(b->c1, x, m->params + b->w1, &s1, m->col);
+        bn_fwd(m, &b->bn1, b->a1, b->c1, NULL, N, 1, train);
+        conv_forward(b->c2, b->a1, m->params + b->w2, &s2, m->col);
+        bn_fwd(m, &b->bn2, b->out, b->c2, res, N, 1, train);
+    } else {
+        conv_bn_eval(m, &b->bn1, b->a1, x, b->w1, &s1, NULL, 1);
+        conv_bn_eval(m, &b->bn2, b->out, b->a1, b->w2, &s2, res, 1);
+    }
+}
+
+static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
+    const BlockSpec *sp = &b->spec;
+    const long N = (long)B * b->Ho * b->Wo;
+    // g[0] becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU.
+    bn_bwd(m, &b->bn2, g[1], g[0], g[0], b->out, b->c2, N);
+    ConvShape s = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
+    conv_backward(g[2], m->grads + b->w2, g[1], b->a1, m->params + b->w2, &s, m->col);
+    bn_bwd(m, &b->bn1, g[1], NULL, g[2], b->a1, b->c1, N);
+    s = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0);
+    if (sp->shortcut == SHORTCUT_IDENTITY) {
+        // The input gradient is g[0] plus the conv path's, summed in place.
+        conv_backward_acc(g[0], m->grads + b->w1, g[1], x, m->params + b->w1, &s, m->col);
+        return;
+    }
+    conv_backward(g[2], m->grads + b->w1, g[1], x, m->params + b->w1, &s, m->col);
+    if (sp->shortcut == SHORTCUT_B) {
+        bn_bwd(m, &b->bnsc, g[1], NULL, g[0], NULL, b->scc, N);
+        s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
+        conv_backward_acc(g[2], m->grads + b->wsc, g[1], x, m->params + b->wsc, &s, m->col);
+    } else {
+        shortcut_a_backward_acc(g[2], g[0], sp->cin, sp->cout, B, b->H, b->W);
+    }
+    swap(&g[0], &g[2]); // g[2] held dL/dx
+}
+
+// Both residual blocks: two 3x3 convolutions and the projection.
+static double residual_flops(const Block *b, int train) {
+    const BlockSpec *sp = &b->spec;
+    const double P = (double)b->Ho * b->Wo;
+    double f1 = 2.0 * sp->cout * sp->cin * 9 * P, f2 = 2.0 * sp->cout * sp->cout * 9 * P;
+    double f3 = sp->shortcut == SHORTCUT_B ? 2.0 * sp->cout * sp->cin * P : 0;
+    double f = f1 + f2 + f3;
+    return train ? f + 2 * f : f;
+}
+
+static void residual_summary(const ResNet *m, const Block *b, FILE *f) {
+    (void)m;
+    char name[48];
+    snprintf(name, sizeof name, "%s %s block%s", b->spec.name, b->spec.kind == BLOCK_BASIC ? "basic" : "preact",
+             shortcut_label(b));
+    row(f, name, b->spec.cout, b->Ho, b->Wo, params_of(b));
+}
+
+// ---- pre-activation block (preact): BN -> ReLU -> conv -> BN -> ReLU -> conv (+ shortcut) --
+// a1 = relu(bn1(x)), c1 = conv1(a1), a2 = relu(bn2(c1)), out = conv2(a2) + shortcut(s),
+// s = a1 with preact_shortcut, else x. Nothing follows the addition.
+
+static void preact_plan(Planner *p, Block *b) {
+    const BlockSpec *sp = &b->spec;
+    char name[64];
+    b->Ho = (b->H - 1) / sp->stride + 1, b->Wo = (b->W - 1) / sp->stride + 1;
+    snprintf(name, sizeof name, "%s.bn1", sp->name);
+    plan_bn(p, &b->bn1, name, sp->cin);
+    snprintf(name, sizeof name, "%s.conv1.weight", sp->name);
+    b->w1 = plan_conv(p, name, sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
+    snprintf(name, sizeof name, "%s.bn2", sp->name);
+    plan_bn(p, &b->bn2, name, sp->cout);
+    snprintf(name, sizeof name, "%s.conv2.weight", sp->name);
+    b->w2 = plan_conv(p, name, sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
+    b->a1 = plan_act(p, sp->cin, b->H, b->W);
+    b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    b->a2 = plan_act(p, sp->cout, b->Ho, b->Wo);
+    b->out = plan_act(p, sp->cout, b->Ho, b->Wo);
+    shortcut_plan(p, b, 0);
+}
+
+static void preact_forward(ResNet *m, Block *b, const float *x, int B, int train) {
+    const BlockSpec *sp = &b->spec;
+    const long N = (long)B * b->Ho * b->Wo, Nin = (long)B * b->H * b->W;
+    bn_fwd(m, &b->bn1, b->a1, x, NULL, Nin, 1, train);
+    const float *src = sp->preact_shortcut ? b->a1 : x, *res = src;
+    if (sp->shortcut == SHORTCUT_B) {
+        ConvShape s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
+        conv_forward(b->scc, src, m->params + b->wsc, &s, m->col);
+        res = b->scc;
+    } else if (sp->shortcut == SHORTCUT_A) {
+        shortcut_a_forward(m->sc, src, sp->cin, sp->cout, B, b->H, b->W);
+        res = m->sc;
+    }
+    ConvShape s1 = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0), s2 = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
+    if (train) {
+        conv_forward(b->c1, b->a1, m->params + b->w1, &s1, m->col);
+        bn_fwd(m, &b->bn2, b->a2, b->c1, NULL, N, 1, train);
+    } else {
+        conv_bn_eval(m, &b->bn2, b->a2, b->a1, b->w1, &s1, NULL, 1);
+    }
+    conv_forward(b->out, b->a2, m->params + b->w2, &s2, m->col);
+    add_inplace(b->out, res, (long)sp->cout * N);
+}
+
+static void preact_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
+    const BlockSpec *sp = &b->spec;
+    const long N = (long)B * b->Ho * b->Wo, Nin = (long)B * b->H * b->W;
+    ConvShape s = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
+    conv_backward(g[1], m->grads + b->w2, g[0], b->a2, m->params + b->w2, &s, m->col); // dL/da2
+    bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, N);                            // dL/dc1
+    s = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0);
+    conv_backward(g[1], m->grads + b->w1, g[2], b->a1, m->params + b->w1, &s, m->col); // dL/da1, conv path
+    // The shortcut's gradient joins dL/da1 before bn1 (preact_shortcut) or dL/dx after it.
+    float *dsrc = g[1];
+    if (!sp->preact_shortcut) {
+        bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, Nin);
+        dsrc = g[2];
+    }
+    const float *src = sp->preact_shortcut ? b->a1 : x;
+    if (sp->shortcut == SHORTCUT_B) {
+        s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
+        conv_backward_acc(dsrc, m->grads + b->wsc, g[0], src, m->params + b->wsc, &s, m->col);
+    } else if (sp->shortcut == SHORTCUT_A) {
+        shortcut_a_backward_acc(dsrc, g[0], sp->cin, sp->cout, B, b->H, b->W);
+    } else {
+        add_inplace(dsrc, g[0], (long)sp->cout * N);
+    }
+    if (sp->preact_shortcut) bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, Nin);
+    swap(&g[0], &g[2]); // g[2] held dL/dx
+}
+
+// ---- head: (BN -> ReLU when spec.bn ->) global average pool -> linear ----------------------
+// a1 = relu(bn1(x)) (spec.bn), pooled = mean over the plane, logits = linear(pooled).
+
+static void head_plan(Planner *p, Block *b) {
+    const BlockSpec *sp = &b->spec;
+    b->Ho = b->Wo = 1;
+    if (sp->bn) {
+        plan_bn(p, &b->bn1, "bn", sp->cin);
+        b->a1 = plan_act(p, sp->cin, b->H, b->W);
+    }
+    b->w1 = plan_linear(p, "linear", sp->cout, sp->cin);
+    b->w2 = b->w1 + (long)sp->cout * sp->cin;
+    const long B = p->m->max_batch;
+    b->pooled = plan_floats(p, B * sp->cin);
+    b->dpooled = plan_floats(p, B * sp->cin);
+    b->out = p->m->logits = plan_floats(p, B * sp->cout);
+    p->m->dlogits = plan_floats(p, B * sp->cout);
+}
+
+static void head_forward(ResNet *m, Block *b, const float *x, int B, int train) {
+    const BlockSpec *sp = &b->spec;
+    if (sp->bn) {
+        bn_fwd(m, &b->bn1, b->a1, x, NULL, (long)B * b->H * b->W, 1, train);
+        x = b->a1;
+    }
+    avgpool_forward(b->pooled, x, sp->cin, B, b->H * b->W);
+    fc_forward(m->logits, b->pooled, m->params + b->w1, m->params + b->w2, B, sp->cin, sp->cout);
+}
+
+static void head_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
+    const BlockSpec *sp = &b->spec;
+    fc_backward(b->dpooled, m->grads + b->w1, m->grads + b->w2, m->dlogits, b->pooled, m->params + b->w1, B, sp->cin,
+                sp->cout);
+    avgpool_backward(g[0], b->dpooled, sp->cin, B, b->H * b->W);
+    if (sp->bn) {
+        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, x, (long)B * b->H * b->W);
+        swap(&g[0], &g[1]);
+    }
+}
+
+static double head_flops(const Block *b, int train) {
+    double f = 2.0 * b->spec.cin * b->spec.cout;
+    return train ? f + 2 * f : f;
+}
+
+static void head_summary(const ResNet *m, const Block *b, FILE *f) {
+    (void)m;
+    const BlockSpec *sp = &b->spec;
+    long bn = sp->bn ? 2L * sp->cin : 0;
+    if (sp->bn) row(f, "bn + relu", sp->cin, b->H, b->W, bn);
+    char name[48], out[16];
+    fprintf(f, "  %-28s %-16d %10d\n", "avgpool", sp->cin, 0);
+    snprintf(name, sizeof name, "linear %d->%d", sp->cin, sp->cout);
+    snprintf(out, sizeof out, "%d", sp->cout);
+    fprintf(f, "  %-28s %-16s %10ld\n", name, out, params_of(b) - bn);
+}
+
+const BlockOps block_ops[] = {
+    [BLOCK_STEM] = {stem_plan, stem_forward, stem_backward, stem_flops, stem_summary},
+    [BLOCK_BASIC] = {basic_plan, basic_forward, basic_backward, residual_flops, residual_summary},
+    [BLOCK_PREACT] = {preact_plan, preact_forward, preact_backward, residual_flops, residual_summary},
+    [BLOCK_HEAD] = {head_plan, head_forward, head_backward, head_flops, head_summary},
+};
