@@ -74,6 +74,8 @@ enum {
     CONV_KERNELS_ALL = CONV_USE_DIRECT | CONV_USE_WINOGRAD | CONV_USE_DIRECT_S2,
 };
 unsigned conv_set_kernels(unsigned mask);
+// The mask in force, for records of a run (summary.json).
+unsigned conv_kernels(void);
 
 // ---- the GEMM path -----------------------------------------------------------------------
 

@@ -119,7 +119,8 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     st.train = 0;
     double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
     char name[64];
-    printf("model: %s, batch %d, %d threads\n", model_name(&mo, name, sizeof name), batch, nthreads);
+    printf("model: %s, batch %d, %d thread%s\n", model_name(&mo, name, sizeof name), batch, nthreads,
+           plural_s(nthreads));
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);
     printf("train_gflops: %.1f\n", train_ips * resnet_flops_per_image(&m, 1) / 1e9);

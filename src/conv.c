@@ -49,6 +49,10 @@ unsigned conv_set_kernels(unsigned mask) {
     return was;
 }
 
+unsigned conv_kernels(void) {
+    return enabled;
+}
+
 // The shapes each kernel handles (its file's header says why):
 //  direct:   a zmm register holds 16 pixels of a plane, the tile is 4 output channels x 4
 //            vectors, and the tap masks of a plane live on the stack (at most 4096 pixels).
