@@ -45,6 +45,11 @@ void *xalloc_aligned_at(size_t n, const char *file, int line);
 double now_seconds(void); // monotonic clock
 size_t sys_memory_bytes(void); // physical memory of the machine (0: unknown)
 
+// "s" unless n is exactly 1, for counts in messages: "%ld epoch%s", n, plural_s(n).
+static inline const char *plural_s(double n) {
+    return n == 1 ? "" : "s";
+}
+
 // The filesystem helpers of the commands: create a directory and its parents; whether a
 // path (or dir/name) exists; write a whole text file.
 int fs_mkdir_p(const char *path, Err *e);

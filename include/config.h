@@ -58,6 +58,8 @@ int config_load_string(Config *c, const char *text, const char *name, Err *e);
 // Applies one "section.key=value" override (from --set). Same unknown-name errors. The value
 // is taken literally (trimmed, no comment stripping); one that a file could not hold (a
 // control character, or '#'/';' after a space) is refused so config_dump stays loadable.
+// An empty value ("section.key=") clears the key: it reverts to its default, as if neither
+// a file nor an earlier --set had set it (config_is_set 0, config_where "default").
 int config_set(Config *c, const char *assignment, Err *e);
 
 // Typed getters. Return ERR_OK and fill *out, or ERR_INPUT with a message like

@@ -86,6 +86,13 @@ enum {
     CONV_KERNELS_ALL = CONV_KERNELS_DEFAULT | CONV_USE_WINOGRAD4,
 };
 unsigned conv_set_kernels(unsigned mask);
+// The mask in force, for records of a run (summary.json).
+unsigned conv_kernels(void);
+// Names for the mask's bits ("direct", "winograd", "winograd-wgrad", "direct-s2", "winograd4"),
+// so that bench --kernels and summary.json speak of them alike. conv_kernel_bit: the bit named
+// by the n characters at name, 0 if none is; conv_kernels_string: "direct,winograd,..." or "none".
+unsigned conv_kernel_bit(const char *name, size_t n);
+void conv_kernels_string(unsigned mask, char *buf, size_t size);
 
 // ---- the GEMM path -----------------------------------------------------------------------
 

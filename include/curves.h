@@ -16,6 +16,7 @@
 typedef struct RunLog {
     int n; // rows
     double *epoch, *lr, *momentum, *train_loss, *train_acc, *test_loss, *test_acc; // (n); test NaN when empty
+    double *iteration, *seconds, *images_per_sec; // (n); log.csv's own columns, NaN from an iters.csv
     int per_step; // 1: read from an iters.csv (rows are steps, no test fields)
     // LR and momentum per step up to the last logged epoch, from the schedule.csv beside a
     // log (curves_read_schedule); nsched 0 when there is none.
@@ -42,7 +43,8 @@ void curves_default_label(const char *path, char *buf, size_t cap);
 // (same), and LR with momentum on the right axis (dashed), all against epochs. LR and
 // momentum are drawn per step where known (an iters.csv, or the schedule.csv beside a
 // log.csv), else at the logged epochs. Several logs are overlaid,
-// one colour per log, named by labels (NULL: curves_default_label).
+// one colour per log, named by labels (NULL: curves_default_label). SVG when png ends in
+// .svg (plot_write).
 int curves_write_png(const char *const *logs, const char *const *labels, int nlogs, const char *png, Err *e);
 
 #endif

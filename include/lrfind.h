@@ -17,8 +17,8 @@
 #define LRFIND_BETA 0.98       // EMA factor of the smoothed loss (fastai)
 #define LRFIND_DIVERGE 4.0     // stop when smoothed > LRFIND_DIVERGE x best smoothed
 #define LRFIND_WARMUP 10       // the best loss is tracked from this iteration (0-based) on
-#define LRFIND_SKIP_START 10   // points left out of plots and advice at the start...
-#define LRFIND_SKIP_END 5      // ...and at the end (fastai's skip_start / skip_end)
+#define LRFIND_SKIP_START 10   // the start-up transient, left out of plots and advice (fastai's
+                               // skip_start), unless fewer than 5 points would remain
 #define LRFIND_MAX_SWEEP 16
 
 enum { LRFIND_GO = 0, LRFIND_STOP_NAN, LRFIND_STOP_DIVERGED, LRFIND_STOP_END };
@@ -59,19 +59,63 @@ void lrfind_smoother_init(LrFindSmoother *s);
 // LRFIND_STOP_DIVERGED when smoothed > 4 x best, else LRFIND_GO.
 int lrfind_smoother_feed(LrFindSmoother *s, double loss, double *smoothed);
 
-// What the curve suggests. Points are looked at from LRFIND_SKIP_START to n-LRFIND_SKIP_END
-// (all points when fewer than 5 would remain), non-finite ones ignored.
+// ---- what a curve suggests (the rule is described at the top of lrfind.c) --------------
+
+#define LRFIND_MIN_DROP 0.05   // a descent counts when the loss falls 5% below its start level
+#define LRFIND_ACC_TOL 0.01    // test accuracy within 1 point of its best is on the plateau
+
+// The loss curve's verdict.
+enum {
+    LRFIND_ADVICE_OK = 0,        // a descent, then divergence: max_lr is set
+    LRFIND_ADVICE_TOO_SHORT,     // fewer than 3 finite losses to look at
+    LRFIND_ADVICE_NO_DESCENT,    // the loss never fell LRFIND_MIN_DROP below its start level
+    LRFIND_ADVICE_NO_DIVERGENCE, // it fell, but never climbed back nor stopped: no edge seen
+};
+// The test curve's verdict (--eval-every).
+enum {
+    LRFIND_TEST_NONE = 0,      // fewer than 3 evaluations
+    LRFIND_TEST_OK,            // accuracy rose, then stopped rising before the last evaluation
+    LRFIND_TEST_STILL_RISING,  // best (within LRFIND_ACC_TOL) only at the last evaluation
+    LRFIND_TEST_NO_RISE,       // best (within LRFIND_ACC_TOL) already at the first evaluation
+};
+
+// Half-width h of the smoothing window (2h+1 steps): max(2, n/25), at most 100.
+int lrfind_smooth_halfwidth(int n);
+// Zero-lag smoothing of the raw losses: a running median over 2h+1 steps, then a running
+// mean over 2h+1 steps, both centred (the window slides inward at the ends, keeping its
+// width). Only the finite prefix loss[0..m) is used; out[m..n) is NaN. Returns m.
+int lrfind_smooth(const double *loss, int n, double *out);
+
 typedef struct LrFindAdvice {
-    int ok;             // 0: too few finite points
-    int i_min, i_steep; // indices into the curve
-    double lr_min;      // LR at the minimum smoothed loss
-    double loss_min;
-    double lr_steep;    // LR where the smoothed loss falls fastest against log LR, before the minimum
-    double max_lr;      // suggested max LR of a 1cycle: lr_min / 10 (see lrfind.c)
+    int status;             // LRFIND_ADVICE_*
+    int lo, hi;             // points [lo, hi) looked at: the start-up transient skipped, up
+                            // to the last finite loss
+    int i_min, i_div;       // lowest smoothed loss; where it diverges (-1: none)
+    double loss_start;      // smoothed loss at lo, the level a descent is measured from
+    double loss_min, loss_end;
+    double lr_min, lr_div;  // LR at i_min and i_div (NaN: none)
+    double max_lr;          // the loss curve's max LR: lr_div / 10 (NaN unless OK)
+    int test;               // LRFIND_TEST_*
+    int n_evals, i_acc;     // evaluations seen; where accuracy stops rising (-1: none)
+    double acc_first, acc_best;
+    double lr_acc;          // LR at i_acc (NaN unless LRFIND_TEST_OK)
+    double suggest;         // the advice: lr_acc when the test curve gives one, else max_lr (or NaN)
+    int from_test;          // 1 when suggest comes from the test curve
 } LrFindAdvice;
 
-void lrfind_window(int n, int *lo, int *hi); // the [lo, hi) range the plot and advice use
-LrFindAdvice lrfind_advise(const double *lr, const double *smooth, int n);
+// The rule on one curve of n points: lr, raw loss (a non-finite loss ends the curve) and
+// test accuracy (NULL, or NaN where not evaluated); stop is the curve's LRFIND_STOP_*.
+// smooth (n values, may be NULL) receives the smoothed loss the rule used.
+LrFindAdvice lrfind_advise(const double *lr, const double *loss, const double *test_acc, int n, int stop,
+                           double *smooth);
+LrFindAdvice lrfind_advise_curve(const LrFindCurve *c, double *smooth);
+
+// The lines of a config that use a suggested max LR under a schedule policy (the resolved
+// name, schedule.h), e.g. "max_lr = 0.43" for onecycle, "lr = 0.43" for clr_beta; the
+// schedule's own ratio of peak to starting LR (start_ratio, >= 1) gives the low end it
+// implies. Written to buf as text lines, each indented by `indent`; returns buf.
+char *lrfind_config_lines(const char *policy, double max_lr, double start_ratio, const char *indent, char *buf,
+                          size_t cap);
 
 // One step of the model being tested: train on the next batch at (lr, momentum) and return
 // the batch loss (NaN/Inf allowed: the driver stops). eval (optional) fills test loss/acc.
@@ -93,8 +137,11 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e);
 // with_eval), one row per step of every curve; NaN losses are written as "nan", missing
 // evaluations as empty fields.
 int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int with_eval, Err *e);
-// Smoothed loss against LR (log x unless linear), the window of lrfind_window per curve, one
-// line per curve; with_eval adds a panel of test accuracy (left) and test loss (right axis).
+// The smoothed loss of lrfind_smooth against LR (log x unless linear) from the end of the
+// start-up transient on, one line per curve, cut where it climbs far above its range (see
+// lrfind.c); one curve adds its raw loss, faint, and the advice's marks, labelled, with the
+// x axis widened to hold them. with_eval adds a panel of test loss (left) and accuracy
+// (right axis), marked where accuracy stops rising.
 int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int linear, int with_eval, Err *e);
 
 #endif

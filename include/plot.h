@@ -25,6 +25,9 @@ typedef struct PlotPanel {
     const double *vlines;                  // x positions of vertical markers (e.g. phase
                                            // boundaries), dashed grey; outside the x range: not drawn
     int nvlines;
+    const char *const *vlabels;            // NULL, or a label per marker (NULL or "": none), written
+                                           // at the top of the plot area beside it, one row each
+    int vlines_in_range;                   // 1: the x range grows to hold every marker
 } PlotPanel;
 
 // Renders panels side by side in a width x height RGB image and writes it as PNG.
@@ -34,6 +37,19 @@ typedef struct PlotPanel {
 // outside 16..16384, no panels, n > 0 without data), ERR_RUNTIME when the file cannot be
 // written; the message names the path.
 int plot_write_png(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e);
+
+// The same figure as SVG: every line, rectangle and text of the PNG as a vector element at
+// the same coordinates (text in a sans-serif font stretched to the bitmap font's widths,
+// curves clipped to their plot area), so it scales for papers and slides. Same errors.
+int plot_write_svg(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e);
+// PNG or SVG by the file's extension (.png, .svg, any case); any other is ERR_INPUT naming
+// it, before anything is drawn.
+enum { PLOT_PNG, PLOT_SVG };
+int plot_format(const char *path); // PLOT_PNG, PLOT_SVG, or -1
+int plot_check_path(const char *path, Err *e);
+int plot_write(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e);
+// The SVG text in memory (*svg malloc'd; NULL on error). Used by tests.
+int plot_render_svg(char **svg, int width, int height, const PlotPanel *panels, int npanels, Err *e);
 
 // Renders into memory (img->rgb allocated here; free with image_free). Used by tests.
 // On error img is left empty (rgb NULL).

@@ -57,8 +57,8 @@ long schedule_epochs(const Schedule *s);
 double schedule_wd_mult(const Schedule *s, int follow_lr, int norm, double lr);
 
 // The schedule as CSV (header `iteration,epoch,lr,momentum`, one row per step) and as a
-// PNG plot (LR, and momentum when it varies, phase boundaries marked). x_epochs selects
-// epochs instead of iterations on the x axis of the plot.
+// PNG plot (LR, and momentum when it varies, phase boundaries marked; SVG when the path ends
+// in .svg, plot_write). x_epochs selects epochs instead of iterations on the x axis.
 int schedule_write_csv(const Schedule *s, const char *path, Err *e);
 int schedule_write_png(const Schedule *s, const char *path, int x_epochs, Err *e);
 

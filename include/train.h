@@ -49,14 +49,15 @@ typedef struct EvalResult {
 } EvalResult;
 
 // What trainer_run reports to its caller (the training loop itself prints nothing).
-enum { TRAIN_STEP, TRAIN_STOPPED, TRAIN_EPOCH, TRAIN_WARNING };
+enum { TRAIN_STEP, TRAIN_STOPPED, TRAIN_EPOCH, TRAIN_WARNING, TRAIN_DIVERGED };
 struct RunLogEpoch;
 typedef struct TrainProgress {
     int event;            // TRAIN_*
     int epoch;            // TRAIN_STEP: the epoch under way (1-based); TRAIN_EPOCH: the one just done
     long epochs;          // of the run
     long batch, batches;  // steps done in this epoch, and its steps
-    double loss, acc;     // this epoch's running mean training loss and accuracy
+    double loss, acc;     // this epoch's running mean training loss and accuracy (TRAIN_DIVERGED:
+                          // the loss of the step that diverged)
     double lr, momentum;  // of the last step
     double images_per_sec, eta_seconds;
     double seconds;       // TRAIN_EPOCH: run time so far
@@ -120,8 +121,9 @@ EvalResult trainer_evaluate(Trainer *t, const CifarSet *set);
 // Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv,
 // the run log), redrawing DIR/curves.png and writing DIR/checkpoint.ckpt every
 // checkpoint_every epochs and at the end. Progress goes to t->progress; nothing is printed.
-// Returns the final test evaluation in *final. Fails (ERR_RUNTIME) on a non-finite or
-// exploding loss, naming step, LR and momentum, keeping the last good checkpoint.
+// Returns the final test evaluation in *final. Fails (ERR_RUNTIME, after a TRAIN_DIVERGED
+// report) on a non-finite or exploding loss, naming step, LR and momentum and whether a
+// good checkpoint is kept.
 // Returns ERR_INTERRUPTED after saving a checkpoint when *stop is set or stop_at_step hit.
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e);
 

@@ -47,18 +47,6 @@ typedef struct BenchArgs {
     double seconds;
 } BenchArgs;
 
-// --kernels: names for conv_set_kernels' mask, so that one binary can time the kernels
-// against each other (winograd-wgrad off: the weight gradient as before issue 15).
-static const struct {
-    const char *name;
-    unsigned bit;
-} kernel_names[] = {{"direct", CONV_USE_DIRECT},
-                    {"winograd", CONV_USE_WINOGRAD},
-                    {"winograd-wgrad", CONV_USE_WINOGRAD_WGRAD},
-                    {"direct-s2", CONV_USE_DIRECT_S2},
-                    {"winograd4", CONV_USE_WINOGRAD4}};
-enum { NKERNEL_NAMES = sizeof kernel_names / sizeof kernel_names[0] };
-
 static int parse_kernels(const char *v, unsigned *mask) {
     if (!strcmp(v, "default")) return *mask = CONV_KERNELS_DEFAULT, ERR_OK;
     if (!strcmp(v, "all")) return *mask = CONV_KERNELS_ALL, ERR_OK;
@@ -66,25 +54,15 @@ static int parse_kernels(const char *v, unsigned *mask) {
     *mask = 0;
     for (const char *p = v;;) {
         size_t n = strcspn(p, ",");
-        int k = 0;
-        while (k < NKERNEL_NAMES && (strlen(kernel_names[k].name) != n || strncmp(p, kernel_names[k].name, n))) k++;
-        if (k == NKERNEL_NAMES)
+        unsigned bit = conv_kernel_bit(p, n);
+        if (!bit)
             return cli_usage_error("--kernels takes default, all, none or a comma-separated list of direct, "
                                    "winograd, winograd-wgrad, direct-s2, winograd4; got '%s'",
                                    v);
-        *mask |= kernel_names[k].bit;
+        *mask |= bit;
         if (!p[n]) return ERR_OK;
         p += n + 1;
     }
-}
-
-// "direct,winograd,..." for the mask, or "none".
-static void kernels_string(unsigned mask, char *buf, size_t size) {
-    buf[0] = 0;
-    for (int k = 0; k < NKERNEL_NAMES; k++)
-        if (mask & kernel_names[k].bit)
-            snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? "," : "", kernel_names[k].name);
-    if (!buf[0]) snprintf(buf, size, "none");
 }
 
 static int bench_option(void *ctx, const char *s, const char *v) {
@@ -163,9 +141,10 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     st.train = 0;
     double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
     char name[64];
-    printf("model: %s, batch %d, %d threads\n", model_name(&mo, name, sizeof name), batch, nthreads);
+    printf("model: %s, batch %d, %d thread%s\n", model_name(&mo, name, sizeof name), batch, nthreads,
+           plural_s(nthreads));
     char kn[96];
-    kernels_string(b.kernels, kn, sizeof kn);
+    conv_kernels_string(b.kernels, kn, sizeof kn);
     printf("conv_kernels: %s\n", kn);
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);

@@ -61,8 +61,9 @@ int cmd_export(int argc, char **argv) {
     int rc = checkpoint_read_step(ckpt, &step, &e) || statedict_write_npz(&m, step, out, &e);
     char name[64];
     if (!rc)
-        printf("exported %s (%ld parameters, %d arrays, trained %ld steps) to %s\n",
-               model_name(&m.opt, name, sizeof name), m.nparams, statedict_count(&m), step, out);
+        printf("exported %s (%ld parameters, %d arrays, trained %ld step%s) to %s\n",
+               model_name(&m.opt, name, sizeof name), m.nparams, statedict_count(&m), step, plural_s((double)step),
+               out);
     resnet_free(&m);
     return rc ? cli_fail(&e) : ERR_OK;
 }

@@ -44,8 +44,9 @@ int cmd_info(int argc, char **argv) {
            oo.wd, oo.wd_bn_bias ? "" : " (not on BN/bias)");
     printf("memory: %.2f GiB planned (model at batch %d, optimiser, data)\n",
            (double)planned / (1024.0 * 1024.0 * 1024.0), to.batch_size);
-    printf("schedule: %s, %ld epochs x %ld steps (batch %d) = %ld steps\n", s.policy, schedule_epochs(&s), spe,
-           to.batch_size, s.total);
+    long ep = schedule_epochs(&s);
+    printf("schedule: %s, %ld epoch%s x %ld step%s (batch %d) = %ld step%s\n", s.policy, ep, plural_s(ep), spe,
+           plural_s(spe), to.batch_size, s.total, plural_s(s.total));
     schedule_free(&s);
     return ERR_OK;
 }

@@ -5,6 +5,7 @@
 #include "cpu.h"
 #include "curves.h"
 #include "lrfind.h"
+#include "schedule.h"
 #include "rundir.h"
 #include <errno.h>
 #include <math.h>
@@ -56,12 +57,14 @@ static int parse_sweep(const char *v, int *kind, double *vals, int *n) {
     }
 }
 
-static void print_advice(const LrFindCurve *c, int nc) {
+// What the rule of lrfind.c makes of each curve, and the config lines for the run's policy.
+static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, const char *policy,
+                         double start_ratio) {
     int best_curve = -1;
     double best_loss = INFINITY;
     for (int k = 0; k < nc; k++) {
         const LrFindCurve *k_ = &c[k];
-        LrFindAdvice a = lrfind_advise(k_->lr, k_->smooth, k_->n);
+        LrFindAdvice a = lrfind_advise_curve(k_, NULL);
         printf("%s: %d of %d steps", k_->label, k_->n, k_->cap);
         if (k_->stop == LRFIND_STOP_NAN)
             printf(", stopped: loss not finite at lr %.4g\n", k_->lr[k_->n - 1]);
@@ -69,22 +72,58 @@ static void print_advice(const LrFindCurve *c, int nc) {
             printf(", stopped: smoothed loss %.4g > %g x best %.4g at lr %.4g\n", k_->smooth[k_->n - 1], LRFIND_DIVERGE,
                    k_->best, k_->lr[k_->n - 1]);
         else
-            printf(" (did not diverge: a larger --end would show where it does)\n");
-        if (!a.ok) {
-            printf("  too few points for advice\n");
+            printf(", up to lr %.4g without stopping\n", k_->lr[k_->n - 1]);
+        if (a.status == LRFIND_ADVICE_TOO_SHORT) {
+            printf("  too few steps for advice from the loss (%d finite losses)\n", a.hi);
+        } else {
+            printf("  loss, smoothed over %d steps (centred): %.4f at lr %.3g where the advice starts%s, lowest %.4f "
+                   "at lr %.3g, %.4f at lr %.3g\n",
+                   2 * lrfind_smooth_halfwidth(a.hi) + 1, a.loss_start, k_->lr[a.lo],
+                   a.lo ? " (the first steps are start-up)" : "", a.loss_min, a.lr_min, a.loss_end,
+                   k_->lr[a.hi - 1]);
+            if (a.loss_min < best_loss) {
+                best_loss = a.loss_min;
+                best_curve = k;
+            }
+        }
+        if (a.status == LRFIND_ADVICE_NO_DESCENT)
+            printf("  no descent: the loss never fell %g%% below its start level, so the range says nothing yet; "
+                   "start lower (--start %.2g) or take more steps (--iters)\n",
+                   100 * LRFIND_MIN_DROP, o->start / 100);
+        else if (a.status == LRFIND_ADVICE_NO_DIVERGENCE)
+            printf("  no divergence up to lr %.3g: the loss never climbed back above its start level, so its lowest "
+                   "point is only where the range ends and gives no max LR; run again with --end %.3g\n",
+                   k_->lr[a.hi - 1], o->end * 10);
+        else if (a.status == LRFIND_ADVICE_OK)
+            printf("  the loss diverges at lr %.3g (%s); a tenth of that: %.2g\n", a.lr_div,
+                   a.i_div < a.hi - 1 || (a.i_div == a.hi - 1 && a.loss_end > a.loss_start)
+                       ? "back above its start level"
+                       : "where the test stopped",
+                   a.max_lr);
+        if (a.n_evals >= 3) {
+            printf("  test accuracy over %d evaluations: %.2f%% at the first, best %.2f%%", a.n_evals,
+                   100 * a.acc_first, 100 * a.acc_best);
+            if (a.test == LRFIND_TEST_OK)
+                printf("; stops rising at lr %.3g\n", a.lr_acc);
+            else if (a.test == LRFIND_TEST_STILL_RISING)
+                printf("; still rising at the last evaluation, so no max LR from it (widen the range)\n");
+            else
+                printf("; highest already at the first evaluation, so no max LR from it (start lower)\n");
+        } else if (a.n_evals > 0) {
+            printf("  test accuracy: %d evaluation%s, too few to read (3 or more: a smaller --eval-every)\n",
+                   a.n_evals, a.n_evals == 1 ? "" : "s");
+        }
+        if (!isfinite(a.suggest)) {
+            printf("  no suggested max LR from this curve\n");
             continue;
         }
-        printf("  minimum smoothed loss %.4f at lr %.3g\n", a.loss_min, a.lr_min);
-        printf("  steepest descent at lr %.3g\n", a.lr_steep);
-        printf("  suggested max LR %.2g (a tenth of the minimum point), min LR %.2g:\n", a.max_lr, a.max_lr / 10);
-        printf("    [schedule]\n    lr = %.2g\n    use_clr_beta = 10, 13.68, 0.95, 0.85\n", a.max_lr);
-        if (a.loss_min < best_loss) {
-            best_loss = a.loss_min;
-            best_curve = k;
-        }
+        char lines[600];
+        printf("  suggested max LR %.2g (%s):\n%s", a.suggest,
+               a.from_test ? "where test accuracy stops rising, Smith's rule" : "a tenth of where the loss diverges",
+               lrfind_config_lines(policy, a.suggest, start_ratio, "    ", lines, sizeof lines));
     }
     if (nc > 1 && best_curve >= 0)
-        printf("lowest minimum smoothed loss: %s (%.4f)\n", c[best_curve].label, best_loss);
+        printf("lowest smoothed loss: %s (%.4f)\n", c[best_curve].label, best_loss);
 }
 
 typedef struct LrFindArgs {
@@ -165,8 +204,9 @@ int cmd_lrfind(int argc, char **argv) {
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
     char name[64];
-    fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d threads; lr %g -> %g (%s) over %d steps\n",
-            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads, o.start, o.end,
+    fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
+            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads,
+            plural_s(nthreads), o.start, o.end,
             o.linear ? "linear" : "exponential", o.iters);
     rc = ERR_OK;
     for (int k = 0; k < nc && !rc; k++) {
@@ -187,9 +227,15 @@ int cmd_lrfind(int argc, char **argv) {
             (rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0, &e)))
             break;
     }
+    // The policy's own ratio of peak to starting LR, for the min LR the advice implies.
+    char policy[sizeof t.sched.policy];
+    double lr0, mom0;
+    snprintf(policy, sizeof policy, "%s", t.sched.policy);
+    schedule_at(&t.sched, 0, &lr0, &mom0);
+    double start_ratio = lr0 > 0 ? t.sched.lr_peak / lr0 : 1;
     trainer_free(&t);
     if (!rc) {
-        print_advice(curves, nc);
+        print_advice(curves, nc, &o, policy, start_ratio);
         printf("wrote %s, %s, %s\n", csv, png, cfg);
     }
     for (int k = 0; k < nc; k++) lrfind_curve_free(&curves[k]);

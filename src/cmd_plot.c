@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "curves.h"
+#include "plot.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +41,16 @@ int cmd_plot(int argc, char **argv) {
     if (!rc && !nlogs) rc = cli_usage_error("%s", "plot needs at least one LOG.csv");
     if (!rc && labels && nlabels != nlogs) {
         char buf[64];
-        snprintf(buf, sizeof buf, "%d labels for %d logs", nlabels, nlogs);
+        snprintf(buf, sizeof buf, "%d label%s for %d log%s", nlabels, plural_s(nlabels), nlogs, plural_s(nlogs));
         rc = cli_usage_error("--labels: need one label per log, got %s", buf);
     }
+    Err e = {0};
+    if (!rc && plot_check_path(png, &e)) rc = cli_fail(&e); // .png or .svg
     if (!rc) {
-        Err e = {0};
         if (curves_write_png(logs, labels, nlogs, png, &e))
             rc = cli_fail(&e);
         else
-            printf("wrote %s (%d log%s)\n", png, nlogs, nlogs > 1 ? "s" : "");
+            printf("wrote %s (%d log%s)\n", png, nlogs, plural_s(nlogs));
     }
     free(labels);
     free(label_buf);

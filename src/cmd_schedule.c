@@ -6,6 +6,7 @@
 #include "config.h"
 #include "cpu.h"
 #include "optim.h"
+#include "plot.h"
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
@@ -27,6 +28,7 @@ int cmd_schedule(int argc, char **argv) {
         x_epochs = 1;
     else if (a.x && strcmp(a.x, "iterations"))
         return cli_usage_error("--x must be iterations or epochs, got '%s'", a.x);
+    if (a.png && plot_check_path(a.png, &e)) return cli_fail(&e); // .png or .svg, before any work
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     TrainOptions to;
     CifarOptions co;
@@ -43,8 +45,10 @@ int cmd_schedule(int argc, char **argv) {
         schedule_free(&s);
         return cli_fail(&e);
     }
-    printf("schedule %s: %ld epochs x %ld steps = %ld steps%s%s%s%s\n", s.policy, schedule_epochs(&s), spe, s.total,
-           csv ? "; csv " : "", csv ? csv : "", png ? "; png " : "", png ? png : "");
+    long ep = schedule_epochs(&s);
+    printf("schedule %s: %ld epoch%s x %ld step%s = %ld step%s%s%s%s%s\n", s.policy, ep, plural_s(ep), spe,
+           plural_s(spe), s.total, plural_s(s.total), csv ? "; csv " : "", csv ? csv : "", png ? "; png " : "",
+           png ? png : "");
     schedule_free(&s);
     return ERR_OK;
 }

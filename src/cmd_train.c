@@ -7,6 +7,8 @@
 #include "config.h"
 #include "cpu.h"
 #include "optim.h"
+#include "progress.h"
+#include "summary.h"
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
@@ -39,30 +41,29 @@ static void install_stop_handlers(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static void fmt_duration(char *buf, size_t cap, double s) {
-    long x = (long)(s + 0.5);
-    if (x >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", x / 60, x % 60);
-}
+// The progress lines on stderr: live (one line redrawn every step, fitted to the terminal's
+// width so it never wraps) on a terminal, else about ten plain lines per epoch; one summary
+// line per epoch either way.
+typedef struct TrainUi {
+    int live;     // one line redrawn in place
+    int diverged; // a TRAIN_DIVERGED came: the run's status for summary.json
+} TrainUi;
 
-// The progress lines on stderr: live (one line redrawn every step) on a terminal, else
-// about ten plain lines per epoch; one summary line per epoch either way.
 static void print_progress(void *ctx, const TrainProgress *p) {
-    const int live = *(const int *)ctx;
+    TrainUi *ui = ctx;
+    const int live = ui->live;
+    ui->diverged |= p->event == TRAIN_DIVERGED;
     switch (p->event) {
     case TRAIN_STEP: {
         long every = live ? 1 : (p->batches >= 10 ? p->batches / 10 : 1);
         if (p->batch % every && p->batch != p->batches) return;
-        char eta[32];
-        fmt_duration(eta, sizeof eta, p->eta_seconds);
-        fprintf(stderr, "%sepoch %d/%ld  batch %ld/%ld  loss %.4f  acc %.2f%%  lr %.4g  mom %.3g  %.0f img/s  ETA %s%s",
-                live ? "\r\033[K" : "", p->epoch, p->epochs, p->batch, p->batches, p->loss, 100.0 * p->acc, p->lr,
-                p->momentum, p->images_per_sec, eta, live ? "" : "\n");
+        char line[256];
+        progress_line(line, sizeof line, p, live ? progress_term_width(2) : 0);
+        fprintf(stderr, "%s%s%s", live ? "\r\033[K" : "", line, live ? "" : "\n");
         break;
     }
     case TRAIN_STOPPED:
+    case TRAIN_DIVERGED: // the message follows on its own line
         if (live) fprintf(stderr, "\n");
         break;
     case TRAIN_EPOCH: {
@@ -75,7 +76,7 @@ static void print_progress(void *ctx, const TrainProgress *p) {
         break;
     }
     case TRAIN_WARNING:
-        fprintf(stderr, "onecycle: warning: %s\n", p->warning);
+        fprintf(stderr, "%sonecycle: warning: %s\n", live ? "\r\033[K" : "", p->warning);
         break;
     }
     fflush(stderr);
@@ -221,19 +222,36 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         fprintf(stderr, "config %s -> %s%s%s\n", a.config, outdir, a.init_from ? ", weights from " : "",
                 a.init_from ? a.init_from : "");
     char name[64];
-    fprintf(stderr, "model %s, %ld parameters, %.2f GiB of memory planned for batch %d; data %d train / %d test images from %s\n",
-            model_name(&t.model_opt, name, sizeof name), t.net.nparams, gib(t.planned_bytes), t.opt.batch_size, t.train.n,
-            t.test.n, t.data.dir);
-    fprintf(stderr, "schedule %s: %ld epochs x %ld steps of batch %d = %ld steps\n", t.sched.policy,
-            schedule_epochs(&t.sched), t.steps_per_epoch, t.opt.batch_size, t.sched.total);
-    static int live;
-    live = t.opt.progress < 0 ? isatty(2) : t.opt.progress;
+    fprintf(stderr,
+            "model %s, %ld parameters, %.2f GiB of memory planned for batch %d; data %d train / %d test images from %s\n",
+            model_name(&t.model_opt, name, sizeof name), t.net.nparams, gib(t.planned_bytes), t.opt.batch_size,
+            t.train.n, t.test.n, t.data.dir);
+    long ep = schedule_epochs(&t.sched);
+    fprintf(stderr, "schedule %s: %ld epoch%s x %ld step%s of batch %d = %ld step%s\n", t.sched.policy, ep,
+            plural_s(ep), t.steps_per_epoch, plural_s(t.steps_per_epoch), t.opt.batch_size, t.sched.total,
+            plural_s(t.sched.total));
+    static TrainUi ui;
+    ui = (TrainUi){.live = t.opt.progress < 0 ? isatty(2) : t.opt.progress};
     t.progress = print_progress;
-    t.progress_ctx = &live;
+    t.progress_ctx = &ui;
+    // DIR/summary.json when the run ends, however it ends; a resumed run keeps its start.
+    RunSummary sum = {.config = &c, .openblas_core = ci->core, .threads = nthreads, .steps_planned = t.sched.total,
+                      .epochs_planned = ep};
+    if (!(a.resume && summary_read_started(outdir, sum.started, sizeof sum.started)))
+        summary_now(sum.started, sizeof sum.started);
     EvalResult final;
     rc = trainer_run(&t, outdir, dump, &final, &e);
+    sum.status = !rc ? "finished" : rc == ERR_INTERRUPTED ? "interrupted" : ui.diverged ? "diverged" : "failed";
+    sum.message = rc ? e.msg : NULL;
+    sum.steps_done = t.step;
+    sum.seconds = t.seconds;
+    summary_now(sum.ended, sizeof sum.ended);
+    Err se = {0};
+    int src = summary_write(outdir, &sum, &se);
     trainer_free(&t);
+    if (rc && src) fprintf(stderr, "onecycle: warning: %s\n", se.msg);
     if (rc) return cli_fail(&e);
+    if (src) return cli_fail(&se);
     printf("final test accuracy: %.2f%% (test loss %.4f)\n", 100 * final.acc, final.loss);
     printf("test_accuracy: %.4f\n", final.acc);
     return ERR_OK;

@@ -479,6 +479,16 @@ int config_set(Config *c, const char *assignment, Err *e) {
                            "would read as a comment",
                            s->name, k->key, *p);
     }
+    // An empty value clears the key: back to its default, as if no file or earlier --set had
+    // named it (so `--set schedule.lr=` takes a now-unused key out when switching policy).
+    if (v0 == v1) {
+        int i = entry_index(c, s->name, k->key);
+        if (i >= 0) {
+            memmove(&c->e[i], &c->e[i + 1], sizeof c->e[0] * (size_t)(c->n - i - 1));
+            c->n--;
+        }
+        return ERR_OK;
+    }
     return put_entry(c, s->name, k->key, v0, (size_t)(v1 - v0), "--set", NULL, e);
 }
 

@@ -49,6 +49,34 @@ unsigned conv_set_kernels(unsigned mask) {
     return was;
 }
 
+unsigned conv_kernels(void) {
+    return enabled;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} kernel_names[] = {{"direct", CONV_USE_DIRECT},
+                    {"winograd", CONV_USE_WINOGRAD},
+                    {"winograd-wgrad", CONV_USE_WINOGRAD_WGRAD},
+                    {"direct-s2", CONV_USE_DIRECT_S2},
+                    {"winograd4", CONV_USE_WINOGRAD4}};
+enum { NKERNEL_NAMES = sizeof kernel_names / sizeof kernel_names[0] };
+
+unsigned conv_kernel_bit(const char *name, size_t n) {
+    for (int k = 0; k < NKERNEL_NAMES; k++)
+        if (strlen(kernel_names[k].name) == n && !strncmp(name, kernel_names[k].name, n)) return kernel_names[k].bit;
+    return 0;
+}
+
+void conv_kernels_string(unsigned mask, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int k = 0; k < NKERNEL_NAMES; k++)
+        if (mask & kernel_names[k].bit)
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? "," : "", kernel_names[k].name);
+    if (!buf[0]) snprintf(buf, size, "none");
+}
+
 // The shapes each kernel handles (its file's header says why):
 //  direct:   a zmm register holds 16 pixels of a plane, the tile is 4 output channels x 4
 //            vectors, and the tap masks of a plane live on the stack (at most 4096 pixels).

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NFIELDS = 10, F_EPOCH = 0, F_LR = 2, F_MOM = 3, F_TRAIN_LOSS = 4, F_TRAIN_ACC = 5, F_TEST_LOSS = 6, F_TEST_ACC = 7 };
+enum { NFIELDS = 10, F_EPOCH = 0, F_ITER = 1, F_LR = 2, F_MOM = 3, F_TRAIN_LOSS = 4, F_TRAIN_ACC = 5, F_TEST_LOSS = 6,
+       F_TEST_ACC = 7, F_SECONDS = 8, F_IPS = 9 };
 static const char *const field_names[NFIELDS] = {"epoch", "iteration", "lr", "momentum", "train_loss",
                                                  "train_acc", "test_loss", "test_acc", "seconds", "images_per_sec"};
 
@@ -24,6 +25,9 @@ void curves_free_log(RunLog *log) {
     free(log->train_acc);
     free(log->test_loss);
     free(log->test_acc);
+    free(log->iteration);
+    free(log->seconds);
+    free(log->images_per_sec);
     free(log->sched_epoch);
     free(log->sched_lr);
     free(log->sched_mom);
@@ -31,8 +35,8 @@ void curves_free_log(RunLog *log) {
 }
 
 static void grow(RunLog *log, int cap) {
-    double **cols[] = {&log->epoch, &log->lr, &log->momentum, &log->train_loss,
-                       &log->train_acc, &log->test_loss, &log->test_acc};
+    double **cols[] = {&log->epoch,     &log->lr,        &log->momentum,  &log->train_loss, &log->train_acc,
+                       &log->test_loss, &log->test_acc, &log->iteration, &log->seconds,    &log->images_per_sec};
     for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
         double *p = realloc(*cols[k], sizeof(double) * (size_t)cap);
         if (!p) {
@@ -130,7 +134,7 @@ static int read_numeric_csv(FILE *f, const char *path, const char *header, int n
 static int read_iters(FILE *f, const char *path, RunLog *log, Err *e) {
     double *cols[6] = {0};
     int rows, rc = read_numeric_csv(f, path, CURVES_ITERS_HEADER, 6, cols, &rows, e);
-    free(cols[0]);
+    log->iteration = cols[0];
     log->n = rows;
     log->per_step = 1;
     log->epoch = cols[1];
@@ -140,7 +144,9 @@ static int read_iters(FILE *f, const char *path, RunLog *log, Err *e) {
     log->train_acc = cols[5];
     log->test_loss = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
     log->test_acc = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) log->test_loss[i] = log->test_acc[i] = NAN;
+    log->seconds = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
+    log->images_per_sec = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) log->test_loss[i] = log->test_acc[i] = log->seconds[i] = log->images_per_sec[i] = NAN;
     if (!rc && rows == 0) rc = err_set(e, ERR_INPUT, "%s: no steps logged yet (only the header)", path);
     return rc;
 }
@@ -226,6 +232,9 @@ int curves_read_log(const char *path, RunLog *log, Err *e) {
         log->train_acc[i] = v[F_TRAIN_ACC];
         log->test_loss[i] = v[F_TEST_LOSS];
         log->test_acc[i] = v[F_TEST_ACC];
+        log->iteration[i] = v[F_ITER];
+        log->seconds[i] = v[F_SECONDS];
+        log->images_per_sec[i] = v[F_IPS];
     }
     if (!rc && ferror(f)) rc = err_set(e, ERR_INPUT, "%s: read error", path);
     fclose(f);
@@ -332,7 +341,7 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
              .xlabel = "epoch", .ylabel = "learning rate",
              .y2label = "momentum", .series = ps[S_LR], .nseries = ns[S_LR]},
         };
-        rc = plot_write_png(png, 1800, 500, panels, 3, e);
+        rc = plot_write(png, 1800, 500, panels, 3, e); // PNG, or SVG for a .svg path
     }
     for (int k = 0; k < nlogs; k++) curves_free_log(&L[k]);
     free(L);

@@ -1,14 +1,43 @@
 // lrfind.c: the LR range test: LR sequence, loss smoothing, stop rule, advice, the loop
 // over a Trainer, and its CSV and PNG outputs.
 //
-// The suggested max LR is lr_min / 10, lr_min being the LR at the minimum smoothed loss.
-// Why: at lr_min the loss has stopped falling and is about to blow up, so it is already too
-// large to train at; the loss falls steeply about a decade below it. Smith (2018) takes as
-// max LR "the largest value where the loss is still decreasing", and fastai's rule of a
-// tenth of the minimum lands in that region without asking anyone to read the curve's
-// slope, which is noisy. We print the LR of steepest descent too, as a cross-check: a
-// suggestion far below it means the curve is odd and deserves a look at the plot.
-// The min LR of the suggested use_clr_beta line is max/10 (div = 10), Smith's 0.08-0.8.
+// Two smoothings, for two jobs. The stop rule runs online, step by step, on fastai's EMA
+// (beta 0.98, debiased): the `smoothed_loss` column, comparable with fastai's lr_find.
+// The advice and the plot use a zero-lag smoothing of the raw losses, computed afterwards
+// (lrfind_smooth: a centred running median, then a centred running mean, over 2h+1 steps
+// with h = max(2, n/25)). Why: an EMA lags by about 1/(1-beta) = 50 steps, which on a
+// 60-100 step test is most of the run. Its minimum then sits wherever the first, high
+// losses of the random network have finally faded, usually near the end of the range (a
+// test to LR 10 and one to LR 3 "find" 0.31 and 0.27 on the same model), and a dip in the
+// early noise can outweigh the real descent. A centred window has no lag, the median
+// ignores single wild batches, and its width follows the number of steps, so a short test
+// is not smoothed out of shape.
+//
+// The rule (lrfind_advise), on the smoothed loss S:
+//  1. Skip the start-up transient: the first LRFIND_SKIP_START (10) points, when at least
+//     5 remain. There the random network's loss moves for reasons other than the LR
+//     (batch-norm statistics, momentum building up). S at the first point kept is the start
+//     level L0; the window runs to the last finite loss.
+//  2. The lowest S in the window is the minimum Lmin at lr_min. No descent (no advice) unless
+//     Lmin is at least LRFIND_MIN_DROP (5%) below L0.
+//  3. Divergence: the first point after the minimum where S climbs back above L0 (training
+//     there makes the model worse than where the range began), or, when the test stopped
+//     (loss not finite, or its EMA above 4x the best) before that, the stopping point. Its
+//     LR is lr_div. No divergence seen: no number. The minimum would then be wherever the
+//     range happens to end, so we say so and suggest a larger --end instead.
+//  4. max LR = lr_div / 10. fastai's rule is "a tenth of the minimum of the EMA curve"; that
+//     minimum, lagged, sits about where the loss starts to blow up, which lr_div measures
+//     without the lag. A decade below it is where Smith's "largest LR at which the loss is
+//     still decreasing" lies on a steep curve, and it is safely inside the flat bottom of a
+//     batch-normalised network's curve. A threshold crossing of a rising curve moves little
+//     with noise, unlike the position of the lowest point of a flat bottom.
+//  5. With --eval-every, the test curve decides, as in Smith (2017, section 3.3) and
+//     (2018): the LR where test accuracy stops rising, i.e. the lowest LR whose accuracy is
+//     within LRFIND_ACC_TOL (1 point) of the best. Nothing from it when the best is at the
+//     last evaluation (still rising: widen the range) or at the first (it never rose).
+//     Then the loss rule above is only the cross-check.
+// The min LR of a cyclical schedule follows from the policy's own ratio (lr/div for
+// use_clr_beta, max_lr/div_factor for onecycle, Smith's 0.08-0.8 is div 10).
 #include "lrfind.h"
 #include "plot.h"
 #include <errno.h>
@@ -44,45 +73,166 @@ int lrfind_smoother_feed(LrFindSmoother *s, double loss, double *smoothed) {
     return sm > LRFIND_DIVERGE * s->best ? LRFIND_STOP_DIVERGED : LRFIND_GO;
 }
 
-void lrfind_window(int n, int *lo, int *hi) {
-    if (n - LRFIND_SKIP_START - LRFIND_SKIP_END >= 5) {
-        *lo = LRFIND_SKIP_START;
-        *hi = n - LRFIND_SKIP_END;
+static void window(int m, int *lo, int *hi) {
+    *lo = m - LRFIND_SKIP_START >= 5 ? LRFIND_SKIP_START : 0;
+    *hi = m;
+}
+
+int lrfind_smooth_halfwidth(int n) {
+    int h = n / 25;
+    return h < 2 ? 2 : h > 100 ? 100 : h;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// out[i] = f(in[j0 .. j0+w)), the window of width w centred on i, slid inward at the ends.
+static void running(const double *in, int m, int h, int median, double *out) {
+    int w = 2 * h + 1 < m ? 2 * h + 1 : m;
+    double *buf = xmalloc(sizeof(double) * (size_t)w);
+    for (int i = 0; i < m; i++) {
+        int j0 = i - w / 2;
+        if (j0 < 0) j0 = 0;
+        if (j0 > m - w) j0 = m - w;
+        if (median) {
+            memcpy(buf, in + j0, sizeof(double) * (size_t)w);
+            qsort(buf, (size_t)w, sizeof(double), cmp_double);
+            out[i] = w % 2 ? buf[w / 2] : 0.5 * (buf[w / 2 - 1] + buf[w / 2]);
+        } else {
+            double sum = 0;
+            for (int j = j0; j < j0 + w; j++) sum += in[j];
+            out[i] = sum / w;
+        }
+    }
+    free(buf);
+}
+
+int lrfind_smooth(const double *loss, int n, double *out) {
+    int m = 0;
+    while (m < n && isfinite(loss[m])) m++;
+    for (int i = m; i < n; i++) out[i] = NAN;
+    if (m == 0) return 0;
+    int h = lrfind_smooth_halfwidth(m);
+    double *med = xmalloc(sizeof(double) * (size_t)m);
+    running(loss, m, h, 1, med);
+    running(med, m, h, 0, out);
+    free(med);
+    return m;
+}
+
+static void advise_test(LrFindAdvice *a, const double *lr, const double *acc, int n) {
+    int first = -1, best = -1;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(acc[i])) continue;
+        a->n_evals++;
+        if (first < 0) first = i;
+        if (best < 0 || acc[i] > acc[best]) best = i;
+    }
+    if (a->n_evals < 3) return;
+    a->acc_first = acc[first];
+    a->acc_best = acc[best];
+    int last = -1;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(acc[i])) continue;
+        if (a->i_acc < 0 && acc[i] >= acc[best] - LRFIND_ACC_TOL) a->i_acc = i;
+        last = i;
+    }
+    if (a->i_acc == first) {
+        a->test = LRFIND_TEST_NO_RISE;
+    } else if (a->i_acc == last) {
+        a->test = LRFIND_TEST_STILL_RISING;
     } else {
-        *lo = 0;
-        *hi = n;
+        a->test = LRFIND_TEST_OK;
+        a->lr_acc = lr[a->i_acc];
     }
 }
 
-LrFindAdvice lrfind_advise(const double *lr, const double *smooth, int n) {
+LrFindAdvice lrfind_advise(const double *lr, const double *loss, const double *test_acc, int n, int stop,
+                           double *smooth) {
     LrFindAdvice a = {0};
-    a.i_min = a.i_steep = -1;
-    a.lr_min = a.loss_min = a.lr_steep = a.max_lr = NAN;
-    int lo, hi;
-    lrfind_window(n, &lo, &hi);
-    for (int i = lo; i < hi; i++)
-        if (isfinite(smooth[i]) && (a.i_min < 0 || smooth[i] < smooth[a.i_min])) a.i_min = i;
-    if (a.i_min < 0) return a;
-    // Slope against ln(LR) by central differences (one-sided at the window's ends), so an
-    // exponential and a linear sweep are judged alike. Only the descent up to the minimum
-    // counts: past it the loss rises, and noise there is no advice.
-    double best = INFINITY;
-    for (int i = lo; i <= a.i_min; i++) {
-        int l = i > lo ? i - 1 : i, r = i + 1 < hi ? i + 1 : i;
-        if (l == r || !isfinite(smooth[l]) || !isfinite(smooth[r]) || lr[l] <= 0 || lr[r] <= 0) continue;
-        double d = (smooth[r] - smooth[l]) / (log(lr[r]) - log(lr[l]));
-        if (d < best) {
-            best = d;
-            a.i_steep = i;
+    a.i_min = a.i_div = a.i_acc = -1;
+    a.loss_start = a.loss_min = a.loss_end = a.lr_min = a.lr_div = a.max_lr = NAN;
+    a.acc_first = a.acc_best = a.lr_acc = a.suggest = NAN;
+    if (test_acc) advise_test(&a, lr, test_acc, n);
+    double *S = smooth ? smooth : xmalloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    int m = lrfind_smooth(loss, n, S);
+    window(m, &a.lo, &a.hi);
+    if (a.hi - a.lo < 3) {
+        a.status = LRFIND_ADVICE_TOO_SHORT;
+    } else {
+        a.i_min = a.lo;
+        for (int i = a.lo; i < a.hi; i++)
+            if (S[i] < S[a.i_min]) a.i_min = i;
+        a.loss_start = S[a.lo];
+        a.loss_min = S[a.i_min];
+        a.loss_end = S[a.hi - 1];
+        a.lr_min = lr[a.i_min];
+        if (!(a.loss_min <= (1 - LRFIND_MIN_DROP) * a.loss_start)) {
+            a.status = LRFIND_ADVICE_NO_DESCENT;
+        } else {
+            for (int i = a.i_min + 1; i < a.hi && a.i_div < 0; i++)
+                if (S[i] > a.loss_start) a.i_div = i;
+            // A test stopped by the rule diverged where it stopped: a loss that was not
+            // finite (that row, when the curve has it), else the last step.
+            if (a.i_div < 0 && (stop == LRFIND_STOP_NAN || stop == LRFIND_STOP_DIVERGED))
+                a.i_div = stop == LRFIND_STOP_NAN && m < n ? m : a.hi - 1;
+            if (a.i_div < 0) {
+                a.status = LRFIND_ADVICE_NO_DIVERGENCE;
+            } else {
+                a.status = LRFIND_ADVICE_OK;
+                a.lr_div = lr[a.i_div];
+                a.max_lr = a.lr_div / 10;
+            }
         }
     }
-    if (a.i_steep < 0) a.i_steep = a.i_min;
-    a.ok = 1;
-    a.lr_min = lr[a.i_min];
-    a.loss_min = smooth[a.i_min];
-    a.lr_steep = lr[a.i_steep];
-    a.max_lr = a.lr_min / 10;
+    if (a.test == LRFIND_TEST_OK) {
+        a.suggest = a.lr_acc;
+        a.from_test = 1;
+    } else if (a.status == LRFIND_ADVICE_OK) {
+        a.suggest = a.max_lr;
+    }
+    if (!smooth) free(S);
     return a;
+}
+
+LrFindAdvice lrfind_advise_curve(const LrFindCurve *c, double *smooth) {
+    return lrfind_advise(c->lr, c->loss, c->test_acc, c->n, c->stop, smooth);
+}
+
+char *lrfind_config_lines(const char *policy, double max_lr, double start_ratio, const char *indent, char *buf,
+                          size_t cap) {
+    const char *key = "lr", *note = "";
+    char low[96] = "", second[96] = "", set2[64] = "";
+    if (!(start_ratio >= 1)) start_ratio = 1;
+    if (start_ratio > 1.000001)
+        snprintf(low, sizeof low, "the cycle then starts at %.2g (peak / %.3g)", max_lr / start_ratio, start_ratio);
+    if (!strcmp(policy, "onecycle")) {
+        key = "max_lr";
+        note = low[0] ? low : "OneCycleLR's max_lr";
+    } else if (!strcmp(policy, "clr_beta") || !strcmp(policy, "clr")) {
+        note = low[0] ? low : "fastai's lr, the peak of the cycle";
+    } else if (!strcmp(policy, "triangular") || !strcmp(policy, "triangular2") || !strcmp(policy, "exp_range")) {
+        key = "max_lr";
+        note = "CyclicLR's upper bound";
+        snprintf(second, sizeof second, "%sbase_lr = %.2g    # a quarter of max_lr (Smith 2017: a third to a quarter)\n",
+                 indent, max_lr / 4);
+        snprintf(set2, sizeof set2, " --set schedule.base_lr=%.2g", max_lr / 4);
+    } else if (!strcmp(policy, "sgdr")) {
+        note = "the top of every cosine cycle";
+    } else if (!strcmp(policy, "step") || !strcmp(policy, "multistep")) {
+        note = "the initial LR, decayed from there";
+    } else if (!strcmp(policy, "constant")) {
+        note = "the LR throughout";
+    } else if (!strcmp(policy, "phases")) {
+        snprintf(buf, cap, "%s[schedule]    # policy phases\n%s# scale the LRs in `phases` so that the largest is %.2g\n",
+                 indent, indent, max_lr);
+        return buf;
+    }
+    snprintf(buf, cap, "%s[schedule]    # policy %s\n%s%s = %.2g    # %s\n%s%sor: --set schedule.%s=%.2g%s\n", indent,
+             policy, indent, key, max_lr, note, second, indent, key, max_lr, set2);
+    return buf;
 }
 
 void lrfind_curve_free(LrFindCurve *c) {
@@ -197,21 +347,58 @@ int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int wi
     return ERR_OK;
 }
 
+// Where the plotted curve is cut: past the minimum, once S climbs more than twice the
+// descent above it and half as high again as its highest point before (an explosion would
+// flatten everything else), or at the end.
+// The raw losses are clipped at the same height (a wild batch would do the same).
+static int plot_cut(const double *S, const LrFindAdvice *a, double *cap) {
+    *cap = INFINITY;
+    if (a->status == LRFIND_ADVICE_TOO_SHORT) return a->hi;
+    double top = a->loss_min;
+    for (int i = a->lo; i <= a->i_min; i++) top = fmax(top, S[i]);
+    *cap = fmax(a->loss_min + 2 * (top - a->loss_min), top + 0.5 * fabs(top));
+    for (int i = a->i_min + 1; i < a->hi; i++)
+        if (S[i] > *cap) return i;
+    return a->hi;
+}
+
+static void advice_title(char *buf, size_t cap, const LrFindAdvice *a, const LrFindCurve *c) {
+    if (isfinite(a->suggest))
+        snprintf(buf, cap, "LR range test: suggested max LR %.2g, %s", a->suggest,
+                 a->from_test ? "where test accuracy stops rising" : "a tenth of where the loss diverges");
+    else if (a->status == LRFIND_ADVICE_NO_DIVERGENCE)
+        snprintf(buf, cap, "LR range test: no divergence up to LR %.2g, so no suggestion (widen the range)",
+                 c->lr[a->hi - 1]);
+    else if (a->status == LRFIND_ADVICE_NO_DESCENT)
+        snprintf(buf, cap, "LR range test: the loss did not fall, so no suggestion");
+    else
+        snprintf(buf, cap, "LR range test: too few points for a suggestion");
+}
+
 int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int linear, int with_eval, Err *e) {
-    PlotSeries *loss = xcalloc((size_t)(ncurves ? ncurves : 1), sizeof(PlotSeries));
+    PlotSeries *loss = xcalloc((size_t)ncurves + 1, sizeof(PlotSeries));
     PlotSeries *ev = xcalloc((size_t)(2 * ncurves + 1), sizeof(PlotSeries));
-    double **buf = xcalloc((size_t)(3 * ncurves + 1), sizeof(double *));
+    double **buf = xcalloc((size_t)(4 * ncurves + 1), sizeof(double *));
     char (*names)[128] = xcalloc((size_t)(2 * ncurves + 1), sizeof *names);
-    int nev = 0;
+    int nev = 0, nloss = 0;
+    LrFindAdvice a = {0};
     for (int k = 0; k < ncurves; k++) {
-        int lo, hi;
-        lrfind_window(c[k].n, &lo, &hi);
-        loss[k] = (PlotSeries){.name = c[k].label, .x = c[k].lr + lo, .y = c[k].smooth + lo, .n = hi - lo};
+        double *S = buf[4 * k + 3] = xmalloc(sizeof(double) * (size_t)(2 * c[k].n + 1)), *raw = S + c[k].n, cap;
+        LrFindAdvice ak = lrfind_advise_curve(&c[k], S);
+        if (k == 0) a = ak;
+        int lo = ak.lo, cut = plot_cut(S, &ak, &cap);
+        for (int i = lo; i < cut; i++) raw[i] = fmin(c[k].loss[i], cap);
+        if (ncurves == 1) // the raw loss, faint, under its smoothed line
+            loss[nloss++] = (PlotSeries){.name = "loss of each step", .x = c[k].lr + lo, .y = raw + lo, .n = cut - lo,
+                                         .color = 0xBBBBBB};
+        loss[nloss++] = (PlotSeries){.name = ncurves == 1 ? "smoothed (what the advice reads)" : c[k].label,
+                                     .x = c[k].lr + lo, .y = S + lo, .n = cut - lo,
+                                     .color = ncurves == 1 ? 0x0072B2 : 0};
         if (!with_eval) continue;
         // Evaluations are sparse: gather them so their points join into lines.
-        double *x = buf[3 * k] = xmalloc(sizeof(double) * (size_t)(c[k].n + 1));
-        double *yl = buf[3 * k + 1] = xmalloc(sizeof(double) * (size_t)(c[k].n + 1));
-        double *ya = buf[3 * k + 2] = xmalloc(sizeof(double) * (size_t)(c[k].n + 1));
+        double *x = buf[4 * k] = xmalloc(sizeof(double) * (size_t)(c[k].n + 1));
+        double *yl = buf[4 * k + 1] = xmalloc(sizeof(double) * (size_t)(c[k].n + 1));
+        double *ya = buf[4 * k + 2] = xmalloc(sizeof(double) * (size_t)(c[k].n + 1));
         int m = 0;
         for (int i = 0; i < c[k].n; i++)
             if (!isnan(c[k].test_loss[i])) {
@@ -230,27 +417,41 @@ int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int li
         ev[nev++] = (PlotSeries){.name = names[2 * k + 1], .x = x, .y = ya, .n = m, .color = color, .dashed = 1,
                                  .right_axis = 1};
     }
-    double vl[2];
-    int nvl = 0;
-    char title[160];
-    snprintf(title, sizeof title, "LR range test: smoothed training loss");
+    // One curve: the advice's marks, each labelled with what it is, and the x axis widened to
+    // hold them (a suggestion below the plotted points would otherwise silently vanish).
+    double vl[2], vt[1];
+    char l0[96], l1[96], lt[96], title[200], ylabel[120];
+    const char *vlab[2] = {l0, l1}, *vtlab[1] = {lt};
+    int nvl = 0, nvt = 0;
+    snprintf(title, sizeof title, "LR range test: smoothed loss of each curve (advice printed per curve)");
     if (ncurves == 1) {
-        LrFindAdvice a = lrfind_advise(c[0].lr, c[0].smooth, c[0].n);
-        if (a.ok) {
-            vl[nvl++] = a.max_lr;
-            vl[nvl++] = a.lr_min;
-            snprintf(title, sizeof title, "LR range test (marks: suggested max LR %.2g, min %.2g)", a.max_lr, a.lr_min);
+        advice_title(title, sizeof title, &a, &c[0]);
+        if (isfinite(a.suggest)) {
+            snprintf(l0, sizeof l0, "suggested max LR %.2g", a.suggest);
+            vl[nvl++] = a.suggest;
+        }
+        if (a.status == LRFIND_ADVICE_OK) {
+            snprintf(nvl ? l1 : l0, sizeof l0, "loss diverges at %.2g", a.lr_div);
+            vl[nvl++] = a.lr_div;
+        }
+        if (a.test == LRFIND_TEST_OK) {
+            snprintf(lt, sizeof lt, "test accuracy stops rising at %.2g", a.lr_acc);
+            vt[nvt++] = a.lr_acc;
         }
     }
+    snprintf(ylabel, sizeof ylabel, "loss (smoothed: centred, %d steps)",
+             2 * lrfind_smooth_halfwidth(a.hi) + 1);
     const char *xl = linear ? "learning rate" : "learning rate (log scale)";
     PlotPanel p[2] = {
-        {.title = title, .xlabel = xl, .ylabel = "smoothed loss", .logx = !linear, .series = loss, .nseries = ncurves,
-         .vlines = vl, .nvlines = nvl},
+        {.title = title, .xlabel = xl, .ylabel = ncurves == 1 ? ylabel : "smoothed loss", .logx = !linear,
+         .series = loss, .nseries = nloss, .vlines = vl, .nvlines = nvl, .vlabels = nvl ? vlab : NULL,
+         .vlines_in_range = 1},
         {.title = "test loss and accuracy along the range", .xlabel = xl, .ylabel = "test loss (log scale)",
-         .y2label = "test accuracy (%, dashed)", .logx = !linear, .logy = 1, .series = ev, .nseries = nev},
+         .y2label = "test accuracy (%, dashed)", .logx = !linear, .logy = 1, .series = ev, .nseries = nev,
+         .vlines = vt, .nvlines = nvt, .vlabels = nvt ? vtlab : NULL, .vlines_in_range = 1},
     };
     int rc = plot_write_png(path, with_eval ? 1800 : 900, 500, p, with_eval ? 2 : 1, e);
-    for (int k = 0; k < 3 * ncurves; k++) free(buf[k]);
+    for (int k = 0; k < 4 * ncurves; k++) free(buf[k]);
     free(buf);
     free(names);
     free(ev);

@@ -4,10 +4,13 @@
 // hides the least data. Everything scales with one integer factor so large images stay legible.
 #include "plot.h"
 #include "font.h"
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { MAX_TICKS = 48, MAX_MINOR = 256, LABEL_LEN = 32, MAX_SIDE = 16384, MIN_SIDE = 16 };
 
@@ -390,6 +393,115 @@ static void canvas_flush(Canvas *c, Image *img, uint32_t rgb) {
         }
 }
 
+// ---------------------------------------------------------------- surface: pixels, and SVG
+
+// Everything is drawn into the image; when svg is set, each primitive is also written as an
+// SVG element at the same pixel coordinates, so an SVG has exactly the PNG's layout (the
+// legend is still placed by the pixels the curves cover) but scales without blur.
+typedef struct Svg {
+    char *s;
+    size_t n, cap;
+    int clips; // clipPath ids handed out
+} Svg;
+
+typedef struct Surface {
+    Image *img;
+    Svg *svg; // NULL: pixels only
+} Surface;
+
+static void svg_put(Svg *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void svg_put(Svg *g, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(g->s + g->n, g->cap - g->n, fmt, ap);
+        va_end(ap);
+        if (k >= 0 && (size_t)k < g->cap - g->n) {
+            g->n += (size_t)k;
+            return;
+        }
+        g->cap = 2 * g->cap + (size_t)(k > 0 ? k : 0);
+        char *p = realloc(g->s, g->cap);
+        if (!p) {
+            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
+            exit(1);
+        }
+        g->s = p;
+    }
+}
+
+// Text content with &, <, > and quotes escaped; bytes the font has no glyph for as '?', as
+// the PNG draws them.
+static void svg_text_content(Svg *g, const char *t) {
+    for (; *t; t++) {
+        unsigned char c = (unsigned char)*t;
+        if (c == '&')
+            svg_put(g, "&amp;");
+        else if (c == '<')
+            svg_put(g, "&lt;");
+        else if (c == '>')
+            svg_put(g, "&gt;");
+        else if (c == '"')
+            svg_put(g, "&quot;");
+        else
+            svg_put(g, "%c", c >= 32 && c < 127 ? c : '?');
+    }
+}
+
+static void sf_rect(Surface *sf, int x0, int y0, int x1, int y1, uint32_t rgb, float a) {
+    fill_rect(sf->img, x0, y0, x1, y1, rgb, a);
+    if (!sf->svg || x1 <= x0 || y1 <= y0) return;
+    svg_put(sf->svg, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%06X\"", x0, y0, x1 - x0, y1 - y0,
+            (unsigned)rgb);
+    if (a < 1) svg_put(sf->svg, " fill-opacity=\"%.2f\"", a);
+    svg_put(sf->svg, "/>\n");
+}
+
+// A straight run `thick` pixels across, dashed `on`/`off` (on 0: solid), as a line down the
+// middle of the pixels it covers.
+static void svg_run(Svg *g, double x0, double y0, double x1, double y1, int thick, int on, int off, uint32_t rgb) {
+    svg_put(g, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#%06X\" stroke-width=\"%d\"", x0, y0, x1,
+            y1, (unsigned)rgb, thick);
+    if (on) svg_put(g, " stroke-dasharray=\"%d %d\"", on, off);
+    svg_put(g, "/>\n");
+}
+
+static void sf_hline(Surface *sf, int x0, int x1, int y, int thick, int on, int off, uint32_t rgb) {
+    hline(sf->img, x0, x1, y, thick, on, off, rgb);
+    if (sf->svg && x1 > x0) svg_run(sf->svg, x0, y + thick / 2.0, x1, y + thick / 2.0, thick, on, off, rgb);
+}
+
+static void sf_vline(Surface *sf, int x, int y0, int y1, int thick, int on, int off, uint32_t rgb) {
+    vline(sf->img, x, y0, y1, thick, on, off, rgb);
+    if (sf->svg && y1 > y0) svg_run(sf->svg, x + thick / 2.0, y0, x + thick / 2.0, y1, thick, on, off, rgb);
+}
+
+// The bitmap font's cell is FONT_HEIGHT*scale high with its baseline FONT_ASCENT*scale down;
+// the SVG text sits on the same baseline, stretched to the same width (textLength), so
+// nothing the layout measured moves.
+static void svg_text(Svg *g, double x, double y, const char *t, int scale, int bold, uint32_t rgb, int up) {
+    int w = font_text_width(t, scale, bold);
+    if (w <= 0) return;
+    if (up)
+        svg_put(g, "<text transform=\"translate(%.1f %.1f) rotate(-90)\"", x + FONT_ASCENT * scale, y);
+    else
+        svg_put(g, "<text x=\"%.1f\" y=\"%.1f\"", x, y + FONT_ASCENT * scale);
+    svg_put(g, " font-size=\"%d\" textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\" fill=\"#%06X\"%s>",
+            FONT_HEIGHT * scale, w, (unsigned)rgb, bold ? " font-weight=\"bold\"" : "");
+    svg_text_content(g, t);
+    svg_put(g, "</text>\n");
+}
+
+static void sf_text(Surface *sf, int x, int y, const char *t, int scale, int bold, uint32_t rgb) {
+    font_draw_text(sf->img, x, y, t, scale, bold, rgb);
+    if (sf->svg) svg_text(sf->svg, x, y, t, scale, bold, rgb, 0);
+}
+
+static void sf_text_up(Surface *sf, int x, int y, const char *t, int scale, int bold, uint32_t rgb) {
+    font_draw_text_up(sf->img, x, y, t, scale, bold, rgb);
+    if (sf->svg) svg_text(sf->svg, x, y, t, scale, bold, rgb, 1);
+}
+
 // ---------------------------------------------------------------- one panel
 
 // Pixel geometry of one panel; every length follows the integer scale s.
@@ -457,6 +569,10 @@ static void panel_limits(Panel *P) {
             range_add(sr->right_axis ? &ry2 : &ry, y);
         }
     }
+    for (int i = 0; p->vlines_in_range && i < p->nvlines; i++) {
+        double x;
+        if (to_axis(p->vlines[i], P->ax.log, &x)) range_add(&rx, x);
+    }
     axis_limits(&P->ax, rx, 0.02);
     axis_limits(&P->ay, ry, 0.05);
     axis_limits(&P->ay2, ry2, 0.05);
@@ -495,21 +611,47 @@ static int panel_layout(Panel *P, int img_h) {
 }
 
 // Light grid at the major ticks of x and the left axis, then dashed phase markers.
-static void draw_grid(Image *img, const Panel *P) {
+static void draw_grid(Surface *sf, const Panel *P) {
     int s = P->s;
     for (int i = 0; i < P->ax.n; i++) {
         int x = tick_px(&P->ax, P->ax.tick[i], P->x0, P->w, 0);
-        if (x >= 0) vline(img, x, P->y0, P->y0 + P->h, s, 0, 0, C_GRID);
+        if (x >= 0) sf_vline(sf, x, P->y0, P->y0 + P->h, s, 0, 0, C_GRID);
     }
     for (int i = 0; i < P->ay.n; i++) {
         int y = tick_px(&P->ay, P->ay.tick[i], P->y0, P->h, 1);
-        if (y >= 0) hline(img, P->x0, P->x0 + P->w, y, s, 0, 0, C_GRID);
+        if (y >= 0) sf_hline(sf, P->x0, P->x0 + P->w, y, s, 0, 0, C_GRID);
     }
     for (int i = 0; i < P->p->nvlines; i++) {
         double v;
         if (!to_axis(P->p->vlines[i], P->ax.log, &v)) continue;
         int x = tick_px(&P->ax, v, P->x0, P->w, 0);
-        if (x >= 0) vline(img, x, P->y0, P->y0 + P->h, s, 5 * s, 4 * s, C_VLINE);
+        if (x >= 0) sf_vline(sf, x, P->y0, P->y0 + P->h, s, 5 * s, 4 * s, C_VLINE);
+    }
+}
+
+// The markers' labels, one row each from the top of the plot area, right of their line
+// (left of it when they would cross the frame); drawn over the curves so they stay legible,
+// and counted as occupied so the legend goes elsewhere.
+static void draw_vlabels(Surface *sf, const Panel *P, Canvas *cv) {
+    const PlotPanel *p = P->p;
+    int s = P->s, row = 0;
+    for (int i = 0; p->vlabels && i < p->nvlines; i++) {
+        double v;
+        if (!has_text(p->vlabels[i]) || !to_axis(p->vlines[i], P->ax.log, &v)) continue;
+        int x = tick_px(&P->ax, v, P->x0, P->w, 0);
+        if (x < 0) continue;
+        char buf[128];
+        const char *t = fit_text(buf, sizeof buf, p->vlabels[i], P->w - 4 * s, s, 0);
+        int tw = font_text_width(t, s, 0), lx = x + 3 * s, y = P->y0 + 3 * s + row++ * (P->fh + s);
+        if (lx + tw > P->x0 + P->w - 2 * s) lx = x - 2 * s - tw;
+        if (lx < P->x0 + 2 * s) lx = P->x0 + 2 * s;
+        if (y + P->fh > P->y0 + P->h) break;
+        sf_rect(sf, lx - s, y - s, lx + tw + s, y + P->fh, C_BG, 0.8f);
+        sf_text(sf, lx, y, t, s, 0, C_TEXT);
+        for (int j = y - s; j < y + P->fh; j++)
+            for (int k = lx - s; k < lx + tw + s; k++)
+                if (j >= cv->y0 && j < cv->y0 + cv->h && k >= cv->x0 && k < cv->x0 + cv->w)
+                    cv->occ[(size_t)(j - cv->y0) * (size_t)cv->w + (size_t)(k - cv->x0)] = 1;
     }
 }
 
@@ -525,56 +667,79 @@ static int series_point(const Panel *P, const PlotSeries *sr, int k, double *X, 
 
 // Series in order, so later ones are drawn over earlier ones. A point that cannot be drawn
 // breaks the line; a drawable point between two breaks shows as a dot.
-static void draw_series(Image *img, const Panel *P, Canvas *cv) {
+static void draw_series(Surface *sf, const Panel *P, Canvas *cv) {
+    Svg *g = sf->svg;
+    if (g) { // curves stay inside the plot area, as the pixels do
+        svg_put(g, "<clipPath id=\"area%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n", g->clips,
+                P->x0, P->y0, P->w, P->h);
+        svg_put(g, "<g clip-path=\"url(#area%d)\" fill=\"none\" stroke-linecap=\"round\" stroke-linejoin=\"round\">\n",
+                g->clips++);
+    }
     for (int i = 0; i < P->p->nseries; i++) {
         const PlotSeries *sr = &P->p->series[i];
         double w = P->s; // half of the 2-pixel line width
         Pen pen = {w + 0.5, sr->dashed ? 7.0 * w : 0, sr->dashed ? 5.0 * w : 0, 0};
         double px = 0, py = 0, X = 0, Y = 0, nx = 0, ny = 0;
-        int have = 0, cur = series_point(P, sr, 0, &X, &Y);
+        int have = 0, cur = series_point(P, sr, 0, &X, &Y), open = 0;
+        uint32_t color = series_color(sr, i);
         for (int k = 0; k < sr->n; k++) {
             int next = series_point(P, sr, k + 1, &nx, &ny);
             if (cur) {
-                if (have)
+                if (have) {
                     canvas_segment(cv, &pen, px, py, X, Y);
-                else if (!next) { // a bit wider than the line, so a lone point is seen
+                    if (g && !open) { // dashes with flat ends, as the pixels have them
+                        svg_put(g, "<path stroke=\"#%06X\" stroke-width=\"%.0f\"", (unsigned)color, 2 * w);
+                        if (sr->dashed)
+                            svg_put(g, " stroke-dasharray=\"%.0f %.0f\" stroke-linecap=\"butt\"", pen.on, pen.off);
+                        svg_put(g, " d=\"M%.2f %.2f", px, py);
+                        open = 1;
+                    }
+                    if (g) svg_put(g, " L%.2f %.2f", X, Y);
+                } else if (!next) { // a bit wider than the line, so a lone point is seen
                     Pen dot = {pen.radius + w, 0, 0, 0};
                     canvas_segment(cv, &dot, X, Y, X, Y);
+                    if (g) svg_put(g, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"#%06X\"/>\n", X, Y, 2 * w,
+                                   (unsigned)color);
                 }
                 px = X;
                 py = Y;
+            }
+            if (g && open && !next) { // the line breaks (or ends) here
+                svg_put(g, "\"/>\n");
+                open = 0;
             }
             have = cur;
             cur = next;
             X = nx;
             Y = ny;
         }
-        canvas_flush(cv, img, series_color(sr, i));
+        canvas_flush(cv, sf->img, color);
     }
+    if (g) svg_put(g, "</g>\n");
 }
 
 // Frame just outside the plot area (so it is never painted over), ticks outward, labels.
-static void draw_axes(Image *img, const Panel *P) {
+static void draw_axes(Surface *sf, const Panel *P) {
     int s = P->s, x0 = P->x0, y0 = P->y0, w = P->w, h = P->h, tick = P->tick;
-    hline(img, x0 - s, x0 + w + s, y0 - s, s, 0, 0, C_FRAME);
-    hline(img, x0 - s, x0 + w + s, y0 + h, s, 0, 0, C_FRAME);
-    vline(img, x0 - s, y0 - s, y0 + h + s, s, 0, 0, C_FRAME);
-    vline(img, x0 + w, y0 - s, y0 + h + s, s, 0, 0, C_FRAME);
+    sf_hline(sf, x0 - s, x0 + w + s, y0 - s, s, 0, 0, C_FRAME);
+    sf_hline(sf, x0 - s, x0 + w + s, y0 + h, s, 0, 0, C_FRAME);
+    sf_vline(sf, x0 - s, y0 - s, y0 + h + s, s, 0, 0, C_FRAME);
+    sf_vline(sf, x0 + w, y0 - s, y0 + h + s, s, 0, 0, C_FRAME);
 
     const Axis *ax = &P->ax;
     int ty = y0 + h + s, ly = ty + tick + P->gap;
     for (int i = 0; i < ax->n; i++) {
         int x = tick_px(ax, ax->tick[i], x0, w, 0);
         if (x < 0) continue;
-        vline(img, x, ty, ty + tick, s, 0, 0, C_FRAME);
+        sf_vline(sf, x, ty, ty + tick, s, 0, 0, C_FRAME);
         int lw = font_text_width(ax->label[i], s, 0), lx = x - lw / 2;
         if (lx + lw > P->px1 - s) lx = P->px1 - s - lw; // stay inside this panel
         if (lx < P->px0 + s) lx = P->px0 + s;
-        font_draw_text(img, lx, ly, ax->label[i], s, 0, C_TICKTEXT);
+        sf_text(sf, lx, ly, ax->label[i], s, 0, C_TICKTEXT);
     }
     for (int i = 0; i < ax->nminor; i++) {
         int x = tick_px(ax, ax->minor[i], x0, w, 0);
-        if (x >= 0) vline(img, x, ty, ty + tick / 2 + 1, s, 0, 0, C_FRAME);
+        if (x >= 0) sf_vline(sf, x, ty, ty + tick / 2 + 1, s, 0, 0, C_FRAME);
     }
     for (int right = 0; right <= P->has_right; right++) {
         const Axis *a = right ? &P->ay2 : &P->ay;
@@ -582,21 +747,21 @@ static void draw_axes(Image *img, const Panel *P) {
         for (int i = 0; i < a->n; i++) {
             int y = tick_px(a, a->tick[i], y0, h, 1);
             if (y < 0) continue;
-            hline(img, tx, tx + tick, y, s, 0, 0, C_FRAME);
+            sf_hline(sf, tx, tx + tick, y, s, 0, 0, C_FRAME);
             int lw = font_text_width(a->label[i], s, 0);
             int lx = right ? tx + tick + P->gap : tx - P->gap - lw;
-            font_draw_text(img, lx, y + s / 2 - P->cap / 2, a->label[i], s, 0, C_TICKTEXT);
+            sf_text(sf, lx, y + s / 2 - P->cap / 2, a->label[i], s, 0, C_TICKTEXT);
         }
         for (int i = 0; i < a->nminor; i++) {
             int y = tick_px(a, a->minor[i], y0, h, 1);
-            if (y >= 0) hline(img, right ? tx : tx + tick - minor, right ? tx + minor : tx + tick, y, s, 0, 0, C_FRAME);
+            if (y >= 0) sf_hline(sf, right ? tx : tx + tick - minor, right ? tx + minor : tx + tick, y, s, 0, 0, C_FRAME);
         }
     }
 }
 
 // Axis titles. With a right axis, a title whose axis carries a single series takes that
 // series' colour, so it is clear which curve is read against which axis.
-static void draw_axis_titles(Image *img, const Panel *P) {
+static void draw_axis_titles(Surface *sf, const Panel *P) {
     const PlotPanel *p = P->p;
     int s = P->s;
     char buf[256];
@@ -616,23 +781,23 @@ static void draw_axis_titles(Image *img, const Panel *P) {
         const char *t = fit_text(buf, sizeof buf, p->xlabel, P->w, s, 0);
         int w = font_text_width(t, s, 0);
         int y = P->y0 + P->h + s + P->tick + P->gap + P->fh + P->gap;
-        font_draw_text(img, P->x0 + (P->w - w) / 2, y, t, s, 0, C_TEXT);
+        sf_text(sf, P->x0 + (P->w - w) / 2, y, t, s, 0, C_TEXT);
     }
     if (has_text(p->ylabel)) {
         const char *t = fit_text(buf, sizeof buf, p->ylabel, P->h, s, 0);
         int w = font_text_width(t, s, 0);
-        font_draw_text_up(img, P->px0 + P->pad, P->y0 + (P->h + w) / 2, t, s, 0, lcol);
+        sf_text_up(sf, P->px0 + P->pad, P->y0 + (P->h + w) / 2, t, s, 0, lcol);
     }
     if (P->has_right && has_text(p->y2label)) {
         const char *t = fit_text(buf, sizeof buf, p->y2label, P->h, s, 0);
         int w = font_text_width(t, s, 0);
         int x = P->px1 - P->pad - P->fh;
-        font_draw_text_up(img, x, P->y0 + (P->h + w) / 2, t, s, 0, rcol);
+        sf_text_up(sf, x, P->y0 + (P->h + w) / 2, t, s, 0, rcol);
     }
 }
 
 // Title centred over the plot area, shortened with "..." if it is wider than the panel.
-static void draw_title(Image *img, const Panel *P) {
+static void draw_title(Surface *sf, const Panel *P) {
     if (!has_text(P->p->title)) return;
     char buf[256];
     int room = P->px1 - P->px0 - 2 * P->pad;
@@ -642,7 +807,7 @@ static void draw_title(Image *img, const Panel *P) {
     int tx = cx - tw / 2;
     if (tx + tw > P->px1 - P->pad) tx = P->px1 - P->pad - tw;
     if (tx < P->px0 + P->pad) tx = P->px0 + P->pad;
-    font_draw_text(img, tx, P->pad, t, P->s, 1, C_TEXT);
+    sf_text(sf, tx, P->pad, t, P->s, 1, C_TEXT);
 }
 
 typedef struct Box {
@@ -708,7 +873,7 @@ static Box legend_place(const Canvas *c, int bw, int bh, int s) {
 
 // One row per named series: a swatch in its colour and dash, then the name. Names are
 // shortened to keep the box under half the plot width; rows that do not fit are left out.
-static void draw_legend(Image *img, const Panel *P, const Canvas *cv) {
+static void draw_legend(Surface *sf, const Panel *P, const Canvas *cv) {
     const PlotPanel *p = P->p;
     int s = P->s, pad = 6 * s, swatch = 22 * s, gap = 6 * s, row = (FONT_HEIGHT + 3) * s;
     int maxname = P->w / 2 - 2 * pad - swatch - gap, rows = (P->h - 16 * s - 2 * pad + 3 * s) / row;
@@ -726,21 +891,21 @@ static void draw_legend(Image *img, const Panel *P, const Canvas *cv) {
     if (!n) return;
     Box b = legend_place(cv, pad + swatch + gap + maxw + pad, 2 * pad + n * row - 3 * s, s);
     // Slightly see-through, like matplotlib's, so a curve beneath still shows.
-    fill_rect(img, b.x, b.y, b.x + b.w, b.y + b.h, C_BG, 0.88f);
-    hline(img, b.x, b.x + b.w, b.y, s, 0, 0, C_LEGEND_EDGE);
-    hline(img, b.x, b.x + b.w, b.y + b.h - s, s, 0, 0, C_LEGEND_EDGE);
-    vline(img, b.x, b.y, b.y + b.h, s, 0, 0, C_LEGEND_EDGE);
-    vline(img, b.x + b.w - s, b.y, b.y + b.h, s, 0, 0, C_LEGEND_EDGE);
+    sf_rect(sf, b.x, b.y, b.x + b.w, b.y + b.h, C_BG, 0.88f);
+    sf_hline(sf, b.x, b.x + b.w, b.y, s, 0, 0, C_LEGEND_EDGE);
+    sf_hline(sf, b.x, b.x + b.w, b.y + b.h - s, s, 0, 0, C_LEGEND_EDGE);
+    sf_vline(sf, b.x, b.y, b.y + b.h, s, 0, 0, C_LEGEND_EDGE);
+    sf_vline(sf, b.x + b.w - s, b.y, b.y + b.h, s, 0, 0, C_LEGEND_EDGE);
     for (int k = 0; k < n; k++) {
         const PlotSeries *sr = &p->series[idx[k]];
         int y = b.y + pad + k * row, mid = y + P->cap / 2 - s + 1;
-        hline(img, b.x + pad, b.x + pad + swatch, mid, 2 * s, sr->dashed ? 6 * s : 0, 4 * s,
+        sf_hline(sf, b.x + pad, b.x + pad + swatch, mid, 2 * s, sr->dashed ? 6 * s : 0, 4 * s,
               series_color(sr, idx[k]));
-        font_draw_text(img, b.x + pad + swatch + gap, y, names[k], s, 0, C_TEXT);
+        sf_text(sf, b.x + pad + swatch + gap, y, names[k], s, 0, C_TEXT);
     }
 }
 
-static void render_panel(Image *img, int px0, int px1, const PlotPanel *p, int s) {
+static void render_panel(Surface *sf, int px0, int px1, const PlotPanel *p, int s) {
     Panel P;
     memset(&P, 0, sizeof P);
     P.p = p;
@@ -753,17 +918,18 @@ static void render_panel(Image *img, int px0, int px1, const PlotPanel *p, int s
     P.px0 = px0;
     P.px1 = px1;
     panel_limits(&P);
-    int ok = panel_layout(&P, img->h);
-    draw_title(img, &P); // even when the image is too small for anything else
+    int ok = panel_layout(&P, sf->img->h);
+    draw_title(sf, &P); // even when the image is too small for anything else
     if (!ok) return;
-    draw_grid(img, &P);
+    draw_grid(sf, &P);
     Canvas cv = {P.x0, P.y0, P.w, P.h, NULL, NULL};
     cv.cov = xcalloc((size_t)P.w * (size_t)P.h, sizeof(float));
     cv.occ = xcalloc((size_t)P.w * (size_t)P.h, 1);
-    draw_series(img, &P, &cv);
-    draw_axes(img, &P);
-    draw_axis_titles(img, &P);
-    draw_legend(img, &P, &cv);
+    draw_series(sf, &P, &cv);
+    draw_vlabels(sf, &P, &cv);
+    draw_axes(sf, &P);
+    draw_axis_titles(sf, &P);
+    draw_legend(sf, &P, &cv);
     free(cv.cov);
     free(cv.occ);
 }
@@ -781,7 +947,7 @@ static int check_panels(int width, int height, const PlotPanel *panels, int npan
         const PlotPanel *p = &panels[i];
         if (p->nseries < 0 || (p->nseries > 0 && !p->series))
             return err_set(e, ERR_INPUT, "plot: panel %d: bad series list", i);
-        if (p->nvlines < 0 || (p->nvlines > 0 && !p->vlines))
+        if (p->nvlines < 0 || (p->nvlines > 0 && !p->vlines) || (p->vlabels && p->nvlines <= 0))
             return err_set(e, ERR_INPUT, "plot: panel %d: bad vlines list", i);
         for (int k = 0; k < p->nseries; k++) {
             const PlotSeries *s = &p->series[k];
@@ -801,7 +967,7 @@ static int pick_scale(int width, int height, int npanels) {
     return s < 1 ? 1 : s > 8 ? 8 : s;
 }
 
-int plot_render(Image *img, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
+static int render(Image *img, Svg *svg, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
     img->w = img->h = 0;
     img->rgb = NULL;
     int rc = check_panels(width, height, panels, npanels, e);
@@ -809,10 +975,69 @@ int plot_render(Image *img, int width, int height, const PlotPanel *panels, int 
     image_alloc(img, width, height);
     memset(img->rgb, 0xFF, (size_t)width * (size_t)height * 3);
     int s = pick_scale(width, height, npanels);
+    Surface sf = {img, svg};
+    if (svg)
+        svg_put(svg,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<rect width=\"%d\" height=\"%d\" "
+                "fill=\"#FFFFFF\"/>\n",
+                width, height, width, height, width, height);
     for (int i = 0; i < npanels; i++)
-        render_panel(img, (int)((long)width * i / npanels), (int)((long)width * (i + 1) / npanels),
+        render_panel(&sf, (int)((long)width * i / npanels), (int)((long)width * (i + 1) / npanels),
                      &panels[i], s);
+    if (svg) svg_put(svg, "</svg>\n");
     return ERR_OK;
+}
+
+int plot_render(Image *img, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
+    return render(img, NULL, width, height, panels, npanels, e);
+}
+
+int plot_render_svg(char **svg, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
+    Svg g = {xmalloc(1 << 16), 0, 1 << 16, 0};
+    Image img;
+    int rc = render(&img, &g, width, height, panels, npanels, e);
+    image_free(&img);
+    if (rc) {
+        free(g.s);
+        g.s = NULL;
+    }
+    *svg = g.s;
+    return rc;
+}
+
+int plot_write_svg(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
+    char *svg;
+    if (plot_render_svg(&svg, width, height, panels, npanels, e)) return err_prefix(e, "%s", path);
+    FILE *f = fopen(path, "w");
+    int bad = !f || fputs(svg, f) < 0;
+    int err = errno;
+    if (f && fclose(f)) bad = 1, err = errno;
+    free(svg);
+    if (bad) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(err));
+    return ERR_OK;
+}
+
+int plot_format(const char *path) {
+    size_t n = strlen(path);
+    if (n > 4 && !strcasecmp(path + n - 4, ".png")) return PLOT_PNG;
+    if (n > 4 && !strcasecmp(path + n - 4, ".svg")) return PLOT_SVG;
+    return -1;
+}
+
+int plot_check_path(const char *path, Err *e) {
+    if (plot_format(path) >= 0) return ERR_OK;
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (dot && (!slash || dot > slash) && dot[1])
+        return err_set(e, ERR_INPUT, "%s: a plot is written as PNG (.png) or SVG (.svg), not '%s'", path, dot);
+    return err_set(e, ERR_INPUT, "%s: a plot is written as PNG (.png) or SVG (.svg); name the file with one of them",
+                   path);
+}
+
+int plot_write(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
+    if (plot_check_path(path, e)) return e->code;
+    return plot_format(path) == PLOT_SVG ? plot_write_svg(path, width, height, panels, npanels, e)
+                                         : plot_write_png(path, width, height, panels, npanels, e);
 }
 
 int plot_write_png(const char *path, int width, int height, const PlotPanel *panels, int npanels,

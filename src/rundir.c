@@ -91,7 +91,8 @@ void rundir_unlock(RunDir *d, int remove_if_new) {
 
 static int leftover(const char *name) {
     static const char prefix[] = "checkpoint.ckpt.tmp.";
-    return !strncmp(name, prefix, sizeof prefix - 1) || !strcmp(name, "log.csv.tmp") || !strcmp(name, "iters.csv.tmp");
+    return !strncmp(name, prefix, sizeof prefix - 1) || !strcmp(name, "log.csv.tmp") || !strcmp(name, "iters.csv.tmp") ||
+           !strcmp(name, "summary.json.tmp");
 }
 
 int rundir_remove_leftovers(const RunDir *d, int *removed, Err *e) {
@@ -119,7 +120,7 @@ int rundir_remove_leftovers(const RunDir *d, int *removed, Err *e) {
     return rc;
 }
 
-static const char *const run_files[] = {"log.csv", "checkpoint.ckpt", "iters.csv", "curves.png", NULL};
+static const char *const run_files[] = {"log.csv", "checkpoint.ckpt", "iters.csv", "curves.png", "summary.json", NULL};
 
 int rundir_has_run(const RunDir *d) {
     return fs_exists_in(d->path, "log.csv") || fs_exists_in(d->path, "checkpoint.ckpt");

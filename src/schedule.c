@@ -276,8 +276,9 @@ static int read_cycles(Build *b, Cycles *cy, int with_len, double phases_len) {
     if (total * (double)b->spe > 1e12)
         return bad(b, with_len ? cycle_key(b) : "phases", "%.15g epochs are too many steps", total);
     if (has_epochs && fabs(total - epochs) > 1e-9 * epochs)
-        return bad(b, "epochs", "is %.15g but the cycles take %.15g epochs (%ld cycle%s of %.15g epochs, cycle_mult %.15g); "
-                   "leave epochs empty or make them agree", epochs, total, n, n > 1 ? "s" : "", len, mult);
+        return bad(b, "epochs", "is %.15g but the cycles take %.15g epoch%s (%ld cycle%s of %.15g epoch%s, cycle_mult %.15g); "
+                   "leave epochs empty or make them agree", epochs, total, plural_s(total), n, plural_s((double)n), len,
+                   plural_s(len), mult);
     return ERR_OK;
 }
 
@@ -291,8 +292,8 @@ static int run_cycles(Build *b, const Cycles *cy, CycleFn fn, const void *params
         Cycle c = {epochs_to_steps(b, e0), 0, e0, scale};
         c.nb = epochs_to_steps(b, e0 + len) - c.start;
         if (c.nb < 1)
-            return bad(b, key, "cycle %ld (%.15g epochs) is shorter than one step at %ld steps per epoch",
-                       k + 1, len, b->spe);
+            return bad(b, key, "cycle %ld (%.15g epoch%s) is shorter than one step at %ld step%s per epoch",
+                       k + 1, len, plural_s(len), b->spe, plural_s((double)b->spe));
         b->pos = c.start;
         b->limit = c.start + c.nb;
         int rc = fn(b, params, &c);
@@ -585,8 +586,9 @@ static int phases_cycle(Build *b, const void *params, const Cycle *cy) {
         at += u->len;
         long s1 = epochs_to_steps(b, cy->start_epoch + at * cy->scale);
         if (s1 <= s0)
-            return bad(b, "phases", "phase %d (%.15g epochs%s) is shorter than one step at %ld steps per epoch", k + 1,
-                       u->len * cy->scale, cy->scale != 1 ? " in this cycle" : "", b->spe);
+            return bad(b, "phases", "phase %d (%.15g epoch%s%s) is shorter than one step at %ld step%s per epoch", k + 1,
+                       u->len * cy->scale, plural_s(u->len * cy->scale), cy->scale != 1 ? " in this cycle" : "", b->spe,
+                       plural_s((double)b->spe));
         long n = s1 - s0;
         double den = k == pp->n - 1 && n > 1 ? (double)(n - 1) : (double)n;
         Phase ph = {0};
@@ -856,7 +858,8 @@ int schedule_from_config(Schedule *s, const Config *c, long steps_per_epoch, Err
         if (b.used[k] || !given(&b, key)) continue;
         if (!strcmp(key, "momentum")) hint = " here: the policy sets the momentum itself";
         if (!strcmp(key, "lr") && b.used[key_index("max_lr")]) hint = "; its peak LR is max_lr";
-        rc = bad(&b, key, "has no effect with policy '%s'%s", b.policy, hint);
+        rc = bad(&b, key, "has no effect with policy '%s'%s; remove it (on the command line: --set schedule.%s=)",
+                 b.policy, hint, key);
     }
     if (!rc && b.n == 0) rc = err_set(e, ERR_INPUT, "schedule: policy '%s' gives an empty schedule", b.policy);
     if (rc) {

@@ -50,10 +50,10 @@ int schedule_write_png(const Schedule *s, const char *path, int x_epochs, Err *e
     PlotSeries lr_series = {"lr", x, lr, (int)n, 0, SCHEDULE_LR_COLOR, 0};
     PlotSeries mom_series = {"momentum", x, mom, (int)n, 0, SCHEDULE_MOM_COLOR, 0};
     PlotPanel panels[2] = {
-        {title, xlabel, "learning rate", NULL, 0, 0, &lr_series, 1, vl, nv},
-        {"momentum", xlabel, "momentum", NULL, 0, 0, &mom_series, 1, vl, nv},
+        {title, xlabel, "learning rate", NULL, 0, 0, &lr_series, 1, vl, nv, NULL, 0},
+        {"momentum", xlabel, "momentum", NULL, 0, 0, &mom_series, 1, vl, nv, NULL, 0},
     };
-    int rc = plot_write_png(path, 900, 500, panels, s->cycles_momentum ? 2 : 1, e);
+    int rc = plot_write(path, 900, 500, panels, s->cycles_momentum ? 2 : 1, e); // PNG, or SVG for .svg
     free(x);
     free(lr);
     free(mom);

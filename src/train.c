@@ -259,6 +259,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                              "training diverged: loss %g at step %ld (epoch %d, batch %ld) with lr %.6g, momentum %.4g; "
                              "%s; lower the maximum LR or lengthen the warm-up",
                              loss, t->step, t->epoch + 1, s + 1, lr, mom, kept);
+                t->seconds = now_seconds() - run_start;
+                p = (TrainProgress){.event = TRAIN_DIVERGED, .epoch = t->epoch + 1, .epochs = epochs, .batch = s,
+                                    .batches = steps, .loss = loss, .lr = lr, .momentum = mom, .seconds = t->seconds};
+                report(t, &p);
                 break;
             }
             runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);

@@ -216,7 +216,7 @@ static void test_options(void) {
         {"data.train_images=0", "train_images"},  {"data.train_images=50001", "train_images"},
         {"data.test_images=10001", "test_images"}, {"data.pad=17", "pad"},
         {"data.pad=-1", "pad"},                    {"data.augment=crop", "augment"},
-        {"data.pad_mode=edge", "pad_mode"},        {"data.dir=", "dir"},
+        {"data.pad_mode=edge", "pad_mode"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         config_init(&c, schema);
@@ -224,6 +224,14 @@ static void test_options(void) {
         CHECK_EQ_INT(cifar_options_from_config(&o, &c, &e), ERR_INPUT);
         CHECK_STR_CONTAINS(e.msg, bad[i].needle);
     }
+    // An empty directory (from a file: an empty --set clears the key to its default).
+    config_init(&c, schema);
+    CHECK_EQ_INT(config_load_string(&c, "[data]\ndir =\n", "d.cfg", &e), ERR_OK);
+    CHECK_EQ_INT(cifar_options_from_config(&o, &c, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "dir");
+    config_init(&c, schema);
+    CHECK_EQ_INT(config_set(&c, "data.dir=", &e), ERR_OK);
+    CHECK_EQ_INT(cifar_options_from_config(&o, &c, &e), ERR_OK);
 }
 
 // The exact normalised value of byte v in channel c, the way the loader must compute it.

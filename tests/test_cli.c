@@ -174,6 +174,17 @@ void suite_cli(void) {
     expect("momentum >= 1", 2, "schedule.momentum", "info %s --set schedule.momentum=1.2", cfg, NULL);
     expect("negative LR", 2, "schedule.lr", "info %s --set schedule.lr=-0.1", cfg, NULL);
     expect("wrong type", 2, "expected a number", "info %s --set optim.wd=lots", cfg, NULL);
+    // Switching policy on the command line: an empty value clears a key (regression: the
+    // now-unused lr and use_clr_beta could not be taken out).
+    char clr[600];
+    snprintf(clr, sizeof clr, "%s",
+             testdata_write(dir, "clr.cfg", "[schedule]\nepochs = 2\nlr = 0.4\nuse_clr_beta = 10, 10, 0.95, 0.85\n"));
+    expect("--set policy without clearing names the key", 2, "(on the command line: --set schedule.lr=)",
+           "info %s --set schedule.policy=onecycle --set schedule.max_lr=0.4", clr, NULL);
+    expect("--set key= clears it: switching policy", 0, "schedule: onecycle, 2 epochs",
+           "info %s --set schedule.policy=onecycle --set schedule.max_lr=0.4 --set schedule.use_clr_beta= "
+           "--set schedule.lr=",
+           clr, NULL);
     expect("info prints parameters (ResNet-56 option A)", 0, "parameters: 853018", "info %s --set model.depth=56", cfg,
            NULL);
     expect("info prints parameters (ResNet-20)", 0, "parameters: 269722", "info %s", cfg, NULL);
@@ -202,6 +213,7 @@ void suite_cli(void) {
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --layers", NULL, NULL);
     CHECK_STR_CONTAINS(out, "sgemm_2048_gflops:");
     CHECK_STR_CONTAINS(out, "train_images_per_sec:");
+    CHECK_STR_CONTAINS(out, "batch 4, 1 thread\n"); // regression: "1 threads"
     CHECK_STR_CONTAINS(out, "fma_peak_gflops:");
     CHECK_STR_CONTAINS(out, "conv_kernels: direct,winograd,winograd-wgrad,direct-s2");
     expect("bench --kernels picks the convolution kernels", 0, "conv_kernels: direct,winograd\n",
@@ -210,6 +222,14 @@ void suite_cli(void) {
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --kernels none", NULL, NULL);
     expect("bench bad --kernels", 2, "--kernels takes default, all, none or a comma-separated list", "bench --kernels direct,fast",
            NULL, NULL);
+    // Regression: "1 epochs", "4 cycles of 1 epochs".
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "one.cfg", "[model]\ndepth = 8\n[schedule]\nepochs = 1\n"));
+    expect("info: 1 epoch, not 1 epochs", 0, "schedule: constant, 1 epoch x ", "info %s", cfg, NULL);
+    expect("schedule: 1 epoch, not 1 epochs", 0, "schedule constant: 1 epoch x ", "schedule %s --csv %s/one.csv", cfg,
+           dir);
+    snprintf(cfg, sizeof cfg, "%s",
+             testdata_write(dir, "cyc.cfg", "[schedule]\nepochs = 5\ncycle_len = 1\nn_cycles = 4\nuse_clr = 10, 4\n"));
+    expect("1 epoch in a cycle error", 2, "(4 cycles of 1 epoch, cycle_mult 1)", "info %s", cfg, NULL);
     expect("eval missing checkpoint", 2, "cannot open checkpoint", "eval /nonexistent.ckpt", NULL, NULL);
     expect("eval a directory", 2, "is a directory", "eval %s", dir, NULL); // was: out of memory, exit 1
     snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "junk.ckpt", "ONECYCKPjunkjunkjunkjunk"));
@@ -222,6 +242,17 @@ void suite_cli(void) {
     // (On a config without data, so that the unfixed binary fails fast instead of training.)
     expect("train refuses --data", 2, "train has no option '--data'", "train %s --data /nonexistent", cfg, NULL);
     expect("lr-find refuses --data", 2, "lr-find has no option '--data'", "lr-find %s --data /nonexistent", cfg, NULL);
+    // --png x.svg wrote a PNG under that name: now SVG, and other extensions are refused.
+    expect("schedule --png x.svg writes SVG", 0, "png ", "schedule configs/smoke.cfg --png %s/s.svg", dir, NULL);
+    snprintf(cfg, sizeof cfg, "%s/s.svg", dir);
+    char *svg = testdata_slurp(cfg);
+    CHECK_MSG(svg && !strncmp(svg, "<svg ", 5) && strstr(svg, "</svg>\n"), "%s is SVG", cfg);
+    free(svg);
+    expect("schedule --png x.jpg refused", 2, "a plot is written as PNG (.png) or SVG (.svg), not '.jpg'",
+           "schedule configs/smoke.cfg --png %s/s.jpg", dir, NULL);
+    snprintf(cfg, sizeof cfg, "%s/s.jpg", dir);
+    CHECK_MSG(!testdata_slurp(cfg), "%s not written", cfg);
+    expect("plot --png x.gif refused", 2, "not '.gif'", "plot %s/none.csv --png %s/c.gif", dir, dir);
     expect("schedule writes csv", 0, "schedule", "schedule configs/smith_fastai_1cycle.cfg --csv %s/s.csv --png %s/s.png",
            dir, dir);
     if (!data) {

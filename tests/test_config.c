@@ -290,10 +290,28 @@ static void test_set(void) {
     CHECK(!strcmp(config_str(c, "schedule", "use_clr_beta"), "10, 13.68, 0.95, 0.8"));
     CHECK_EQ_INT(config_set(c, "train.note=#a=b.c;x", &e), ERR_OK); // only the first '=' splits
     CHECK(!strcmp(config_str(c, "train", "note"), "#a=b.c;x"));
+    CHECK_EQ_INT(c->n, 3); // overrides replace, they do not pile up
     CHECK_EQ_INT(config_set(c, "train.note=", &e), ERR_OK);
     CHECK(!strcmp(config_str(c, "train", "note"), ""));
-    CHECK_EQ_INT(config_is_set(c, "train", "note"), 1);
-    CHECK_EQ_INT(c->n, 3); // overrides replace, they do not pile up
+    CHECK_EQ_INT(config_is_set(c, "train", "note"), 0);
+    CHECK_EQ_INT(c->n, 2);
+
+    test_begin("config --set key= clears the key back to its default (regression)");
+    // Before, it stored an empty value: a policy switch then failed on the unused key.
+    CHECK_EQ_INT(config_load_string(c, "[schedule]\nmax_lr = 0.8\n", "h.cfg", &e), ERR_OK);
+    CHECK(!strcmp(config_str(c, "schedule", "max_lr"), "0.8"));
+    CHECK_EQ_INT(config_set(c, "schedule.max_lr=", &e), ERR_OK);
+    CHECK(!strcmp(config_str(c, "schedule", "max_lr"), "3.0")); // the schema's default
+    CHECK_EQ_INT(config_is_set(c, "schedule", "max_lr"), 0);
+    CHECK(!strcmp(config_where(c, "schedule", "max_lr"), "default"));
+    CHECK_EQ_INT(config_set(c, " schedule.max_lr =  ", &e), ERR_OK); // clearing twice: no error
+    CHECK_EQ_INT(config_set(c, "schedule.max_lr=1", &e), ERR_OK);    // and it can be set again
+    CHECK(!strcmp(config_str(c, "schedule", "max_lr"), "1"));
+    CHECK_EQ_INT(config_set(c, "schedule.max_lrr=", &e), ERR_INPUT); // still a known key only
+    CHECK_STR_CONTAINS(e.msg, "did you mean");
+    // The other entries are untouched by a clear in between.
+    CHECK(!strcmp(config_str(c, "train", "epochs"), "70"));
+    CHECK(!strcmp(config_str(c, "schedule", "use_clr_beta"), "10, 13.68, 0.95, 0.8"));
     // A file loaded after --set wins in turn.
     CHECK_EQ_INT(config_load_string(c, "[train]\nepochs = 80\n", "g.cfg", &e), ERR_OK);
     CHECK(!strcmp(config_str(c, "train", "epochs"), "80"));
@@ -340,7 +358,7 @@ static void test_types(void) {
     SET("schedule.max_lr=2.5e-1 ");
     CHECK_EQ_INT(config_double(c, "schedule", "max_lr", &x, &e), ERR_OK);
     CHECK_CLOSE(x, 0.25, 0, 0);
-    const char *bad_num[] = {"abc", "1.5x", "1,5", "", "1 2", NULL};
+    const char *bad_num[] = {"abc", "1.5x", "1,5", "1 2", NULL}; // (an empty --set clears the key)
     for (int i = 0; bad_num[i]; i++) {
         char a[64], want[128];
         snprintf(a, sizeof a, "schedule.max_lr=%s", bad_num[i]);
@@ -352,6 +370,18 @@ static void test_types(void) {
         CHECK_STR_CONTAINS(e.msg, want);
         CHECK_CLOSE(x, -7, 0, 0); // untouched on error
     }
+    // Empty from a file: not a number.
+    Config *f = fresh();
+    CHECK_EQ_INT(config_load_string(f, "[schedule]\nmax_lr =\n[train]\nepochs =\n", "f.cfg", &e), ERR_OK);
+    x = -7;
+    CHECK_EQ_INT(config_double(f, "schedule", "max_lr", &x, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "f.cfg:2: schedule.max_lr: expected a number, got ''");
+    CHECK_CLOSE(x, -7, 0, 0);
+    n = -7;
+    CHECK_EQ_INT(config_int(f, "train", "epochs", &n, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "f.cfg:4: train.epochs: expected an integer, got ''");
+    CHECK_EQ_INT(n, -7);
+    free(f);
     const char *nonfinite[] = {"nan", "inf", "-Infinity", "1e999", NULL};
     for (int i = 0; nonfinite[i]; i++) {
         char a[64], want[128];
@@ -369,7 +399,7 @@ static void test_types(void) {
     SET("train.epochs=-3");
     CHECK_EQ_INT(config_int(c, "train", "epochs", &n, &e), ERR_OK);
     CHECK_EQ_INT(n, -3);
-    const char *bad_int[] = {"1e3", "1.5", "12abc", "", "0x10", "five", NULL};
+    const char *bad_int[] = {"1e3", "1.5", "12abc", "0x10", "five", NULL};
     for (int i = 0; bad_int[i]; i++) {
         char a[64], want[128];
         snprintf(a, sizeof a, "train.epochs=%s", bad_int[i]);
@@ -584,7 +614,7 @@ static void test_dump_round_trip(void) {
     size_t len = config_dump(c, buf, sizeof buf);
     CHECK_EQ_INT(len, strlen(buf));
     CHECK_STR_CONTAINS(buf, "[train]\nbatch_size = 128\nepochs = 60\n");
-    CHECK_STR_CONTAINS(buf, "\n\n[schedule]\nmax_lr =\n");
+    CHECK_STR_CONTAINS(buf, "\n\n[schedule]\nmax_lr = 3.0\n"); // cleared: the default
     CHECK_STR_CONTAINS(buf, "use_clr_beta = 10, 13.68, 0.95, 0.8\n");
     CHECK(!strncmp(buf, "[train]\n", 8)); // schema order, not file order
     Config *d = fresh();

@@ -113,42 +113,299 @@ static void test_stop_rule(void) {
     CHECK(go);
 }
 
+static void test_smoothing_centred(void) {
+    test_begin("advice smoothing: centred median + mean, zero lag, width from the length");
+    CHECK_EQ_INT(lrfind_smooth_halfwidth(10), 2);
+    CHECK_EQ_INT(lrfind_smooth_halfwidth(60), 2);
+    CHECK_EQ_INT(lrfind_smooth_halfwidth(80), 3);
+    CHECK_EQ_INT(lrfind_smooth_halfwidth(200), 8);
+    CHECK_EQ_INT(lrfind_smooth_halfwidth(1000000), 100);
+    enum { N = 60 };
+    double x[N], y[N];
+    // A constant stays itself, and one wild batch does not move it (the median).
+    for (int i = 0; i < N; i++) x[i] = 2.5;
+    x[30] = 40;
+    CHECK_EQ_INT(lrfind_smooth(x, N, y), N);
+    int same = 1;
+    for (int i = 0; i < N; i++) same &= y[i] == 2.5;
+    CHECK_MSG(same, "a single spike survives the median");
+    // A symmetric V keeps its lowest point where it is: no lag (an EMA's would move right).
+    for (int i = 0; i < N; i++) x[i] = fabs(i - 37.0);
+    lrfind_smooth(x, N, y);
+    int imin = 0;
+    for (int i = 1; i < N; i++)
+        if (y[i] < y[imin]) imin = i;
+    CHECK_EQ_INT(imin, 37);
+    // A straight line stays straight inside (the window slides at the ends, keeping its width).
+    for (int i = 0; i < N; i++) x[i] = 3 - 0.01 * i;
+    lrfind_smooth(x, N, y);
+    CHECK_CLOSE(y[30], x[30], 1e-12, 0);
+    // The first window is points 0..4: medians x2 x2 x2 x3 x4, their mean 3 - 0.01 * 13/5.
+    CHECK_CLOSE(y[0], 3 - 0.01 * 13 / 5, 1e-12, 0);
+    // Only the finite prefix is used; the rest is NaN.
+    x[50] = NAN;
+    CHECK_EQ_INT(lrfind_smooth(x, N, y), 50);
+    CHECK(isnan(y[50]) && isnan(y[59]) && isfinite(y[49]));
+    x[0] = INFINITY;
+    CHECK_EQ_INT(lrfind_smooth(x, N, y), 0);
+    CHECK(isnan(y[0]));
+}
+
+// A synthetic range test: n steps from 1e-4 to 10 (exponential), loss = base(log10 lr) plus
+// noise of standard deviation `noise` (seeded).
+typedef double (*CurveFn)(double x);
+static void synth(double *lr, double *loss, int n, double start, double end, int linear, CurveFn f, double noise,
+                  uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        lr[i] = lrfind_lr_at(start, end, n, i, linear);
+        loss[i] = f(log10(lr[i])) + noise * rng_normal(&r);
+    }
+}
+
+// Falls from 2.3 to 1.0 around lr 1e-2 (logistic), flat, then explodes past lr 1 (a loss
+// of 2.3 again, the start level, at lr 10^0.5).
+static double fall_then_blow(double x) {
+    double fall = 2.3 - 1.3 / (1 + exp(-4 * (x + 2)));
+    return x <= 0 ? fall : fall + 1.3 * (pow(10, 2 * x) - 1) / 9;
+}
+// The same descent, flat to the end of any range: nothing diverges.
+static double fall_only(double x) { return 2.3 - 1.3 / (1 + exp(-4 * (x + 2))); }
+static double flat(double x) {
+    (void)x;
+    return 2.3;
+}
+
 static void test_advice(void) {
-    test_begin("advice: min, steepest descent and suggested max LR on a known curve");
-    enum { N = 101 };
-    double lr[N], sm[N];
-    // x = log10(lr) from -4 to 1. Falling as a logistic centred on x = -2 (steepest there),
-    // rising as a parabola after x = 0 (the minimum).
+    enum { N = 200 };
+    double lr[N], loss[N], S[N];
+    test_begin("advice: a descent then divergence gives max LR = a tenth of where it diverges");
+    synth(lr, loss, N, 1e-4, 10, 0, fall_then_blow, 0.05, 1);
+    LrFindAdvice a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, S);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_OK);
+    CHECK_EQ_INT(a.lo, LRFIND_SKIP_START);
+    CHECK_EQ_INT(a.hi, N);
+    // The smoothed loss is back above its start level (about 2.28 at lr 1.6e-4) near
+    // 10^0.5 = 3.2, where the noiseless curve crosses 2.3.
+    CHECK_MSG(a.lr_div > 2 && a.lr_div < 4.5, "diverges at %g, expected about 3.2", a.lr_div);
+    CHECK_CLOSE(a.max_lr, a.lr_div / 10, 0, 0);
+    CHECK_CLOSE(a.suggest, a.max_lr, 0, 0);
+    CHECK(!a.from_test);
+    CHECK(a.loss_min < 1.05 && a.loss_min > 0.95);
+    CHECK(a.lr_min > 0.01 && a.lr_min < 1.5);
+    CHECK(S[a.i_min] == a.loss_min && S[a.lo] == a.loss_start);
+    CHECK(a.test == LRFIND_TEST_NONE && isnan(a.lr_acc));
+
+    test_begin("advice: no divergence in the range gives no number, whatever the range (regression)");
+    // Before: the minimum was wherever the range ended (--end 10 gave 0.31, --end 3 0.27).
+    for (int k = 0; k < 3; k++) {
+        double end = k == 0 ? 10 : k == 1 ? 3 : 30;
+        synth(lr, loss, N, 1e-4, end, k == 1, fall_only, 0.05, 2);
+        a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, NULL);
+        // Linear to 3, the first 10 points skipped already lie past the descent.
+        CHECK_MSG(a.status == (k == 1 ? LRFIND_ADVICE_NO_DESCENT : LRFIND_ADVICE_NO_DIVERGENCE), "--end %g: status %d",
+                  end, a.status);
+        CHECK_MSG(isnan(a.max_lr) && isnan(a.suggest) && a.i_div < 0, "--end %g: suggested %g", end, a.suggest);
+    }
+    // The same descent with the explosion in a wider range: now it has a number.
+    synth(lr, loss, N, 1e-4, 30, 0, fall_then_blow, 0.05, 3);
+    a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_OK);
+
+    test_begin("advice: a flat curve has no descent, so no number");
+    synth(lr, loss, N, 1e-4, 10, 0, flat, 0.05, 4);
+    a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_NO_DESCENT);
+    CHECK(isnan(a.suggest));
+    // Even when it was stopped: a loss that only rises gives no max LR either.
+    a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_DIVERGED, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_NO_DESCENT);
+
+    test_begin("advice: a stopped test diverged where it stopped, a NaN on its own row");
+    synth(lr, loss, N, 1e-4, 10, 0, fall_only, 0.02, 5);
+    loss[150] = NAN; // the driver keeps the non-finite row and stops there
+    a = lrfind_advise(lr, loss, NULL, 151, LRFIND_STOP_NAN, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_OK);
+    CHECK_EQ_INT(a.hi, 150);
+    CHECK_EQ_INT(a.i_div, 150);
+    CHECK_CLOSE(a.lr_div, lr[150], 0, 0);
+    a = lrfind_advise(lr, loss, NULL, 150, LRFIND_STOP_DIVERGED, NULL);
+    CHECK_EQ_INT(a.i_div, 149);
+    a = lrfind_advise(lr, loss, NULL, 150, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_NO_DIVERGENCE);
+
+    test_begin("advice: too short, and short curves keep their first points");
+    double l2[4] = {0.1, 0.2, 0.4, 0.8}, s2[4] = {2, 1.5, 1, 3};
+    a = lrfind_advise(l2, s2, NULL, 4, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.lo, 0);
+    CHECK(a.status != LRFIND_ADVICE_TOO_SHORT);
+    double s3[4] = {1, 2, NAN, NAN};
+    a = lrfind_advise(l2, s3, NULL, 4, LRFIND_STOP_NAN, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_TOO_SHORT);
+    CHECK(isnan(a.suggest));
+    a = lrfind_advise(l2, s3, NULL, 0, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_TOO_SHORT);
+}
+
+// The loss of a sweep's curves: the same descent and divergence, one of them with a small
+// dip in the early noise (and a momentum-like bump after it), over a short 60-step test.
+static double dip_amount;
+static double with_early_dip(double x) {
+    double d = x + 3.3; // a dip of dip_amount around lr 5e-4, a bump around lr 1.5e-3
+    return fall_then_blow(x) - dip_amount * exp(-d * d / 0.02) + 0.3 * exp(-(d - 0.5) * (d - 0.5) / 0.05);
+}
+
+static void test_advice_robust(void) {
+    enum { N = 60 };
+    double lr[N], loss[N], S[N];
+    test_begin("advice: a dip in the early noise does not move a short test's suggestion (regression)");
+    // Before: fastai's EMA (beta 0.98, 50 steps of lag on a 60-step test) and the steepest
+    // descent made one curve of a momentum sweep 350x lower than the others.
+    double sug[3];
+    for (int k = 0; k < 3; k++) {
+        dip_amount = 0.25 * k;
+        synth(lr, loss, N, 1e-4, 10, 0, with_early_dip, 0.04, 10 + (uint64_t)k);
+        LrFindAdvice a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, S);
+        CHECK_MSG(a.status == LRFIND_ADVICE_OK, "dip %g: status %d", dip_amount, a.status);
+        CHECK_MSG(a.lr_min > 0.005, "dip %g: minimum at lr %g, in the early noise", dip_amount, a.lr_min);
+        sug[k] = a.suggest;
+    }
+    for (int k = 1; k < 3; k++)
+        CHECK_MSG(sug[k] / sug[0] < 1.6 && sug[0] / sug[k] < 1.6, "suggestions %g and %g differ", sug[0], sug[k]);
+    // No lag: the minimum of the centred curve lies within a few steps of the noiseless one.
+    dip_amount = 0;
+    synth(lr, loss, N, 1e-4, 10, 0, with_early_dip, 0.0, 20);
+    LrFindAdvice a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, S);
+    int true_min = LRFIND_SKIP_START;
+    for (int i = LRFIND_SKIP_START; i < N; i++)
+        if (loss[i] < loss[true_min]) true_min = i;
+    CHECK_MSG(abs(a.i_min - true_min) <= 3, "minimum at step %d, noiseless at %d", a.i_min, true_min);
+
+    test_begin("advice: the start-up transient is left out");
+    // A loss that plunges in the first steps (a random network finding its feet) and then
+    // only rises: no descent in the window, so no number from the transient.
     for (int i = 0; i < N; i++) {
         lr[i] = lrfind_lr_at(1e-4, 10, N, i, 0);
-        double x = -4 + 5.0 * i / (N - 1);
-        sm[i] = x <= 0 ? 3 - 2 / (1 + exp(-3 * (x + 2))) : 3 - 2 / (1 + exp(-6.0)) + 5 * x * x;
+        loss[i] = i < 8 ? 6.0 - 0.5 * i : 2.0 + 0.01 * i;
     }
-    LrFindAdvice a = lrfind_advise(lr, sm, N);
-    CHECK(a.ok);
-    CHECK_EQ_INT(a.i_min, 80);
-    CHECK_EQ_INT(a.i_steep, 40);
-    CHECK_CLOSE(a.lr_min, 1, 0, 1e-9);
-    CHECK_CLOSE(a.lr_steep, 0.01, 0, 1e-9);
-    CHECK_CLOSE(a.max_lr, a.lr_min / 10, 0, 0);
-    // Points outside the window are ignored: a lower value in the last 5 changes nothing.
-    sm[N - 2] = -100;
-    a = lrfind_advise(lr, sm, N);
-    CHECK_EQ_INT(a.i_min, 80);
-    // NaN points are skipped.
-    sm[80] = NAN;
-    a = lrfind_advise(lr, sm, N);
-    CHECK(a.i_min == 79 || a.i_min == 81);
-    // A short curve uses every point; an all-NaN one gives no advice.
-    double l2[4] = {0.1, 0.2, 0.4, 0.8}, s2[4] = {2, 1, 0.5, 3};
-    a = lrfind_advise(l2, s2, 4);
-    CHECK(a.ok && a.i_min == 2);
-    double s3[4] = {NAN, NAN, NAN, NAN};
-    a = lrfind_advise(l2, s3, 4);
-    CHECK(!a.ok);
-    int lo, hi;
-    lrfind_window(200, &lo, &hi);
-    CHECK(lo == 10 && hi == 195);
+    a = lrfind_advise(lr, loss, NULL, N, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_NO_DESCENT);
+}
+
+static void test_advice_test_curve(void) {
+    enum { N = 100 };
+    double lr[N], loss[N], acc[N];
+    synth(lr, loss, N, 1e-4, 10, 0, fall_then_blow, 0.03, 30);
+    // Evaluations every 10 steps: accuracy rises, peaks at step 49, falls.
+    static const double rising_then_falling[10] = {0.10, 0.15, 0.22, 0.30, 0.41, 0.45, 0.30, 0.20, 0.11, 0.10};
+    static const double plateau[10] = {0.10, 0.15, 0.22, 0.30, 0.44, 0.449, 0.45, 0.445, 0.30, 0.10};
+    static const double still_rising[10] = {0.10, 0.15, 0.22, 0.30, 0.32, 0.35, 0.37, 0.40, 0.42, 0.45};
+    static const double no_rise[10] = {0.30, 0.25, 0.22, 0.20, 0.18, 0.15, 0.12, 0.11, 0.10, 0.10};
+    const double *cases[4] = {rising_then_falling, plateau, still_rising, no_rise};
+    const int want[4] = {LRFIND_TEST_OK, LRFIND_TEST_OK, LRFIND_TEST_STILL_RISING, LRFIND_TEST_NO_RISE};
+    const int at[4] = {59, 49, -1, -1};
+    test_begin("advice with --eval-every: the LR where test accuracy stops rising (Smith)");
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < N; i++) acc[i] = (i + 1) % 10 == 0 ? cases[c][i / 10] : NAN;
+        LrFindAdvice a = lrfind_advise(lr, loss, acc, N, LRFIND_STOP_END, NULL);
+        CHECK_EQ_INT(a.n_evals, 10);
+        CHECK_MSG(a.test == want[c], "case %d: test verdict %d, want %d", c, a.test, want[c]);
+        CHECK_EQ_INT(a.status, LRFIND_ADVICE_OK); // the loss rule still runs, as the cross-check
+        if (at[c] >= 0) {
+            CHECK_EQ_INT(a.i_acc, at[c]);
+            CHECK_CLOSE(a.suggest, lr[at[c]], 0, 0);
+            CHECK(a.from_test);
+        } else {
+            CHECK_MSG(a.suggest == a.max_lr && !a.from_test, "case %d: falls back to the loss rule", c);
+        }
+    }
+    // The plateau's start, not its highest point (0.45 at step 69), is where it stops rising.
+    test_begin("advice with --eval-every: too few evaluations say nothing");
+    for (int i = 0; i < N; i++) acc[i] = i == 49 || i == 99 ? 0.4 : NAN;
+    LrFindAdvice a = lrfind_advise(lr, loss, acc, N, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.test, LRFIND_TEST_NONE);
+    CHECK_EQ_INT(a.n_evals, 2);
+    CHECK(!a.from_test);
+}
+
+// Reads one curve of an lr_find.csv (as lr-find writes it) into arrays of at most cap.
+static int read_curve(const char *path, const char *label, double *lr, double *loss, double *acc, int cap) {
+    char *text = testdata_slurp(path);
+    if (!text) return -1;
+    int n = 0;
+    size_t ll = strlen(label);
+    for (char *p = strchr(text, '\n'); p && p[1] && n < cap; p = strchr(p + 1, '\n')) {
+        if (strncmp(p + 1, label, ll) || p[1 + ll] != ',') continue;
+        char *f = p + 2 + ll;
+        strtol(f, &f, 10); // iteration
+        lr[n] = strtod(f + 1, &f);
+        loss[n] = strtod(f + 1, &f);
+        strtod(f + 1, &f); // fastai's smoothed loss
+        acc[n] = NAN;
+        if (*f == ',' && f[1] != ',' && f[1] != '\n') {
+            strtod(f + 1, &f);
+            if (*f == ',' && f[1] != '\n') acc[n] = strtod(f + 1, NULL);
+        }
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+static void test_advice_real_curves(void) {
+    test_begin("advice on recorded range tests (results/lr-find): no number where nothing diverged");
+    enum { CAP = 200 };
+    double lr[CAP], loss[CAP], acc[CAP];
+    // The momentum sweep (ResNet-20, 80 steps to LR 10): 0.85 and 0.9 never diverged (the
+    // old rule suggested 0.5 and 0.25 from where the range ended); 0.95 and 0.99 do.
+    static const char *const labels[4] = {"momentum=0.85", "momentum=0.9", "momentum=0.95", "momentum=0.99"};
+    const int want[4] = {LRFIND_ADVICE_NO_DIVERGENCE, LRFIND_ADVICE_NO_DIVERGENCE, LRFIND_ADVICE_OK, LRFIND_ADVICE_OK};
+    for (int k = 0; k < 4; k++) {
+        int n = read_curve("tests/fixtures/lrfind_momentum.csv", labels[k], lr, loss, acc, CAP);
+        if (!CHECK_MSG(n == 80, "%s: %d points", labels[k], n)) return;
+        LrFindAdvice a = lrfind_advise(lr, loss, NULL, n, LRFIND_STOP_END, NULL);
+        CHECK_MSG(a.status == want[k], "%s: status %d", labels[k], a.status);
+        // Its lowest point is where the descent ends (about LR 0.06-0.08), not the range's end.
+        if (k < 2) CHECK_MSG(a.lr_min > 0.03 && a.lr_min < 0.15, "%s: minimum at %g", labels[k], a.lr_min);
+        if (k == 3) CHECK_MSG(a.lr_div > 0.8 && a.lr_div < 3, "%s: diverges at %g", labels[k], a.lr_div);
+    }
+    // ResNet-56 with the test curve: accuracy peaks at LR 0.038 (19.8% after 40 steps), the
+    // loss never climbs back above its start level.
+    int n = read_curve("tests/fixtures/lrfind_resnet56.csv", "momentum=0.9 wd=0.0001", lr, loss, acc, CAP);
+    if (!CHECK_MSG(n == 100, "resnet56: %d points", n)) return;
+    LrFindAdvice a = lrfind_advise(lr, loss, acc, n, LRFIND_STOP_END, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_NO_DIVERGENCE);
+    CHECK_EQ_INT(a.n_evals, 5);
+    CHECK_EQ_INT(a.test, LRFIND_TEST_OK);
+    CHECK_CLOSE(a.suggest, 0.037649358, 0, 1e-9);
+    CHECK(a.from_test);
+}
+
+static void test_config_lines(void) {
+    test_begin("advice: the config line fits the policy");
+    char buf[600];
+    lrfind_config_lines("onecycle", 0.43, 25, "  ", buf, sizeof buf);
+    CHECK_STR_CONTAINS(buf, "  [schedule]    # policy onecycle\n  max_lr = 0.43 ");
+    CHECK_STR_CONTAINS(buf, "starts at 0.017 (peak / 25)");
+    CHECK_STR_CONTAINS(buf, "--set schedule.max_lr=0.43");
+    CHECK(!strstr(buf, "use_clr_beta") && !strstr(buf, "\n  lr ="));
+    lrfind_config_lines("clr_beta", 0.43, 10, "", buf, sizeof buf);
+    CHECK_STR_CONTAINS(buf, "\nlr = 0.43 ");
+    CHECK_STR_CONTAINS(buf, "starts at 0.043 (peak / 10)");
+    CHECK(!strstr(buf, "max_lr"));
+    lrfind_config_lines("triangular2", 0.4, 4, "", buf, sizeof buf);
+    CHECK_STR_CONTAINS(buf, "\nmax_lr = 0.4 ");
+    CHECK_STR_CONTAINS(buf, "\nbase_lr = 0.1 ");
+    CHECK_STR_CONTAINS(buf, "--set schedule.max_lr=0.4 --set schedule.base_lr=0.1");
+    lrfind_config_lines("constant", 0.2, 1, "", buf, sizeof buf);
+    CHECK_STR_CONTAINS(buf, "\nlr = 0.2 ");
+    CHECK(!strstr(buf, "starts at"));
+    lrfind_config_lines("sgdr", 0.2, 1, "", buf, sizeof buf);
+    CHECK_STR_CONTAINS(buf, "\nlr = 0.2 ");
+    lrfind_config_lines("phases", 0.2, 5, "", buf, sizeof buf);
+    CHECK_STR_CONTAINS(buf, "the largest is 0.2");
+    CHECK(!strstr(buf, "--set"));
 }
 
 // A noisy quadratic: loss 0.5 a (w - xi)^2 with xi ~ N(0,1) per step. Plain SGD on it is
@@ -193,10 +450,14 @@ static void test_drive_known_divergence(void) {
         for (int i = 0; i < c.n; i++) same &= c.lr[i] == lrfind_lr_at(o.start, o.end, o.iters, i, 0);
         CHECK(same);
         CHECK(isnan(c.test_loss[0]));
-        LrFindAdvice a = lrfind_advise(c.lr, c.smooth, c.n);
-        CHECK(a.ok);
+        LrFindAdvice a = lrfind_advise_curve(&c, NULL);
+        CHECK_EQ_INT(a.status, LRFIND_ADVICE_OK);
+        // Var(w) = lr / (2 - lr) grows without bound as lr nears 2: the loss is back above
+        // its start level a little before.
+        CHECK_MSG(a.lr_div > 1.0 && a.lr_div <= lr_stop, "seed %d: diverges at %g, stopped at %g", seed, a.lr_div,
+                  lr_stop);
         CHECK_MSG(a.max_lr < 2.0 && a.max_lr > 0.02, "seed %d: suggested %g for divergence at 2", seed, a.max_lr);
-        CHECK(a.lr_steep < a.lr_min);
+        CHECK(a.lr_min < a.lr_div);
         lrfind_curve_free(&c);
     }
     test_begin("driver: stops on the first NaN loss and keeps that row");
@@ -308,6 +569,42 @@ static void test_lrfind_command(void) {
     free(text);
     free(again);
 
+    test_begin("lr-find prints the config line of the config's policy (the binary)");
+    // ResNet-8 on the crafted data from 1e-4 to 1e3: a clear descent, then it blows up.
+    static char cmd[3000], outbuf[16384];
+    snprintf(cmd, sizeof cmd,
+             "%s lr-find %s --set %s --out %s/cli --start 1e-4 --end 1e3 --iters 60 --threads 1 --set "
+             "schedule.policy=onecycle --set schedule.max_lr=0.1 --set schedule.lr= 2>/dev/null",
+             testdata_bin(), cfg, set_dir, dir);
+    rc = testdata_run(cmd, outbuf, sizeof outbuf);
+    CHECK_MSG(rc == 0, "exit %d:\n%s", rc, outbuf);
+    CHECK_STR_CONTAINS(outbuf, "suggested max LR ");
+    CHECK_STR_CONTAINS(outbuf, "    [schedule]    # policy onecycle\n    max_lr = ");
+    CHECK_STR_CONTAINS(outbuf, "(peak / 25)");
+    CHECK_STR_CONTAINS(outbuf, "or: --set schedule.max_lr=");
+    CHECK_MSG(!strstr(outbuf, "use_clr_beta") && !strstr(outbuf, "\n    lr = "), "a line of another policy:\n%s",
+              outbuf);
+    snprintf(cmd, sizeof cmd,
+             "%s lr-find %s --set %s --out %s/cli2 --start 1e-4 --end 1e3 --iters 60 --threads 1 --set "
+             "schedule.use_clr_beta=10,13.68,0.95,0.85 2>/dev/null",
+             testdata_bin(), cfg, set_dir, dir);
+    rc = testdata_run(cmd, outbuf, sizeof outbuf);
+    CHECK_MSG(rc == 0, "exit %d:\n%s", rc, outbuf);
+    CHECK_STR_CONTAINS(outbuf, "    [schedule]    # policy clr_beta\n    lr = ");
+    CHECK_STR_CONTAINS(outbuf, "(peak / 10)");
+    CHECK(!strstr(outbuf, "max_lr"));
+
+    test_begin("lr-find without divergence in its range gives no number (the binary)");
+    snprintf(cmd, sizeof cmd,
+             "%s lr-find %s --set %s --out %s/cli3 --start 1e-5 --end 1e-3 --iters 40 --threads 1 2>/dev/null",
+             testdata_bin(), cfg, set_dir, dir);
+    rc = testdata_run(cmd, outbuf, sizeof outbuf);
+    CHECK_MSG(rc == 0, "exit %d:\n%s", rc, outbuf);
+    CHECK_STR_CONTAINS(outbuf, "no divergence up to lr 0.001");
+    CHECK_STR_CONTAINS(outbuf, "run again with --end 0.01");
+    CHECK_STR_CONTAINS(outbuf, "no suggested max LR from this curve");
+    CHECK(!strstr(outbuf, "[schedule]"));
+
     test_begin("lr-find usage errors");
     char *bad1[] = {cfg, "--sweep", "lr=1,2", NULL};
     CHECK_EQ_INT(cmd_lrfind(3, bad1), ERR_INPUT);
@@ -348,6 +645,56 @@ static void test_lrfind_outputs(void) {
     CHECK_EQ_INT(lrfind_write_csv("/nonexistent-dir/x.csv", &c, 1, 0, &e), ERR_RUNTIME);
     CHECK_STR_CONTAINS(e.msg, "/nonexistent-dir/x.csv");
     lrfind_curve_free(&c);
+}
+
+// Columns of an image holding at least `len` pixels of colour rgb (the markers' dashed grey).
+static int marker_columns(const Image *img, uint32_t rgb, int len) {
+    int cols = 0;
+    for (int x = 0; x < img->w; x++)
+        cols += testdata_count_color(img, rgb, x, x + 1) >= len;
+    return cols;
+}
+
+static double linear_curve(double lr) {
+    double r = lr > 2.5 ? lr - 2.5 : 0;
+    return 2.3 - 1.3 * (1 - exp(-lr / 0.5)) + 1.3 * r * r;
+}
+
+static void test_lrfind_plot_marks(void) {
+    test_begin("lr_find.png: both marks inside the plotted range, also --linear (regression)");
+    // Linear from 1e-4 to 8: the first 10 points (start-up) reach lr 0.4; the loss
+    // diverges near 3.1, so the suggestion (0.31) lay left of the plotted points and
+    // was silently not drawn, while the title said it was marked.
+    enum { N = 200 };
+    static double lr[N], loss[N], sm[N], tl[N], ta[N];
+    for (int i = 0; i < N; i++) {
+        lr[i] = lrfind_lr_at(1e-4, 8, N, i, 1);
+        loss[i] = linear_curve(lr[i]);
+        sm[i] = tl[i] = ta[i] = NAN;
+    }
+    LrFindCurve c = {.label = "momentum=0.9", .n = N, .cap = N, .lr = lr, .loss = loss, .smooth = sm,
+                     .test_loss = tl, .test_acc = ta, .stop = LRFIND_STOP_END};
+    LrFindAdvice a = lrfind_advise_curve(&c, NULL);
+    CHECK_EQ_INT(a.status, LRFIND_ADVICE_OK);
+    CHECK_MSG(a.max_lr < lr[a.lo], "the suggestion %g lies left of the first plotted point %g", a.max_lr, lr[a.lo]);
+    const char *dir = test_tmpdir();
+    char png[400];
+    snprintf(png, sizeof png, "%s/marks.png", dir);
+    Err e = {0};
+    CHECK_EQ_INT(lrfind_write_png(png, &c, 1, 1, 0, &e), ERR_OK);
+    Image img = {0};
+    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
+        CHECK_MSG(marker_columns(&img, 0x9A9A9A, 40) == 2, "%d marker lines drawn, want 2",
+                  marker_columns(&img, 0x9A9A9A, 40));
+        image_free(&img);
+    }
+    // A curve that never diverges: no suggestion, so no mark at all.
+    for (int i = 0; i < N; i++) loss[i] = 2.3 - 1.3 * (1 - exp(-lr[i] / 0.5));
+    CHECK_EQ_INT(lrfind_write_png(png, &c, 1, 1, 0, &e), ERR_OK);
+    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
+        CHECK_EQ_INT(marker_columns(&img, 0x9A9A9A, 40), 0);
+        image_free(&img);
+    }
 }
 
 // Bit-identity guard for the LR range test (see test_train.c's guard): 12 steps of a fixed
@@ -409,9 +756,15 @@ void suite_lrfind(void) {
     test_lr_sequences();
     test_smoothing();
     test_stop_rule();
+    test_smoothing_centred();
     test_advice();
+    test_advice_robust();
+    test_advice_test_curve();
+    test_advice_real_curves();
+    test_config_lines();
     test_drive_known_divergence();
     test_lrfind_outputs();
+    test_lrfind_plot_marks();
     test_lrfind_command();
     test_lrfind_guard();
 }

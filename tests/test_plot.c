@@ -155,8 +155,8 @@ static void test_two_panels(void) {
     // The blue series has no name, so no legend swatch mixes with its pixels.
     PlotSeries a[2] = {{NULL, x, lr, N, 0, 0, 0}, {"images", x, count, N, 1, VERMILLION, 0}};
     PlotSeries b[1] = {{"accuracy", x, acc, N, 0, GREEN, 0}};
-    PlotPanel p[2] = {{"Schedule", "iteration", "lr", "images seen", 0, 0, a, 2, NULL, 0},
-                      {"Accuracy", "epoch", "accuracy", NULL, 0, 0, b, 1, NULL, 0}};
+    PlotPanel p[2] = {{"Schedule", "iteration", "lr", "images seen", 0, 0, a, 2, NULL, 0, NULL, 0},
+                      {"Accuracy", "epoch", "accuracy", NULL, 0, 0, b, 1, NULL, 0, NULL, 0}};
     char path[400];
     snprintf(path, sizeof path, "%s/two.png", test_tmpdir());
     Err e = {0};
@@ -208,7 +208,7 @@ static void test_log_axes(void) {
         z[i] = i % 10 == 5 ? 0 : x[i]; // zeros cannot be shown: they break the line
     }
     PlotSeries s[2] = {{NULL, x, y, N, 0, 0, 0}, {NULL, x, z, N, 0, VERMILLION, 1}};
-    PlotPanel p = {"Log-log", "learning rate", "loss", NULL, 1, 1, s, 2, NULL, 0};
+    PlotPanel p = {"Log-log", "learning rate", "loss", NULL, 1, 1, s, 2, NULL, 0, NULL, 0};
     Image img;
     Err e = {0};
     int rc = plot_render(&img, 900, 500, &p, 1, &e);
@@ -262,7 +262,7 @@ static void test_nan_breaks(void) {
     }
     y[80] = -INFINITY;
     PlotSeries s[2] = {{NULL, x, y, N, 0, 0, 0}, {"all NaN", x, nan, N, 0, VERMILLION, 0}};
-    PlotPanel p = {"NaN", "x", "y", NULL, 0, 0, s, 2, NULL, 0};
+    PlotPanel p = {"NaN", "x", "y", NULL, 0, 0, s, 2, NULL, 0, NULL, 0};
     Image img;
     Err e = {0};
     int rc = plot_render(&img, 900, 500, &p, 1, &e);
@@ -302,7 +302,7 @@ static void test_degenerate(void) {
 
     // All y equal: the range is padded, the line drawn across the middle.
     PlotSeries s1[1] = {{NULL, x, flat, 3, 0, 0, 0}};
-    PlotPanel p1 = {"flat", "x", "y", NULL, 0, 0, s1, 1, NULL, 0};
+    PlotPanel p1 = {"flat", "x", "y", NULL, 0, 0, s1, 1, NULL, 0, NULL, 0};
     CHECK_EQ_INT(plot_render(&img, 400, 300, &p1, 1, &e), ERR_OK);
     int bb[4];
     CHECK(count_color(&img, BLUE, 0, 0, 400, 300, bb) > 100);
@@ -315,15 +315,15 @@ static void test_degenerate(void) {
                         {"huge", x, huge, 3, 1, 0, 0},           {"empty", x, x, 0, 0, 0, 0},
                         {NULL, x, iso, 3, 0, GREEN, 0},    {NULL, x, x, 3, 0, 0, 1}};
     PlotSeries s3[1] = {{"negative on log", x, neg, 3, 0, 0, 0}};
-    PlotPanel p2[3] = {{"odd", NULL, NULL, NULL, 0, 0, s2, 6, x, 3},
-                       {NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, 0},
-                       {"log", "x", "y", NULL, 1, 1, s3, 1, flat, 3}};
+    PlotPanel p2[3] = {{"odd", NULL, NULL, NULL, 0, 0, s2, 6, x, 3, NULL, 0},
+                       {NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, 0, NULL, 0},
+                       {"log", "x", "y", NULL, 1, 1, s3, 1, flat, 3, NULL, 0}};
     CHECK_EQ_INT(plot_render(&img, 900, 300, p2, 3, &e), ERR_OK);
     CHECK(count_color(&img, GREEN, 0, 0, 300, 300, NULL) > 10);
     CHECK(count_dark(&img, 300, 0, 600, 300) > 500); // empty panel: frame and ticks
     image_free(&img);
     PlotSeries s4[1] = {{NULL, one, one, 1, 0, 0, 0}};
-    PlotPanel p4 = {"one point", "x", "y", NULL, 0, 0, s4, 1, NULL, 0};
+    PlotPanel p4 = {"one point", "x", "y", NULL, 0, 0, s4, 1, NULL, 0, NULL, 0};
     CHECK_EQ_INT(plot_render(&img, 300, 200, &p4, 1, &e), ERR_OK);
     int bd[4];
     CHECK(count_color(&img, BLUE, 0, 0, 300, 200, bd) >= 4); // a dot about 4 pixels across
@@ -333,7 +333,7 @@ static void test_degenerate(void) {
     // Subnormal values and ranges: no division by zero, no endless tick loop.
     double sub[3] = {1e-310, 2e-310, 5e-324};
     PlotSeries s5[1] = {{"subnormal", sub, sub, 3, 0, 0, 0}};
-    PlotPanel p5 = {"subnormal", "x", "y", NULL, 0, 0, s5, 1, NULL, 0};
+    PlotPanel p5 = {"subnormal", "x", "y", NULL, 0, 0, s5, 1, NULL, 0, NULL, 0};
     CHECK_EQ_INT(plot_render(&img, 300, 200, &p5, 1, &e), ERR_OK);
     image_free(&img);
 
@@ -352,13 +352,13 @@ static void test_degenerate(void) {
     CHECK_EQ_INT(plot_render(&img, 100, 100, NULL, 1, &e), ERR_INPUT);
     CHECK_EQ_INT(plot_render(&img, 100000, 100, &p1, 1, &e), ERR_INPUT);
     PlotSeries bad[1] = {{"bad", NULL, x, 3, 0, 0, 0}};
-    PlotPanel pb = {"bad", NULL, NULL, NULL, 0, 0, bad, 1, NULL, 0};
+    PlotPanel pb = {"bad", NULL, NULL, NULL, 0, 0, bad, 1, NULL, 0, NULL, 0};
     CHECK_EQ_INT(plot_render(&img, 100, 100, &pb, 1, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "bad");
     bad[0].x = x;
     bad[0].n = -1;
     CHECK_EQ_INT(plot_render(&img, 100, 100, &pb, 1, &e), ERR_INPUT);
-    PlotPanel pv = {"vlines", NULL, NULL, NULL, 0, 0, s1, 1, NULL, 2};
+    PlotPanel pv = {"vlines", NULL, NULL, NULL, 0, 0, s1, 1, NULL, 2, NULL, 0};
     CHECK_EQ_INT(plot_render(&img, 100, 100, &pv, 1, &e), ERR_INPUT);
     CHECK(img.rgb == NULL);
 }
@@ -370,7 +370,7 @@ static void test_markers_dashes_legend(void) {
     for (int i = 0; i < N; i++) x[i] = i, top[i] = 1, bottom[i] = 0;
     double vl[2] = {5, 42}; // the second is outside the range: not drawn
     PlotSeries s[2] = {{"top", x, top, N, 0, 0, 0}, {"bottom", x, bottom, N, 0, VERMILLION, 1}};
-    PlotPanel p = {"markers", "x", "y", NULL, 0, 0, s, 2, vl, 2};
+    PlotPanel p = {"markers", "x", "y", NULL, 0, 0, s, 2, vl, 2, NULL, 0};
     Image img;
     Err e = {0};
     int rc = plot_render(&img, 600, 400, &p, 1, &e);
@@ -410,11 +410,132 @@ static void test_markers_dashes_legend(void) {
     image_free(&img);
 }
 
+static void test_marker_labels_in_range(void) {
+    test_begin("markers: labelled, and the x range widened to hold them (vlines_in_range)");
+    enum { N = 11 };
+    double x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = 10 + i, y[i] = i % 3;
+    double vl[2] = {2, 15}; // the first lies left of the data
+    const char *labels[2] = {"low mark", "mid mark"};
+    PlotSeries s[1] = {{"data", x, y, N, 0, 0, 0}};
+    PlotPanel p = {"labels", "x", "y", NULL, 0, 0, s, 1, vl, 2, labels, 1};
+    Image img;
+    Err e = {0};
+    if (plot_render(&img, 600, 400, &p, 1, &e) != ERR_OK) {
+        CHECK_MSG(0, "%s", e.msg);
+        return;
+    }
+    int cols[2], n = 0;
+    for (int xc = 0; xc < 600; xc++) {
+        int k = 0;
+        for (int yc = 0; yc < 400; yc++) k += pixel(&img, xc, yc) == 0x9A9A9A;
+        if (k > 100 && n < 2) cols[n++] = xc;
+    }
+    CHECK_EQ_INT(n, 2);
+    // x from 2 to 20: the marks at 2 and 15 lie 13/18 of the plot's width apart.
+    CHECK_MSG(n == 2 && cols[1] - cols[0] > 300, "the mark left of the data is drawn (columns %d, %d)", cols[0],
+              cols[1]);
+    int lx = -1, ly = -1, mx = -1, my = -1;
+    CHECK(find_text(&img, "low mark", 0, &lx, &ly));
+    CHECK(find_text(&img, "mid mark", 0, &mx, &my));
+    CHECK_MSG(n == 2 && lx > cols[0] && lx < cols[0] + 20, "label at %d beside its mark at %d", lx, cols[0]);
+    CHECK_MSG(my > ly, "one row per label (%d below %d)", my, ly);
+    image_free(&img);
+    // Without vlines_in_range the same mark is outside and not drawn, as before.
+    p.vlines_in_range = 0;
+    if (plot_render(&img, 600, 400, &p, 1, &e) == ERR_OK) {
+        CHECK(!find_text(&img, "low mark", 0, NULL, NULL));
+        CHECK(find_text(&img, "mid mark", 0, NULL, NULL));
+        image_free(&img);
+    }
+}
+
+static void test_svg(void) {
+    test_begin("SVG: the same figure as vectors (lines, dashes, text escaped, clipped curves)");
+    enum { N = 11 };
+    double x[N], y[N], y2[N];
+    for (int i = 0; i < N; i++) x[i] = i, y[i] = i * i, y2[i] = i == 5 ? NAN : 50 - i;
+    double vl[1] = {3};
+    const char *lab[1] = {"mark <3>"};
+    PlotSeries s[2] = {{"solid & plain", x, y, N, 0, 0, 0}, {"dashed", x, y2, N, 0, VERMILLION, 1}};
+    PlotPanel p = {"a <title> & \"quotes\"", "x", "y", NULL, 0, 0, s, 2, vl, 1, lab, 0};
+    char *svg = NULL;
+    Err e = {0};
+    CHECK_EQ_INT(plot_render_svg(&svg, 600, 400, &p, 1, &e), ERR_OK);
+    if (!CHECK(svg != NULL)) return;
+    CHECK(!strncmp(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"400\"", 60));
+    size_t n = strlen(svg);
+    CHECK(n > 7 && !strcmp(svg + n - 7, "</svg>\n"));
+    CHECK_STR_CONTAINS(svg, ">a &lt;title&gt; &amp; &quot;quotes&quot;</text>");
+    CHECK_STR_CONTAINS(svg, ">solid &amp; plain</text>");
+    CHECK_STR_CONTAINS(svg, ">mark &lt;3&gt;</text>");
+    CHECK_STR_CONTAINS(svg, "<path stroke=\"#0072B2\" stroke-width=\"2\" d=\"M");
+    CHECK_STR_CONTAINS(svg, "<path stroke=\"#D55E00\" stroke-width=\"2\" stroke-dasharray=\"7 5\"");
+    CHECK_STR_CONTAINS(svg, "<clipPath id=\"area0\">");
+    CHECK_STR_CONTAINS(svg, "clip-path=\"url(#area0)\"");
+    CHECK_STR_CONTAINS(svg, "stroke=\"#9A9A9A\" stroke-width=\"1\" stroke-dasharray=\"5 4\""); // the marker
+    // The NaN breaks the dashed line in two paths.
+    int paths = 0;
+    for (const char *q = strstr(svg, "<path stroke=\"#D55E00\""); q; q = strstr(q + 1, "<path stroke=\"#D55E00\"")) paths++;
+    CHECK_EQ_INT(paths, 2);
+    // Text sits where the bitmap font's would, stretched to its measured width.
+    CHECK_STR_CONTAINS(svg, "lengthAdjust=\"spacingAndGlyphs\"");
+    // Well-formed XML, where python3 is there to say so.
+    if (system("command -v python3 >/dev/null 2>&1") == 0) {
+        char path[400], cmd[600];
+        snprintf(path, sizeof path, "%s/t.svg", test_tmpdir());
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(svg, f);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd, "python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' %s", path);
+        CHECK_MSG(system(cmd) == 0, "%s is not well-formed XML", path);
+    }
+    free(svg);
+
+    test_begin("plot files by extension: .png and .svg (any case), anything else refused (regression)");
+    CHECK_EQ_INT(plot_format("a/b.png"), PLOT_PNG);
+    CHECK_EQ_INT(plot_format("B.PNG"), PLOT_PNG);
+    CHECK_EQ_INT(plot_format("x.svg"), PLOT_SVG);
+    CHECK_EQ_INT(plot_format("x.SVG"), PLOT_SVG);
+    CHECK_EQ_INT(plot_format("x.jpg"), -1);
+    CHECK_EQ_INT(plot_format(".svg"), -1);
+    CHECK_EQ_INT(plot_check_path("out/x.jpg", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "out/x.jpg: a plot is written as PNG (.png) or SVG (.svg), not '.jpg'");
+    CHECK_EQ_INT(plot_check_path("a.b/plot", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "name the file with one of them");
+    const char *dir = test_tmpdir();
+    char path[400];
+    snprintf(path, sizeof path, "%s/x.jpg", dir);
+    CHECK_EQ_INT(plot_write(path, 600, 400, &p, 1, &e), ERR_INPUT);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f == NULL, "nothing written for a refused extension");
+    if (f) fclose(f);
+    snprintf(path, sizeof path, "%s/x.Svg", dir);
+    CHECK_EQ_INT(plot_write(path, 600, 400, &p, 1, &e), ERR_OK);
+    char head[8] = "";
+    f = fopen(path, "r");
+    if (CHECK(f != NULL)) {
+        CHECK(fread(head, 1, 4, f) == 4 && !strncmp(head, "<svg", 4));
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/x.png", dir);
+    CHECK_EQ_INT(plot_write(path, 600, 400, &p, 1, &e), ERR_OK);
+    f = fopen(path, "rb");
+    if (CHECK(f != NULL)) {
+        CHECK(fread(head, 1, 4, f) == 4 && !strncmp(head, "\x89PNG", 4));
+        fclose(f);
+    }
+    CHECK_EQ_INT(plot_write_svg("/nonexistent-dir/x.svg", 600, 400, &p, 1, &e), ERR_RUNTIME);
+    CHECK_STR_CONTAINS(e.msg, "/nonexistent-dir/x.svg");
+}
+
 static void test_write_errors(void) {
     test_begin("unwritable path is a runtime error naming the path");
     double x[2] = {0, 1};
     PlotSeries s[1] = {{"a", x, x, 2, 0, 0, 0}};
-    PlotPanel p = {"t", NULL, NULL, NULL, 0, 0, s, 1, NULL, 0};
+    PlotPanel p = {"t", NULL, NULL, NULL, 0, 0, s, 1, NULL, 0, NULL, 0};
     char path[400];
     snprintf(path, sizeof path, "%s/no/such/dir/plot.png", test_tmpdir());
     Err e = {0};
@@ -429,7 +550,7 @@ static void test_labels(void) {
     test_begin("tick labels: compact numbers");
     double x[2] = {0, 12000}, y[2] = {0.85, 0.95}, tiny[2] = {0, 4e-5};
     PlotSeries s[2] = {{NULL, x, y, 2, 0, 0, 0}, {NULL, x, tiny, 2, 1, 0, 0}};
-    PlotPanel p = {NULL, NULL, NULL, NULL, 0, 0, s, 2, NULL, 0};
+    PlotPanel p = {NULL, NULL, NULL, NULL, 0, 0, s, 2, NULL, 0, NULL, 0};
     Image img;
     Err e = {0};
     int rc = plot_render(&img, 900, 500, &p, 1, &e);
@@ -449,6 +570,8 @@ void suite_plot(void) {
     test_nan_breaks();
     test_degenerate();
     test_markers_dashes_legend();
+    test_marker_labels_in_range();
+    test_svg();
     test_write_errors();
     test_labels();
 }

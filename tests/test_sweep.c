@@ -101,12 +101,44 @@ static void test_sweep_and_skip(const char *data, char *swept, size_t cap) {
     remove(path);
     rc = sweep(args);
     CHECK_MSG(rc == 0, "second sweep exit %d: %s", rc, out);
-    CHECK_STR_CONTAINS(out, "skip lr0.1-s1 (finished: 1 epochs in log.csv)");
+    CHECK_STR_CONTAINS(out, "skip lr0.1-s1 (finished: 1 epoch, from summary.json)");
     CHECK_STR_CONTAINS(out, "0 ran, 2 skipped (already finished)");
     CHECK_EQ_INT(count_lines(path), 3);
     snprintf(path, sizeof path, "%s/sw/lr0.1-s1/train.out", dir);
     const char *log = slurp(path);
     CHECK_MSG(!strstr(strstr(log, "$ ") + 1, "$ "), "run lr0.1-s1 was started once: %s", log);
+
+    test_begin("sweep reads summary.json, and log.csv where a run has none (an old run directory)");
+    snprintf(path, sizeof path, "%s/sw/summary.csv", dir);
+    char before[4096];
+    snprintf(before, sizeof before, "%s", slurp(path));
+    // lr0.1-s1 as an old run directory; lr0.2-s1's summary.json with a figure of its own.
+    snprintf(path, sizeof path, "%s/sw/lr0.1-s1/summary.json", dir);
+    CHECK(remove(path) == 0);
+    snprintf(path, sizeof path, "%s/sw/lr0.2-s1/summary.json", dir);
+    char json[16384];
+    snprintf(json, sizeof json, "%s", slurp(path));
+    char *acc = strstr(json, "\"final_test_acc\": ");
+    if (!CHECK_MSG(acc != NULL, "final_test_acc in %s", json)) return;
+    acc += strlen("\"final_test_acc\": ");
+    char edited[16384];
+    snprintf(edited, sizeof edited, "%.*s0.987654%s", (int)(acc - json), json, strchr(acc, ','));
+    testdata_put(path, edited);
+    snprintf(path, sizeof path, "%s/sw/summary.csv", dir);
+    remove(path);
+    rc = sweep(args);
+    CHECK_MSG(rc == 0, "third sweep exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "skip lr0.1-s1 (finished: 1 epoch, from log.csv)");
+    CHECK_STR_CONTAINS(out, "skip lr0.2-s1 (finished: 1 epoch, from summary.json)");
+    const char *after = slurp(path);
+    CHECK_STR_CONTAINS(after, ",98.7654,"); // lr0.2's final accuracy: summary.json's
+    // lr0.1's row, from its log.csv, is what its summary.json said.
+    const char *r0 = strstr(before, "\nlr0.1,"), *r1 = strstr(after, "\nlr0.1,");
+    if (CHECK(r0 && r1)) {
+        size_t n0 = strcspn(r0 + 1, "\n"), n1 = strcspn(r1 + 1, "\n");
+        CHECK_MSG(n0 == n1 && !strncmp(r0, r1, n0), "lr0.1's row changed:\n%.*s\n%.*s", (int)n0, r0 + 1, (int)n1,
+                  r1 + 1);
+    }
 }
 
 static void test_bad_arguments_and_failures(const char *data) {
@@ -159,9 +191,15 @@ static void test_bad_arguments_and_failures(const char *data) {
     snprintf(path, sizeof path, "%s/fail/summary.md", dir);
     const char *md = slurp(path);
     CHECK_STR_CONTAINS(md, "## Runs that did not finish");
-    CHECK_STR_CONTAINS(md, ": failed: exit status 2: onecycle: ");
+    CHECK_STR_CONTAINS(md, ": failed: exit status 2: onecycle: "); // no summary.json: train.out's last line
     CHECK_STR_CONTAINS(md, " | 0/1 | - | - | - | - | ");
     CHECK_STR_CONTAINS(md, " | 1/1 | ");
+
+    test_begin("sweep with a diverging run: the reason from its summary.json");
+    snprintf(args, sizeof args, "%s --grid schedule.lr=1e6 --out %s/div", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 1);
+    snprintf(path, sizeof path, "%s/div/summary.md", dir);
+    CHECK_STR_CONTAINS(slurp(path), ": failed: exit status 1: diverged: training diverged: loss ");
 }
 
 static void test_resume(const char *data) {

@@ -15,6 +15,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+static int diverged_events;
+static void count_diverged(void *ctx, const TrainProgress *p) {
+    (void)ctx;
+    diverged_events += p->event == TRAIN_DIVERGED;
+}
+
 static void test_stop_flag_and_divergence(const char *data) {
     static Config c;
     Trainer t;
@@ -37,6 +43,8 @@ static void test_stop_flag_and_divergence(const char *data) {
              "[train]\nbatch_size = 64\nprogress = plain\n[schedule]\nphases = 1:0.05:0.9, 1:1e6:0.9\n",
              data);
     if (testdata_trainer(&t, &c, text)) return;
+    diverged_events = 0;
+    t.progress = count_diverged;
     int rc = trainer_run(&t, dir, text, NULL, &e);
     CHECK_EQ_INT(rc, ERR_RUNTIME);
     CHECK_STR_CONTAINS(e.msg, "diverged");
@@ -44,6 +52,7 @@ static void test_stop_flag_and_divergence(const char *data) {
     CHECK_STR_CONTAINS(e.msg, "momentum 0.9");
     CHECK_STR_CONTAINS(e.msg, "the last good checkpoint (");
     CHECK_STR_CONTAINS(e.msg, "checkpoint.ckpt, step 8) and the log are kept");
+    CHECK_EQ_INT(diverged_events, 1);
     trainer_free(&t);
     char ckpt[500];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ckpt", dir);
