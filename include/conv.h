@@ -93,6 +93,10 @@ unsigned conv_kernels(void);
 // by the n characters at name, 0 if none is; conv_kernels_string: "direct,winograd,..." or "none".
 unsigned conv_kernel_bit(const char *name, size_t n);
 void conv_kernels_string(unsigned mask, char *buf, size_t size);
+// "default", "all", "none" or a comma-separated list of names, as a mask: 0 on success, -1 for
+// anything else (the caller says where the text came from). CONV_KERNELS_HELP lists the choices.
+int conv_parse_kernels(const char *text, unsigned *mask);
+#define CONV_KERNELS_HELP "default, all, none or a comma-separated list of direct, winograd, winograd-wgrad, direct-s2, winograd4"
 
 // ---- the GEMM path -----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ typedef struct TrainOptions {
     int eval_every;    // evaluate on the test set every N epochs (0: only at the end)
     long seed;         // init, shuffling and augmentation
     int threads;       // 0: all cores
+    unsigned kernels;  // conv_set_kernels mask
     int log_iters;     // also write iters.csv, one row per step
     int progress;      // -1 auto (terminal), 0 plain lines, 1 live line
     int checkpoint_every; // epochs between checkpoints (0: only at the end)
@@ -42,6 +43,8 @@ int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co,
 int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOptions *co, const ModelOptions *mo,
                       const OptimOptions *oo, size_t *bytes, Err *e);
 // SGD steps in one epoch over n images (at least 1).
+// Applies a run's train.threads and train.kernels to this process; *nthreads: the threads in use.
+int train_set_cpu(const Config *c, int *nthreads, Err *e);
 long train_steps_per_epoch(const TrainOptions *o, int n);
 
 typedef struct EvalResult {

@@ -47,24 +47,6 @@ typedef struct BenchArgs {
     double seconds;
 } BenchArgs;
 
-static int parse_kernels(const char *v, unsigned *mask) {
-    if (!strcmp(v, "default")) return *mask = CONV_KERNELS_DEFAULT, ERR_OK;
-    if (!strcmp(v, "all")) return *mask = CONV_KERNELS_ALL, ERR_OK;
-    if (!strcmp(v, "none")) return *mask = 0, ERR_OK;
-    *mask = 0;
-    for (const char *p = v;;) {
-        size_t n = strcspn(p, ",");
-        unsigned bit = conv_kernel_bit(p, n);
-        if (!bit)
-            return cli_usage_error("--kernels takes default, all, none or a comma-separated list of direct, "
-                                   "winograd, winograd-wgrad, direct-s2, winograd4; got '%s'",
-                                   v);
-        *mask |= bit;
-        if (!p[n]) return ERR_OK;
-        p += n + 1;
-    }
-}
-
 static int bench_option(void *ctx, const char *s, const char *v) {
     BenchArgs *b = ctx;
     if (!strcmp(s, "--layers")) {
@@ -77,7 +59,11 @@ static int bench_option(void *ctx, const char *s, const char *v) {
         b->preact = v[0] == 'p';
         return ERR_OK;
     }
-    if (!strcmp(s, "--kernels")) return parse_kernels(v, &b->kernels);
+    if (!strcmp(s, "--kernels")) {
+        if (conv_parse_kernels(v, &b->kernels))
+            return cli_usage_error("--kernels takes " CONV_KERNELS_HELP "; got '%s'", v);
+        return ERR_OK;
+    }
     if (!strcmp(s, "--shortcut")) {
         if (strcmp(v, "A") && strcmp(v, "B")) return cli_usage_error("--shortcut must be A or B, got '%s'", v);
         b->shortcut_b = v[0] == 'B';

@@ -9,6 +9,7 @@
 #include "optim.h"
 #include "resnet.h"
 #include "schedule.h"
+#include "conv.h"
 #include "train.h"
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ int cmd_eval(int argc, char **argv) {
         return cli_usage_error("--data: path too long for a data directory (at most 255 characters): %s", data);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
     cpu_set_threads(a.threads_given ? a.threads : to.threads);
+    conv_set_kernels(to.kernels);
     CifarSet test;
     ResNet m;
     if (cifar_load(&test, co.dir, 0, 0, &e)) return cli_fail(&e);

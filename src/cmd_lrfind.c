@@ -181,14 +181,12 @@ int cmd_lrfind(int argc, char **argv) {
                 dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
         return ERR_INPUT;
     }
-    long threads;
+    int nthreads;
     double momentum;
-    if (config_int_in(&c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, &e) ||
-        config_double_in(&c, "schedule", "momentum", 0, 0.999999, &momentum, &e)) {
+    if (train_set_cpu(&c, &nthreads, &e) || config_double_in(&c, "schedule", "momentum", 0, 0.999999, &momentum, &e)) {
         rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
-    int nthreads = cpu_set_threads((int)threads);
     static Trainer t;
     if (trainer_create(&t, &c, &e)) {
         trainer_free(&t);

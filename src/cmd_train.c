@@ -190,12 +190,11 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         return cli_fail(&e);
     }
     Trainer t;
-    long threads;
-    if (config_int_in(&c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, &e)) {
+    int nthreads;
+    if (train_set_cpu(&c, &nthreads, &e)) {
         rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
-    int nthreads = cpu_set_threads((int)threads);
     cli_print_header(ci, nthreads);
     if (trainer_create(&t, &c, &e) || (a.resume && checkpoint_load(&t, a.resume, &e)) ||
         (a.init_from && checkpoint_load_weights(&t.net, a.init_from, &e))) {

@@ -69,6 +69,23 @@ unsigned conv_kernel_bit(const char *name, size_t n) {
     return 0;
 }
 
+int conv_parse_kernels(const char *text, unsigned *mask) {
+    if (!strcmp(text, "default")) return *mask = CONV_KERNELS_DEFAULT, 0;
+    if (!strcmp(text, "all")) return *mask = CONV_KERNELS_ALL, 0;
+    if (!strcmp(text, "none")) return *mask = 0, 0;
+    unsigned m = 0;
+    for (const char *p = text;; p++) {
+        size_t n = strcspn(p, ",");
+        unsigned bit = conv_kernel_bit(p, n);
+        if (!bit) return -1;
+        m |= bit;
+        p += n;
+        if (!*p) break;
+    }
+    *mask = m;
+    return 0;
+}
+
 void conv_kernels_string(unsigned mask, char *buf, size_t size) {
     buf[0] = 0;
     for (int k = 0; k < NKERNEL_NAMES; k++)

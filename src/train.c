@@ -1,6 +1,8 @@
 // train.c: the training loop, evaluation, and the per-epoch / per-step CSV logs.
 #include "train.h"
 #include "checkpoint.h"
+#include "conv.h"
+#include "cpu.h"
 #include "curves.h"
 #include "runlog.h"
 #include <errno.h>
@@ -15,6 +17,10 @@ const ConfigKey train_config_keys[] = {
     {"eval_every", "1", "evaluate on the test set every N epochs (0: only after the last epoch)"},
     {"seed", "1", "seed for initialisation, shuffling and augmentation"},
     {"threads", "0", "threads for OpenBLAS and our loops (0: all cores); --threads overrides"},
+    {"kernels", "default",
+     "convolution kernels allowed (as bench --kernels): " CONV_KERNELS_HELP
+     "; all adds Winograd F(4x4,3x3), none leaves every convolution to im2col + sgemm; results differ in float "
+     "rounding only"},
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
     {"checkpoint_every", "1", "write DIR/checkpoint.ckpt every N epochs (0: only at the end)"},
@@ -37,6 +43,10 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
         config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e))
         return e->code;
+    const char *kernels = config_str(c, "train", "kernels");
+    if (conv_parse_kernels(kernels ? kernels : "default", &o->kernels))
+        return err_set(e, ERR_INPUT, "%s: train.kernels: takes " CONV_KERNELS_HELP "; got '%s'",
+                       config_where(c, "train", "kernels"), kernels);
     o->batch_size = (int)batch;
     o->eval_every = (int)every;
     o->seed = seed;
@@ -51,6 +61,14 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
                            config_where(c, "train", "keep_checkpoints"), keep[i]);
         o->keep[i] = (int)keep[i];
     }
+    return ERR_OK;
+}
+
+int train_set_cpu(const Config *c, int *nthreads, Err *e) {
+    TrainOptions o;
+    if (train_options_from_config(&o, c, e)) return e->code;
+    *nthreads = cpu_set_threads(o.threads);
+    conv_set_kernels(o.kernels);
     return ERR_OK;
 }
 

@@ -265,7 +265,52 @@ static void test_keep_checkpoints(const char *data) {
     }
 }
 
+// train.kernels: the convolution kernels a run allows, applied by train_set_cpu (as
+// bench --kernels); a bad list is refused with the config's file and line.
+static void test_kernels_key(void) {
+    static const struct {
+        const char *text;
+        unsigned mask;
+    } good[] = {{"", CONV_KERNELS_DEFAULT},
+                {"kernels = default\n", CONV_KERNELS_DEFAULT},
+                {"kernels = all\n", CONV_KERNELS_ALL},
+                {"kernels = none\n", 0},
+                {"kernels = winograd,direct-s2\n", CONV_USE_WINOGRAD | CONV_USE_DIRECT_S2}};
+    unsigned was = conv_kernels();
+    int threads = omp_get_max_threads();
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        test_begin("train.kernels picks the convolution kernels");
+        char cfg[200];
+        snprintf(cfg, sizeof cfg, "[train]\nthreads = 1\n%s", good[i].text);
+        static Config k;
+        Err ke = {0};
+        int nthreads = 0;
+        config_init(&k, cli_schema());
+        CHECK_EQ_INT(config_load_string(&k, cfg, "k.cfg", &ke), ERR_OK);
+        conv_set_kernels(~good[i].mask & CONV_KERNELS_ALL);
+        CHECK_EQ_INT(train_set_cpu(&k, &nthreads, &ke), ERR_OK);
+        CHECK_EQ_INT(nthreads, 1);
+        CHECK_EQ_INT(conv_kernels(), good[i].mask);
+    }
+    static const char *const bad[] = {"", "fast", "winograd,", ",direct", "direct,,winograd", "Winograd"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        test_begin("train.kernels refuses an unknown kernel");
+        char cfg[200];
+        snprintf(cfg, sizeof cfg, "[train]\nkernels = %s\n", bad[i]);
+        static Config k;
+        TrainOptions o;
+        Err ke = {0};
+        config_init(&k, cli_schema());
+        CHECK_EQ_INT(config_load_string(&k, cfg, "k.cfg", &ke), ERR_OK);
+        CHECK_EQ_INT(train_options_from_config(&o, &k, &ke), ERR_INPUT);
+        CHECK_STR_CONTAINS(ke.msg, "k.cfg:2: train.kernels: takes default, all, none");
+    }
+    conv_set_kernels(was);
+    cpu_set_threads(threads);
+}
+
 void suite_train(void) {
+    test_kernels_key();
     const char *data = testdata_cifar_dir();
     if (!data) {
         test_begin("train");
