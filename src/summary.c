@@ -6,67 +6,40 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-typedef struct Json {
-    char *s;
-    size_t n, cap;
-} Json;
-
-static void put(Json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Json *j, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(j->s + j->n, j->cap - j->n, fmt, ap);
-        va_end(ap);
-        if (k >= 0 && (size_t)k < j->cap - j->n) {
-            j->n += (size_t)k;
-            return;
-        }
-        j->cap = 2 * j->cap + (k > 0 ? (size_t)k : 0);
-        char *p = realloc(j->s, j->cap);
-        if (!p) {
-            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-            exit(1);
-        }
-        j->s = p;
-    }
-}
-
 // A JSON string: quotes, backslashes and control characters escaped; NULL is null.
-static void put_str(Json *j, const char *s) {
+static void put_str(Text *j, const char *s) {
     if (!s) {
-        put(j, "null");
+        text_printf(j, "null");
         return;
     }
-    put(j, "\"");
+    text_printf(j, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            put(j, "\\%c", *p);
+            text_printf(j, "\\%c", *p);
         else if (*p == '\n')
-            put(j, "\\n");
+            text_printf(j, "\\n");
         else if (*p == '\t')
-            put(j, "\\t");
+            text_printf(j, "\\t");
         else if (*p < 0x20)
-            put(j, "\\u%04x", *p);
+            text_printf(j, "\\u%04x", *p);
         else
-            put(j, "%c", *p);
+            text_printf(j, "%c", *p);
     }
-    put(j, "\"");
+    text_printf(j, "\"");
 }
 
 // A number, or null when it is not finite (JSON has no NaN).
-static void put_num(Json *j, double v, const char *fmt) {
+static void put_num(Text *j, double v, const char *fmt) {
     if (isfinite(v))
-        put(j, fmt, v);
+        text_printf(j, fmt, v);
     else
-        put(j, "null");
+        text_printf(j, "null");
 }
 
 void summary_now(char *buf, size_t cap) {
@@ -109,7 +82,7 @@ static const char *kernels(char *buf, size_t size) {
 }
 
 char *summary_json(const char *dir, const RunSummary *s) {
-    Json j = {xmalloc(4096), 0, 4096};
+    Text j = {0};
     char path[FS_PATH_MAX];
     RunLog log = {0};
     Err le = {0};
@@ -125,63 +98,63 @@ char *summary_json(const char *dir, const RunSummary *s) {
         }
         if (isfinite(log.images_per_sec[i]) && log.images_per_sec[i] > 0) ips += log.images_per_sec[i], nips++;
     }
-    put(&j, "{\n  \"format\": %d,\n  \"status\": ", SUMMARY_FORMAT);
+    text_printf(&j, "{\n  \"format\": %d,\n  \"status\": ", SUMMARY_FORMAT);
     put_str(&j, s->status);
-    put(&j, ",\n  \"message\": ");
+    text_printf(&j, ",\n  \"message\": ");
     put_str(&j, s->message && *s->message ? s->message : NULL);
-    put(&j, ",\n  \"started\": ");
+    text_printf(&j, ",\n  \"started\": ");
     put_str(&j, s->started);
-    put(&j, ",\n  \"ended\": ");
+    text_printf(&j, ",\n  \"ended\": ");
     put_str(&j, s->ended);
-    put(&j, ",\n  \"wall_seconds\": ");
+    text_printf(&j, ",\n  \"wall_seconds\": ");
     put_num(&j, s->seconds, "%.2f");
-    put(&j, ",\n  \"epochs_done\": %d,\n  \"epochs_planned\": %ld", last >= 0 ? (int)log.epoch[last] : 0,
+    text_printf(&j, ",\n  \"epochs_done\": %d,\n  \"epochs_planned\": %ld", last >= 0 ? (int)log.epoch[last] : 0,
         s->epochs_planned);
-    put(&j, ",\n  \"steps_done\": %ld,\n  \"steps_planned\": %ld", s->steps_done, s->steps_planned);
-    put(&j, ",\n  \"final_test_acc\": ");
+    text_printf(&j, ",\n  \"steps_done\": %ld,\n  \"steps_planned\": %ld", s->steps_done, s->steps_planned);
+    text_printf(&j, ",\n  \"final_test_acc\": ");
     put_num(&j, last_eval >= 0 ? log.test_acc[last_eval] : NAN, "%.6f");
-    put(&j, ",\n  \"final_test_loss\": ");
+    text_printf(&j, ",\n  \"final_test_loss\": ");
     put_num(&j, last_eval >= 0 ? log.test_loss[last_eval] : NAN, "%.6f");
-    put(&j, ",\n  \"final_test_epoch\": ");
+    text_printf(&j, ",\n  \"final_test_epoch\": ");
     put_num(&j, last_eval >= 0 ? log.epoch[last_eval] : NAN, "%.0f");
-    put(&j, ",\n  \"best_test_acc\": ");
+    text_printf(&j, ",\n  \"best_test_acc\": ");
     put_num(&j, best >= 0 ? log.test_acc[best] : NAN, "%.6f");
-    put(&j, ",\n  \"best_test_epoch\": ");
+    text_printf(&j, ",\n  \"best_test_epoch\": ");
     put_num(&j, best >= 0 ? log.epoch[best] : NAN, "%.0f");
-    put(&j, ",\n  \"final_train_loss\": ");
+    text_printf(&j, ",\n  \"final_train_loss\": ");
     put_num(&j, last >= 0 ? log.train_loss[last] : NAN, "%.6f");
-    put(&j, ",\n  \"final_train_acc\": ");
+    text_printf(&j, ",\n  \"final_train_acc\": ");
     put_num(&j, last >= 0 ? log.train_acc[last] : NAN, "%.6f");
-    put(&j, ",\n  \"images_per_sec\": ");
+    text_printf(&j, ",\n  \"images_per_sec\": ");
     put_num(&j, nips ? ips / nips : NAN, "%.1f");
-    put(&j, ",\n  \"program\": {\"name\": \"onecycle\", \"version\": ");
+    text_printf(&j, ",\n  \"program\": {\"name\": \"onecycle\", \"version\": ");
     put_str(&j, ONECYCLE_VERSION);
-    put(&j, ", \"compiler\": ");
+    text_printf(&j, ", \"compiler\": ");
 #ifdef __VERSION__
     put_str(&j, "gcc-compatible " __VERSION__);
 #else
     put_str(&j, NULL);
 #endif
     char kn[160];
-    put(&j, ", \"kernels\": ");
+    text_printf(&j, ", \"kernels\": ");
     put_str(&j, kernels(kn, sizeof kn));
-    put(&j, ", \"openblas_core\": ");
+    text_printf(&j, ", \"openblas_core\": ");
     put_str(&j, s->openblas_core);
-    put(&j, ", \"threads\": %d},\n  \"config\": {", s->threads);
+    text_printf(&j, ", \"threads\": %d},\n  \"config\": {", s->threads);
     // Every key of the schema with its value as text, as in config.cfg.
     for (const ConfigSection *sec = s->config ? s->config->schema : NULL; sec && sec->name; sec++) {
-        put(&j, "%s\n    ", sec == s->config->schema ? "" : ",");
+        text_printf(&j, "%s\n    ", sec == s->config->schema ? "" : ",");
         put_str(&j, sec->name);
-        put(&j, ": {");
+        text_printf(&j, ": {");
         for (const ConfigKey *k = sec->keys; k && k->key; k++) {
-            put(&j, "%s", k == sec->keys ? "" : ", ");
+            text_printf(&j, "%s", k == sec->keys ? "" : ", ");
             put_str(&j, k->key);
-            put(&j, ": ");
+            text_printf(&j, ": ");
             put_str(&j, config_str(s->config, sec->name, k->key));
         }
-        put(&j, "}");
+        text_printf(&j, "}");
     }
-    put(&j, "%s}\n}\n", s->config ? "\n  " : "");
+    text_printf(&j, "%s}\n}\n", s->config ? "\n  " : "");
     if (have_log) curves_free_log(&log);
     return j.s;
 }
