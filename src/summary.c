@@ -42,6 +42,38 @@ static void put_num(Text *j, double v, const char *fmt) {
         text_printf(j, "null");
 }
 
+// One "name": value of an object: a string (NULL: null), an integer, or a number printed
+// with fmt (null when it is not finite).
+typedef struct Field {
+    const char *name;
+    enum { FIELD_STR, FIELD_INT, FIELD_NUM } kind;
+    const char *s;
+    long i;
+    double num;
+    const char *fmt;
+} Field;
+
+// The fields in order, sep between them.
+static void put_fields(Text *j, const Field *f, size_t n, const char *sep) {
+    for (size_t k = 0; k < n; k++) {
+        text_printf(j, "%s", k ? sep : "");
+        put_str(j, f[k].name);
+        text_printf(j, ": ");
+        if (f[k].kind == FIELD_STR)
+            put_str(j, f[k].s);
+        else if (f[k].kind == FIELD_INT)
+            text_printf(j, "%ld", f[k].i);
+        else
+            put_num(j, f[k].num, f[k].fmt);
+    }
+}
+
+#ifdef __VERSION__
+#define COMPILER "gcc-compatible " __VERSION__
+#else
+#define COMPILER NULL
+#endif
+
 void summary_now(char *buf, size_t cap) {
     time_t t = time(NULL);
     struct tm tm;
@@ -98,49 +130,40 @@ char *summary_json(const char *dir, const RunSummary *s) {
         }
         if (isfinite(log.images_per_sec[i]) && log.images_per_sec[i] > 0) ips += log.images_per_sec[i], nips++;
     }
-    text_printf(&j, "{\n  \"format\": %d,\n  \"status\": ", SUMMARY_FORMAT);
-    put_str(&j, s->status);
-    text_printf(&j, ",\n  \"message\": ");
-    put_str(&j, s->message && *s->message ? s->message : NULL);
-    text_printf(&j, ",\n  \"started\": ");
-    put_str(&j, s->started);
-    text_printf(&j, ",\n  \"ended\": ");
-    put_str(&j, s->ended);
-    text_printf(&j, ",\n  \"wall_seconds\": ");
-    put_num(&j, s->seconds, "%.2f");
-    text_printf(&j, ",\n  \"epochs_done\": %d,\n  \"epochs_planned\": %ld", last >= 0 ? (int)log.epoch[last] : 0,
-        s->epochs_planned);
-    text_printf(&j, ",\n  \"steps_done\": %ld,\n  \"steps_planned\": %ld", s->steps_done, s->steps_planned);
-    text_printf(&j, ",\n  \"final_test_acc\": ");
-    put_num(&j, last_eval >= 0 ? log.test_acc[last_eval] : NAN, "%.6f");
-    text_printf(&j, ",\n  \"final_test_loss\": ");
-    put_num(&j, last_eval >= 0 ? log.test_loss[last_eval] : NAN, "%.6f");
-    text_printf(&j, ",\n  \"final_test_epoch\": ");
-    put_num(&j, last_eval >= 0 ? log.epoch[last_eval] : NAN, "%.0f");
-    text_printf(&j, ",\n  \"best_test_acc\": ");
-    put_num(&j, best >= 0 ? log.test_acc[best] : NAN, "%.6f");
-    text_printf(&j, ",\n  \"best_test_epoch\": ");
-    put_num(&j, best >= 0 ? log.epoch[best] : NAN, "%.0f");
-    text_printf(&j, ",\n  \"final_train_loss\": ");
-    put_num(&j, last >= 0 ? log.train_loss[last] : NAN, "%.6f");
-    text_printf(&j, ",\n  \"final_train_acc\": ");
-    put_num(&j, last >= 0 ? log.train_acc[last] : NAN, "%.6f");
-    text_printf(&j, ",\n  \"images_per_sec\": ");
-    put_num(&j, nips ? ips / nips : NAN, "%.1f");
-    text_printf(&j, ",\n  \"program\": {\"name\": \"onecycle\", \"version\": ");
-    put_str(&j, ONECYCLE_VERSION);
-    text_printf(&j, ", \"compiler\": ");
-#ifdef __VERSION__
-    put_str(&j, "gcc-compatible " __VERSION__);
-#else
-    put_str(&j, NULL);
-#endif
+    const Field top[] = {
+        {"format", FIELD_INT, .i = SUMMARY_FORMAT},
+        {"status", FIELD_STR, .s = s->status},
+        {"message", FIELD_STR, .s = s->message && *s->message ? s->message : NULL},
+        {"started", FIELD_STR, .s = s->started},
+        {"ended", FIELD_STR, .s = s->ended},
+        {"wall_seconds", FIELD_NUM, .num = s->seconds, .fmt = "%.2f"},
+        {"epochs_done", FIELD_INT, .i = last >= 0 ? (long)log.epoch[last] : 0},
+        {"epochs_planned", FIELD_INT, .i = s->epochs_planned},
+        {"steps_done", FIELD_INT, .i = s->steps_done},
+        {"steps_planned", FIELD_INT, .i = s->steps_planned},
+        {"final_test_acc", FIELD_NUM, .num = last_eval >= 0 ? log.test_acc[last_eval] : NAN, .fmt = "%.6f"},
+        {"final_test_loss", FIELD_NUM, .num = last_eval >= 0 ? log.test_loss[last_eval] : NAN, .fmt = "%.6f"},
+        {"final_test_epoch", FIELD_NUM, .num = last_eval >= 0 ? log.epoch[last_eval] : NAN, .fmt = "%.0f"},
+        {"best_test_acc", FIELD_NUM, .num = best >= 0 ? log.test_acc[best] : NAN, .fmt = "%.6f"},
+        {"best_test_epoch", FIELD_NUM, .num = best >= 0 ? log.epoch[best] : NAN, .fmt = "%.0f"},
+        {"final_train_loss", FIELD_NUM, .num = last >= 0 ? log.train_loss[last] : NAN, .fmt = "%.6f"},
+        {"final_train_acc", FIELD_NUM, .num = last >= 0 ? log.train_acc[last] : NAN, .fmt = "%.6f"},
+        {"images_per_sec", FIELD_NUM, .num = nips ? ips / nips : NAN, .fmt = "%.1f"},
+    };
     char kn[160];
-    text_printf(&j, ", \"kernels\": ");
-    put_str(&j, kernels(kn, sizeof kn));
-    text_printf(&j, ", \"openblas_core\": ");
-    put_str(&j, s->openblas_core);
-    text_printf(&j, ", \"threads\": %d},\n  \"config\": {", s->threads);
+    const Field program[] = {
+        {"name", FIELD_STR, .s = "onecycle"},
+        {"version", FIELD_STR, .s = ONECYCLE_VERSION},
+        {"compiler", FIELD_STR, .s = COMPILER},
+        {"kernels", FIELD_STR, .s = kernels(kn, sizeof kn)},
+        {"openblas_core", FIELD_STR, .s = s->openblas_core},
+        {"threads", FIELD_INT, .i = s->threads},
+    };
+    text_printf(&j, "{\n  ");
+    put_fields(&j, top, sizeof top / sizeof top[0], ",\n  ");
+    text_printf(&j, ",\n  \"program\": {");
+    put_fields(&j, program, sizeof program / sizeof program[0], ", ");
+    text_printf(&j, "},\n  \"config\": {");
     // Every key of the schema with its value as text, as in config.cfg.
     for (const ConfigSection *sec = s->config ? s->config->schema : NULL; sec && sec->name; sec++) {
         text_printf(&j, "%s\n    ", sec == s->config->schema ? "" : ",");
