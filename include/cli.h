@@ -22,6 +22,8 @@ enum {
     CLI_RESUME = 1 << 8,    // --resume CKPT
     CLI_INIT_FROM = 1 << 9, // --init-from CKPT
     CLI_DATA = 1 << 10,     // --data DIR
+    CLI_MORE_ARGS = 1 << 11, // not an option: positional arguments past max_args, any number,
+                             // go to own_fn with name NULL (predict's images)
 };
 
 #define CLI_MAX_ARGS 64
@@ -46,7 +48,8 @@ typedef struct CliOption {
 
 // What a command accepts: the shared options, its own (a table ending in {NULL}, handed with
 // their value, NULL for a flag, to own_fn, which returns ERR_OK or a usage error's status),
-// and at most max_args positional arguments.
+// and at most max_args positional arguments (with CLI_MORE_ARGS, any further ones go to
+// own_fn with name NULL).
 typedef struct CliSpec {
     const char *command; // for messages: "info has no option '--data'"
     unsigned shared;     // CLI_* bits
@@ -62,6 +65,8 @@ const ConfigSection *cli_schema(void);
 // not take is a usage error (message printed, returns ERR_INPUT), as is a missing value or
 // a surplus argument.
 int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv);
+// Whether any argument is --help or -h: the command prints its usage (exit 0) instead.
+int cli_asks_help(int argc, char **argv);
 // Loads a->config over the schema and applies --set, --threads, --seed in that order.
 int cli_load_config(Config *c, const CliArgs *a, Err *e);
 // Loads the config stored in a checkpoint (verified) over the schema: the one way train

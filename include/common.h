@@ -37,10 +37,21 @@ int err_prefix(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define xcalloc(n, s) xcalloc_at((n), (s), __FILE__, __LINE__)
 void *xmalloc_at(size_t n, const char *file, int line);
 void *xcalloc_at(size_t n, size_t size, const char *file, int line);
+#define xrealloc(p, n) xrealloc_at((p), (n), __FILE__, __LINE__)
+void *xrealloc_at(void *p, size_t n, const char *file, int line);
 // Zeroed, 64-byte aligned (blocks of 4 MB and more: 2 MB, on transparent huge pages); free
 // with free().
 #define xalloc_aligned(n) xalloc_aligned_at((n), __FILE__, __LINE__)
 void *xalloc_aligned_at(size_t n, const char *file, int line);
+
+// A text that grows as it is written: the SVG of a plot, summary.json. Start from
+// `Text t = {0}`; t.s is 0-terminated once anything was written (NULL before); free(t.s).
+typedef struct Text {
+    char *s;
+    size_t n, cap; // length, and bytes allocated
+} Text;
+// Appends printf-style; out of memory exits, as xmalloc does.
+void text_printf(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 double now_seconds(void); // monotonic clock
 size_t sys_memory_bytes(void); // physical memory of the machine (0: unknown)

@@ -138,10 +138,15 @@ int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         if (s[0] != '-' || !s[1]) {
-            if (a->nargs >= spec->max_args || a->nargs == CLI_MAX_ARGS)
-                return cli_usage_error("unexpected argument '%s'", s);
+            int more = a->nargs >= spec->max_args || a->nargs == CLI_MAX_ARGS;
+            if (more && !(spec->shared & CLI_MORE_ARGS)) return cli_usage_error("unexpected argument '%s'", s);
             if (cli_path("argument", s)) return ERR_INPUT;
-            a->args[a->nargs++] = s;
+            if (!more) {
+                a->args[a->nargs++] = s;
+            } else {
+                int rc = spec->own_fn(spec->ctx, NULL, s);
+                if (rc) return rc;
+            }
             continue;
         }
         if (!strncmp(s, "--set=", 6)) {
@@ -173,6 +178,12 @@ int cli_parse(CliArgs *a, const CliSpec *spec, int argc, char **argv) {
     }
     a->config = a->nargs ? a->args[0] : NULL;
     return ERR_OK;
+}
+
+int cli_asks_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
 }
 
 int cli_load_config(Config *c, const CliArgs *a, Err *e) {

@@ -26,30 +26,20 @@ static int usage_error(const char *msg, const char *arg) {
 }
 
 int cmd_export(int argc, char **argv) {
-    const char *ckpt = NULL, *out = NULL;
-    int force = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(export_usage, stdout);
-            return ERR_OK;
-        }
-        if (!strcmp(s, "--force"))
-            force = 1;
-        else if (s[0] == '-' && s[1])
-            return usage_error("unknown option '%s'", s);
-        else if (!ckpt)
-            ckpt = s;
-        else if (!out)
-            out = s;
-        else
-            return usage_error("unexpected argument '%s'", s);
+    static const CliSpec spec = {"export", CLI_FORCE, .max_args = 2};
+    if (cli_asks_help(argc, argv)) {
+        fputs(export_usage, stdout);
+        return ERR_OK;
     }
+    CliArgs a;
+    int rc = cli_parse(&a, &spec, argc, argv);
+    if (rc) return rc;
+    const char *ckpt = a.args[0], *out = a.args[1];
     if (!ckpt || !out) return usage_error("%s", "needs a checkpoint and an output file");
     size_t n = strlen(out);
     if (n < 5 || strcmp(out + n - 4, ".npz")) return usage_error("the output must be a .npz file, got '%s'", out);
     struct stat st;
-    if (!force && stat(out, &st) == 0) {
+    if (!a.force && stat(out, &st) == 0) {
         fprintf(stderr, "onecycle export: %s already exists; use --force to replace it\n", out);
         return ERR_INPUT;
     }
@@ -58,7 +48,7 @@ int cmd_export(int argc, char **argv) {
     Err e = {0};
     long step;
     if (cli_load_model(&m, ckpt, 1, &c, &e)) return cli_fail(&e);
-    int rc = checkpoint_read_step(ckpt, &step, &e) || statedict_write_npz(&m, step, out, &e);
+    rc = checkpoint_read_step(ckpt, &step, &e) || statedict_write_npz(&m, step, out, &e);
     char name[64];
     if (!rc)
         printf("exported %s (%ld parameters, %d arrays, trained %ld step%s) to %s\n",

@@ -53,8 +53,7 @@ static int parse_indices(const char *v, int **idx, int *n, int *cap) {
         for (long i = a; i <= b; i++) {
             if (*n == *cap) {
                 *cap = *cap ? 2 * *cap : 64;
-                *idx = realloc(*idx, sizeof(int) * (size_t)*cap);
-                if (!*idx) return usage_error("%s", "out of memory");
+                *idx = xrealloc(*idx, sizeof(int) * (size_t)*cap);
             }
             (*idx)[(*n)++] = (int)i;
         }
@@ -78,54 +77,51 @@ static void csv_field(const char *s) {
     putchar('"');
 }
 
-int cmd_predict(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL;
-    const char **files = xcalloc((size_t)argc + 1, sizeof(char *));
-    int nfiles = 0, top = 3, csv = 0, threads = -1, *index = NULL, nindex = 0, cap = 0, rc = ERR_OK;
-    for (int i = 0; i < argc && !rc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(predict_usage, stdout);
-            free(files);
-            free(index);
-            return ERR_OK;
-        }
-        if (!strcmp(s, "--csv")) {
-            csv = 1;
-        } else if (!strcmp(s, "--top") || !strcmp(s, "--data") || !strcmp(s, "--index") || !strcmp(s, "--threads")) {
-            if (i + 1 >= argc) {
-                rc = usage_error("%s needs a value", s);
-                break;
-            }
-            const char *v = argv[++i];
-            Err e = {0};
-            long n;
-            if (!strcmp(s, "--data")) {
-                data = v;
-                if (fs_check_path(s, v, &e)) rc = usage_error("%s", e.msg);
-            } else if (!strcmp(s, "--index")) {
-                rc = parse_indices(v, &index, &nindex, &cap);
-            } else if (!strcmp(s, "--top")) {
-                if (config_parse_int(s, v, 1, CIFAR_CLASSES, &n, &e)) rc = usage_error("%s", e.msg);
-                top = (int)n;
-            } else {
-                if (config_parse_int(s, v, 0, TRAIN_MAX_THREADS, &n, &e)) rc = usage_error("%s", e.msg);
-                threads = (int)n;
-            }
-        } else if (s[0] == '-' && s[1]) {
-            rc = usage_error("unknown option '%s'", s);
-        } else if (!ckpt) {
-            ckpt = s;
-        } else {
-            files[nfiles++] = s;
-        }
+// What predict was asked for, beyond the shared --data and --threads.
+typedef struct PredictArgs {
+    const char **files; // the IMAGE.png arguments
+    int nfiles, top, csv;
+    int *index, nindex, cap; // --index, grown
+} PredictArgs;
+
+static const CliOption predict_options[] = {{"--index", 1}, {"--top", 1}, {"--csv", 0}, {NULL, 0}};
+
+// An option of predict_options, or (name NULL) an image after the checkpoint.
+static int predict_option(void *ctx, const char *name, const char *v) {
+    PredictArgs *p = ctx;
+    if (!name) {
+        p->files[p->nfiles++] = v;
+        return ERR_OK;
     }
+    if (!strcmp(name, "--csv")) {
+        p->csv = 1;
+        return ERR_OK;
+    }
+    if (!strcmp(name, "--index")) return parse_indices(v, &p->index, &p->nindex, &p->cap);
+    Err e = {0};
+    long n;
+    if (config_parse_int(name, v, 1, CIFAR_CLASSES, &n, &e)) return usage_error("%s", e.msg);
+    p->top = (int)n;
+    return ERR_OK;
+}
+
+int cmd_predict(int argc, char **argv) {
+    if (cli_asks_help(argc, argv)) {
+        fputs(predict_usage, stdout);
+        return ERR_OK;
+    }
+    PredictArgs p = {.files = xcalloc((size_t)argc + 1, sizeof(char *)), .top = 3};
+    const CliSpec spec = {"predict", CLI_DATA | CLI_THREADS | CLI_MORE_ARGS, predict_options, predict_option, &p, 1};
+    CliArgs a;
+    int rc = cli_parse(&a, &spec, argc, argv);
+    const char *ckpt = a.config, *data = a.data, **files = p.files;
+    const int nfiles = p.nfiles, nindex = p.nindex, top = p.top, csv = p.csv, *index = p.index;
     if (!rc && !ckpt) rc = usage_error("%s", "needs a checkpoint");
     if (!rc && !nfiles && !nindex) rc = usage_error("%s", "needs images: PNG files or --index LIST");
     if (!rc && data && !nindex) rc = usage_error("%s", "--data goes with --index (which test-set images?)");
     if (rc) {
         free(files);
-        free(index);
+        free(p.index);
         return rc;
     }
     // Every image first, so that a bad file stops the command before any output.
@@ -154,7 +150,7 @@ int cmd_predict(int argc, char **argv) {
             set.labels[nfiles + i] = test.labels[index[i]];
         }
     }
-    cpu_set_threads(threads >= 0 ? threads : to.threads);
+    cpu_set_threads(a.threads_given ? a.threads : to.threads);
     float *x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
     int y[64], idx[64], order[CIFAR_CLASSES];
     double prob[CIFAR_CLASSES];
@@ -200,6 +196,6 @@ done:
     cifar_free(&test);
     cifar_free(&set);
     free(files);
-    free(index);
+    free(p.index);
     return rc;
 }

@@ -58,6 +58,12 @@ void *xcalloc_at(size_t n, size_t size, const char *file, int line) {
     return p;
 }
 
+void *xrealloc_at(void *p, size_t n, const char *file, int line) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n, file, line);
+    return q;
+}
+
 // Blocks of 4 MB and more (the activations, hundreds of MB) are 2 MB aligned and asked to
 // be backed by transparent huge pages: touching them costs 512x fewer page faults, which
 // in this VM took about 3 s at startup for ResNet-56 at batch 128.
@@ -71,6 +77,23 @@ void *xalloc_aligned_at(size_t n, const char *file, int line) {
 #endif
     memset(p, 0, m ? m : 64);
     return p;
+}
+
+void text_printf(Text *t, const char *fmt, ...) {
+    for (;;) {
+        size_t room = t->cap - t->n;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(room ? t->s + t->n : NULL, room, fmt, ap);
+        va_end(ap);
+        if (k < 0) return; // an encoding error: nothing to append
+        if ((size_t)k < room) {
+            t->n += (size_t)k;
+            return;
+        }
+        t->cap = 2 * t->cap + (size_t)k + 1;
+        t->s = xrealloc(t->s, t->cap);
+    }
 }
 
 double now_seconds(void) {

@@ -37,14 +37,8 @@ void curves_free_log(RunLog *log) {
 static void grow(RunLog *log, int cap) {
     double **cols[] = {&log->epoch,     &log->lr,        &log->momentum,  &log->train_loss, &log->train_acc,
                        &log->test_loss, &log->test_acc, &log->iteration, &log->seconds,    &log->images_per_sec};
-    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-        double *p = realloc(*cols[k], sizeof(double) * (size_t)cap);
-        if (!p) {
-            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-            exit(1);
-        }
-        *cols[k] = p;
-    }
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++)
+        *cols[k] = xrealloc(*cols[k], sizeof(double) * (size_t)cap);
 }
 
 // Splits one row into exactly NFIELDS numbers; empty test fields become NaN.
@@ -114,14 +108,7 @@ static int read_numeric_csv(FILE *f, const char *path, const char *header, int n
         if (parse_numbers(line, v, n, header, path, lineno, e)) return e->code;
         if (*rows == cap) {
             cap = cap ? 2 * cap : 256;
-            for (int k = 0; k < n; k++) {
-                double *p = realloc(cols[k], sizeof(double) * (size_t)cap);
-                if (!p) {
-                    fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-                    exit(1);
-                }
-                cols[k] = p;
-            }
+            for (int k = 0; k < n; k++) cols[k] = xrealloc(cols[k], sizeof(double) * (size_t)cap);
         }
         for (int k = 0; k < n; k++) cols[k][*rows] = v[k];
         (*rows)++;

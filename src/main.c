@@ -17,8 +17,9 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     // `onecycle COMMAND --help` (or -h): the command's usage, exit 0. export and predict
     // print their own, longer help.
-    for (int i = 2; i < argc && strcmp(cmd, "export") && strcmp(cmd, "predict"); i++)
-        if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && cli_command_help(cmd, stdout)) return ERR_OK;
+    if (strcmp(cmd, "export") && strcmp(cmd, "predict") && cli_asks_help(argc - 2, argv + 2) &&
+        cli_command_help(cmd, stdout))
+        return ERR_OK;
     if (!strcmp(cmd, "train")) return cmd_train(&ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);

@@ -6,7 +6,6 @@
 #include "font.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,8 +398,7 @@ static void canvas_flush(Canvas *c, Image *img, uint32_t rgb) {
 // SVG element at the same pixel coordinates, so an SVG has exactly the PNG's layout (the
 // legend is still placed by the pixels the curves cover) but scales without blur.
 typedef struct Svg {
-    char *s;
-    size_t n, cap;
+    Text t;
     int clips; // clipPath ids handed out
 } Svg;
 
@@ -409,61 +407,40 @@ typedef struct Surface {
     Svg *svg; // NULL: pixels only
 } Surface;
 
-static void svg_put(Svg *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void svg_put(Svg *g, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(g->s + g->n, g->cap - g->n, fmt, ap);
-        va_end(ap);
-        if (k >= 0 && (size_t)k < g->cap - g->n) {
-            g->n += (size_t)k;
-            return;
-        }
-        g->cap = 2 * g->cap + (size_t)(k > 0 ? k : 0);
-        char *p = realloc(g->s, g->cap);
-        if (!p) {
-            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-            exit(1);
-        }
-        g->s = p;
-    }
-}
-
 // Text content with &, <, > and quotes escaped; bytes the font has no glyph for as '?', as
 // the PNG draws them.
 static void svg_text_content(Svg *g, const char *t) {
     for (; *t; t++) {
         unsigned char c = (unsigned char)*t;
         if (c == '&')
-            svg_put(g, "&amp;");
+            text_printf(&g->t, "&amp;");
         else if (c == '<')
-            svg_put(g, "&lt;");
+            text_printf(&g->t, "&lt;");
         else if (c == '>')
-            svg_put(g, "&gt;");
+            text_printf(&g->t, "&gt;");
         else if (c == '"')
-            svg_put(g, "&quot;");
+            text_printf(&g->t, "&quot;");
         else
-            svg_put(g, "%c", c >= 32 && c < 127 ? c : '?');
+            text_printf(&g->t, "%c", c >= 32 && c < 127 ? c : '?');
     }
 }
 
 static void sf_rect(Surface *sf, int x0, int y0, int x1, int y1, uint32_t rgb, float a) {
     fill_rect(sf->img, x0, y0, x1, y1, rgb, a);
     if (!sf->svg || x1 <= x0 || y1 <= y0) return;
-    svg_put(sf->svg, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%06X\"", x0, y0, x1 - x0, y1 - y0,
-            (unsigned)rgb);
-    if (a < 1) svg_put(sf->svg, " fill-opacity=\"%.2f\"", a);
-    svg_put(sf->svg, "/>\n");
+    text_printf(&sf->svg->t, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%06X\"", x0, y0, x1 - x0,
+                y1 - y0, (unsigned)rgb);
+    if (a < 1) text_printf(&sf->svg->t, " fill-opacity=\"%.2f\"", a);
+    text_printf(&sf->svg->t, "/>\n");
 }
 
 // A straight run `thick` pixels across, dashed `on`/`off` (on 0: solid), as a line down the
 // middle of the pixels it covers.
 static void svg_run(Svg *g, double x0, double y0, double x1, double y1, int thick, int on, int off, uint32_t rgb) {
-    svg_put(g, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#%06X\" stroke-width=\"%d\"", x0, y0, x1,
-            y1, (unsigned)rgb, thick);
-    if (on) svg_put(g, " stroke-dasharray=\"%d %d\"", on, off);
-    svg_put(g, "/>\n");
+    text_printf(&g->t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#%06X\" stroke-width=\"%d\"", x0,
+                y0, x1, y1, (unsigned)rgb, thick);
+    if (on) text_printf(&g->t, " stroke-dasharray=\"%d %d\"", on, off);
+    text_printf(&g->t, "/>\n");
 }
 
 static void sf_hline(Surface *sf, int x0, int x1, int y, int thick, int on, int off, uint32_t rgb) {
@@ -483,13 +460,13 @@ static void svg_text(Svg *g, double x, double y, const char *t, int scale, int b
     int w = font_text_width(t, scale, bold);
     if (w <= 0) return;
     if (up)
-        svg_put(g, "<text transform=\"translate(%.1f %.1f) rotate(-90)\"", x + FONT_ASCENT * scale, y);
+        text_printf(&g->t, "<text transform=\"translate(%.1f %.1f) rotate(-90)\"", x + FONT_ASCENT * scale, y);
     else
-        svg_put(g, "<text x=\"%.1f\" y=\"%.1f\"", x, y + FONT_ASCENT * scale);
-    svg_put(g, " font-size=\"%d\" textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\" fill=\"#%06X\"%s>",
-            FONT_HEIGHT * scale, w, (unsigned)rgb, bold ? " font-weight=\"bold\"" : "");
+        text_printf(&g->t, "<text x=\"%.1f\" y=\"%.1f\"", x, y + FONT_ASCENT * scale);
+    text_printf(&g->t, " font-size=\"%d\" textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\" fill=\"#%06X\"%s>",
+                FONT_HEIGHT * scale, w, (unsigned)rgb, bold ? " font-weight=\"bold\"" : "");
     svg_text_content(g, t);
-    svg_put(g, "</text>\n");
+    text_printf(&g->t, "</text>\n");
 }
 
 static void sf_text(Surface *sf, int x, int y, const char *t, int scale, int bold, uint32_t rgb) {
@@ -670,10 +647,11 @@ static int series_point(const Panel *P, const PlotSeries *sr, int k, double *X, 
 static void draw_series(Surface *sf, const Panel *P, Canvas *cv) {
     Svg *g = sf->svg;
     if (g) { // curves stay inside the plot area, as the pixels do
-        svg_put(g, "<clipPath id=\"area%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n", g->clips,
-                P->x0, P->y0, P->w, P->h);
-        svg_put(g, "<g clip-path=\"url(#area%d)\" fill=\"none\" stroke-linecap=\"round\" stroke-linejoin=\"round\">\n",
-                g->clips++);
+        text_printf(&g->t, "<clipPath id=\"area%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>\n",
+                    g->clips, P->x0, P->y0, P->w, P->h);
+        text_printf(&g->t,
+                    "<g clip-path=\"url(#area%d)\" fill=\"none\" stroke-linecap=\"round\" stroke-linejoin=\"round\">\n",
+                    g->clips++);
     }
     for (int i = 0; i < P->p->nseries; i++) {
         const PlotSeries *sr = &P->p->series[i];
@@ -688,24 +666,26 @@ static void draw_series(Surface *sf, const Panel *P, Canvas *cv) {
                 if (have) {
                     canvas_segment(cv, &pen, px, py, X, Y);
                     if (g && !open) { // dashes with flat ends, as the pixels have them
-                        svg_put(g, "<path stroke=\"#%06X\" stroke-width=\"%.0f\"", (unsigned)color, 2 * w);
+                        text_printf(&g->t, "<path stroke=\"#%06X\" stroke-width=\"%.0f\"", (unsigned)color, 2 * w);
                         if (sr->dashed)
-                            svg_put(g, " stroke-dasharray=\"%.0f %.0f\" stroke-linecap=\"butt\"", pen.on, pen.off);
-                        svg_put(g, " d=\"M%.2f %.2f", px, py);
+                            text_printf(&g->t, " stroke-dasharray=\"%.0f %.0f\" stroke-linecap=\"butt\"", pen.on,
+                                        pen.off);
+                        text_printf(&g->t, " d=\"M%.2f %.2f", px, py);
                         open = 1;
                     }
-                    if (g) svg_put(g, " L%.2f %.2f", X, Y);
+                    if (g) text_printf(&g->t, " L%.2f %.2f", X, Y);
                 } else if (!next) { // a bit wider than the line, so a lone point is seen
                     Pen dot = {pen.radius + w, 0, 0, 0};
                     canvas_segment(cv, &dot, X, Y, X, Y);
-                    if (g) svg_put(g, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"#%06X\"/>\n", X, Y, 2 * w,
-                                   (unsigned)color);
+                    if (g)
+                        text_printf(&g->t, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.1f\" fill=\"#%06X\"/>\n", X, Y, 2 * w,
+                                    (unsigned)color);
                 }
                 px = X;
                 py = Y;
             }
             if (g && open && !next) { // the line breaks (or ends) here
-                svg_put(g, "\"/>\n");
+                text_printf(&g->t, "\"/>\n");
                 open = 0;
             }
             have = cur;
@@ -715,7 +695,7 @@ static void draw_series(Surface *sf, const Panel *P, Canvas *cv) {
         }
         canvas_flush(cv, sf->img, color);
     }
-    if (g) svg_put(g, "</g>\n");
+    if (g) text_printf(&g->t, "</g>\n");
 }
 
 // Frame just outside the plot area (so it is never painted over), ticks outward, labels.
@@ -977,15 +957,15 @@ static int render(Image *img, Svg *svg, int width, int height, const PlotPanel *
     int s = pick_scale(width, height, npanels);
     Surface sf = {img, svg};
     if (svg)
-        svg_put(svg,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<rect width=\"%d\" height=\"%d\" "
-                "fill=\"#FFFFFF\"/>\n",
-                width, height, width, height, width, height);
+        text_printf(&svg->t,
+                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                    "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<rect width=\"%d\" height=\"%d\" "
+                    "fill=\"#FFFFFF\"/>\n",
+                    width, height, width, height, width, height);
     for (int i = 0; i < npanels; i++)
         render_panel(&sf, (int)((long)width * i / npanels), (int)((long)width * (i + 1) / npanels),
                      &panels[i], s);
-    if (svg) svg_put(svg, "</svg>\n");
+    if (svg) text_printf(&svg->t, "</svg>\n");
     return ERR_OK;
 }
 
@@ -994,15 +974,15 @@ int plot_render(Image *img, int width, int height, const PlotPanel *panels, int 
 }
 
 int plot_render_svg(char **svg, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
-    Svg g = {xmalloc(1 << 16), 0, 1 << 16, 0};
+    Svg g = {{0}, 0};
     Image img;
     int rc = render(&img, &g, width, height, panels, npanels, e);
     image_free(&img);
     if (rc) {
-        free(g.s);
-        g.s = NULL;
+        free(g.t.s);
+        g.t.s = NULL;
     }
-    *svg = g.s;
+    *svg = g.t.s;
     return rc;
 }
 

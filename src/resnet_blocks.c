@@ -41,6 +41,38 @@ static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x,
     conv_forward_bn(y, x, m->params + w, s, m->col, &ep);
 }
 
+// The convolutions of a residual block: conv1 (3x3, strided, on the input plane), conv2
+// (3x3 on the output plane) and the projection shortcut (1x1, strided).
+static ConvShape conv1_shape(const ResNet *m, const Block *b, int B) {
+    return shape(m, b, B, b->spec.cin, b->spec.cout, 3, b->spec.stride, 0);
+}
+
+static ConvShape conv2_shape(const ResNet *m, const Block *b, int B) {
+    return shape(m, b, B, b->spec.cout, b->spec.cout, 3, 1, 1);
+}
+
+static ConvShape proj_shape(const ResNet *m, const Block *b, int B) {
+    return shape(m, b, B, b->spec.cin, b->spec.cout, 1, b->spec.stride, 0);
+}
+
+// y = relu(bn(conv(x)) + res) (res may be NULL): in training the conv's output c is kept
+// for the backward pass; in evaluation the two are one fused conv_bn_eval.
+static void conv_bn_relu(ResNet *m, const BnLayer *bn, float *c, float *y, const float *x, long w,
+                         const ConvShape *s, const float *res, long N, int train) {
+    if (train) {
+        conv_forward(c, x, m->params + w, s, m->col);
+        bn_fwd(m, bn, y, c, res, N, 1, train);
+    } else {
+        conv_bn_eval(m, bn, y, x, w, s, res, 1);
+    }
+}
+
+// "NAME.what" into name: a layer of the block under its PyTorch name (layer1.0.conv1.weight).
+static const char *layer_name(char name[64], const Block *b, const char *what) {
+    snprintf(name, 64, "%s.%s", b->spec.name, what);
+    return name;
+}
+
 static void swap(float **a, float **b) {
     float *t = *a;
     *a = *b;
@@ -76,11 +108,8 @@ static void stem_forward(ResNet *m, Block *b, const float *x, int B, int train) 
     ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
     if (!b->spec.bn)
         conv_forward(b->c1, x, m->params + b->w1, &s, m->col);
-    else if (train) {
-        conv_forward(b->c1, x, m->params + b->w1, &s, m->col);
-        bn_fwd(m, &b->bn1, b->a1, b->c1, NULL, (long)B * b->Ho * b->Wo, 1, train);
-    } else
-        conv_bn_eval(m, &b->bn1, b->a1, x, b->w1, &s, NULL, 1);
+    else
+        conv_bn_relu(m, &b->bn1, b->c1, b->a1, x, b->w1, &s, NULL, (long)B * b->Ho * b->Wo, train);
 }
 
 static void stem_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
@@ -116,14 +145,50 @@ static void shortcut_plan(Planner *p, Block *b, int with_bn) {
     b->wsc = -1;
     if (sp->shortcut != SHORTCUT_B) return;
     char name[64];
-    snprintf(name, sizeof name, "%s.shortcut.0.weight", sp->name);
-    b->wsc = plan_conv(p, name, sp->cout, sp->cin, 1, sp->stride, b->H, b->W);
+    b->wsc = plan_conv(p, layer_name(name, b, "shortcut.0.weight"), sp->cout, sp->cin, 1, sp->stride, b->H, b->W);
     b->scc = plan_act(p, sp->cout, b->Ho, b->Wo);
     if (with_bn) {
-        snprintf(name, sizeof name, "%s.shortcut.1", sp->name);
-        plan_bn(p, &b->bnsc, name, sp->cout);
+        plan_bn(p, &b->bnsc, layer_name(name, b, "shortcut.1"), sp->cout);
         b->sco = plan_act(p, sp->cout, b->Ho, b->Wo);
     }
+}
+
+// The shortcut's output from src: src itself (identity), option A's subsampled and
+// zero-padded src (in m->sc), or the 1x1 projection (B), then its batchnorm when with_bn.
+static const float *shortcut_forward(ResNet *m, Block *b, const float *src, int B, int with_bn, int train) {
+    const BlockSpec *sp = &b->spec;
+    if (sp->shortcut == SHORTCUT_A) {
+        shortcut_a_forward(m->sc, src, sp->cin, sp->cout, B, b->H, b->W);
+        return m->sc;
+    }
+    if (sp->shortcut != SHORTCUT_B) return src;
+    ConvShape s = proj_shape(m, b, B);
+    conv_forward(b->scc, src, m->params + b->wsc, &s, m->col);
+    if (!with_bn) return b->scc;
+    bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, (long)B * b->Ho * b->Wo, 0, train);
+    return b->sco;
+}
+
+// Adds the shortcut's gradient with respect to src to dsrc, from dy = dL/d(its output);
+// with_bn: back through its batchnorm first, into tmp.
+static void shortcut_backward_acc(ResNet *m, Block *b, float *dsrc, const float *dy, float *tmp, const float *src,
+                                  int B, int with_bn) {
+    const BlockSpec *sp = &b->spec;
+    const long N = (long)B * b->Ho * b->Wo;
+    if (sp->shortcut == SHORTCUT_A) {
+        shortcut_a_backward_acc(dsrc, dy, sp->cin, sp->cout, B, b->H, b->W);
+        return;
+    }
+    if (sp->shortcut != SHORTCUT_B) {
+        add_inplace(dsrc, dy, (long)sp->cout * N);
+        return;
+    }
+    if (with_bn) {
+        bn_bwd(m, &b->bnsc, tmp, NULL, dy, NULL, b->scc, N);
+        dy = tmp;
+    }
+    ConvShape s = proj_shape(m, b, B);
+    conv_backward_acc(dsrc, m->grads + b->wsc, dy, src, m->params + b->wsc, &s, m->col);
 }
 
 // ---- basic block (resnet): conv -> BN -> ReLU -> conv -> BN (+ shortcut) -> ReLU ----------
@@ -133,14 +198,10 @@ static void basic_plan(Planner *p, Block *b) {
     const BlockSpec *sp = &b->spec;
     char name[64];
     b->Ho = (b->H - 1) / sp->stride + 1, b->Wo = (b->W - 1) / sp->stride + 1;
-    snprintf(name, sizeof name, "%s.conv1.weight", sp->name);
-    b->w1 = plan_conv(p, name, sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
-    snprintf(name, sizeof name, "%s.bn1", sp->name);
-    plan_bn(p, &b->bn1, name, sp->cout);
-    snprintf(name, sizeof name, "%s.conv2.weight", sp->name);
-    b->w2 = plan_conv(p, name, sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
-    snprintf(name, sizeof name, "%s.bn2", sp->name);
-    plan_bn(p, &b->bn2, name, sp->cout);
+    b->w1 = plan_conv(p, layer_name(name, b, "conv1.weight"), sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
+    plan_bn(p, &b->bn1, layer_name(name, b, "bn1"), sp->cout);
+    b->w2 = plan_conv(p, layer_name(name, b, "conv2.weight"), sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
+    plan_bn(p, &b->bn2, layer_name(name, b, "bn2"), sp->cout);
     b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
     b->a1 = plan_act(p, sp->cout, b->Ho, b->Wo);
     b->c2 = plan_act(p, sp->cout, b->Ho, b->Wo);
@@ -149,52 +210,28 @@ static void basic_plan(Planner *p, Block *b) {
 }
 
 static void basic_forward(ResNet *m, Block *b, const float *x, int B, int train) {
-    const BlockSpec *sp = &b->spec;
     const long N = (long)B * b->Ho * b->Wo;
-    const float *res = x;
-    if (sp->shortcut == SHORTCUT_B) {
-        ConvShape s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
-        conv_forward(b->scc, x, m->params + b->wsc, &s, m->col);
-        bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, N, 0, train);
-        res = b->sco;
-    } else if (sp->shortcut == SHORTCUT_A) {
-        shortcut_a_forward(m->sc, x, sp->cin, sp->cout, B, b->H, b->W);
-        res = m->sc;
-    }
-    ConvShape s1 = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0), s2 = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
-    if (train) {
-        conv_forward(b->c1, x, m->params + b->w1, &s1, m->col);
-        bn_fwd(m, &b->bn1, b->a1, b->c1, NULL, N, 1, train);
-        conv_forward(b->c2, b->a1, m->params + b->w2, &s2, m->col);
-        bn_fwd(m, &b->bn2, b->out, b->c2, res, N, 1, train);
-    } else {
-        conv_bn_eval(m, &b->bn1, b->a1, x, b->w1, &s1, NULL, 1);
-        conv_bn_eval(m, &b->bn2, b->out, b->a1, b->w2, &s2, res, 1);
-    }
+    const float *res = shortcut_forward(m, b, x, B, 1, train);
+    ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
+    conv_bn_relu(m, &b->bn1, b->c1, b->a1, x, b->w1, &s1, NULL, N, train);
+    conv_bn_relu(m, &b->bn2, b->c2, b->out, b->a1, b->w2, &s2, res, N, train);
 }
 
 static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
     const BlockSpec *sp = &b->spec;
     const long N = (long)B * b->Ho * b->Wo;
+    ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
     // g[0] becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU.
     bn_bwd(m, &b->bn2, g[1], g[0], g[0], b->out, b->c2, N);
-    ConvShape s = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
-    conv_backward(g[2], m->grads + b->w2, g[1], b->a1, m->params + b->w2, &s, m->col);
+    conv_backward(g[2], m->grads + b->w2, g[1], b->a1, m->params + b->w2, &s2, m->col);
     bn_bwd(m, &b->bn1, g[1], NULL, g[2], b->a1, b->c1, N);
-    s = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0);
     if (sp->shortcut == SHORTCUT_IDENTITY) {
         // The input gradient is g[0] plus the conv path's, summed in place.
-        conv_backward_acc(g[0], m->grads + b->w1, g[1], x, m->params + b->w1, &s, m->col);
+        conv_backward_acc(g[0], m->grads + b->w1, g[1], x, m->params + b->w1, &s1, m->col);
         return;
     }
-    conv_backward(g[2], m->grads + b->w1, g[1], x, m->params + b->w1, &s, m->col);
-    if (sp->shortcut == SHORTCUT_B) {
-        bn_bwd(m, &b->bnsc, g[1], NULL, g[0], NULL, b->scc, N);
-        s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
-        conv_backward_acc(g[2], m->grads + b->wsc, g[1], x, m->params + b->wsc, &s, m->col);
-    } else {
-        shortcut_a_backward_acc(g[2], g[0], sp->cin, sp->cout, B, b->H, b->W);
-    }
+    conv_backward(g[2], m->grads + b->w1, g[1], x, m->params + b->w1, &s1, m->col);
+    shortcut_backward_acc(m, b, g[2], g[0], g[1], x, B, 1);
     swap(&g[0], &g[2]); // g[2] held dL/dx
 }
 
@@ -224,14 +261,10 @@ static void preact_plan(Planner *p, Block *b) {
     const BlockSpec *sp = &b->spec;
     char name[64];
     b->Ho = (b->H - 1) / sp->stride + 1, b->Wo = (b->W - 1) / sp->stride + 1;
-    snprintf(name, sizeof name, "%s.bn1", sp->name);
-    plan_bn(p, &b->bn1, name, sp->cin);
-    snprintf(name, sizeof name, "%s.conv1.weight", sp->name);
-    b->w1 = plan_conv(p, name, sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
-    snprintf(name, sizeof name, "%s.bn2", sp->name);
-    plan_bn(p, &b->bn2, name, sp->cout);
-    snprintf(name, sizeof name, "%s.conv2.weight", sp->name);
-    b->w2 = plan_conv(p, name, sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
+    plan_bn(p, &b->bn1, layer_name(name, b, "bn1"), sp->cin);
+    b->w1 = plan_conv(p, layer_name(name, b, "conv1.weight"), sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
+    plan_bn(p, &b->bn2, layer_name(name, b, "bn2"), sp->cout);
+    b->w2 = plan_conv(p, layer_name(name, b, "conv2.weight"), sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
     b->a1 = plan_act(p, sp->cin, b->H, b->W);
     b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
     b->a2 = plan_act(p, sp->cout, b->Ho, b->Wo);
@@ -243,22 +276,9 @@ static void preact_forward(ResNet *m, Block *b, const float *x, int B, int train
     const BlockSpec *sp = &b->spec;
     const long N = (long)B * b->Ho * b->Wo, Nin = (long)B * b->H * b->W;
     bn_fwd(m, &b->bn1, b->a1, x, NULL, Nin, 1, train);
-    const float *src = sp->preact_shortcut ? b->a1 : x, *res = src;
-    if (sp->shortcut == SHORTCUT_B) {
-        ConvShape s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
-        conv_forward(b->scc, src, m->params + b->wsc, &s, m->col);
-        res = b->scc;
-    } else if (sp->shortcut == SHORTCUT_A) {
-        shortcut_a_forward(m->sc, src, sp->cin, sp->cout, B, b->H, b->W);
-        res = m->sc;
-    }
-    ConvShape s1 = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0), s2 = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
-    if (train) {
-        conv_forward(b->c1, b->a1, m->params + b->w1, &s1, m->col);
-        bn_fwd(m, &b->bn2, b->a2, b->c1, NULL, N, 1, train);
-    } else {
-        conv_bn_eval(m, &b->bn2, b->a2, b->a1, b->w1, &s1, NULL, 1);
-    }
+    const float *res = shortcut_forward(m, b, sp->preact_shortcut ? b->a1 : x, B, 0, train);
+    ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
+    conv_bn_relu(m, &b->bn2, b->c1, b->a2, b->a1, b->w1, &s1, NULL, N, train);
     conv_forward(b->out, b->a2, m->params + b->w2, &s2, m->col);
     add_inplace(b->out, res, (long)sp->cout * N);
 }
@@ -266,26 +286,17 @@ static void preact_forward(ResNet *m, Block *b, const float *x, int B, int train
 static void preact_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
     const BlockSpec *sp = &b->spec;
     const long N = (long)B * b->Ho * b->Wo, Nin = (long)B * b->H * b->W;
-    ConvShape s = shape(m, b, B, sp->cout, sp->cout, 3, 1, 1);
-    conv_backward(g[1], m->grads + b->w2, g[0], b->a2, m->params + b->w2, &s, m->col); // dL/da2
-    bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, N);                            // dL/dc1
-    s = shape(m, b, B, sp->cin, sp->cout, 3, sp->stride, 0);
-    conv_backward(g[1], m->grads + b->w1, g[2], b->a1, m->params + b->w1, &s, m->col); // dL/da1, conv path
+    ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
+    conv_backward(g[1], m->grads + b->w2, g[0], b->a2, m->params + b->w2, &s2, m->col); // dL/da2
+    bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, N);                             // dL/dc1
+    conv_backward(g[1], m->grads + b->w1, g[2], b->a1, m->params + b->w1, &s1, m->col); // dL/da1, conv path
     // The shortcut's gradient joins dL/da1 before bn1 (preact_shortcut) or dL/dx after it.
     float *dsrc = g[1];
     if (!sp->preact_shortcut) {
         bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, Nin);
         dsrc = g[2];
     }
-    const float *src = sp->preact_shortcut ? b->a1 : x;
-    if (sp->shortcut == SHORTCUT_B) {
-        s = shape(m, b, B, sp->cin, sp->cout, 1, sp->stride, 0);
-        conv_backward_acc(dsrc, m->grads + b->wsc, g[0], src, m->params + b->wsc, &s, m->col);
-    } else if (sp->shortcut == SHORTCUT_A) {
-        shortcut_a_backward_acc(dsrc, g[0], sp->cin, sp->cout, B, b->H, b->W);
-    } else {
-        add_inplace(dsrc, g[0], (long)sp->cout * N);
-    }
+    shortcut_backward_acc(m, b, dsrc, g[0], NULL, sp->preact_shortcut ? b->a1 : x, B, 0);
     if (sp->preact_shortcut) bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, Nin);
     swap(&g[0], &g[2]); // g[2] held dL/dx
 }

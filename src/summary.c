@@ -6,68 +6,73 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-typedef struct Json {
-    char *s;
-    size_t n, cap;
-} Json;
-
-static void put(Json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Json *j, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(j->s + j->n, j->cap - j->n, fmt, ap);
-        va_end(ap);
-        if (k >= 0 && (size_t)k < j->cap - j->n) {
-            j->n += (size_t)k;
-            return;
-        }
-        j->cap = 2 * j->cap + (k > 0 ? (size_t)k : 0);
-        char *p = realloc(j->s, j->cap);
-        if (!p) {
-            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-            exit(1);
-        }
-        j->s = p;
-    }
-}
-
 // A JSON string: quotes, backslashes and control characters escaped; NULL is null.
-static void put_str(Json *j, const char *s) {
+static void put_str(Text *j, const char *s) {
     if (!s) {
-        put(j, "null");
+        text_printf(j, "null");
         return;
     }
-    put(j, "\"");
+    text_printf(j, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            put(j, "\\%c", *p);
+            text_printf(j, "\\%c", *p);
         else if (*p == '\n')
-            put(j, "\\n");
+            text_printf(j, "\\n");
         else if (*p == '\t')
-            put(j, "\\t");
+            text_printf(j, "\\t");
         else if (*p < 0x20)
-            put(j, "\\u%04x", *p);
+            text_printf(j, "\\u%04x", *p);
         else
-            put(j, "%c", *p);
+            text_printf(j, "%c", *p);
     }
-    put(j, "\"");
+    text_printf(j, "\"");
 }
 
 // A number, or null when it is not finite (JSON has no NaN).
-static void put_num(Json *j, double v, const char *fmt) {
+static void put_num(Text *j, double v, const char *fmt) {
     if (isfinite(v))
-        put(j, fmt, v);
+        text_printf(j, fmt, v);
     else
-        put(j, "null");
+        text_printf(j, "null");
 }
+
+// One "name": value of an object: a string (NULL: null), an integer, or a number printed
+// with fmt (null when it is not finite).
+typedef struct Field {
+    const char *name;
+    enum { FIELD_STR, FIELD_INT, FIELD_NUM } kind;
+    const char *s;
+    long i;
+    double num;
+    const char *fmt;
+} Field;
+
+// The fields in order, sep between them.
+static void put_fields(Text *j, const Field *f, size_t n, const char *sep) {
+    for (size_t k = 0; k < n; k++) {
+        text_printf(j, "%s", k ? sep : "");
+        put_str(j, f[k].name);
+        text_printf(j, ": ");
+        if (f[k].kind == FIELD_STR)
+            put_str(j, f[k].s);
+        else if (f[k].kind == FIELD_INT)
+            text_printf(j, "%ld", f[k].i);
+        else
+            put_num(j, f[k].num, f[k].fmt);
+    }
+}
+
+#ifdef __VERSION__
+#define COMPILER "gcc-compatible " __VERSION__
+#else
+#define COMPILER NULL
+#endif
 
 void summary_now(char *buf, size_t cap) {
     time_t t = time(NULL);
@@ -109,7 +114,7 @@ static const char *kernels(char *buf, size_t size) {
 }
 
 char *summary_json(const char *dir, const RunSummary *s) {
-    Json j = {xmalloc(4096), 0, 4096};
+    Text j = {0};
     char path[FS_PATH_MAX];
     RunLog log = {0};
     Err le = {0};
@@ -125,63 +130,54 @@ char *summary_json(const char *dir, const RunSummary *s) {
         }
         if (isfinite(log.images_per_sec[i]) && log.images_per_sec[i] > 0) ips += log.images_per_sec[i], nips++;
     }
-    put(&j, "{\n  \"format\": %d,\n  \"status\": ", SUMMARY_FORMAT);
-    put_str(&j, s->status);
-    put(&j, ",\n  \"message\": ");
-    put_str(&j, s->message && *s->message ? s->message : NULL);
-    put(&j, ",\n  \"started\": ");
-    put_str(&j, s->started);
-    put(&j, ",\n  \"ended\": ");
-    put_str(&j, s->ended);
-    put(&j, ",\n  \"wall_seconds\": ");
-    put_num(&j, s->seconds, "%.2f");
-    put(&j, ",\n  \"epochs_done\": %d,\n  \"epochs_planned\": %ld", last >= 0 ? (int)log.epoch[last] : 0,
-        s->epochs_planned);
-    put(&j, ",\n  \"steps_done\": %ld,\n  \"steps_planned\": %ld", s->steps_done, s->steps_planned);
-    put(&j, ",\n  \"final_test_acc\": ");
-    put_num(&j, last_eval >= 0 ? log.test_acc[last_eval] : NAN, "%.6f");
-    put(&j, ",\n  \"final_test_loss\": ");
-    put_num(&j, last_eval >= 0 ? log.test_loss[last_eval] : NAN, "%.6f");
-    put(&j, ",\n  \"final_test_epoch\": ");
-    put_num(&j, last_eval >= 0 ? log.epoch[last_eval] : NAN, "%.0f");
-    put(&j, ",\n  \"best_test_acc\": ");
-    put_num(&j, best >= 0 ? log.test_acc[best] : NAN, "%.6f");
-    put(&j, ",\n  \"best_test_epoch\": ");
-    put_num(&j, best >= 0 ? log.epoch[best] : NAN, "%.0f");
-    put(&j, ",\n  \"final_train_loss\": ");
-    put_num(&j, last >= 0 ? log.train_loss[last] : NAN, "%.6f");
-    put(&j, ",\n  \"final_train_acc\": ");
-    put_num(&j, last >= 0 ? log.train_acc[last] : NAN, "%.6f");
-    put(&j, ",\n  \"images_per_sec\": ");
-    put_num(&j, nips ? ips / nips : NAN, "%.1f");
-    put(&j, ",\n  \"program\": {\"name\": \"onecycle\", \"version\": ");
-    put_str(&j, ONECYCLE_VERSION);
-    put(&j, ", \"compiler\": ");
-#ifdef __VERSION__
-    put_str(&j, "gcc-compatible " __VERSION__);
-#else
-    put_str(&j, NULL);
-#endif
+    const Field top[] = {
+        {"format", FIELD_INT, .i = SUMMARY_FORMAT},
+        {"status", FIELD_STR, .s = s->status},
+        {"message", FIELD_STR, .s = s->message && *s->message ? s->message : NULL},
+        {"started", FIELD_STR, .s = s->started},
+        {"ended", FIELD_STR, .s = s->ended},
+        {"wall_seconds", FIELD_NUM, .num = s->seconds, .fmt = "%.2f"},
+        {"epochs_done", FIELD_INT, .i = last >= 0 ? (long)log.epoch[last] : 0},
+        {"epochs_planned", FIELD_INT, .i = s->epochs_planned},
+        {"steps_done", FIELD_INT, .i = s->steps_done},
+        {"steps_planned", FIELD_INT, .i = s->steps_planned},
+        {"final_test_acc", FIELD_NUM, .num = last_eval >= 0 ? log.test_acc[last_eval] : NAN, .fmt = "%.6f"},
+        {"final_test_loss", FIELD_NUM, .num = last_eval >= 0 ? log.test_loss[last_eval] : NAN, .fmt = "%.6f"},
+        {"final_test_epoch", FIELD_NUM, .num = last_eval >= 0 ? log.epoch[last_eval] : NAN, .fmt = "%.0f"},
+        {"best_test_acc", FIELD_NUM, .num = best >= 0 ? log.test_acc[best] : NAN, .fmt = "%.6f"},
+        {"best_test_epoch", FIELD_NUM, .num = best >= 0 ? log.epoch[best] : NAN, .fmt = "%.0f"},
+        {"final_train_loss", FIELD_NUM, .num = last >= 0 ? log.train_loss[last] : NAN, .fmt = "%.6f"},
+        {"final_train_acc", FIELD_NUM, .num = last >= 0 ? log.train_acc[last] : NAN, .fmt = "%.6f"},
+        {"images_per_sec", FIELD_NUM, .num = nips ? ips / nips : NAN, .fmt = "%.1f"},
+    };
     char kn[160];
-    put(&j, ", \"kernels\": ");
-    put_str(&j, kernels(kn, sizeof kn));
-    put(&j, ", \"openblas_core\": ");
-    put_str(&j, s->openblas_core);
-    put(&j, ", \"threads\": %d},\n  \"config\": {", s->threads);
+    const Field program[] = {
+        {"name", FIELD_STR, .s = "onecycle"},
+        {"version", FIELD_STR, .s = ONECYCLE_VERSION},
+        {"compiler", FIELD_STR, .s = COMPILER},
+        {"kernels", FIELD_STR, .s = kernels(kn, sizeof kn)},
+        {"openblas_core", FIELD_STR, .s = s->openblas_core},
+        {"threads", FIELD_INT, .i = s->threads},
+    };
+    text_printf(&j, "{\n  ");
+    put_fields(&j, top, sizeof top / sizeof top[0], ",\n  ");
+    text_printf(&j, ",\n  \"program\": {");
+    put_fields(&j, program, sizeof program / sizeof program[0], ", ");
+    text_printf(&j, "},\n  \"config\": {");
     // Every key of the schema with its value as text, as in config.cfg.
     for (const ConfigSection *sec = s->config ? s->config->schema : NULL; sec && sec->name; sec++) {
-        put(&j, "%s\n    ", sec == s->config->schema ? "" : ",");
+        text_printf(&j, "%s\n    ", sec == s->config->schema ? "" : ",");
         put_str(&j, sec->name);
-        put(&j, ": {");
+        text_printf(&j, ": {");
         for (const ConfigKey *k = sec->keys; k && k->key; k++) {
-            put(&j, "%s", k == sec->keys ? "" : ", ");
+            text_printf(&j, "%s", k == sec->keys ? "" : ", ");
             put_str(&j, k->key);
-            put(&j, ": ");
+            text_printf(&j, ": ");
             put_str(&j, config_str(s->config, sec->name, k->key));
         }
-        put(&j, "}");
+        text_printf(&j, "}");
     }
-    put(&j, "%s}\n}\n", s->config ? "\n  " : "");
+    text_printf(&j, "%s}\n}\n", s->config ? "\n  " : "");
     if (have_log) curves_free_log(&log);
     return j.s;
 }

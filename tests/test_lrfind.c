@@ -721,9 +721,7 @@ static void test_lrfind_guard(void) {
     static Config c;
     Trainer t;
     Err e = {0};
-    config_init(&c, cli_schema());
-    if (config_load_string(&c, text, "guard.cfg", &e) || trainer_create(&t, &c, &e)) {
-        CHECK_MSG(0, "setup: %s", e.msg);
+    if (testdata_trainer(&t, &c, text)) {
         conv_set_kernels(kernels);
         cpu_set_threads(threads);
         return;

@@ -31,9 +31,7 @@ static void test_fields(void) {
     const char *dir = test_tmpdir();
     testdata_write(dir, "log.csv", log_text);
     static Config c;
-    Err e = {0};
-    config_init(&c, cli_schema());
-    CHECK_EQ_INT(config_load_string(&c, "[model]\ndepth = 8\n[schedule]\nlr = 0.1\nepochs = 5\n", "a.cfg", &e), ERR_OK);
+    testdata_config(&c, "[model]\ndepth = 8\n[schedule]\nlr = 0.1\nepochs = 5\n");
     RunSummary s = {.status = "interrupted", .message = "stopped at step 40; resume with: x",
                     .started = "2025-01-02T03:04:05Z", .ended = "2025-01-02T04:00:00Z", .seconds = 21.5,
                     .steps_done = 40, .steps_planned = 50, .epochs_planned = 5, .config = &c,

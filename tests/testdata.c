@@ -91,10 +91,20 @@ const char *testdata_tiny_config(const char *dir, int depth) {
     return text;
 }
 
-int testdata_trainer(Trainer *t, Config *c, const char *text) {
+int testdata_config(Config *c, const char *text) {
     Err e = {0};
     config_init(c, cli_schema());
-    if (config_load_string(c, text, "test.cfg", &e) || trainer_create(t, c, &e)) {
+    if (config_load_string(c, text, "test.cfg", &e)) {
+        CHECK_MSG(0, "config setup failed: %s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int testdata_trainer(Trainer *t, Config *c, const char *text) {
+    Err e = {0};
+    if (testdata_config(c, text)) return -1;
+    if (trainer_create(t, c, &e)) {
         CHECK_MSG(0, "trainer setup failed: %s", e.msg);
         return -1;
     }

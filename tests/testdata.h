@@ -43,7 +43,10 @@ unsigned testdata_guard_kernels(void);
 // one partial), 2 epochs of use_clr_beta with cycling momentum, crop+flip augmentation.
 // (Static buffer, valid until the next call.)
 const char *testdata_tiny_config(const char *dir, int depth);
-// config_init over the CLI schema, load text, trainer_create; a failed CHECK on error.
+// config_init over the CLI schema, then text loaded as test.cfg; a failed CHECK and -1 on
+// error.
+int testdata_config(Config *c, const char *text);
+// testdata_config, then trainer_create; a failed CHECK and -1 on error.
 int testdata_trainer(Trainer *t, Config *c, const char *text);
 
 #endif
