@@ -26,6 +26,9 @@
 // Normalisation: mean and std of byte/255 over all 47,040,000 training pixels.
 extern const float fmnist_mean, fmnist_std;
 
+// 1 x 28 x 28 images, 10 classes, named "fashion-mnist".
+extern const DataShape fmnist_shape;
+
 // Reads one pair of gzip-compressed IDX files (images, labels) into d: 1 x 28 x 28
 // images, 10 classes, the Fashion-MNIST normalisation. Both files are read to their end
 // and fully validated, whatever max_images is: gzip header, magic numbers, image size

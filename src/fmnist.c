@@ -24,6 +24,8 @@
 // tests/test_fmnist.c recomputes them from the installed files.
 const float fmnist_mean = 0.28604060f, fmnist_std = 0.35302424f;
 
+const DataShape fmnist_shape = {1, FMNIST_SIDE, FMNIST_SIDE, FMNIST_CLASSES, "fashion-mnist"};
+
 // One gzip file being decompressed.
 typedef struct Gz {
     const char *path;
