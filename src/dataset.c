@@ -32,7 +32,7 @@ const ConfigKey dataset_config_keys[] = {
     {"dir", "",
      "directory of the data set's files; empty: its usual place (cifar10: data/cifar-10-batches-bin from `make "
      "data`; cifar100: data/cifar-100-binary, train.bin and test.bin; fashion-mnist: " FMNIST_DIR ")"},
-    {"labels", "fine", "cifar100 only: fine (100 classes) or coarse (20 superclasses)"},
+    {"labels", "", "cifar100 only: fine (100 classes; empty means fine) or coarse (20 superclasses)"},
     {"train_images", "", "use the first N training images (empty: all; cifar: 50000, fashion-mnist: 60000)"},
     {"test_images", "", "evaluate on the first N test images (empty: all 10000)"},
     {"augment", "crop_flip", "training augmentation: crop_flip (pad + random crop to the image size + flip), flip, "
@@ -63,10 +63,13 @@ int dataset_options_from_config(DataOptions *o, const Config *c, Err *e) {
     static const char *const augments[] = {"none", "flip", "crop_flip", NULL}; // index = AUG_*
     static const char *const pad_modes[] = {"zero", "reflect", "symmetric", NULL}; // index = PAD_*
     memset(o, 0, sizeof *o);
-    int set, labels, aug, mode;
+    int set, labels = CIFAR100_LABELS_FINE, aug, mode;
     if (config_choice(c, "data", "dataset", dataset_names, &set, e)) return e->code;
-    if (config_choice(c, "data", "labels", cifar100_label_names, &labels, e)) return e->code;
-    if (set != DATASET_CIFAR100 && config_is_set(c, "data", "labels"))
+    // Empty unless given, so that a config dumped with every key (config.cfg, a checkpoint's)
+    // reads back for every data set.
+    int has_labels = config_str(c, "data", "labels")[0] != 0;
+    if (has_labels && config_choice(c, "data", "labels", cifar100_label_names, &labels, e)) return e->code;
+    if (set != DATASET_CIFAR100 && has_labels)
         return err_set(e, ERR_INPUT, "%s: data.labels: only cifar100 has a choice of labels, the data set is %s",
                        config_where(c, "data", "labels"), dataset_names[set]);
     const char *dir = config_str(c, "data", "dir");
