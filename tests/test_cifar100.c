@@ -1,6 +1,7 @@
 // test_cifar100.c: the CIFAR-100 binary reader on synthetic files in the exact format (two
 // label bytes, coarse then fine, then 3072 pixel bytes), good and malformed. The real files
-// are not reachable from here.
+// are not reachable from here. The reader is cifar.c's, with CIFAR-100's record layout;
+// train_coarse runs a trainer on such files from a [data] dataset = cifar100 config.
 #include "cifar.h"
 #include "test.h"
 #include "testdata.h"
