@@ -12,7 +12,7 @@
 #ifndef ONECYCLE_CIFAR_H
 #define ONECYCLE_CIFAR_H
 #include "common.h"
-#include "dataset.h"
+#include "imageset.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PLANE 1024

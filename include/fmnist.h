@@ -12,7 +12,7 @@
 // The files are decompressed as they are read: nothing is unpacked to disk.
 #ifndef ONECYCLE_FMNIST_H
 #define ONECYCLE_FMNIST_H
-#include "dataset.h"
+#include "imageset.h"
 
 #define FMNIST_SIDE 28
 #define FMNIST_IMAGE (FMNIST_SIDE * FMNIST_SIDE)

@@ -57,7 +57,9 @@ static int open_checked(const Layout *l, const char *path, int expected, FILE **
     int fd;
     long long size;
     // A FIFO or device is refused before it is opened (it would block, or never end).
-    if (dataset_open_file(path, l->hint, &fd, &size, e)) return e->code;
+    char what[64];
+    snprintf(what, sizeof what, "a %s .bin file", l->title);
+    if (dataset_open_file(path, what, l->hint, &fd, &size, e)) return e->code;
     long long n = size / rec;
     int rc = ERR_OK;
     if (size == 0)
@@ -123,8 +125,8 @@ static int read_records(const Layout *l, FILE *f, const char *path, long want, i
 }
 
 static int check_file(const Layout *l, const char *path, int expected_records, Err *e) {
-    FILE *f;
-    long n;
+    FILE *f = NULL;
+    long n = 0;
     if (open_checked(l, path, expected_records, &f, &n, e)) return e->code;
     int rc = read_records(l, f, path, n, 0, NULL, NULL, e);
     fclose(f);
@@ -152,8 +154,8 @@ static int load(const Layout *l, Dataset *d, const char *dir, const char *const 
     uint8_t *labels = xmalloc((size_t)n), *pixels = xmalloc((size_t)n * CIFAR_IMAGE);
     for (int k = 0; k < nfiles && done < n; k++) {
         char path[FS_PATH_MAX];
-        FILE *f;
-        long records;
+        FILE *f = NULL;
+        long records = 0;
         if (fs_join(path, sizeof path, dir, names[k], e) ||
             open_checked(l, path, total / nfiles, &f, &records, e))
             goto fail;

@@ -60,7 +60,7 @@ static int gz_open(Gz **out, const char *path, Err *e) {
     *out = NULL;
     int fd;
     long long size;
-    if (dataset_open_file(path, HINT, &fd, &size, e)) return e->code;
+    if (dataset_open_file(path, "a gzip-compressed IDX file", HINT, &fd, &size, e)) return e->code;
     Gz *g = xcalloc(1, sizeof *g);
     g->path = path;
     g->fd = fd;

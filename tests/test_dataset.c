@@ -54,7 +54,7 @@ static void test_open_file(void) {
     FILE *f = fopen(p, "wb");
     fputs("hello", f);
     fclose(f);
-    if (CHECK_MSG(dataset_open_file(p, "HINT", &fd, &size, &e) == ERR_OK, "%s", e.msg)) {
+    if (CHECK_MSG(dataset_open_file(p, "a test file", "HINT", &fd, &size, &e) == ERR_OK, "%s", e.msg)) {
         char buf[8] = {0};
         CHECK_EQ_INT(read(fd, buf, sizeof buf), 5);
         CHECK(memcmp(buf, "hello", 5) == 0);
@@ -64,10 +64,10 @@ static void test_open_file(void) {
     CHECK_EQ_INT(size, 5);
 
     snprintf(p, sizeof p, "%s/missing.bin", dir);
-    CHECK_EQ_INT(dataset_open_file(p, "get it with HINT", &fd, &size, &e), ERR_INPUT);
+    CHECK_EQ_INT(dataset_open_file(p, "a test file", "get it with HINT", &fd, &size, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "missing.bin: not found; get it with HINT");
 
-    CHECK_EQ_INT(dataset_open_file(dir, "HINT", &fd, &size, &e), ERR_INPUT);
+    CHECK_EQ_INT(dataset_open_file(dir, "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "is a directory");
 
     // A FIFO must be refused without opening it: an open for reading would wait for a
@@ -76,11 +76,11 @@ static void test_open_file(void) {
     if (mkfifo(p, 0600) != 0) {
         test_skip("mkfifo failed: cannot test the FIFO case here");
     } else {
-        CHECK_EQ_INT(dataset_open_file(p, "HINT", &fd, &size, &e), ERR_INPUT);
-        CHECK_STR_CONTAINS(e.msg, "fifo: is a FIFO (named pipe), expected a regular data file");
+        CHECK_EQ_INT(dataset_open_file(p, "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
+        CHECK_STR_CONTAINS(e.msg, "fifo: is a FIFO (named pipe), expected a test file");
     }
 
-    CHECK_EQ_INT(dataset_open_file("/dev/null", "HINT", &fd, &size, &e), ERR_INPUT);
+    CHECK_EQ_INT(dataset_open_file("/dev/null", "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "/dev/null: is a character device");
 
     snprintf(p, sizeof p, "%s/good.bin", dir);
@@ -88,7 +88,7 @@ static void test_open_file(void) {
         test_skip("unreadable file: running as root, permissions are not enforced");
     } else {
         chmod(p, 0);
-        CHECK_EQ_INT(dataset_open_file(p, "HINT", &fd, &size, &e), ERR_INPUT);
+        CHECK_EQ_INT(dataset_open_file(p, "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
         CHECK_STR_CONTAINS(e.msg, "good.bin: cannot read");
         chmod(p, 0644);
     }
