@@ -5,10 +5,13 @@
 // model shape (arch, depth, shortcut, classes, sizes), parameters, BN running statistics,
 // optimiser state, the loop position and per-epoch accumulators, every RNG state, this
 // epoch's data order, and the tensor table (every parameter tensor's name and shape, in
-// order; absent in checkpoints written before [model] arch, which all hold arch = resnet).
+// order; absent in checkpoints written before [model] arch, which all hold arch = resnet),
+// and the data set (name, input shape, classes; absent in checkpoints written before
+// [data] dataset, which were all trained on CIFAR-10).
 // Numbers are stored in the machine's byte order (x86-64: little-endian). Loading into a
 // model of another variant or size is refused (ERR_INPUT), naming both models and the
-// first tensor where they differ.
+// first tensor where they differ; so is loading a model trained on another data set
+// (naming both sets).
 #ifndef ONECYCLE_CHECKPOINT_H
 #define ONECYCLE_CHECKPOINT_H
 #include "common.h"

@@ -1,83 +1,63 @@
-// cifar.h: CIFAR-10 (official binary version) loading, validation and batch making.
+// cifar.h: CIFAR-10 and CIFAR-100, binary versions (the ones "suitable for C programs").
 //
-// A file holds records of 3073 bytes: 1 label byte (0..9), then 1024 R, 1024 G, 1024 B
-// bytes, each plane 32x32 row-major. Training files data_batch_1..5.bin and test_batch.bin
-// hold 10000 records each.
+// Both are files of fixed-size records: label bytes, then 1024 R, 1024 G, 1024 B bytes,
+// each plane 32x32 row-major. One reader serves both, parameterised by the record layout:
+//   CIFAR-10   cifar-10-batches-bin/: data_batch_1..5.bin (10000 records each) and
+//              test_batch.bin (10000). A record is 3073 bytes: the label (0..9), the pixels.
+//   CIFAR-100  cifar-100-binary/ (from cifar-100-binary.tar.gz): train.bin (50000 records)
+//              and test.bin (10000), plus coarse_label_names.txt and fine_label_names.txt.
+//              A record is 3074 bytes: the coarse label (superclass, 0..19), the fine label
+//              (class, 0..99), the pixels: CIFAR-10's record with one more label byte in front.
+// Every label byte of every record read is checked, whichever label is kept.
 #ifndef ONECYCLE_CIFAR_H
 #define ONECYCLE_CIFAR_H
 #include "common.h"
-#include "config.h"
-#include "dataset.h"
-#include "rng.h"
+#include "imageset.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PLANE 1024
 #define CIFAR_IMAGE 3072
 #define CIFAR_RECORD 3073
 #define CIFAR_CLASSES 10
+#define CIFAR10_TRAIN_IMAGES 50000
+#define CIFAR10_TEST_IMAGES 10000
 
-// 3 x 32 x 32 images, 10 classes: what the model is built for (resnet.h).
+#define CIFAR100_RECORD 3074
+#define CIFAR100_COARSE 20
+#define CIFAR100_FINE 100
+#define CIFAR100_TRAIN_IMAGES 50000
+#define CIFAR100_TEST_IMAGES 10000
+
+// 3 x 32 x 32 images, 10 classes, named "cifar10": what the model is built for (resnet.h).
 extern const DataShape cifar10_shape;
 
 // The class names, by label: airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck.
 extern const char *const cifar_class_names[CIFAR_CLASSES];
 
-typedef struct CifarSet {
-    int n;            // images
-    uint8_t *labels;  // (n)
-    uint8_t *pixels;  // (n, 3, 32, 32), the bytes as stored
-} CifarSet;
+// Which CIFAR-100 label a loaded set keeps: the 100 classes or the 20 superclasses.
+enum { CIFAR100_LABELS_FINE = 0, CIFAR100_LABELS_COARSE = 1 };
+// "fine", "coarse", NULL: index = CIFAR100_LABELS_*, for config_choice ([data] labels).
+extern const char *const cifar100_label_names[];
 
-enum { AUG_NONE = 0, AUG_FLIP = 1, AUG_CROP_FLIP = 2 };
+// Normalisation, per channel (R, G, B): mean and std of byte/255 over the training set.
+extern const float cifar10_mean[3], cifar10_std[3], cifar100_mean[3], cifar100_std[3];
 
-// Keys of the [data] section: dir, train_images, test_images, augment, pad, pad_mode.
-extern const ConfigKey cifar_config_keys[];
-
-// Padding of the crop: black pixels (torchvision's RandomCrop(padding)); a mirror without
-// the edge pixel (torch/numpy "reflect", cv2 BORDER_REFLECT_101: ..cb|abc..); a mirror with
-// it (numpy "symmetric", cv2 BORDER_REFLECT, fastai 0.7's AddPadding: ..ba|abc..).
-enum { PAD_ZERO, PAD_REFLECT, PAD_SYMMETRIC };
-
-typedef struct CifarOptions {
-    char dir[256];
-    int train_images, test_images; // first N of the set (<= 50000 / 10000)
-    int augment;                   // AUG_*
-    int pad;                       // crop padding in pixels (default 4)
-    int pad_mode;                  // PAD_ZERO, PAD_REFLECT or PAD_SYMMETRIC
-} CifarOptions;
-
-int cifar_options_from_config(CifarOptions *o, const Config *c, Err *e);
-
-// Validates one file (exists, readable, size a positive multiple of 3073, every label <= 9)
-// and, if expected_records > 0, that it holds exactly that many records.
+// Validates one file (a regular file, size a positive multiple of the record, every label
+// in range) and, if expected_records > 0, that it holds exactly that many records.
 // Messages name the file and the problem.
 int cifar_check_file(const char *path, int expected_records, Err *e);
+int cifar100_check_file(const char *path, int expected_records, Err *e);
 
-// Loads the first max_images (<= 0: all) of the training set (data_batch_1..5.bin, 50000)
-// or the test set (test_batch.bin, 10000) from dir, validating every file read.
-// Only the files needed for max_images are opened; each must still be exactly 10000
-// records, and the labels of the records read must be 0..9. Asking for more images than
-// the set has is an error. Missing directory or file: ERR_INPUT with a `make data` hint.
-// On error *s is left empty (nothing to free).
-int cifar_load(CifarSet *s, const char *dir, int train, int max_images, Err *e);
-void cifar_free(CifarSet *s);
+// CIFAR-10: loads the first max_images (<= 0: all) of the training set (data_batch_1..5.bin,
+// 50000) or the test set (test_batch.bin, 10000) from dir into d (3 x 32 x 32, 10 classes),
+// validating every file read. Only the files needed for max_images are opened; each must
+// still be exactly 10000 records. Asking for more images than the set has is an error.
+// Missing directory or file: ERR_INPUT with a `make data` hint. On error *d is left empty.
+int cifar_load(Dataset *d, const char *dir, int train, int max_images, Err *e);
 
-// Fills one batch of B images, normalised with the CIFAR-10 mean/std per channel
-// (mean 0.4914, 0.4822, 0.4465; std 0.2470, 0.2435, 0.2616) after scaling bytes to [0,1].
-// out is (3, B, 32, 32): channel-major, then image ("CBHW", the network's layout).
-// labels[b] = label of image idx[b]. Augmentation (training only) uses rng:
-// AUG_FLIP: horizontal flip with p=0.5; AUG_CROP_FLIP: pad by `pad` pixels, random 32x32
-// crop, then flip. Zero padding pads raw pixels with byte 0 (black) before normalising, as
-// torchvision's RandomCrop(padding) before Normalize does; reflect padding mirrors the
-// image without repeating the edge pixel (numpy/torch "reflect"), symmetric with it
-// (numpy "symmetric", cv2 BORDER_REFLECT as in fastai 0.7).
-// Crop offsets are uniform in [0, 2*pad] per axis (pad <= 16, as the config enforces); the
-// draws per image are crop top, crop left, then the flip. With train == 0 no augmentation
-// is done and rng is not used (it may be NULL); labels may be NULL.
-void cifar_make_batch(float *out, int *labels, const CifarSet *s, const int *idx, int B,
-                      const CifarOptions *o, int train, Rng *rng);
-// Values drawn from rng per training image (each draw is one rng_u64): 3 for crop+flip,
-// 1 for flip, 0 without augmentation. The loader skips draws with it.
-int cifar_aug_draws(const CifarOptions *o);
+// CIFAR-100: the same from train.bin (50000) or test.bin (10000), keeping the fine labels
+// (100 classes) or the coarse ones (20), CIFAR100_LABELS_*. A missing directory or file is
+// ERR_INPUT with a hint on where the files come from.
+int cifar100_load(Dataset *d, const char *dir, int train, int labels, int max_images, Err *e);
 
 #endif

@@ -12,7 +12,7 @@
 // The files are decompressed as they are read: nothing is unpacked to disk.
 #ifndef ONECYCLE_FMNIST_H
 #define ONECYCLE_FMNIST_H
-#include "dataset.h"
+#include "imageset.h"
 
 #define FMNIST_SIDE 28
 #define FMNIST_IMAGE (FMNIST_SIDE * FMNIST_SIDE)
@@ -25,6 +25,9 @@
 
 // Normalisation: mean and std of byte/255 over all 47,040,000 training pixels.
 extern const float fmnist_mean, fmnist_std;
+
+// 1 x 28 x 28 images, 10 classes, named "fashion-mnist".
+extern const DataShape fmnist_shape;
 
 // Reads one pair of gzip-compressed IDX files (images, labels) into d: 1 x 28 x 28
 // images, 10 classes, the Fashion-MNIST normalisation. Both files are read to their end

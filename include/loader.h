@@ -6,14 +6,14 @@
 // now: the whole batch). Everything a batch holds depends only on the seed, the epoch and
 // the global position of each sample:
 // - the permutation of an epoch is drawn from the shuffle stream at the epoch's start;
-// - augmentation draws a fixed number of values per image (cifar_aug_draws: crop top, crop
+// - augmentation draws a fixed number of values per image (batch_aug_draws: crop top, crop
 //   left, flip), one stream in global sample order, so a rank skips the draws of the
 //   images before and after its share and gets exactly the values a single process would.
 // This keeps the streams of the single-process trainer, so checkpoints written before the
 // loader existed resume bit-identically.
 #ifndef ONECYCLE_LOADER_H
 #define ONECYCLE_LOADER_H
-#include "cifar.h"
+#include "batch.h"
 #include "rng.h"
 
 enum {
@@ -22,8 +22,8 @@ enum {
 };
 
 typedef struct Loader {
-    const CifarSet *set;
-    const CifarOptions *opt;
+    const Dataset *set;
+    const DataOptions *opt;
     int batch;        // global batch size (LOADER_FULL: at most set->n)
     int mode, rank, world;
     Rng shuffle, aug; // the two streams
@@ -32,14 +32,14 @@ typedef struct Loader {
     long pos;         // LOADER_EPOCHS: batches taken this epoch; LOADER_FULL: images taken
 } Loader;
 
-void loader_create(Loader *l, const CifarSet *set, const CifarOptions *opt, int batch, int mode, int rank, int world);
+void loader_create(Loader *l, const Dataset *set, const DataOptions *opt, int batch, int mode, int rank, int world);
 void loader_free(Loader *l);
 // Back to the start: both streams seeded from `seed` (the training streams seed*3+1 and
 // seed*3+2), no epoch begun.
 void loader_reset(Loader *l, uint64_t seed);
 // LOADER_EPOCHS: begins an epoch (draws its permutation) if none is under way.
 void loader_begin_epoch(Loader *l);
-// The next batch: fills this rank's share of it into x (3, share, 32, 32) and y (share),
+// The next batch: fills this rank's share of it into x (C, share, H, W) and y (share),
 // returns the global batch size nb and the share in *share (may be NULL when world = 1).
 // LOADER_EPOCHS: the caller ends the epoch (loader_end_epoch) after its steps.
 int loader_next(Loader *l, float *x, int *y, int *share);

@@ -38,6 +38,8 @@ typedef struct ModelOptions {
     int shortcut_b;  // 0: option A, 1: option B
     int classes;     // from the data set
     int channels, height, width; // input (channels, height, width), from the data set
+    const char *dataset; // the data set's name (dataset_names), NULL for a made-up shape;
+                         // a checkpoint records it
 } ModelOptions;
 
 extern const ConfigKey resnet_config_keys[]; // [model]: arch, depth, shortcut

@@ -2,7 +2,7 @@
 // hands them to the optimiser; it knows the network only through resnet_forward/backward.
 #ifndef ONECYCLE_TRAIN_H
 #define ONECYCLE_TRAIN_H
-#include "cifar.h"
+#include "batch.h"
 #include "common.h"
 #include "config.h"
 #include "loader.h"
@@ -34,13 +34,13 @@ typedef struct TrainOptions {
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
 // Every option group a command reads, in one call; a NULL pointer skips its group.
-int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
+int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, ModelOptions *mo, OptimOptions *oo,
                             Err *e);
 // Checks a run's plan before anything large is allocated: the batch must not exceed the
 // training images, and the memory of the model at that batch, the optimiser and the data
 // must fit in the machine's physical memory. ERR_INPUT naming train.batch_size's file and
 // line otherwise; *bytes gets the planned memory.
-int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOptions *co, const ModelOptions *mo,
+int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions *co, const ModelOptions *mo,
                       const OptimOptions *oo, size_t *bytes, Err *e);
 // SGD steps in one epoch over n images (at least 1).
 // Applies a run's train.threads and train.kernels to this process; *nthreads: the threads in use.
@@ -71,16 +71,16 @@ typedef void (*TrainProgressFn)(void *ctx, const TrainProgress *p);
 
 typedef struct Trainer {
     TrainOptions opt;
-    CifarOptions data;
+    DataOptions data;
     ModelOptions model_opt;
     OptimOptions optim_opt;
-    CifarSet train, test;
+    Dataset train, test;
     ResNet net;
     Optimizer optim;
     Schedule sched;
     Rng rng_init;         // weights; the loader has the shuffle and augmentation streams
     Loader loader;        // this epoch's order, augmentation, and the position in the epoch
-    float *x;             // (3, B, 32, 32) batch
+    float *x;             // (C, B, H, W) batch
     int *y;               // (B)
     int *eval_idx;        // (B)
     size_t planned_bytes; // memory planned by trainer_create (train_plan_memory)
@@ -101,7 +101,7 @@ typedef struct Trainer {
 // cross-entropy over 10 classes starts at ln(10) = 2.3.
 #define EXPLODING_LOSS 100.0
 
-// One SGD step on a batch of nb images, x (3, nb, 32, 32), y (nb): forward, loss, backward and
+// One SGD step on a batch of nb images, x (C, nb, H, W), y (nb): forward, loss, backward and
 // the optimiser's update at (lr, momentum, weight-decay multiplier). The loss and the argmax
 // hits come back in *loss and *hits (may be NULL). A loss that is not finite or above
 // max_loss stops before the backward: nothing is updated and 0 is returned (1 otherwise).
@@ -117,10 +117,10 @@ void trainer_free(Trainer *t);
 // statistics, zero optimiser state and loop position (every LR-finder curve starts here).
 void trainer_reset(Trainer *t);
 // Evaluation (running BN statistics, no augmentation) of a whole set in batches of B,
-// using caller-provided buffers x (3,B,32,32), y (B), idx (B).
-EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx);
+// using caller-provided buffers x (C,B,H,W), y (B), idx (B).
+EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx);
 // The same on the trainer's model and buffers, batches of the training batch size.
-EvalResult trainer_evaluate(Trainer *t, const CifarSet *set);
+EvalResult trainer_evaluate(Trainer *t, const Dataset *set);
 // Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv,
 // the run log), redrawing DIR/curves.png and writing DIR/checkpoint.ckpt every
 // checkpoint_every epochs and at the end. Progress goes to t->progress; nothing is printed.

@@ -24,6 +24,7 @@ enum {
     TAG_RNGS = TAG('R', 'N', 'G', 'S'),
     TAG_PERM = TAG('P', 'E', 'R', 'M'),
     TAG_TENS = TAG('T', 'E', 'N', 'S'),
+    TAG_DATA = TAG('D', 'A', 'T', 'A'),
 };
 
 typedef struct ModelRecord {
@@ -38,6 +39,14 @@ typedef struct TensorRecord {
     char name[64];
     int32_t ndim, shape[4];
 } TensorRecord;
+
+// The data set the model was trained on (DATA): its name and what the model's shape
+// follows from it. Checkpoints written before [data] dataset have none; they were all
+// trained on CIFAR-10.
+typedef struct DataRecord {
+    char name[32];
+    int32_t channels, height, width, classes;
+} DataRecord;
 
 typedef struct OptimRecord {
     int32_t kind, has_second;
@@ -149,6 +158,10 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
             put(&w, &r, sizeof r);
         }
     }
+    DataRecord dr = {.channels = m->opt.channels, .height = m->opt.height, .width = m->opt.width,
+                     .classes = m->opt.classes};
+    snprintf(dr.name, sizeof dr.name, "%s", m->opt.dataset ? m->opt.dataset : "");
+    section(&w, TAG_DATA, &dr, sizeof dr);
     uint32_t crc = (uint32_t)w.crc;
     if (!w.failed && fwrite(&crc, 4, 1, w.f) != 1) w.failed = 1;
     if (fflush(w.f) || fsync(fileno(w.f))) w.failed = 1;
@@ -335,8 +348,34 @@ static int check_tensors(const Blob *b, const ResNet *m, char *diff, size_t cap,
     return ERR_OK;
 }
 
+// The data set of the checkpoint against the model's: a model does not carry over to
+// another set (other classes, channels or image size, or the same shape and other images).
+static int check_dataset(const Blob *b, const ResNet *m, Err *e) {
+    DataRecord dr = {"cifar10", 3, 32, 32, 10}; // what a checkpoint without the section holds
+    uint64_t len = 0;
+    const unsigned char *p = find(b, TAG_DATA, &len);
+    if (p && len != sizeof dr)
+        return err_set(e, ERR_INPUT, "%s: checkpoint data set section has %llu bytes, expected %zu", b->path,
+                       (unsigned long long)len, sizeof dr);
+    if (p) memcpy(&dr, p, sizeof dr);
+    dr.name[sizeof dr.name - 1] = 0;
+    for (char *c = dr.name; *c; c++) // printable whatever the bytes (a checkpoint can be crafted)
+        if (*c < 0x20 || *c > 0x7e) *c = '?';
+    const ModelOptions *o = &m->opt;
+    int same_name = !o->dataset || !dr.name[0] || !strcmp(o->dataset, dr.name);
+    if (same_name && dr.channels == o->channels && dr.height == o->height && dr.width == o->width &&
+        dr.classes == o->classes)
+        return ERR_OK;
+    return err_set(e, ERR_INPUT,
+                   "%s: checkpoint was trained on %s (%dx%dx%d, %d classes), but the config's data set is %s (%dx%dx%d, "
+                   "%d classes); a model does not carry over between data sets",
+                   b->path, dr.name[0] ? dr.name : "an unnamed data set", dr.channels, dr.height, dr.width, dr.classes,
+                   o->dataset ? o->dataset : "an unnamed data set", o->channels, o->height, o->width, o->classes);
+}
+
 static int check_model(const Blob *b, const ResNet *m, Err *e) {
     const unsigned char *p;
+    if (check_dataset(b, m, e)) return e->code;
     if (need(b, TAG_MODL, sizeof(ModelRecord), &p, "model", e)) return e->code;
     ModelRecord mr;
     memcpy(&mr, p, sizeof mr);

@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "checkpoint.h"
 #include "cpu.h"
-#include "cifar.h"
+#include "dataset.h"
 #include "optim.h"
 #include "resnet.h"
 #include "schedule.h"
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const ConfigSection schema_table[] = {
-    {"data", cifar_config_keys},   {"model", resnet_config_keys},       {"train", train_config_keys},
+    {"data", dataset_config_keys},   {"model", resnet_config_keys},       {"train", train_config_keys},
     {"optim", optim_config_keys},  {"schedule", schedule_config_keys}, {NULL, NULL},
 };
 

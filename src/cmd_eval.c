@@ -1,7 +1,7 @@
 // cmd_eval.c: `onecycle eval CKPT [--data DIR] [--threads N]`: test accuracy and loss of a
 // checkpoint, and how many test images it scored.
 #include "checkpoint.h"
-#include "cifar.h"
+#include "dataset.h"
 #include "cli.h"
 #include "cmd.h"
 #include "config.h"
@@ -28,21 +28,21 @@ int cmd_eval(int argc, char **argv) {
     if (cli_load_checkpoint_config(&c, ckpt, &e)) return cli_fail(&e);
     ModelOptions mo;
     TrainOptions to;
-    CifarOptions co;
+    DataOptions co;
     if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
     if (data && strlen(data) >= sizeof co.dir)
         return cli_usage_error("--data: path too long for a data directory (at most 255 characters): %s", data);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
     cpu_set_threads(a.threads_given ? a.threads : to.threads);
     conv_set_kernels(to.kernels);
-    CifarSet test;
+    Dataset test;
     ResNet m;
-    if (cifar_load(&test, co.dir, 0, 0, &e)) return cli_fail(&e);
+    if (dataset_load(&test, &co, 0, 0, &e)) return cli_fail(&e);
     if (resnet_create(&m, &mo, to.batch_size, &e) || checkpoint_load_weights(&m, ckpt, &e)) {
-        cifar_free(&test);
+        dataset_free(&test);
         return cli_fail(&e);
     }
-    float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * CIFAR_IMAGE);
+    float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * dataset_image_bytes(&test));
     int *y = xmalloc(sizeof(int) * (size_t)to.batch_size), *idx = xmalloc(sizeof(int) * (size_t)to.batch_size);
     EvalResult r = evaluate_set(&m, &test, &co, to.batch_size, x, y, idx);
     printf("test_images: %d\n", test.n);
@@ -52,6 +52,6 @@ int cmd_eval(int argc, char **argv) {
     free(y);
     free(idx);
     resnet_free(&m);
-    cifar_free(&test);
+    dataset_free(&test);
     return ERR_OK;
 }

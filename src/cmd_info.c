@@ -1,6 +1,6 @@
 // cmd_info.c: `onecycle info CONFIG`: the model summary and the run plan of a config.
 #include "checkpoint.h"
-#include "cifar.h"
+#include "dataset.h"
 #include "cli.h"
 #include "cmd.h"
 #include "config.h"
@@ -25,7 +25,7 @@ int cmd_info(int argc, char **argv) {
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     ModelOptions mo;
     TrainOptions to;
-    CifarOptions co;
+    DataOptions co;
     OptimOptions oo;
     size_t planned;
     if (run_options_from_config(&c, &to, &co, &mo, &oo, &e) ||
@@ -38,7 +38,8 @@ int cmd_info(int argc, char **argv) {
     long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;
     if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
-    printf("data: %s, %d train / %d test images, augment %s\n", co.dir, co.train_images, co.test_images,
+    printf("data: %s from %s, %d train / %d test images, augment %s\n", dataset_names[co.dataset], co.dir,
+           co.train_images, co.test_images,
            co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
     printf("optimiser: %s, weight decay %g%s\n", oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
            oo.wd, oo.wd_bn_bias ? "" : " (not on BN/bias)");

@@ -126,17 +126,25 @@ int cmd_predict(int argc, char **argv) {
     }
     // Every image first, so that a bad file stops the command before any output.
     const int n = nfiles + nindex, B = 64;
-    CifarSet set = {.n = n, .labels = xcalloc((size_t)n, 1), .pixels = xmalloc((size_t)n * CIFAR_IMAGE)};
+    Dataset set = {.n = n, .channels = 3, .height = CIFAR_SIDE, .width = CIFAR_SIDE, .classes = CIFAR_CLASSES,
+                   .labels = xcalloc((size_t)n, 1), .pixels = xmalloc((size_t)n * CIFAR_IMAGE)};
+    memcpy(set.mean, cifar10_mean, sizeof cifar10_mean);
+    memcpy(set.std, cifar10_std, sizeof cifar10_std);
     static Config c;
     ResNet m;
     Err e = {0};
     TrainOptions to;
-    CifarOptions co;
-    CifarSet test = {0};
+    DataOptions co;
+    Dataset test = {0};
     int loaded = 0;
     if (cli_load_model(&m, ckpt, B, &c, &e)) goto fail;
     loaded = 1;
     if (run_options_from_config(&c, &to, &co, NULL, NULL, &e)) goto fail;
+    if (co.dataset != DATASET_CIFAR10) { // PNGs become 32x32 RGB, and the class names are CIFAR-10's
+        err_set(&e, ERR_INPUT, "%s: predict knows CIFAR-10 models only; this one was trained on %s", ckpt,
+                dataset_names[co.dataset]);
+        goto fail;
+    }
     for (int i = 0; i < nfiles; i++)
         if (predict_read_png(files[i], set.pixels + (size_t)i * CIFAR_IMAGE, &e)) goto fail;
     if (nindex) {
@@ -162,7 +170,7 @@ int cmd_predict(int argc, char **argv) {
     for (int i0 = 0; i0 < n; i0 += B) {
         int nb = n - i0 < B ? n - i0 : B;
         for (int b = 0; b < nb; b++) idx[b] = i0 + b;
-        cifar_make_batch(x, y, &set, idx, nb, &co, 0, NULL);
+        batch_make(x, y, &set, idx, nb, &co, 0, NULL);
         resnet_forward(&m, x, y, nb, 0, NULL); // eval mode; the labels only feed the unused loss
         for (int b = 0; b < nb; b++) {
             int i = i0 + b;
@@ -193,8 +201,8 @@ fail:
     rc = cli_fail(&e);
 done:
     if (loaded) resnet_free(&m);
-    cifar_free(&test);
-    cifar_free(&set);
+    dataset_free(&test);
+    dataset_free(&set);
     free(files);
     free(p.index);
     return rc;

@@ -1,6 +1,6 @@
 // cmd_schedule.c: `onecycle schedule CONFIG`: a config's LR/momentum schedule as CSV and PNG.
 #include "checkpoint.h"
-#include "cifar.h"
+#include "dataset.h"
 #include "cli.h"
 #include "cmd.h"
 #include "config.h"
@@ -31,7 +31,7 @@ int cmd_schedule(int argc, char **argv) {
     if (a.png && plot_check_path(a.png, &e)) return cli_fail(&e); // .png or .svg, before any work
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     TrainOptions to;
-    CifarOptions co;
+    DataOptions co;
     if (run_options_from_config(&c, &to, &co, NULL, NULL, &e)) return cli_fail(&e);
     long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;

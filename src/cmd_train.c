@@ -222,9 +222,10 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
                 a.init_from ? a.init_from : "");
     char name[64];
     fprintf(stderr,
-            "model %s, %ld parameters, %.2f GiB of memory planned for batch %d; data %d train / %d test images from %s\n",
+            "model %s, %ld parameters, %.2f GiB of memory planned for batch %d; data %s, %d train / %d test images "
+            "from %s\n",
             model_name(&t.model_opt, name, sizeof name), t.net.nparams, gib(t.planned_bytes), t.opt.batch_size,
-            t.train.n, t.test.n, t.data.dir);
+            dataset_names[t.data.dataset], t.train.n, t.test.n, t.data.dir);
     long ep = schedule_epochs(&t.sched);
     fprintf(stderr, "schedule %s: %ld epoch%s x %ld step%s of batch %d = %ld step%s\n", t.sched.policy, ep,
             plural_s(ep), t.steps_per_epoch, plural_s(t.steps_per_epoch), t.opt.batch_size, t.sched.total,

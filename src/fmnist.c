@@ -24,6 +24,8 @@
 // tests/test_fmnist.c recomputes them from the installed files.
 const float fmnist_mean = 0.28604060f, fmnist_std = 0.35302424f;
 
+const DataShape fmnist_shape = {1, FMNIST_SIDE, FMNIST_SIDE, FMNIST_CLASSES, "fashion-mnist"};
+
 // One gzip file being decompressed.
 typedef struct Gz {
     const char *path;
@@ -58,7 +60,7 @@ static int gz_open(Gz **out, const char *path, Err *e) {
     *out = NULL;
     int fd;
     long long size;
-    if (dataset_open_file(path, HINT, &fd, &size, e)) return e->code;
+    if (dataset_open_file(path, "a gzip-compressed IDX file", HINT, &fd, &size, e)) return e->code;
     Gz *g = xcalloc(1, sizeof *g);
     g->path = path;
     g->fd = fd;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void loader_create(Loader *l, const CifarSet *set, const CifarOptions *opt, int batch, int mode, int rank, int world) {
+void loader_create(Loader *l, const Dataset *set, const DataOptions *opt, int batch, int mode, int rank, int world) {
     memset(l, 0, sizeof *l);
     l->set = set;
     l->opt = opt;
@@ -72,9 +72,9 @@ int loader_next(Loader *l, float *x, int *y, int *share) {
     }
     int lo, hi;
     loader_share(nb, l->rank, l->world, &lo, &hi);
-    const long d = cifar_aug_draws(l->opt);
+    const long d = batch_aug_draws(l->opt);
     skip(&l->aug, d * lo);
-    cifar_make_batch(x, y, l->set, idx + lo, hi - lo, l->opt, 1, &l->aug);
+    batch_make(x, y, l->set, idx + lo, hi - lo, l->opt, 1, &l->aug);
     skip(&l->aug, d * (nb - hi));
     if (share) *share = hi - lo;
     return nb;

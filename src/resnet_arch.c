@@ -46,6 +46,7 @@ void model_options_set_input(ModelOptions *o, const DataShape *in) {
     o->height = in->height;
     o->width = in->width;
     o->classes = in->classes;
+    o->dataset = in->name;
 }
 
 const char *model_name(const ModelOptions *o, char *buf, size_t cap) {

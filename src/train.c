@@ -92,11 +92,17 @@ static int decay_ranges(const ResNet *m, int wd_bn_bias, OptimRange *r) {
     return n;
 }
 
-int run_options_from_config(const Config *c, TrainOptions *to, CifarOptions *co, ModelOptions *mo, OptimOptions *oo,
+int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, ModelOptions *mo, OptimOptions *oo,
                             Err *e) {
-    if ((to && train_options_from_config(to, c, e)) || (co && cifar_options_from_config(co, c, e)) ||
-        (mo && model_options_from_config(mo, c, &cifar10_shape, e)) || (oo && optim_options_from_config(oo, c, e)))
+    DataOptions data; // the model's input shape comes from the data set, asked for or not
+    if (!co && mo) co = &data;
+    if ((to && train_options_from_config(to, c, e)) || (co && dataset_options_from_config(co, c, e)))
         return e->code;
+    if (mo) {
+        DataShape shape = dataset_shape(co);
+        if (model_options_from_config(mo, c, &shape, e)) return e->code;
+    }
+    if (oo && optim_options_from_config(oo, c, e)) return e->code;
     return ERR_OK;
 }
 
@@ -104,7 +110,7 @@ static double gib(size_t bytes) {
     return (double)bytes / (1024.0 * 1024.0 * 1024.0);
 }
 
-int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOptions *co, const ModelOptions *mo,
+int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions *co, const ModelOptions *mo,
                       const OptimOptions *oo, size_t *bytes, Err *e) {
     const int B = to->batch_size;
     if (B > co->train_images)
@@ -116,9 +122,10 @@ int train_plan_memory(const Config *c, const TrainOptions *to, const CifarOption
     if (!model) return err_set(e, ERR_INPUT, "%s: model.depth: %d cannot be built", config_where(c, "model", "depth"), mo->depth);
     // The model at this batch, the optimiser's state (v, and s for Adam), both image sets
     // in memory, and one batch of input.
+    const size_t image = (size_t)mo->channels * (size_t)mo->height * (size_t)mo->width;
     size_t total = model + sizeof(float) * (size_t)nparams * (oo->kind == OPTIM_SGD ? 1 : 2) +
-                   (size_t)(co->train_images + co->test_images) * (CIFAR_IMAGE + 1) +
-                   (size_t)B * (sizeof(float) * CIFAR_IMAGE + 2 * sizeof(int));
+                   (size_t)(co->train_images + co->test_images) * (image + 1) +
+                   (size_t)B * (sizeof(float) * image + 2 * sizeof(int));
     size_t phys = sys_memory_bytes();
     if (phys && total > phys)
         return err_set(e, ERR_INPUT,
@@ -134,8 +141,8 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     if (run_options_from_config(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, e)) return e->code;
     // Before anything large is allocated: a batch that cannot fit is refused, not tried.
     if (train_plan_memory(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, &t->planned_bytes, e)) return e->code;
-    if (cifar_load(&t->train, t->data.dir, 1, t->data.train_images, e)) return e->code;
-    if (cifar_load(&t->test, t->data.dir, 0, t->data.test_images, e)) return e->code;
+    if (dataset_load(&t->train, &t->data, 1, t->data.train_images, e)) return e->code;
+    if (dataset_load(&t->test, &t->data, 0, t->data.test_images, e)) return e->code;
     const int B = t->opt.batch_size;
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
@@ -145,7 +152,7 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
     free(ranges);
     loader_create(&t->loader, &t->train, &t->data, B, LOADER_EPOCHS, 0, 1);
-    t->x = xalloc_aligned(sizeof(float) * (size_t)B * CIFAR_IMAGE);
+    t->x = xalloc_aligned(sizeof(float) * (size_t)B * dataset_image_bytes(&t->train));
     t->y = xmalloc(sizeof(int) * (size_t)B);
     t->eval_idx = xmalloc(sizeof(int) * (size_t)B);
     trainer_reset(t);
@@ -166,8 +173,8 @@ void trainer_reset(Trainer *t) {
 }
 
 void trainer_free(Trainer *t) {
-    cifar_free(&t->train);
-    cifar_free(&t->test);
+    dataset_free(&t->train);
+    dataset_free(&t->test);
     resnet_free(&t->net);
     optim_free(&t->optim);
     schedule_free(&t->sched);
@@ -178,20 +185,20 @@ void trainer_free(Trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
-EvalResult evaluate_set(ResNet *m, const CifarSet *set, const CifarOptions *o, int B, float *x, int *y, int *idx) {
+EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx) {
     double loss = 0;
     long correct = 0;
     for (int i0 = 0; i0 < set->n; i0 += B) {
         int nb = set->n - i0 < B ? set->n - i0 : B, hits = 0;
         for (int b = 0; b < nb; b++) idx[b] = i0 + b;
-        cifar_make_batch(x, y, set, idx, nb, o, 0, NULL);
+        batch_make(x, y, set, idx, nb, o, 0, NULL);
         loss += resnet_forward(m, x, y, nb, 0, &hits) * nb;
         correct += hits;
     }
     return (EvalResult){loss / set->n, (double)correct / set->n};
 }
 
-EvalResult trainer_evaluate(Trainer *t, const CifarSet *set) {
+EvalResult trainer_evaluate(Trainer *t, const Dataset *set) {
     return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 

@@ -381,6 +381,53 @@ static void test_tensor_table(const char *data) {
     trainer_free(&p);
 }
 
+// A model does not carry over between data sets: a checkpoint records its data set (DATA),
+// and loading it into a model built for another set is refused naming both, before the
+// size comparison (which would only say that parameters differ, or nothing at all for a
+// set of the same shape). Checkpoints without the section were trained on CIFAR-10.
+static void test_dataset_record(const char *data) {
+    static Config c;
+    Trainer t;
+    Err e = {0};
+    char path[500];
+    snprintf(path, sizeof path, "%s/cifar10.ckpt", test_tmpdir());
+    test_begin("a checkpoint records its data set; another set's model refuses it");
+    if (testdata_trainer(&t, &c, testdata_tiny_config(data, 8))) return;
+    CHECK_EQ_INT(checkpoint_save(&t, testdata_tiny_config(data, 8), path, &e), ERR_OK);
+    size_t n = 0;
+    unsigned char *buf = slurp_bytes(path, &n);
+    CHECK(buf && n > 0 && memmem(buf, n, "DATA", 4) != NULL && memmem(buf, n, "cifar10", 7) != NULL);
+    free(buf);
+    ModelOptions same = t.net.opt, gray = t.net.opt, renamed = t.net.opt;
+    gray.channels = 1;
+    gray.height = gray.width = 28;
+    gray.dataset = "fashion-mnist";
+    renamed.dataset = "cifar100"; // same shape, other images
+    ResNet m;
+    const struct {
+        const ModelOptions *o;
+        const char *ckpt;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {&same, path, ERR_OK, ""},
+        {&gray, path, ERR_INPUT,
+         "checkpoint was trained on cifar10 (3x32x32, 10 classes), but the config's data set is fashion-mnist "
+         "(1x28x28, 10 classes); a model does not carry over between data sets"},
+        {&renamed, path, ERR_INPUT, "trained on cifar10 (3x32x32, 10 classes), but the config's data set is cifar100"},
+        {&same, "tests/fixtures/guard_sgd_end.ckpt", ERR_OK, ""}, // before the section: CIFAR-10
+        {&gray, "tests/fixtures/guard_sgd_end.ckpt", ERR_INPUT, "checkpoint was trained on cifar10 (3x32x32"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!CHECK_MSG(resnet_create(&m, cases[i].o, 8, &e) == ERR_OK, "%s", e.msg)) continue;
+        e.msg[0] = 0;
+        CHECK_MSG(checkpoint_load_weights(&m, cases[i].ckpt, &e) == cases[i].rc, "case %zu: %s", i, e.msg);
+        CHECK_STR_CONTAINS(e.msg, cases[i].msg);
+        resnet_free(&m);
+    }
+    trainer_free(&t);
+}
+
 void suite_checkpoint(void) {
     const char *data = testdata_cifar_dir();
     if (!data) {
@@ -392,4 +439,5 @@ void suite_checkpoint(void) {
     test_resume_positions(data);
     test_bad_checkpoints(data);
     test_tensor_table(data);
+    test_dataset_record(data);
 }

@@ -1,10 +1,13 @@
-// test_dataset.c: the shared data set representation: channel statistics, freeing, and the
+// test_dataset.c: the [data] section (every data set: its place, sizes and shape), the shared
+// data set representation: channel statistics, freeing, and the
 // file and directory checks every reader goes through (FIFOs and devices refused).
 #include "dataset.h"
+#include "cifar.h"
 #include "test.h"
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,7 +54,7 @@ static void test_open_file(void) {
     FILE *f = fopen(p, "wb");
     fputs("hello", f);
     fclose(f);
-    if (CHECK_MSG(dataset_open_file(p, "HINT", &fd, &size, &e) == ERR_OK, "%s", e.msg)) {
+    if (CHECK_MSG(dataset_open_file(p, "a test file", "HINT", &fd, &size, &e) == ERR_OK, "%s", e.msg)) {
         char buf[8] = {0};
         CHECK_EQ_INT(read(fd, buf, sizeof buf), 5);
         CHECK(memcmp(buf, "hello", 5) == 0);
@@ -61,10 +64,10 @@ static void test_open_file(void) {
     CHECK_EQ_INT(size, 5);
 
     snprintf(p, sizeof p, "%s/missing.bin", dir);
-    CHECK_EQ_INT(dataset_open_file(p, "get it with HINT", &fd, &size, &e), ERR_INPUT);
+    CHECK_EQ_INT(dataset_open_file(p, "a test file", "get it with HINT", &fd, &size, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "missing.bin: not found; get it with HINT");
 
-    CHECK_EQ_INT(dataset_open_file(dir, "HINT", &fd, &size, &e), ERR_INPUT);
+    CHECK_EQ_INT(dataset_open_file(dir, "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "is a directory");
 
     // A FIFO must be refused without opening it: an open for reading would wait for a
@@ -73,11 +76,11 @@ static void test_open_file(void) {
     if (mkfifo(p, 0600) != 0) {
         test_skip("mkfifo failed: cannot test the FIFO case here");
     } else {
-        CHECK_EQ_INT(dataset_open_file(p, "HINT", &fd, &size, &e), ERR_INPUT);
-        CHECK_STR_CONTAINS(e.msg, "fifo: is a FIFO (named pipe), expected a regular data file");
+        CHECK_EQ_INT(dataset_open_file(p, "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
+        CHECK_STR_CONTAINS(e.msg, "fifo: is a FIFO (named pipe), expected a test file");
     }
 
-    CHECK_EQ_INT(dataset_open_file("/dev/null", "HINT", &fd, &size, &e), ERR_INPUT);
+    CHECK_EQ_INT(dataset_open_file("/dev/null", "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "/dev/null: is a character device");
 
     snprintf(p, sizeof p, "%s/good.bin", dir);
@@ -85,7 +88,7 @@ static void test_open_file(void) {
         test_skip("unreadable file: running as root, permissions are not enforced");
     } else {
         chmod(p, 0);
-        CHECK_EQ_INT(dataset_open_file(p, "HINT", &fd, &size, &e), ERR_INPUT);
+        CHECK_EQ_INT(dataset_open_file(p, "a test file", "HINT", &fd, &size, &e), ERR_INPUT);
         CHECK_STR_CONTAINS(e.msg, "good.bin: cannot read");
         chmod(p, 0644);
     }
@@ -109,7 +112,130 @@ static void test_check_dir(void) {
     CHECK_STR_CONTAINS(e.msg, "CIFAR-100 directory");
 }
 
+static void test_options(void) {
+    test_begin("options");
+    const ConfigSection schema[] = {{"data", dataset_config_keys}, {NULL, NULL}};
+    static Config c;
+    DataOptions o;
+    Err e = {0};
+    config_init(&c, schema);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK(!strcmp(o.dir, "data/cifar-10-batches-bin"));
+    CHECK_EQ_INT(o.train_images, 50000);
+    CHECK_EQ_INT(o.test_images, 10000);
+    CHECK_EQ_INT(o.augment, AUG_CROP_FLIP);
+    CHECK_EQ_INT(o.pad, 4);
+    CHECK_EQ_INT(o.pad_mode, PAD_ZERO);
+
+    const char *good[] = {"data.augment=flip", "data.pad_mode=reflect", "data.pad=0", "data.train_images=1",
+                          "data.test_images=500", "data.dir=/x/y"};
+    for (int i = 0; i < 6; i++) CHECK_EQ_INT(config_set(&c, good[i], &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.augment, AUG_FLIP);
+    CHECK_EQ_INT(o.pad_mode, PAD_REFLECT);
+    CHECK_EQ_INT(config_set(&c, "data.pad_mode=symmetric", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.pad_mode, PAD_SYMMETRIC);
+    CHECK_EQ_INT(o.pad, 0);
+    CHECK_EQ_INT(o.train_images, 1);
+    CHECK_EQ_INT(o.test_images, 500);
+    CHECK(!strcmp(o.dir, "/x/y"));
+    CHECK_EQ_INT(config_set(&c, "data.augment=none", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.augment, AUG_NONE);
+
+    struct {
+        const char *set, *needle;
+    } bad[] = {
+        {"data.train_images=0", "train_images"},  {"data.train_images=50001", "train_images"},
+        {"data.test_images=10001", "test_images"}, {"data.pad=17", "pad"},
+        {"data.pad=-1", "pad"},                    {"data.augment=crop", "augment"},
+        {"data.pad_mode=edge", "pad_mode"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config_init(&c, schema);
+        CHECK_EQ_INT(config_set(&c, bad[i].set, &e), ERR_OK);
+        CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_INPUT);
+        CHECK_STR_CONTAINS(e.msg, bad[i].needle);
+    }
+    // An empty directory (from a file, or an empty --set clearing the key) is the data set's
+    // own place.
+    config_init(&c, schema);
+    CHECK_EQ_INT(config_load_string(&c, "[data]\ndir =\n", "d.cfg", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK(!strcmp(o.dir, "data/cifar-10-batches-bin"));
+    CHECK_EQ_INT(config_set(&c, "data.dir=", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK(!strcmp(o.dir, "data/cifar-10-batches-bin"));
+
+    // Each data set: its place, its sizes (the whole set by default, no more than it has),
+    // and the shape and classes the model gets.
+    test_begin("options_datasets");
+    struct {
+        const char *name, *dir;
+        int dataset, train, channels, side, classes;
+    } sets[] = {
+        {"cifar10", "data/cifar-10-batches-bin", DATASET_CIFAR10, 50000, 3, 32, 10},
+        {"cifar100", "data/cifar-100-binary", DATASET_CIFAR100, 50000, 3, 32, 100},
+        {"fashion-mnist", "/usr/share/datasets/fashion-mnist", DATASET_FMNIST, 60000, 1, 28, 10},
+    };
+    for (int i = 0; i < 3; i++) {
+        char set[64], over[64];
+        config_init(&c, schema);
+        snprintf(set, sizeof set, "data.dataset=%s", sets[i].name);
+        CHECK_EQ_INT(config_set(&c, set, &e), ERR_OK);
+        if (!CHECK_MSG(dataset_options_from_config(&o, &c, &e) == ERR_OK, "%s", e.msg)) continue;
+        CHECK_EQ_INT(o.dataset, sets[i].dataset);
+        CHECK(!strcmp(o.dir, sets[i].dir));
+        CHECK_EQ_INT(o.train_images, sets[i].train);
+        CHECK_EQ_INT(o.test_images, 10000);
+        DataShape sh = dataset_shape(&o);
+        CHECK(sh.channels == sets[i].channels && sh.height == sets[i].side && sh.width == sets[i].side);
+        CHECK_EQ_INT(sh.classes, sets[i].classes);
+        CHECK(sh.name && !strcmp(sh.name, sets[i].name));
+        snprintf(over, sizeof over, "data.train_images=%d", sets[i].train);
+        CHECK_EQ_INT(config_set(&c, over, &e), ERR_OK);
+        CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+        snprintf(over, sizeof over, "data.train_images=%d", sets[i].train + 1);
+        CHECK_EQ_INT(config_set(&c, over, &e), ERR_OK);
+        CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_INPUT);
+        CHECK_STR_CONTAINS(e.msg, "train_images");
+    }
+    // cifar100's coarse labels: 20 classes. data.labels means nothing for the others.
+    config_init(&c, schema);
+    CHECK_EQ_INT(config_set(&c, "data.dataset=cifar100", &e), ERR_OK);
+    CHECK_EQ_INT(config_set(&c, "data.labels=coarse", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.labels, CIFAR100_LABELS_COARSE);
+    CHECK_EQ_INT(dataset_shape(&o).classes, 20);
+    CHECK_EQ_INT(config_set(&c, "data.dataset=fashion-mnist", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "data.labels: only cifar100 has a choice of labels, the data set is fashion-mnist");
+    // Regression: a config dumped with every key (config.cfg, the one inside a checkpoint)
+    // must read back for every data set; data.labels defaulting to "fine" made eval of a
+    // fashion-mnist checkpoint fail on its own config.
+    test_begin("options_dump_reads_back");
+    for (int i = 0; i < 3; i++) {
+        static Config d;
+        static char dump[8192];
+        char set[64];
+        config_init(&c, schema);
+        snprintf(set, sizeof set, "data.dataset=%s", sets[i].name);
+        CHECK_EQ_INT(config_set(&c, set, &e), ERR_OK);
+        config_dump(&c, dump, sizeof dump);
+        config_init(&d, schema);
+        CHECK_MSG(config_load_string(&d, dump, "dump.cfg", &e) == ERR_OK, "%s", e.msg);
+        CHECK_MSG(dataset_options_from_config(&o, &d, &e) == ERR_OK, "%s: %s", sets[i].name, e.msg);
+        CHECK_EQ_INT(o.dataset, sets[i].dataset);
+    }
+    config_init(&c, schema);
+    CHECK_EQ_INT(config_set(&c, "data.dataset=mnist", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "dataset");
+}
+
 void suite_dataset(void) {
+    test_options();
     test_stats();
     test_open_file();
     test_check_dir();

@@ -70,5 +70,5 @@ void suite_fuzzreplay(void) {
     Err e = {0};
     fuzz_ckpt_write(fz.base, fz.base_size);
     CHECK_EQ_INT(checkpoint_load(&fz.sgd, fz.path, &e), ERR_OK);
-    CHECK_EQ_INT(fz.nsec, 10); // the header and 9 sections, the tensor table last
+    CHECK_EQ_INT(fz.nsec, 11); // the header and 10 sections: the tensor table, then the data set last
 }

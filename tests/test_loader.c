@@ -2,15 +2,18 @@
 // batches with reshuffles for lr-find, the streams of the trainer before the loader existed,
 // and process shares (rank, world) that put together give exactly the single-process batch.
 #include "loader.h"
+#include "cifar.h"
 #include "test.h"
 #include <stdlib.h>
 
 #define N 50
 
-static void make_set(CifarSet *s) {
+static void make_set(Dataset *s) {
     Rng r;
     rng_seed(&r, 99);
-    s->n = N;
+    *s = (Dataset){.n = N, .channels = 3, .height = 32, .width = 32, .classes = 10};
+    memcpy(s->mean, cifar10_mean, sizeof cifar10_mean);
+    memcpy(s->std, cifar10_std, sizeof cifar10_std);
     s->labels = malloc(N);
     s->pixels = malloc((size_t)N * CIFAR_IMAGE);
     for (int i = 0; i < N; i++) s->labels[i] = (uint8_t)(i % 10);
@@ -19,19 +22,19 @@ static void make_set(CifarSet *s) {
 
 // The loop the trainer had before the loader: shuffle at the epoch start, one augmentation
 // stream through the epoch's batches in order.
-static void old_epoch(float *x, int *y, const CifarSet *s, const CifarOptions *o, int B, Rng *sh, Rng *aug, int *perm) {
+static void old_epoch(float *x, int *y, const Dataset *s, const DataOptions *o, int B, Rng *sh, Rng *aug, int *perm) {
     for (int i = 0; i < s->n; i++) perm[i] = i;
     rng_shuffle(sh, perm, s->n);
     for (int i0 = 0; i0 < s->n; i0 += B) {
         int nb = s->n - i0 < B ? s->n - i0 : B;
-        cifar_make_batch(x + (size_t)i0 * CIFAR_IMAGE, y + i0, s, perm + i0, nb, o, 1, aug);
+        batch_make(x + (size_t)i0 * CIFAR_IMAGE, y + i0, s, perm + i0, nb, o, 1, aug);
     }
 }
 
 void suite_loader(void) {
-    CifarSet s;
+    Dataset s;
     make_set(&s);
-    CifarOptions o = {.train_images = N, .augment = AUG_CROP_FLIP, .pad = 4, .pad_mode = PAD_REFLECT};
+    DataOptions o = {.train_images = N, .augment = AUG_CROP_FLIP, .pad = 4, .pad_mode = PAD_REFLECT};
     const int B = 16; // 3 batches of 16 and one of 2
     float *want = malloc(sizeof(float) * N * CIFAR_IMAGE), *got = malloc(sizeof(float) * N * CIFAR_IMAGE);
     float *part = malloc(sizeof(float) * B * CIFAR_IMAGE);
@@ -118,5 +121,5 @@ void suite_loader(void) {
     free(want);
     free(got);
     free(part);
-    cifar_free(&s);
+    dataset_free(&s);
 }

@@ -154,9 +154,9 @@ static void cli_cases(void) {
     static Config c;
     ResNet m;
     Err e = {0};
-    CifarSet test;
+    Dataset test;
     TrainOptions to;
-    CifarOptions co;
+    DataOptions co;
     CHECK(cli_load_model(&m, CKPT, 64, &c, &e) == ERR_OK);
     CHECK(run_options_from_config(&c, &to, &co, NULL, NULL, &e) == ERR_OK);
     CHECK_MSG(cifar_load(&test, data, 0, 128, &e) == ERR_OK, "%s", e.msg);
@@ -206,7 +206,7 @@ static void cli_cases(void) {
         CHECK_MSG(ra && rb && pa - ra == pb - rb && !memcmp(ra, rb, (size_t)(pa - ra)), "row %d differs:\n%s\n%s", i, a, b);
     }
     free(x);
-    cifar_free(&test);
+    dataset_free(&test);
     resnet_free(&m);
 }
 

@@ -72,7 +72,7 @@ static void gradient_case(const char *name, const ModelOptions *mo, int B) {
 static void blocks_case(void) {
     test_begin("block lists: resnet and preact, stages from the input size");
     ModelOptions mo = {.arch = ARCH_PREACT, .depth = 14, .shortcut_b = 0};
-    model_options_set_input(&mo, &(DataShape){1, 28, 28, 5}); // Fashion-MNIST-like
+    model_options_set_input(&mo, &(DataShape){1, 28, 28, 5, "test"}); // Fashion-MNIST-like
     ResNet m;
     Err e = {0};
     if (!CHECK_MSG(resnet_create(&m, &mo, 2, &e) == ERR_OK, "%s", e.msg)) return;
@@ -135,7 +135,7 @@ void suite_resnet(void) {
     // A 1-channel 28x28 input with 5 classes: the stages run at 28, 14 and 7 (odd: the
     // option-A subsample and the stride-2 convolutions round up), on the GEMM path.
     mo = (ModelOptions){.depth = 8, .shortcut_b = 0};
-    model_options_set_input(&mo, &(DataShape){1, 28, 28, 5});
+    model_options_set_input(&mo, &(DataShape){1, 28, 28, 5, "test"});
     gradient_case("resnet-8 option A on 1x28x28, 5 classes: gradient", &mo, 3);
     mo.arch = ARCH_PREACT;
     gradient_case("preact-8 option A on 1x28x28, 5 classes: gradient", &mo, 3);

@@ -3,6 +3,7 @@
 // state_dict keys and shapes of scripts/resnet_torch.py's ResNet-8 (option B) and the
 // eval-mode logits of the exported .npz loaded with load_state_dict.
 #include "checkpoint.h"
+#include "cifar.h"
 #include "cli.h"
 #include "fixture.h"
 #include "npz.h"

@@ -18,6 +18,7 @@
 // tests/test_fuzzreplay.c, which replays tests/fuzz/regressions/checkpoint/*.
 // With FUZZ_WRITE_CHECKPOINT=PATH set, start-up also writes the base checkpoint there.
 #include "checkpoint.h"
+#include "cifar.h"
 #include "cli.h"
 #include "config.h"
 #include "optim.h"

@@ -60,11 +60,11 @@ static void fuzz_config_getters(const Config *c) {
 static void fuzz_config_modules(const Config *c) {
     Err e = {0};
     TrainOptions to;
-    CifarOptions co;
+    DataOptions co;
     ModelOptions mo;
     OptimOptions oo;
     fuzz_config_check_err(train_options_from_config(&to, c, &e), &e);
-    fuzz_config_check_err(cifar_options_from_config(&co, c, &e), &e);
+    fuzz_config_check_err(dataset_options_from_config(&co, c, &e), &e);
     fuzz_config_check_err(model_options_from_config(&mo, c, &cifar10_shape, &e), &e);
     fuzz_config_check_err(optim_options_from_config(&oo, c, &e), &e);
     static const long spes[] = {1, 7, 391};
