@@ -8,6 +8,7 @@
 #include "layers.h"
 #include "rng.h"
 #include "test.h"
+#include "testdata.h"
 #include <omp.h>
 #include <stdlib.h>
 
@@ -47,17 +48,6 @@ static void naive(double *out, double *din, double *dw, const float *in, const f
                 }
 }
 
-// max |a - ref| / max |ref|
-static double rel(const float *a, const double *ref, long n) {
-    double md = 0, mx = 0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs(a[i] - ref[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return mx > 0 ? md / mx : md;
-}
-
 // Forward and backward (probe gradient g) through whichever path is enabled now.
 static void run_both(float *out, float *din, float *dw, const float *in, const float *w, const float *g,
                      const ConvShape *s, float *col) {
@@ -88,9 +78,9 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     conv_backward(NULL, dw, g, in, w, &s, col); // the weight gradient alone (the stem's case)
     conv_backward(din, dw2, g, in, w, &s, col);
     CHECK_MSG(max_rel_diff(dw2, dw, nw) < 1e-6, "%s: dw with and without din", name);
-    CHECK_MSG(rel(out, rout, nout) < 1e-5, "%s: forward vs double %.3g", name, rel(out, rout, nout));
-    CHECK_MSG(rel(dw, rdw, nw) < 1e-5, "%s: dw vs double %.3g", name, rel(dw, rdw, nw));
-    if (Cin % 4 == 0) CHECK_MSG(rel(din, rdin, nin) < 1e-5, "%s: din vs double %.3g", name, rel(din, rdin, nin));
+    CHECK_MSG(testdata_rel_err(out, rout, nout) < 1e-5, "%s: forward vs double %.3g", name, testdata_rel_err(out, rout, nout));
+    CHECK_MSG(testdata_rel_err(dw, rdw, nw) < 1e-5, "%s: dw vs double %.3g", name, testdata_rel_err(dw, rdw, nw));
+    if (Cin % 4 == 0) CHECK_MSG(testdata_rel_err(din, rdin, nin) < 1e-5, "%s: din vs double %.3g", name, testdata_rel_err(din, rdin, nin));
     // Accumulating: din = base + dL/din.
     if (Cin % 4 == 0) {
         memcpy(din2, base, sizeof(float) * nin);
@@ -108,7 +98,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         conv_backward(din2, dw2, g, in, w, &s, col);
         conv_set_kernels(wwas);
         CHECK_MSG(max_rel_diff(dw2, dw, nw) < 1e-5, "%s: dw Winograd vs direct %.3g", name, max_rel_diff(dw2, dw, nw));
-        CHECK_MSG(rel(dw2, rdw, nw) < 1e-5, "%s: direct dw vs double %.3g", name, rel(dw2, rdw, nw));
+        CHECK_MSG(testdata_rel_err(dw2, rdw, nw) < 1e-5, "%s: direct dw vs double %.3g", name, testdata_rel_err(dw2, rdw, nw));
         if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) == 0, "%s: din with the direct dw", name);
     }
 
@@ -125,10 +115,10 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         memcpy(acc2, base, sizeof(float) * nin);
         conv_backward_acc(acc2, dw2, g, in, w, &s, col);
         conv_set_kernels(wwas);
-        CHECK_MSG(rel(out2, rout, nout) < 2e-5, "%s: F(4x4) forward vs double %.3g", name, rel(out2, rout, nout));
-        CHECK_MSG(rel(dw2, rdw, nw) < 1e-5, "%s: dw beside F(4x4) vs double %.3g", name, rel(dw2, rdw, nw));
+        CHECK_MSG(testdata_rel_err(out2, rout, nout) < 2e-5, "%s: F(4x4) forward vs double %.3g", name, testdata_rel_err(out2, rout, nout));
+        CHECK_MSG(testdata_rel_err(dw2, rdw, nw) < 1e-5, "%s: dw beside F(4x4) vs double %.3g", name, testdata_rel_err(dw2, rdw, nw));
         if (dgrad4) {
-            CHECK_MSG(rel(din2, rdin, nin) < 2e-5, "%s: F(4x4) din vs double %.3g", name, rel(din2, rdin, nin));
+            CHECK_MSG(testdata_rel_err(din2, rdin, nin) < 2e-5, "%s: F(4x4) din vs double %.3g", name, testdata_rel_err(din2, rdin, nin));
             double md = 0, mx = 0;
             for (long i = 0; i < nin; i++) {
                 md = fmax(md, fabs(acc2[i] - (base[i] + rdin[i])));
@@ -146,7 +136,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         run_both(out2, din2, dw2, in, w, g, &s, col);
         conv_set_kernels(wwas);
         CHECK_MSG(max_rel_diff(out2, out, nout) < 1e-5, "%s: forward Winograd vs direct", name);
-        CHECK_MSG(rel(out2, rout, nout) < 1e-5, "%s: direct forward vs double %.3g", name, rel(out2, rout, nout));
+        CHECK_MSG(testdata_rel_err(out2, rout, nout) < 1e-5, "%s: direct forward vs double %.3g", name, testdata_rel_err(out2, rout, nout));
         if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) < 1e-5, "%s: din Winograd vs direct", name);
     }
 
@@ -219,7 +209,7 @@ static void s2_case(int B, int Cin, int H, int Cout) {
                     ref[(((long)co * B + b) * s.Ho + yo) * s.Wo + xo] = a;
                 }
     conv_forward(out, in, w, &s, col);
-    CHECK_MSG(rel(out, ref, nout) < 1e-5, "%s: forward vs double %.3g", name, rel(out, ref, nout));
+    CHECK_MSG(testdata_rel_err(out, ref, nout) < 1e-5, "%s: forward vs double %.3g", name, testdata_rel_err(out, ref, nout));
     unsigned was = conv_set_kernels(0);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_forward(out2, in, w, &s, col);

@@ -8,6 +8,7 @@
 #include "fixture.h"
 #include "rng.h"
 #include "test.h"
+#include "testdata.h"
 #include "winograd.h"
 #include "winograd4.h"
 #include <omp.h>
@@ -39,17 +40,6 @@ static void naive_forward(double *out, const float *in, const float *w, const Co
                 }
 }
 
-// max |a - ref| / max |ref|
-static double rel(const float *a, const double *ref, long n) {
-    double md = 0, mx = 0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs(a[i] - ref[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return mx > 0 ? md / mx : md;
-}
-
 // The largest errors over all cases (F(4x4, 3x3), and F(2x2, 3x3) where it takes the shape).
 static double worst4, worst2;
 
@@ -75,7 +65,7 @@ static void w4_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     double *ref = malloc(sizeof(double) * nout);
     naive_forward(ref, in, w, &s);
     wino4_forward(out, in, w, &s, work, 0);
-    double r = rel(out, ref, nout);
+    double r = testdata_rel_err(out, ref, nout);
     if (r > worst4) worst4 = r;
     CHECK_MSG(r < BOUND, "%s: forward vs double %.3g", name, r);
     // Accumulating: out2 = base + conv, on a dirty workspace.
@@ -89,7 +79,7 @@ static void w4_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     CHECK_MSG(md < BOUND * mx, "%s: accumulate: max diff %.3g (max %.3g)", name, md, mx);
     if (conv_fits(&s, CONV_WINOGRAD)) {
         wino_forward(out2, in, w, &s, work, 0, NULL);
-        if (rel(out2, ref, nout) > worst2) worst2 = rel(out2, ref, nout);
+        if (testdata_rel_err(out2, ref, nout) > worst2) worst2 = testdata_rel_err(out2, ref, nout);
     }
     free(in), free(w), free(out), free(out2), free(base), free(work), free(ref);
 }

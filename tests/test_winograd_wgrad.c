@@ -9,6 +9,7 @@
 #include "fixture.h"
 #include "rng.h"
 #include "test.h"
+#include "testdata.h"
 #include "winograd_wgrad.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -40,17 +41,6 @@ static void naive_dw(double *dw, const float *in, const float *g, const ConvShap
             }
 }
 
-// max |a - ref| / max |ref|
-static double rel(const float *a, const double *ref, long n) {
-    double md = 0, mx = 0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs(a[i] - ref[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    return mx > 0 ? md / mx : md;
-}
-
 // The largest errors seen over all cases (Winograd, and the direct kernel on the same data),
 // printed at the end.
 static double worst, worst_direct;
@@ -77,7 +67,7 @@ static void wgrad_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     double *ref = malloc(sizeof(double) * nw);
     naive_dw(ref, in, g, &s);
     wino_backward_weights(dw, g, in, &s, work);
-    double r = rel(dw, ref, nw);
+    double r = testdata_rel_err(dw, ref, nw);
     if (r > worst) worst = r;
     CHECK_MSG(r < BOUND, "%s: dw vs double %.3g", name, r);
     // Called again on a dirty workspace, the same result: nothing carried over.
@@ -85,7 +75,7 @@ static void wgrad_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     CHECK_MSG(max_rel_diff(dw2, dw, nw) == 0, "%s: a second call differs", name);
     if (s.H * s.W % 64 == 0) {
         conv3x3_backward_weights(dw2, g, in, &s, work);
-        if (rel(dw2, ref, nw) > worst_direct) worst_direct = rel(dw2, ref, nw);
+        if (testdata_rel_err(dw2, ref, nw) > worst_direct) worst_direct = testdata_rel_err(dw2, ref, nw);
         CHECK_MSG(max_rel_diff(dw, dw2, nw) < BOUND, "%s: Winograd vs direct %.3g", name, max_rel_diff(dw, dw2, nw));
     }
     free(in), free(g), free(dw), free(dw2), free(work), free(ref);

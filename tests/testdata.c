@@ -5,6 +5,7 @@
 #include "conv.h"
 #include "test.h"
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -127,6 +128,16 @@ const char *testdata_guard_skip_reason(void) {
 
 unsigned testdata_guard_kernels(void) {
     return CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD;
+}
+
+double testdata_rel_err(const float *a, const double *ref, long n) {
+    double md = 0, mx = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs(a[i] - ref[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    }
+    return mx > 0 ? md / mx : md;
 }
 
 const char *testdata_expect(const char *name, int status, const char *fragment, const char *args) {

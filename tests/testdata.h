@@ -39,6 +39,10 @@ const char *testdata_guard_skip_reason(void);
 // kernels instead, rewrite the fixtures with ONECYCLE_WRITE_GUARD=1 on the default mask and
 // keep a checkpoint without a tensor table for test_checkpoint.c.
 unsigned testdata_guard_kernels(void);
+
+// max |a - ref| / max |ref| over n entries (NaN in a counts as the worst error): a float
+// result's error against a double-precision reference, relative to its largest entry.
+double testdata_rel_err(const float *a, const double *ref, long n);
 // A tiny run on the real data in dir: ResNet-(depth), 500 images (8 steps of 64, the last
 // one partial), 2 epochs of use_clr_beta with cycling momentum, crop+flip augmentation.
 // (Static buffer, valid until the next call.)
