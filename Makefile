@@ -96,8 +96,9 @@ portable:
 onecycle-v3: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang, ASan+UBSan) on the config parser and the
-# checkpoint reader, each for FUZZ_SECONDS, built in build-fuzz/ apart from the gcc build.
+# make fuzz [FUZZ_SECONDS=60] [FUZZERS=...]: libFuzzer (clang, ASan+UBSan) on the config parser,
+# the checkpoint reader and the data-set file readers, each for FUZZ_SECONDS, built in
+# build-fuzz/ apart from the gcc build.
 # New inputs go to build-fuzz/corpus-NAME, a crash to build-fuzz/crash-NAME-*: keep it as
 # tests/fuzz/regressions/NAME/<what-it-found>, replayed by `make test` (suite fuzzreplay).
 FUZZ_SECONDS ?= 60
@@ -108,7 +109,7 @@ FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 FUZZ_BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-pthread
 FUZZ_LIBS = -L$(FUZZ_BLAS_DIR) -Wl,-rpath,$(FUZZ_BLAS_DIR) -lopenblas -lpng -lz -lm
 FUZZ_OBJ := $(LIB_SRC:src/%.c=build-fuzz/%.o)
-FUZZERS := config checkpoint
+FUZZERS ?= config checkpoint datafile
 .SECONDARY: $(FUZZ_OBJ)
 
 build-fuzz/%.o: src/%.c $(wildcard include/*.h)

@@ -1,8 +1,9 @@
 // test_fuzzreplay.c: replays every input the fuzzers ever crashed on, and the seed corpus,
 // through the fuzzers' own entry points (their sources are included below), so that a
-// fixed bug stays fixed. An input lives in tests/fuzz/regressions/{config,checkpoint}/,
+// fixed bug stays fixed. An input lives in tests/fuzz/regressions/{config,checkpoint,datafile}/,
 // named after what it found; see `make fuzz`.
 #include "test.h"
+#include "testdata.h"
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ static const char *replay_input = "";
 
 #include "fuzz/fuzz_checkpoint.c"
 #include "fuzz/fuzz_config.c"
+#include "fuzz/fuzz_datafile.c"
 
 static int cmp_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -54,8 +56,10 @@ void suite_fuzzreplay(void) {
     static const struct {
         const char *name;
         int (*fn)(const uint8_t *, size_t);
-    } targets[] = {{"config", fuzz_config_input}, {"checkpoint", fuzz_checkpoint_input}};
-    for (int t = 0; t < 2; t++) {
+    } targets[] = {{"config", fuzz_config_input},
+                   {"checkpoint", fuzz_checkpoint_input},
+                   {"datafile", fuzz_datafile_input}};
+    for (int t = 0; t < 3; t++) {
         char dir[200];
         test_begin(targets[t].name);
         snprintf(dir, sizeof dir, "tests/fuzz/corpus/%s", targets[t].name);
@@ -71,4 +75,21 @@ void suite_fuzzreplay(void) {
     fuzz_ckpt_write(fz.base, fz.base_size);
     CHECK_EQ_INT(checkpoint_load(&fz.sgd, fz.path, &e), ERR_OK);
     CHECK_EQ_INT(fz.nsec, 11); // the header and 10 sections: the tensor table, then the data set last
+    // The data-file seeds reach the readers' success paths, and their error paths.
+    static const struct {
+        const char *seed;
+        int rc;
+    } seeds[] = {{"fmnist_2_plain_idx", ERR_OK},     {"fmnist_2_keep1", ERR_OK},
+                 {"fmnist_2_raw_gzip", ERR_OK},      {"fmnist_uncompressed_raw", ERR_INPUT},
+                 {"cifar10_2_records", ERR_OK},      {"cifar100_2_records", ERR_OK}};
+    for (int i = 0; i < (int)(sizeof seeds / sizeof seeds[0]); i++) {
+        char path[200];
+        snprintf(path, sizeof path, "tests/fuzz/corpus/datafile/%s", seeds[i].seed);
+        test_begin(path);
+        size_t n;
+        char *buf = testdata_slurp_n(path, &n);
+        CHECK_MSG(buf != NULL, "cannot read %s", path);
+        if (buf) CHECK_EQ_INT(fuzz_datafile_run((const uint8_t *)buf, n), seeds[i].rc);
+        free(buf);
+    }
 }

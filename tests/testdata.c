@@ -52,7 +52,7 @@ const char *testdata_bin(void) {
     return b && *b ? b : "./onecycle";
 }
 
-char *testdata_slurp(const char *path) {
+char *testdata_slurp_n(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -62,7 +62,12 @@ char *testdata_slurp(const char *path) {
     size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
     s[got] = 0;
     fclose(f);
+    if (size) *size = got;
     return s;
+}
+
+char *testdata_slurp(const char *path) {
+    return testdata_slurp_n(path, NULL);
 }
 
 void testdata_put(const char *path, const char *text) {

@@ -22,6 +22,8 @@ const char *testdata_expect(const char *name, int status, const char *fragment, 
 const char *testdata_bin(void);
 // The whole file as a string (malloc'd), or NULL.
 char *testdata_slurp(const char *path);
+// The same, with its length in *size (the file may hold NUL bytes).
+char *testdata_slurp_n(const char *path, size_t *size);
 // Writes text to path (no error if it cannot).
 void testdata_put(const char *path, const char *text);
 // Pixels of exactly this colour inside columns [x0, x1) of an RGB image.
