@@ -8,6 +8,7 @@
 #   make sanitize   the test suite under AddressSanitizer + UBSan
 #   make portable   the test suite built without AVX-512 (the fallback convolution path)
 #   make stress     the slow concurrent and signal cases against the binary (tests/stress.py)
+#   make mpi        ./onecycle built with Open MPI (mpicc) for mpirun; make mpi-test: its tests
 CC ?= gcc
 MARCH ?= native
 OPT ?= -O3
@@ -23,6 +24,11 @@ BLAS_LIBS = -lopenblas
 endif
 LDLIBS = $(BLAS_LIBS) -lpng -lz -lm
 BUILD ?= build
+# ./onecycle is the serial build's or the MPI build's (make mpi): a link records which, and
+# a plain make after make mpi links the serial one again.
+ifneq ($(shell cat .onecycle-flavour 2>/dev/null),serial)
+.PHONY: onecycle
+endif
 
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
@@ -30,11 +36,12 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test deps data bench sanitize portable fuzz valgrind stress clean
+.PHONY: all test deps data bench sanitize portable fuzz valgrind stress clean mpi mpi-test
 all: onecycle $(TOOLS)
 
 onecycle: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo serial > .onecycle-flavour
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
@@ -72,6 +79,23 @@ bench: onecycle
 # time on a loaded 2-core machine (tests/stress.py; CI runs it).
 stress: onecycle
 	python3 tests/stress.py --onecycle ./onecycle $(STRESS_ARGS)
+
+# make mpi: the same program linked with Open MPI's mpicc (Debian: libopenmpi-dev,
+# openmpi-bin), as ./onecycle, for `mpirun -np N ./onecycle train CFG` (README, "MPI").
+# Only src/dist.c differs (-DONECYCLE_MPI); every other object is the serial build's.
+# make mpi-test: the suites that start mpirun (2 ranks, loopback; --allow-run-as-root
+# --oversubscribe so they run as root in CI and on a machine with fewer cores than ranks).
+MPICC ?= mpicc
+MPI_OBJ := $(filter-out $(BUILD)/dist.o,$(LIB_OBJ)) $(BUILD)/dist-mpi.o
+$(BUILD)/dist-mpi.o: src/dist.c include/dist.h include/common.h | $(BUILD)
+	$(MPICC) $(CFLAGS) -DONECYCLE_MPI -c -o $@ $<
+$(BUILD)/run_tests-mpi: $(TEST_OBJ) $(MPI_OBJ)
+	$(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+mpi: $(BUILD)/main.o $(MPI_OBJ) $(BUILD)/run_tests-mpi
+	$(MPICC) $(CFLAGS) -o onecycle $(BUILD)/main.o $(MPI_OBJ) $(LDLIBS)
+	@echo mpi > .onecycle-flavour
+mpi-test: mpi
+	ONECYCLE_BIN=./onecycle ./$(BUILD)/run_tests-mpi dist layers $(SUITES)
 
 # The test suite and the CLI tests' binary (onecycle-san) built with ASan+UBSan in build-san/.
 # A sanitizer report exits 86, so it cannot pass for an expected exit status; the CLI
@@ -142,6 +166,6 @@ onecycle-vg: $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 clean:
-	rm -rf build build-san build-v3 build-fuzz build-vg onecycle onecycle-san onecycle-v3 onecycle-vg
+	rm -rf build build-san build-v3 build-fuzz build-vg onecycle onecycle-san onecycle-v3 onecycle-vg .onecycle-flavour
 
 -include $(wildcard $(BUILD)/*.d)

@@ -19,7 +19,8 @@ typedef struct CpuInfo {
 
 // Call first thing in main. May not return (execv). Never overrides a user's value.
 void cpu_setup(CpuInfo *ci, char **argv);
-// One thread count for OpenBLAS and our OpenMP loops (<= 0: all cores). Returns it.
+// One thread count for OpenBLAS and our OpenMP loops (<= 0: the cores this process may run
+// on, its affinity mask: all cores alone, its share under mpirun binding). Returns it.
 int cpu_set_threads(int n);
 // One line for the startup header, e.g. "OpenBLAS core SkylakeX (auto-selected), 2 threads".
 void cpu_describe(const CpuInfo *ci, int threads, char *buf, unsigned cap);

@@ -33,11 +33,22 @@ void conv_backward_acc(float *din, float *dw, const float *dout, const float *in
 // Training: mean/rstd are the batch statistics (biased variance), written to mean/rstd,
 // and the running statistics are updated PyTorch-style (unbiased variance, momentum).
 // Evaluation (train = 0): uses running_mean/running_var, leaves mean/rstd untouched.
+// Synchronised batch-norm (a->sync, data-parallel training): the batch is the union of
+// several processes' batches; the per-channel sums (sum x, then sum (x-m) and (x-m)^2 about
+// the first mean, and in the backward sum dy and sum dy*(x-m)), in double, and the counts
+// go through sync->sum, so every process gets the statistics of the whole batch and the
+// same dx one process would. dgamma and dbeta stay this process's part (the gradient sum
+// across processes adds them up). With one process the results equal the unsynced ones.
+typedef struct BnSync {
+    void (*sum)(double *v, long n); // in place, over every process
+    double *buf;                    // room for 2*C+1 doubles
+} BnSync;
 typedef struct BnArgs {
     int C;
-    long N;
+    long N;              // this process's B*H*W
     float eps, momentum; // 1e-5, 0.1
     int relu, train;
+    const BnSync *sync;  // NULL: this batch's statistics only
 } BnArgs;
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a);
@@ -70,9 +81,10 @@ void fc_forward(float *out, const float *in, const float *w, const float *bias, 
 void fc_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
                  const float *w, int B, int Din, int Dout);
 
-// Mean softmax cross-entropy over the batch; dlogits (B, K) = its gradient (may be NULL).
-// Returns the loss; *correct (may be NULL) = number of argmax hits.
-double softmax_ce(float *dlogits, const float *logits, const int *labels, int B, int K, int *correct);
+// Softmax cross-entropy summed over the B rows and divided by denom (B: the mean; the
+// global batch when this is one process's share of it); dlogits (B, K) = its gradient (may
+// be NULL). Returns the loss; *correct (may be NULL) = number of argmax hits.
+double softmax_ce(float *dlogits, const float *logits, const int *labels, int B, int denom, int K, int *correct);
 
 // x += y, n floats.
 void add_inplace(float *x, const float *y, long n);

@@ -2,9 +2,9 @@
 //
 // The loader owns the epoch permutation, the augmentation generator and the batch cursor.
 // Batches are global: step s of an epoch covers positions [s*B, s*B + nb) of the epoch's
-// permutation, and process `rank` of `world` fills only its share of them (world = 1 for
-// now: the whole batch). Everything a batch holds depends only on the seed, the epoch and
-// the global position of each sample:
+// permutation, and process `rank` of `world` fills only its share of them (loader_share;
+// world = 1: the whole batch; under mpirun, dist.h). Everything a batch holds depends only
+// on the seed, the epoch and the global position of each sample:
 // - the permutation of an epoch is drawn from the shuffle stream at the epoch's start;
 // - augmentation draws a fixed number of values per image (batch_aug_draws: crop top, crop
 //   left, flip), one stream in global sample order, so a rank skips the draws of the

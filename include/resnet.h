@@ -118,6 +118,11 @@ typedef struct ResNet {
     float *col;         // convolution workspace
     size_t col_budget;
     const float *input; // the batch given to the last forward
+    // Data-parallel training (dist.h), set by the trainer: the images of the whole batch
+    // across processes, which a training forward's loss and gradient are averaged over
+    // (0: its own B), and the batch-norm reduction across processes (NULL: its own batch).
+    int global_batch;
+    const BnSync *bn_sync;
     float *act_mem, *save_mem;
 } ResNet;
 

@@ -5,6 +5,7 @@
 #include "batch.h"
 #include "common.h"
 #include "config.h"
+#include "layers.h"
 #include "loader.h"
 #include "optim.h"
 #include "resnet.h"
@@ -30,6 +31,7 @@ typedef struct TrainOptions {
     int checkpoint_every; // epochs between checkpoints (0: only at the end)
     int nkeep;            // epochs whose checkpoint is also kept as DIR/checkpoint-epochN.ckpt
     int keep[TRAIN_MAX_KEEP]; // increasing
+    int sync_bn;          // data-parallel: batch-norm statistics over the whole batch (dist.h)
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
@@ -95,19 +97,27 @@ typedef struct Trainer {
     long stop_at_step;    // stop when step reaches this (0: never); for tests and tools
     TrainProgressFn progress; // NULL: silent
     void *progress_ctx;
+    // Data-parallel training (dist.h): this process's rank of world; rank 0 alone writes
+    // the run's files. Each rank holds the whole model and trains on its share of every
+    // batch (loader.h); bn_sync is the model's batch-norm reduction when sync_bn is on.
+    int rank, world;
+    BnSync bn_sync;
 } Trainer;
 
 // A loss this large means the run has blown up even if it is still finite: softmax
 // cross-entropy over 10 classes starts at ln(10) = 2.3.
 #define EXPLODING_LOSS 100.0
 
-// One SGD step on a batch of nb images, x (C, nb, H, W), y (nb): forward, loss, backward and
-// the optimiser's update at (lr, momentum, weight-decay multiplier). The loss and the argmax
-// hits come back in *loss and *hits (may be NULL). A loss that is not finite or above
-// max_loss stops before the backward: nothing is updated and 0 is returned (1 otherwise).
-// The one place a training step happens: training, lr-find and bench call it, and a
-// gradient all-reduce across processes will go between the backward and the update.
-int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
+// One SGD step on a batch of nb images of which this process holds `share`, x (C, share, H,
+// W), y (share) (share = nb in one process): forward, loss, backward, the sum of the
+// gradient block across processes (dist.h) and the optimiser's update at (lr, momentum,
+// weight-decay multiplier). Each process's loss and gradient are its images' sums over nb,
+// so the sum across processes is the mean over the whole batch, as one process computes it.
+// The loss and the argmax hits of the whole batch come back in *loss and *hits (may be
+// NULL). A loss that is not finite or above max_loss stops before the backward (on every
+// process alike): nothing is updated and 0 is returned (1 otherwise). The one place a
+// training step happens: training, lr-find and bench call it.
+int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, int share, double lr, double momentum,
                double wd_mult, double max_loss, double *loss, int *hits);
 
 // Reads every section, loads the data and builds model, optimiser and schedule.
@@ -117,10 +127,15 @@ void trainer_free(Trainer *t);
 // statistics, zero optimiser state and loop position (every LR-finder curve starts here).
 void trainer_reset(Trainer *t);
 // Evaluation (running BN statistics, no augmentation) of a whole set in batches of B,
-// using caller-provided buffers x (C,B,H,W), y (B), idx (B).
+// using caller-provided buffers x (C,B,H,W), y (B), idx (B). Data-parallel, each process
+// evaluates its contiguous share of the set and the sums are added across processes.
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx);
-// The same on the trainer's model and buffers, batches of the training batch size.
+// The same on the trainer's model and buffers, batches of the training batch size (after
+// averaging the running statistics across processes when sync_bn is off).
 EvalResult trainer_evaluate(Trainer *t, const Dataset *set);
+// Without sync_bn each process's running statistics follow its own batches: this replaces
+// them with their mean across processes (before evaluation and saving). No-op otherwise.
+void trainer_sync_stats(Trainer *t);
 // Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv,
 // the run log), redrawing DIR/curves.png and writing DIR/checkpoint.ckpt every
 // checkpoint_every epochs and at the end. Progress goes to t->progress; nothing is printed.

@@ -1,6 +1,7 @@
 // cli.c: what every command shares: the config schema, option parsing, config loading
 // with --set overrides, and error printing.
 #include "cli.h"
+#include "dist.h"
 #include "checkpoint.h"
 #include "cpu.h"
 #include "dataset.h"
@@ -50,7 +51,14 @@ const char cli_usage[] =
     "  --version\n";
 
 int cli_fail(const Err *e) {
-    fprintf(stderr, "onecycle: %s\n", e->msg);
+    // Under mpirun: an error every rank shares (dist_agree) is printed once, by rank 0;
+    // one rank's own error says which rank.
+    if (dist_world() == 1)
+        fprintf(stderr, "onecycle: %s\n", e->msg);
+    else if (!dist_failure_shared())
+        fprintf(stderr, "onecycle: rank %d: %s\n", dist_rank(), e->msg);
+    else if (dist_rank() == 0)
+        fprintf(stderr, "onecycle: %s\n", e->msg);
     return e->code ? e->code : ERR_RUNTIME;
 }
 

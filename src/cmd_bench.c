@@ -36,7 +36,7 @@ typedef struct BenchStep {
 static void bench_step(void *ctx) {
     BenchStep *b = ctx;
     if (b->train)
-        train_step(b->m, b->opt, b->x, b->y, b->batch, 1e-3, 0.9, 1.0, INFINITY, NULL, NULL);
+        train_step(b->m, b->opt, b->x, b->y, b->batch, b->batch, 1e-3, 0.9, 1.0, INFINITY, NULL, NULL);
     else
         resnet_forward(b->m, b->x, b->y, b->batch, 0, NULL);
 }

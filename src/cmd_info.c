@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "cpu.h"
+#include "dist.h"
 #include "optim.h"
 #include "resnet.h"
 #include "schedule.h"
@@ -49,5 +50,10 @@ int cmd_info(int argc, char **argv) {
     printf("schedule: %s, %ld epoch%s x %ld step%s (batch %d) = %ld step%s\n", s.policy, ep, plural_s(ep), spe,
            plural_s(spe), to.batch_size, s.total, plural_s(s.total));
     schedule_free(&s);
+    if (dist_compiled())
+        printf("MPI: %s, %d rank%s (this process is rank %d)\n", dist_library(), dist_world(), plural_s(dist_world()),
+               dist_rank());
+    else
+        printf("MPI: not compiled in (make mpi)\n");
     return ERR_OK;
 }

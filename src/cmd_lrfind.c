@@ -1,6 +1,7 @@
 // cmd_lrfind.c: the `lr-find` command: its option table, output files and the printed
 // advice. The work itself is in lrfind.c.
 #include "cli.h"
+#include "dist.h"
 #include "cmd.h"
 #include "cpu.h"
 #include "curves.h"
@@ -173,36 +174,43 @@ int cmd_lrfind(int argc, char **argv) {
         fs_join(cfg, sizeof cfg, dir, "lr_find.cfg", &e))
         return cli_fail(&e);
     // The output directory is this process's until it exits (rundir.h), as a run's is.
+    // Under mpirun, rank 0's: it alone writes and prints; the ranks agree on each outcome
+    // that one of them alone can fail (dist_agree), and every step is data-parallel.
+    const int io = dist_rank() == 0;
+    if (!io) o.progress = NULL;
     static RunDir rd;
-    if (rundir_lock(&rd, dir, &e)) return cli_fail(&e);
-    if (!a.force && (fs_exists(csv) || fs_exists(png))) {
-        rundir_unlock(&rd, 0);
-        fprintf(stderr, "onecycle: %s already holds a range test (%s); use --out DIR for a new one or --force to overwrite\n",
-                dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
-        return ERR_INPUT;
+    if (io) {
+        rc = rundir_lock(&rd, dir, &e);
+        if (!rc && !a.force && (fs_exists(csv) || fs_exists(png))) {
+            rundir_unlock(&rd, 0);
+            rc = err_set(&e, ERR_INPUT, "%s already holds a range test (%s); use --out DIR for a new one or --force to overwrite",
+                         dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
+        }
     }
+    if (dist_agree(rc, &e)) return cli_fail(&e);
     int nthreads;
     double momentum;
     if (train_set_cpu(&c, &nthreads, &e) || config_double_in(&c, "schedule", "momentum", 0, 0.999999, &momentum, &e)) {
-        rundir_unlock(&rd, 1);
+        if (io) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
     static Trainer t;
-    if (trainer_create(&t, &c, &e)) {
+    if (dist_agree(trainer_create(&t, &c, &e), &e)) {
         trainer_free(&t);
-        rundir_unlock(&rd, 1);
+        if (io) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
-    if (fs_write_text(cfg, dump, &e)) {
+    if (dist_agree(io ? fs_write_text(cfg, dump, &e) : ERR_OK, &e)) {
         trainer_free(&t);
         return cli_fail(&e);
     }
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
     char name[64];
-    fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
+    if (io)
+        fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
             model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads,
             plural_s(nthreads), o.start, o.end,
             o.linear ? "linear" : "exponential", o.iters);
@@ -219,11 +227,12 @@ int cmd_lrfind(int argc, char **argv) {
             snprintf(cv->label, sizeof cv->label, "wd=%g", o.wd);
         else
             snprintf(cv->label, sizeof cv->label, "momentum=%g wd=%g", o.momentum, o.wd);
-        fprintf(stderr, "curve %d/%d: %s\n", k + 1, nc, cv->label);
+        if (io) fprintf(stderr, "curve %d/%d: %s\n", k + 1, nc, cv->label);
         // Written after every curve, so an interrupted sweep keeps what it finished.
-        if ((rc = lrfind_run(&t, &o, cv, &e)) || (rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0, &e)) ||
-            (rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0, &e)))
-            break;
+        if ((rc = dist_agree(lrfind_run(&t, &o, cv, &e), &e))) break;
+        if (io && !(rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0, &e)))
+            rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0, &e);
+        if ((rc = dist_agree(rc, &e))) break;
     }
     // The policy's own ratio of peak to starting LR, for the min LR the advice implies.
     char policy[sizeof t.sched.policy];
@@ -232,7 +241,7 @@ int cmd_lrfind(int argc, char **argv) {
     schedule_at(&t.sched, 0, &lr0, &mom0);
     double start_ratio = lr0 > 0 ? t.sched.lr_peak / lr0 : 1;
     trainer_free(&t);
-    if (!rc) {
+    if (!rc && io) {
         print_advice(curves, nc, &o, policy, start_ratio);
         printf("wrote %s, %s, %s\n", csv, png, cfg);
     }

@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "cpu.h"
+#include "dist.h"
 #include "optim.h"
 #include "progress.h"
 #include "summary.h"
@@ -39,6 +40,8 @@ static void install_stop_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    // Under mpirun also SIGUSR1, which mpirun forwards to every rank (`kill -USR1 <mpirun>`).
+    if (dist_world() > 1) sigaction(SIGUSR1, &sa, NULL);
 }
 
 // The progress lines on stderr: live (one line redrawn every step, fitted to the terminal's
@@ -173,47 +176,68 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             snprintf(outdir, sizeof outdir, "runs/%.*s", len, base);
         }
     }
-    // The directory is this process's from here until it exits (rundir.h).
+    // The directory is this process's from here until it exits (rundir.h). Under mpirun it
+    // is rank 0's, which alone writes the run's files; each step below that can fail on one
+    // rank ends with every rank agreeing on the outcome (dist_agree), so all stop alike.
+    const int io = dist_rank() == 0;
     RunDir rd;
-    if (rundir_lock(&rd, outdir, &e)) return cli_fail(&e);
-    if (fresh_dir && !a.force && rundir_has_run(&rd)) {
-        rundir_unlock(&rd, 0);
-        fprintf(stderr,
-                "onecycle: %s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
-                "continue it, or --force to overwrite it\n",
-                outdir, outdir);
-        return ERR_INPUT;
+    int leftovers = 0, held = 0;
+    if (io) {
+        rc = rundir_lock(&rd, outdir, &e);
+        held = !rc;
+        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd))
+            rc = err_set(&e, ERR_INPUT,
+                         "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
+                         "continue it, or --force to overwrite it",
+                         outdir, outdir);
+        if (!rc) rc = rundir_remove_leftovers(&rd, &leftovers, &e);
     }
-    int leftovers = 0;
-    if (rundir_remove_leftovers(&rd, &leftovers, &e)) {
-        rundir_unlock(&rd, 1);
+    if (dist_agree(rc, &e)) {
+        if (held) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
     Trainer t;
     int nthreads;
     if (train_set_cpu(&c, &nthreads, &e)) {
-        rundir_unlock(&rd, 1);
+        if (io) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
-    cli_print_header(ci, nthreads);
-    if (trainer_create(&t, &c, &e) || (a.resume && checkpoint_load(&t, a.resume, &e)) ||
-        (a.init_from && checkpoint_load_weights(&t.net, a.init_from, &e))) {
+    if (io) {
+        cli_print_header(ci, nthreads);
+        if (dist_compiled())
+            fprintf(stderr, "MPI: %s, %d rank%s x %d thread%s\n", dist_library(), dist_world(),
+                    plural_s(dist_world()), nthreads, plural_s(nthreads));
+        else
+            fprintf(stderr, "MPI: not compiled in (make mpi), 1 process\n");
+    }
+    rc = trainer_create(&t, &c, &e);
+    if (!rc && a.resume) rc = checkpoint_load(&t, a.resume, &e);
+    if (!rc && a.init_from) rc = checkpoint_load_weights(&t.net, a.init_from, &e);
+    if (dist_agree(rc, &e)) {
         trainer_free(&t);
-        rundir_unlock(&rd, 1);
+        if (io) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
     config_dump(&c, dump, sizeof dump);
     // --force replaces the old run as a whole: no checkpoint of it stays beside the new log.
-    if ((fresh_dir && a.force && rundir_remove_run(&rd, &e)) ||
-        (a.resume && fresh_dir &&
-         (copy_log(ckpt_dir, outdir, "log.csv", &e) || copy_log(ckpt_dir, outdir, "iters.csv", &e))) ||
-        write_run_files(&t, outdir, dump, &e)) {
+    if (io)
+        rc = (fresh_dir && a.force && rundir_remove_run(&rd, &e)) ||
+             (a.resume && fresh_dir &&
+              (copy_log(ckpt_dir, outdir, "log.csv", &e) || copy_log(ckpt_dir, outdir, "iters.csv", &e))) ||
+             write_run_files(&t, outdir, dump, &e);
+    if (dist_agree(rc ? e.code : ERR_OK, &e)) {
         trainer_free(&t);
         return cli_fail(&e);
     }
     // From here a signal means "stop after this step" (before the first step: after it).
     install_stop_handlers();
     t.stop = &stop_requested;
+    if (!io) { // the other ranks only train
+        EvalResult final;
+        rc = trainer_run(&t, outdir, dump, &final, &e);
+        trainer_free(&t);
+        return rc ? cli_fail(&e) : ERR_OK;
+    }
     if (leftovers) fprintf(stderr, "removed %d temporary file(s) an interrupted process left in %s\n", leftovers, outdir);
     if (a.resume)
         fprintf(stderr, "resuming %s at step %ld (epoch %d) -> %s\n", a.resume, t.step, t.epoch + 1, outdir);

@@ -2,6 +2,7 @@
 #include "cpu.h"
 #include <cblas.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,11 @@ void cpu_setup(CpuInfo *ci, char **argv) {
 
 int cpu_set_threads(int n) {
     if (n <= 0) {
+        // The cores this process may run on: all of them alone, the ones mpirun bound a
+        // rank to (--bind-to core / --map-by ...:PE=N) under MPI.
+        cpu_set_t set;
         long c = sysconf(_SC_NPROCESSORS_ONLN);
+        if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0) c = CPU_COUNT(&set);
         n = c > 0 ? (int)c : 1;
     }
     openblas_set_num_threads(n);

@@ -141,9 +141,48 @@ void bn_eval_affine(float *scale, float *shift, const float *gamma, const float 
     }
 }
 
+// The training forward with the sums taken over every process (a->sync): the same three
+// passes as bn_forward's, each pass over all channels, with a sum across processes
+// between them. With one process it computes what bn_forward does.
+static void bn_forward_sync(float *y, const float *x, const float *res, const float *gamma, const float *beta,
+                            float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a) {
+    const long N = a->N;
+    const int C = a->C;
+    double *buf = a->sync->buf; // (2C+1): sums, then the count
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double s1, s2;
+        sums_shifted(x + (long)c * N, N, 0.0f, &s1, &s2);
+        buf[c] = s1;
+    }
+    buf[C] = (double)N;
+    a->sync->sum(buf, C + 1);
+    const double Nt = buf[C];
+    for (int c = 0; c < C; c++) mean[c] = (float)(buf[c] / Nt); // the first mean, the shift
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) sums_shifted(x + (long)c * N, N, mean[c], &buf[c], &buf[C + c]);
+    a->sync->sum(buf, 2L * C);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double d = buf[c] / Nt, mu = mean[c] + d, v = buf[C + c] / Nt - d * d;
+        float m = (float)mu, r = (float)(1.0 / sqrt(v + a->eps));
+        mean[c] = m;
+        rstd[c] = r;
+        double unbiased = Nt > 1 ? v * Nt / (Nt - 1) : v;
+        running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
+        running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * unbiased);
+        float scale = gamma[c] * r, shift = beta[c] - m * scale;
+        affine_act(y + (long)c * N, x + (long)c * N, res ? res + (long)c * N : NULL, scale, shift, a->relu, N);
+    }
+}
+
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a) {
     const long N = a->N;
+    if (a->train && a->sync) {
+        bn_forward_sync(y, x, res, gamma, beta, mean, rstd, running_mean, running_var, a);
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < a->C; c++) {
         const float *xc = x + (long)c * N;
@@ -172,10 +211,79 @@ void bn_forward(float *y, const float *x, const float *res, const float *gamma, 
     }
 }
 
+// sum dy and sum dy*(x-m) of channel c (dy masked by y > 0 when relu).
+static void bn_grad_sums(const float *xc, const float *dyc, const float *yc, float m, long N, int relu, double *s_dy,
+                         double *s_dyx) {
+    double sdy = 0, sdyx = 0;
+    for (long i0 = 0; i0 < N; i0 += SUM_BLOCK) {
+        long n = N - i0 < SUM_BLOCK ? N - i0 : SUM_BLOCK;
+        float fa = 0, fb = 0;
+        if (relu) {
+#pragma omp simd reduction(+ : fa, fb)
+            for (long i = i0; i < i0 + n; i++) {
+                float g = yc[i] > 0.0f ? dyc[i] : 0.0f;
+                fa += g;
+                fb += g * (xc[i] - m);
+            }
+        } else {
+#pragma omp simd reduction(+ : fa, fb)
+            for (long i = i0; i < i0 + n; i++) {
+                fa += dyc[i];
+                fb += dyc[i] * (xc[i] - m);
+            }
+        }
+        sdy += fa;
+        sdyx += fb;
+    }
+    *s_dy = sdy;
+    *s_dyx = sdyx;
+}
+
+// dx (and dres) of channel c from the batch's sums db = sum dy, dg = sum dy*xhat, over Nt.
+static void bn_dx(float *dxc, float *drc, const float *dyc, const float *yc, const float *xc, float gamma, float m,
+                  float r, float db, float dg, float Nt, long N, int relu) {
+    float k1 = gamma * r, k2 = db / Nt, k3 = dg * r / Nt;
+    for (long i = 0; i < N; i++) {
+        float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
+        dxc[i] = k1 * (g - k2 - (xc[i] - m) * k3);
+        if (drc) drc[i] = g;
+    }
+}
+
+// The backward of bn_forward_sync: dgamma, dbeta from this process's part of the batch,
+// dx from the sums over every process.
+static void bn_backward_sync(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
+                             const float *x, const float *gamma, const float *mean, const float *rstd,
+                             const BnArgs *a) {
+    const long N = a->N;
+    const int C = a->C, relu = a->relu;
+    double *buf = a->sync->buf; // (2C+1): sum dy, sum dy*(x-m), the count
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const long o = (long)c * N;
+        bn_grad_sums(x + o, dy + o, y ? y + o : NULL, mean[c], N, relu, &buf[c], &buf[C + c]);
+        dbeta[c] = (float)buf[c];
+        dgamma[c] = (float)(buf[C + c] * rstd[c]);
+    }
+    buf[2 * C] = (double)N;
+    a->sync->sum(buf, 2L * C + 1);
+    const float Nt = (float)buf[2 * C];
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const long o = (long)c * N;
+        bn_dx(dx + o, dres ? dres + o : NULL, dy + o, y ? y + o : NULL, x + o, gamma[c], mean[c], rstd[c], (float)buf[c],
+              (float)(buf[C + c] * rstd[c]), Nt, N, relu);
+    }
+}
+
 void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
                  const float *x, const float *gamma, const float *mean, const float *rstd, const BnArgs *a) {
     const long N = a->N;
     const int relu = a->relu;
+    if (a->sync) {
+        bn_backward_sync(dx, dres, dgamma, dbeta, dy, y, x, gamma, mean, rstd, a);
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < a->C; c++) {
         const long o = (long)c * N;
@@ -309,7 +417,7 @@ void fc_backward(float *din, float *dw, float *dbias, const float *dout, const f
             }
 }
 
-double softmax_ce(float *dlogits, const float *logits, const int *labels, int B, int K, int *correct) {
+double softmax_ce(float *dlogits, const float *logits, const int *labels, int B, int denom, int K, int *correct) {
     double loss = 0;
     int hits = 0;
     for (int b = 0; b < B; b++) {
@@ -324,10 +432,10 @@ double softmax_ce(float *dlogits, const float *logits, const int *labels, int B,
         loss += lse - z[labels[b]];
         if (dlogits)
             for (int k = 0; k < K; k++)
-                dlogits[(long)b * K + k] = (float)((exp((double)z[k] - lse) - (k == labels[b])) / B);
+                dlogits[(long)b * K + k] = (float)((exp((double)z[k] - lse) - (k == labels[b])) / denom);
     }
     if (correct) *correct = hits;
-    return loss / B;
+    return loss / denom;
 }
 
 void add_inplace(float *x, const float *y, long n) {

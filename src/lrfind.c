@@ -299,8 +299,8 @@ static double trainer_step(void *ctx, double lr, double momentum) {
     TrainerCtx *c = ctx;
     Trainer *t = c->t;
     double loss;
-    int nb = loader_next(&c->loader, t->x, t->y, NULL);
-    if (train_step(&t->net, &t->optim, t->x, t->y, nb, lr, momentum, 1.0, INFINITY, &loss, NULL)) t->step++;
+    int share, nb = loader_next(&c->loader, t->x, t->y, &share);
+    if (train_step(&t->net, &t->optim, t->x, t->y, nb, share, lr, momentum, 1.0, INFINITY, &loss, NULL)) t->step++;
     return loss;
 }
 
@@ -319,7 +319,7 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
     trainer_reset(t);
     optim_set_wd(&t->optim, o->wd);
     TrainerCtx ctx = {.t = t};
-    loader_create(&ctx.loader, &t->train, &t->data, t->opt.batch_size, LOADER_FULL, 0, 1);
+    loader_create(&ctx.loader, &t->train, &t->data, t->opt.batch_size, LOADER_FULL, t->rank, t->world);
     loader_reset(&ctx.loader, (uint64_t)t->opt.seed); // the streams trainer_reset gave the trainer
     lrfind_drive(o, trainer_step, o->eval_every > 0 ? trainer_eval : NULL, &ctx, out);
     loader_free(&ctx.loader);

@@ -4,12 +4,25 @@
 #include "cmd.h"
 #include "config.h"
 #include "cpu.h"
+#include "dist.h"
 #include <stdio.h>
 #include <string.h>
 
+static int run(const CpuInfo *ci, int argc, char **argv);
+
 int main(int argc, char **argv) {
     CpuInfo ci;
-    cpu_setup(&ci, argv);
+    cpu_setup(&ci, argv); // may re-exec this process: before MPI starts
+    dist_init(&argc, &argv);
+    int rc = run(&ci, argc, argv);
+    // Under mpirun, a failure the other ranks do not share (one rank could not even parse
+    // its arguments) ends them all rather than leave them waiting in a collective.
+    if (rc != ERR_OK && dist_world() > 1 && !dist_failure_shared()) dist_abort(rc);
+    dist_finalize();
+    return rc;
+}
+
+static int run(const CpuInfo *ci, int argc, char **argv) {
     if (argc < 2) {
         fputs(cli_usage, stderr);
         return ERR_INPUT;
@@ -20,11 +33,11 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "export") && strcmp(cmd, "predict") && cli_asks_help(argc - 2, argv + 2) &&
         cli_command_help(cmd, stdout))
         return ERR_OK;
-    if (!strcmp(cmd, "train")) return cmd_train(&ci, argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return cmd_train(ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "schedule")) return cmd_schedule(argc - 2, argv + 2);
-    if (!strcmp(cmd, "bench")) return cmd_bench(&ci, argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "lr-find")) return cmd_lrfind(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);

@@ -219,7 +219,8 @@ double resnet_forward(ResNet *m, const float *x, const int *labels, int B, int t
         Block *b = &m->blocks[i];
         block_ops[b->spec.kind].forward(m, b, i ? m->blocks[i - 1].out : x, B, train);
     }
-    return softmax_ce(train ? m->dlogits : NULL, m->logits, labels, B, m->opt.classes, correct);
+    int denom = train && m->global_batch > 0 ? m->global_batch : B;
+    return softmax_ce(train ? m->dlogits : NULL, m->logits, labels, B, denom, m->opt.classes, correct);
 }
 
 void resnet_backward(ResNet *m, const int *labels, int B) {

@@ -9,7 +9,8 @@ static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d 
 
 static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, long N, int relu,
                    int train) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train};
+    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train,
+                .sync = m->bn_sync};
     bn_forward(y, x, res, m->params + bn->gamma, m->params + bn->beta, bn->mean, bn->rstd, m->stats + bn->run,
                m->stats + bn->run + bn->C, &a);
 }
@@ -17,7 +18,8 @@ static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const
 // y: the forward's output, for the ReLU mask (NULL: no ReLU).
 static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const float *dy, const float *y,
                    const float *x, long N) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = y != NULL, .train = 1};
+    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = y != NULL, .train = 1,
+                .sync = m->bn_sync};
     bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
                 bn->rstd, &a);
 }

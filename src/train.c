@@ -4,6 +4,7 @@
 #include "conv.h"
 #include "cpu.h"
 #include "curves.h"
+#include "dist.h"
 #include "runlog.h"
 #include <errno.h>
 #include <math.h>
@@ -16,7 +17,7 @@ const ConfigKey train_config_keys[] = {
     {"drop_last", "false", "drop the partial last batch of each epoch (default: keep it)"},
     {"eval_every", "1", "evaluate on the test set every N epochs (0: only after the last epoch)"},
     {"seed", "1", "seed for initialisation, shuffling and augmentation"},
-    {"threads", "0", "threads for OpenBLAS and our loops (0: all cores); --threads overrides"},
+    {"threads", "0", "threads for OpenBLAS and our loops (0: the cores this process may run on); --threads overrides"},
     {"kernels", "default",
      "convolution kernels allowed (as bench --kernels): " CONV_KERNELS_HELP
      "; all adds Winograd F(4x4,3x3), none leaves every convolution to im2col + sgemm; results differ in float "
@@ -27,6 +28,9 @@ const ConfigKey train_config_keys[] = {
     {"keep_checkpoints", "",
      "epochs (increasing, up to 64) after which a copy of the checkpoint is kept as DIR/checkpoint-epochN.ckpt, "
      "e.g. 82: the end of the cycle of smith_fastai_1cycle.cfg, where its tails start (--init-from)"},
+    {"sync_bn", "true",
+     "under mpirun: batch-norm statistics over the whole batch across ranks, so N ranks train as one process "
+     "(false: each rank's own share, like PyTorch DDP without SyncBatchNorm)"},
     {NULL, NULL, NULL},
 };
 
@@ -41,7 +45,8 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_int_in(c, "train", "seed", 0, TRAIN_MAX_SEED, &seed, e) ||
         config_int_in(c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, e) ||
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
-        config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e))
+        config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e) ||
+        config_bool(c, "train", "sync_bn", &o->sync_bn, e))
         return e->code;
     const char *kernels = config_str(c, "train", "kernels");
     if (conv_parse_kernels(kernels ? kernels : "default", &o->kernels))
@@ -141,9 +146,19 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     if (run_options_from_config(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, e)) return e->code;
     // Before anything large is allocated: a batch that cannot fit is refused, not tried.
     if (train_plan_memory(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, &t->planned_bytes, e)) return e->code;
+    t->rank = dist_rank();
+    t->world = dist_world();
+    // Every rank needs at least one image of every batch, the last partial one included.
+    const int B = t->opt.batch_size, rem = t->opt.drop_last ? 0 : t->data.train_images % B;
+    if (t->world > B || (rem && t->world > rem))
+        return err_set(e, ERR_INPUT,
+                       "%s: train.batch_size: %d ranks need at least one image each of every batch, but %s has %d "
+                       "images; use at most %d ranks%s",
+                       config_where(c, "train", "batch_size"), t->world,
+                       t->world > B ? "a batch" : "the last (partial) batch of an epoch", t->world > B ? B : rem,
+                       t->world > B ? B : rem, t->world > B ? "" : ", or train.drop_last = true");
     if (dataset_load(&t->train, &t->data, 1, t->data.train_images, e)) return e->code;
     if (dataset_load(&t->test, &t->data, 0, t->data.test_images, e)) return e->code;
-    const int B = t->opt.batch_size;
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
     if (resnet_create(&t->net, &t->model_opt, B, e)) return e->code;
@@ -151,7 +166,14 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     int nr = decay_ranges(&t->net, t->optim_opt.wd_bn_bias, ranges);
     optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
     free(ranges);
-    loader_create(&t->loader, &t->train, &t->data, B, LOADER_EPOCHS, 0, 1);
+    loader_create(&t->loader, &t->train, &t->data, B, LOADER_EPOCHS, t->rank, t->world);
+    if (t->world > 1 && t->opt.sync_bn) {
+        int maxc = 0;
+        for (int i = 0; i < t->net.nbns; i++)
+            if (t->net.bns[i]->C > maxc) maxc = t->net.bns[i]->C;
+        t->bn_sync = (BnSync){dist_sum_double, xmalloc(sizeof(double) * (size_t)(2 * maxc + 1))};
+        t->net.bn_sync = &t->bn_sync;
+    }
     t->x = xalloc_aligned(sizeof(float) * (size_t)B * dataset_image_bytes(&t->train));
     t->y = xmalloc(sizeof(int) * (size_t)B);
     t->eval_idx = xmalloc(sizeof(int) * (size_t)B);
@@ -182,34 +204,56 @@ void trainer_free(Trainer *t) {
     free(t->x);
     free(t->y);
     free(t->eval_idx);
+    free(t->bn_sync.buf);
     memset(t, 0, sizeof *t);
 }
 
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx) {
     double loss = 0;
     long correct = 0;
-    for (int i0 = 0; i0 < set->n; i0 += B) {
-        int nb = set->n - i0 < B ? set->n - i0 : B, hits = 0;
+    int lo, hi;
+    loader_share(set->n, dist_rank(), dist_world(), &lo, &hi);
+    for (int i0 = lo; i0 < hi; i0 += B) {
+        int nb = hi - i0 < B ? hi - i0 : B, hits = 0;
         for (int b = 0; b < nb; b++) idx[b] = i0 + b;
         batch_make(x, y, set, idx, nb, o, 0, NULL);
         loss += resnet_forward(m, x, y, nb, 0, &hits) * nb;
         correct += hits;
     }
+    if (dist_world() > 1) {
+        double sums[2] = {loss, (double)correct};
+        dist_sum_double(sums, 2);
+        loss = sums[0];
+        correct = (long)sums[1];
+    }
     return (EvalResult){loss / set->n, (double)correct / set->n};
 }
 
+void trainer_sync_stats(Trainer *t) {
+    if (t->world == 1 || t->opt.sync_bn) return;
+    dist_sum_float(t->net.stats, t->net.nstats);
+    for (long i = 0; i < t->net.nstats; i++) t->net.stats[i] /= (float)t->world;
+}
+
 EvalResult trainer_evaluate(Trainer *t, const Dataset *set) {
+    trainer_sync_stats(t);
     return evaluate_set(&t->net, set, &t->data, t->opt.batch_size, t->x, t->y, t->eval_idx);
 }
 
-static int save(const Trainer *t, const char *dir, const char *name, const char *config_text, Err *e) {
-    char path[FS_PATH_MAX];
-    if (fs_join(path, sizeof path, dir, name, e)) return e->code;
-    return checkpoint_save(t, config_text, path, e);
+// Collective: rank 0 writes the checkpoint, every rank returns its outcome.
+static int save(Trainer *t, const char *dir, const char *name, const char *config_text, Err *e) {
+    trainer_sync_stats(t);
+    int rc = ERR_OK;
+    if (t->rank == 0) {
+        char path[FS_PATH_MAX];
+        rc = fs_join(path, sizeof path, dir, name, e);
+        if (!rc) rc = checkpoint_save(t, config_text, path, e);
+    }
+    return dist_agree(rc, e);
 }
 
 // The copy kept of the checkpoint at the end of an epoch listed in keep_checkpoints.
-static int save_kept(const Trainer *t, const char *dir, const char *config_text, Err *e) {
+static int save_kept(Trainer *t, const char *dir, const char *config_text, Err *e) {
     for (int i = 0; i < t->opt.nkeep; i++)
         if (t->opt.keep[i] == t->epoch) {
             char name[48];
@@ -232,12 +276,22 @@ static void describe_kept(const char *dir, char *out, size_t cap) {
         snprintf(out, cap, "no checkpoint had been written yet (the log is kept in %s)", dir);
 }
 
-int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, double lr, double momentum,
+int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, int share, double lr, double momentum,
                double wd_mult, double max_loss, double *loss, int *hits) {
-    double l = resnet_forward(m, x, y, nb, 1, hits);
+    m->global_batch = nb;
+    int h = 0;
+    double l = resnet_forward(m, x, y, share, 1, &h);
+    if (dist_world() > 1) { // the whole batch's loss and hits, so every rank decides alike
+        double sums[2] = {l, (double)h};
+        dist_sum_double(sums, 2);
+        l = sums[0];
+        h = (int)sums[1];
+    }
     if (loss) *loss = l;
+    if (hits) *hits = h;
     if (!isfinite(l) || l > max_loss) return 0;
-    resnet_backward(m, y, nb);
+    resnet_backward(m, y, share);
+    dist_sum_float(m->grads, m->nparams); // the one contiguous gradient block
     optim_step(o, m->params, m->grads, lr, momentum, wd_mult);
     return 1;
 }
@@ -249,7 +303,11 @@ static void report(const Trainer *t, const TrainProgress *p) {
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e) {
     const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
     RunLogFiles rl;
-    if (runlog_open(&rl, dir, t->opt.log_iters, t->step > 0 || t->loader.in_epoch, t->epoch + 1, t->step, e))
+    const int io = t->rank == 0; // only rank 0 writes the run's files
+    if (dist_agree(io ? runlog_open(&rl, dir, t->opt.log_iters, t->step > 0 || t->loader.in_epoch, t->epoch + 1,
+                                    t->step, e)
+                      : ERR_OK,
+                   e))
         return e->code;
     EvalResult ev = {NAN, NAN};
     double run_start = now_seconds() - t->seconds, step_time = 0;
@@ -273,8 +331,8 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             int hits = 0;
             double ts = now_seconds(), loss, lr, mom;
             schedule_at(&t->sched, t->step, &lr, &mom);
-            int nb = loader_next(&t->loader, t->x, t->y, NULL);
-            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, lr, mom,
+            int share, nb = loader_next(&t->loader, t->x, t->y, &share);
+            if (!train_step(&t->net, &t->optim, t->x, t->y, nb, share, lr, mom,
                             schedule_wd_mult(&t->sched, t->optim_opt.use_wd_sched, t->optim_opt.wd_norm, lr),
                             EXPLODING_LOSS, &loss, &hits))
             {
@@ -290,7 +348,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                 report(t, &p);
                 break;
             }
-            runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);
+            if (io) runlog_step(&rl, t->step, (double)t->step / t->steps_per_epoch, lr, mom, loss, (double)hits / nb);
             t->step++;
             t->loss_sum += loss * nb;
             t->correct += hits;
@@ -303,7 +361,8 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                                 .lr = lr, .momentum = mom, .images_per_sec = t->seen / t->epoch_seconds,
                                 .eta_seconds = step_time / steps_timed * (double)(total - t->step)};
             report(t, &p);
-            if ((t->stop && *t->stop) || (t->stop_at_step && t->step >= t->stop_at_step)) {
+            // A signal on any rank stops every rank after this same step.
+            if (dist_any((t->stop && *t->stop) || (t->stop_at_step && t->step >= t->stop_at_step))) {
                 t->seconds = now_seconds() - run_start;
                 p.event = TRAIN_STOPPED;
                 report(t, &p);
@@ -335,7 +394,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         report(t, &p);
         p.epoch_row = NULL;
         Err pe = {0};
-        if (runlog_epoch(&rl, &row, &pe)) { // the curves so far, redrawn every epoch
+        if (io && runlog_epoch(&rl, &row, &pe)) { // the curves so far, redrawn every epoch
             p.event = TRAIN_WARNING;
             p.warning = pe.msg;
             report(t, &p);
@@ -347,7 +406,8 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
     }
     if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
     Err ce = {0};
-    if (runlog_close(&rl, &ce) && !rc) rc = err_set(e, ce.code, "%s", ce.msg);
+    if (io && runlog_close(&rl, &ce) && !rc) rc = err_set(e, ce.code, "%s", ce.msg);
     if (final) *final = ev;
-    return rc;
+    // Every rank ends here together (a divergence and a stop are seen by all of them).
+    return dist_agree(rc, e);
 }

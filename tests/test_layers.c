@@ -17,6 +17,7 @@
 #include "rng.h"
 #include "test.h"
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define RTOL 2e-3
@@ -394,7 +395,7 @@ static const int ce_labels[4] = {3, 0, 4, 3};
 
 static void ce_fn(void *ctx, float *out) {
     Simple *s = ctx;
-    out[0] = (float)softmax_ce(NULL, s->x, ce_labels, s->a, s->b, NULL);
+    out[0] = (float)softmax_ce(NULL, s->x, ce_labels, s->a, s->a, s->b, NULL);
 }
 
 static void ce_case(void) {
@@ -403,7 +404,7 @@ static void ce_case(void) {
     s.x = rnd(24, 2.0);
     float one = 1.0f, *dl = rnd(24, 1);
     int hits = -1;
-    double loss = softmax_ce(dl, s.x, ce_labels, s.a, s.b, &hits);
+    double loss = softmax_ce(dl, s.x, ce_labels, s.a, s.a, s.b, &hits);
     check_grad("dlogits", ce_fn, &s, s.x, 24, dl, &one, 1, 1e-2, 24);
     // The loss itself and the hit count, in double.
     double want = 0;
@@ -453,9 +454,127 @@ static void workspace_case(void) {
     CHECK_MSG(bad == 0, "%d (threads, shape, budget, batch) cases need more workspace than the largest batch", bad);
 }
 
+// ---- batchnorm synchronised across processes (BnArgs.sync, train.sync_bn) ---------------
+
+// Two "processes" as two threads: each sum hands over its buffer, waits for the other's,
+// and both get the total, as MPI_Allreduce does.
+enum { SIM_MAXC = 8 };
+static pthread_barrier_t sim_barrier;
+static double *sim_slot[2];
+static __thread int sim_rank;
+
+static void sim_sum(double *v, long n) {
+    double total[2 * SIM_MAXC + 1];
+    sim_slot[sim_rank] = v;
+    pthread_barrier_wait(&sim_barrier);
+    for (long i = 0; i < n; i++) total[i] = sim_slot[0][i] + sim_slot[1][i];
+    pthread_barrier_wait(&sim_barrier);
+    memcpy(v, total, sizeof(double) * (size_t)n);
+}
+
+static void one_sum(double *v, long n) { // one process: nothing to add
+    (void)v;
+    (void)n;
+}
+
+typedef struct BnPart {
+    int rank, C;
+    long N;
+    float *x, *dy, *y, *dx, *gamma, *beta, *mean, *rstd, *rm, *rv, *dg, *db;
+    double buf[2 * SIM_MAXC + 1];
+} BnPart;
+
+static void *bn_part_run(void *arg) {
+    BnPart *p = arg;
+    sim_rank = p->rank;
+    BnSync sync = {sim_sum, p->buf};
+    BnArgs a = {.C = p->C, .N = p->N, .eps = 1e-5f, .momentum = 0.1f, .relu = 1, .train = 1, .sync = &sync};
+    bn_forward(p->y, p->x, NULL, p->gamma, p->beta, p->mean, p->rstd, p->rm, p->rv, &a);
+    bn_backward(p->dx, NULL, p->dg, p->db, p->dy, p->y, p->x, p->gamma, p->mean, p->rstd, &a);
+    return NULL;
+}
+
+// A batch split unevenly between two processes with synchronised statistics gives what the
+// whole batch gives in one process (to float summation order), and a sync with one process
+// gives exactly the unsynced result.
+static void bn_sync_case(int C, long N0, long N1) {
+    test_begin("bn sync: two processes' parts of a batch train as the whole batch");
+    const long N = N0 + N1;
+    float *x = rnd((long)C * N, 1.2), *dy = rnd((long)C * N, 1.0), *gamma = rnd(C, 0.5), *beta = rnd(C, 0.5);
+    for (long i = 0; i < (long)C * N; i++) x[i] += 0.7f;
+    float *y = malloc(sizeof(float) * (size_t)(C * N)), *dx = malloc(sizeof(float) * (size_t)(C * N));
+    float mean[SIM_MAXC], rstd[SIM_MAXC], rm[SIM_MAXC] = {0}, rv[SIM_MAXC], dg[SIM_MAXC], db[SIM_MAXC];
+    for (int c = 0; c < C; c++) rv[c] = 1;
+    BnArgs a = {.C = C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = 1, .train = 1};
+    bn_forward(y, x, NULL, gamma, beta, mean, rstd, rm, rv, &a);
+    bn_backward(dx, NULL, dg, db, dy, y, x, gamma, mean, rstd, &a);
+
+    BnPart part[2];
+    pthread_t th[2];
+    pthread_barrier_init(&sim_barrier, NULL, 2);
+    for (int r = 0; r < 2; r++) {
+        long n = r ? N1 : N0, off = r ? N0 : 0;
+        BnPart *p = &part[r];
+        *p = (BnPart){.rank = r, .C = C, .N = n, .gamma = gamma, .beta = beta};
+        float **bufs[] = {&p->x, &p->dy, &p->y, &p->dx};
+        for (int k = 0; k < 4; k++) *bufs[k] = malloc(sizeof(float) * (size_t)(C * n));
+        for (int k = 0; k < 6; k++) {
+            float **v[] = {&p->mean, &p->rstd, &p->rm, &p->rv, &p->dg, &p->db};
+            *v[k] = calloc(SIM_MAXC, sizeof(float));
+        }
+        for (int c = 0; c < C; c++) {
+            p->rv[c] = 1;
+            memcpy(p->x + c * n, x + c * N + off, sizeof(float) * (size_t)n);
+            memcpy(p->dy + c * n, dy + c * N + off, sizeof(float) * (size_t)n);
+        }
+        pthread_create(&th[r], NULL, bn_part_run, p);
+    }
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&sim_barrier);
+    double worst = 0;
+    for (int r = 0; r < 2; r++) {
+        long n = r ? N1 : N0, off = r ? N0 : 0;
+        for (int c = 0; c < C; c++) {
+            worst = fmax(worst, max_rel_diff(part[r].y + c * n, y + c * N + off, n));
+            worst = fmax(worst, max_rel_diff(part[r].dx + c * n, dx + c * N + off, n));
+        }
+        worst = fmax(worst, max_rel_diff(part[r].mean, mean, C));
+        worst = fmax(worst, max_rel_diff(part[r].rstd, rstd, C));
+        worst = fmax(worst, max_rel_diff(part[r].rm, rm, C));
+        worst = fmax(worst, max_rel_diff(part[r].rv, rv, C));
+    }
+    float sg[SIM_MAXC], sb[SIM_MAXC];
+    for (int c = 0; c < C; c++) {
+        sg[c] = part[0].dg[c] + part[1].dg[c]; // what the gradient sum across processes adds
+        sb[c] = part[0].db[c] + part[1].db[c];
+    }
+    worst = fmax(worst, fmax(max_rel_diff(sg, dg, C), max_rel_diff(sb, db, C)));
+    CHECK_MSG(worst <= 1e-5, "largest relative difference %g", worst);
+    // One process through the synchronised path: the same bits as the plain one.
+    float *y1 = malloc(sizeof(float) * (size_t)(C * N)), *dx1 = malloc(sizeof(float) * (size_t)(C * N));
+    float mean1[SIM_MAXC], rstd1[SIM_MAXC], rm1[SIM_MAXC] = {0}, rv1[SIM_MAXC], dg1[SIM_MAXC], db1[SIM_MAXC];
+    for (int c = 0; c < C; c++) rv1[c] = 1;
+    double buf[2 * SIM_MAXC + 1];
+    BnSync one = {one_sum, buf};
+    a.sync = &one;
+    bn_forward(y1, x, NULL, gamma, beta, mean1, rstd1, rm1, rv1, &a);
+    bn_backward(dx1, NULL, dg1, db1, dy, y1, x, gamma, mean1, rstd1, &a);
+    CHECK(!memcmp(y1, y, sizeof(float) * (size_t)(C * N)) && !memcmp(dx1, dx, sizeof(float) * (size_t)(C * N)));
+    CHECK(!memcmp(rm1, rm, sizeof(float) * (size_t)C) && !memcmp(rv1, rv, sizeof(float) * (size_t)C) &&
+          !memcmp(dg1, dg, sizeof(float) * (size_t)C) && !memcmp(db1, db, sizeof(float) * (size_t)C));
+    for (int r = 0; r < 2; r++) {
+        float *v[] = {part[r].x, part[r].dy, part[r].y, part[r].dx, part[r].mean, part[r].rstd,
+                      part[r].rm, part[r].rv, part[r].dg, part[r].db};
+        for (int k = 0; k < 10; k++) free(v[k]);
+    }
+    free(x), free(dy), free(gamma), free(beta), free(y), free(dx), free(y1), free(dx1);
+}
+
 void suite_layers(void) {
     rng_seed(&rng, 12345);
     workspace_case();
+    bn_sync_case(3, 700, 333);
+    bn_sync_case(SIM_MAXC, 64 * 64, 64 * 63);
     // The batch dimension is folded into the GEMM in chunks of images: one chunk, several
     // even chunks, uneven chunks (the last one short) and one image per chunk.
     // Threads share the chunks, each with its own workspace and partial weight gradient:
