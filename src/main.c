@@ -33,6 +33,15 @@ static int run(const CpuInfo *ci, int argc, char **argv) {
     if (strcmp(cmd, "export") && strcmp(cmd, "predict") && cli_asks_help(argc - 2, argv + 2) &&
         cli_command_help(cmd, stdout))
         return ERR_OK;
+    // Under mpirun only training and the LR range test are data-parallel; info says which
+    // rank it runs on. Anything else would run N times side by side: refused, printed once.
+    if (dist_world() > 1 && strcmp(cmd, "train") && strcmp(cmd, "lr-find") && strcmp(cmd, "info")) {
+        Err e = {0};
+        err_set(&e, ERR_INPUT, "'%s' does not run under mpirun (%d ranks here): only train and lr-find are "
+                "data-parallel; run it as one process", cmd, dist_world());
+        dist_agree(ERR_INPUT, &e); // every rank fails alike: printed once, by rank 0
+        return cli_fail(&e);
+    }
     if (!strcmp(cmd, "train")) return cmd_train(ci, argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);

@@ -258,6 +258,25 @@ static void test_error_on_one_rank(const char *why) {
     CHECK_EQ_INT(count_of(out, "training diverged"), 1);
 }
 
+// Commands that are not data-parallel are refused under mpirun, once, with exit 2, rather
+// than run side by side on every rank.
+static void test_other_commands_refused(const char *why) {
+    test_begin("dist: eval, bench and schedule under mpirun are refused once, exit 2");
+    if (why) {
+        test_skip(why);
+        return;
+    }
+    static const char *const cmds[] = {"eval x.ckpt", "bench", "schedule configs/smoke.cfg"};
+    for (int i = 0; i < 3; i++) {
+        static char out[16384];
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "timeout 120 %s -np 2 %s %s", MPIRUN, testdata_bin(), cmds[i]);
+        int rc = testdata_run(cmd, out, sizeof out);
+        CHECK_MSG(rc == ERR_INPUT, "%s: exit %d (want %d)\n%s", cmds[i], rc, ERR_INPUT, out);
+        CHECK_EQ_INT(count_of(out, "does not run under mpirun (2 ranks here)"), 1);
+    }
+}
+
 void suite_dist(void) {
     test_world_of_one();
     test_info_says();
@@ -265,4 +284,5 @@ void suite_dist(void) {
     test_equivalence(why);
     test_stop_and_resume(why);
     test_error_on_one_rank(why);
+    test_other_commands_refused(why);
 }
