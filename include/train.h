@@ -44,9 +44,11 @@ int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, 
 // line otherwise; *bytes gets the planned memory.
 int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions *co, const ModelOptions *mo,
                       const OptimOptions *oo, size_t *bytes, Err *e);
-// SGD steps in one epoch over n images (at least 1).
 // Applies a run's train.threads and train.kernels to this process; *nthreads: the threads in use.
 int train_set_cpu(const Config *c, int *nthreads, Err *e);
+// The same from options already read; returns the threads in use.
+int train_apply_cpu(const TrainOptions *o);
+// SGD steps in one epoch over n images (at least 1).
 long train_steps_per_epoch(const TrainOptions *o, int n);
 
 typedef struct EvalResult {

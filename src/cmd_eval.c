@@ -33,8 +33,8 @@ int cmd_eval(int argc, char **argv) {
     if (data && strlen(data) >= sizeof co.dir)
         return cli_usage_error("--data: path too long for a data directory (at most 255 characters): %s", data);
     if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
-    cpu_set_threads(a.threads_given ? a.threads : to.threads);
-    conv_set_kernels(to.kernels);
+    if (a.threads_given) to.threads = a.threads;
+    train_apply_cpu(&to);
     Dataset test;
     ResNet m;
     if (dataset_load(&test, &co, 0, 0, &e)) return cli_fail(&e);

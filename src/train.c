@@ -49,7 +49,7 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_bool(c, "train", "sync_bn", &o->sync_bn, e))
         return e->code;
     const char *kernels = config_str(c, "train", "kernels");
-    if (conv_parse_kernels(kernels ? kernels : "default", &o->kernels))
+    if (conv_parse_kernels(kernels, &o->kernels))
         return err_set(e, ERR_INPUT, "%s: train.kernels: takes " CONV_KERNELS_HELP "; got '%s'",
                        config_where(c, "train", "kernels"), kernels);
     o->batch_size = (int)batch;
@@ -69,11 +69,15 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     return ERR_OK;
 }
 
+int train_apply_cpu(const TrainOptions *o) {
+    conv_set_kernels(o->kernels);
+    return cpu_set_threads(o->threads);
+}
+
 int train_set_cpu(const Config *c, int *nthreads, Err *e) {
     TrainOptions o;
     if (train_options_from_config(&o, c, e)) return e->code;
-    *nthreads = cpu_set_threads(o.threads);
-    conv_set_kernels(o.kernels);
+    *nthreads = train_apply_cpu(&o);
     return ERR_OK;
 }
 
