@@ -211,7 +211,9 @@ void bn_forward(float *y, const float *x, const float *res, const float *gamma, 
     }
 }
 
-// sum dy and sum dy*(x-m) of channel c (dy masked by y > 0 when relu).
+// sum dy and sum dy*(x-m) of channel c (dy masked by y > 0 when relu). Two loops, not one
+// testing relu per element: with the test inside, GCC ran it scalar (y may be NULL without
+// relu), a third of the step's BN time.
 static void bn_grad_sums(const float *xc, const float *dyc, const float *yc, float m, long N, int relu, double *s_dy,
                          double *s_dyx) {
     double sdy = 0, sdyx = 0;
@@ -239,14 +241,24 @@ static void bn_grad_sums(const float *xc, const float *dyc, const float *yc, flo
     *s_dyx = sdyx;
 }
 
-// dx (and dres) of channel c from the batch's sums db = sum dy, dg = sum dy*xhat, over Nt.
+// dx (and dres) of channel c from the batch's sums db = sum dy, dg = sum dy*xhat, over Nt:
+// dx = gamma*rstd*(g - db/Nt - xhat*dg/Nt), xhat = (x-m)*r, g = dy masked by y > 0 when relu.
+// drc may be dyc itself: element i is read before it is written. Two loops rather than a
+// test of drc per element, which would keep GCC from vectorising.
 static void bn_dx(float *dxc, float *drc, const float *dyc, const float *yc, const float *xc, float gamma, float m,
                   float r, float db, float dg, float Nt, long N, int relu) {
     float k1 = gamma * r, k2 = db / Nt, k3 = dg * r / Nt;
-    for (long i = 0; i < N; i++) {
-        float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
-        dxc[i] = k1 * (g - k2 - (xc[i] - m) * k3);
-        if (drc) drc[i] = g;
+    if (drc) {
+        for (long i = 0; i < N; i++) {
+            float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
+            dxc[i] = k1 * (g - k2 - (xc[i] - m) * k3);
+            drc[i] = g;
+        }
+    } else {
+        for (long i = 0; i < N; i++) {
+            float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
+            dxc[i] = k1 * (g - k2 - (xc[i] - m) * k3);
+        }
     }
 }
 
@@ -287,50 +299,13 @@ void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const floa
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < a->C; c++) {
         const long o = (long)c * N;
-        const float *xc = x + o, *dyc = dy + o, *yc = y + o;
-        const float m = mean[c], r = rstd[c];
-        double sdy = 0, sdyx = 0;
-        for (long i0 = 0; i0 < N; i0 += SUM_BLOCK) {
-            long n = N - i0 < SUM_BLOCK ? N - i0 : SUM_BLOCK;
-            float fa = 0, fb = 0;
-            // Two loops, not one testing relu per element: with the test inside, GCC ran
-            // this loop scalar (y may be NULL without relu), a third of the step's BN time.
-            if (relu) {
-#pragma omp simd reduction(+ : fa, fb)
-                for (long i = i0; i < i0 + n; i++) {
-                    float g = yc[i] > 0.0f ? dyc[i] : 0.0f;
-                    fa += g;
-                    fb += g * (xc[i] - m);
-                }
-            } else {
-#pragma omp simd reduction(+ : fa, fb)
-                for (long i = i0; i < i0 + n; i++) {
-                    fa += dyc[i];
-                    fb += dyc[i] * (xc[i] - m);
-                }
-            }
-            sdy += fa;
-            sdyx += fb;
-        }
-        float db = (float)sdy, dg = (float)(sdyx * r);
+        const float *yc = y ? y + o : NULL;
+        double sdy, sdyx;
+        bn_grad_sums(x + o, dy + o, yc, mean[c], N, relu, &sdy, &sdyx);
+        float db = (float)sdy, dg = (float)(sdyx * rstd[c]);
         dgamma[c] = dg;
         dbeta[c] = db;
-        // dx = gamma*rstd*(g - db/N - xhat*dg/N), xhat = (x-m)*r
-        float k1 = gamma[c] * r, k2 = db / (float)N, k3 = dg * r / (float)N;
-        float *dxc = dx + o;
-        if (dres) {
-            float *drc = dres + o; // may be dyc itself: element i is read before it is written
-            for (long i = 0; i < N; i++) {
-                float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
-                dxc[i] = k1 * (g - k2 - (xc[i] - m) * k3);
-                drc[i] = g;
-            }
-        } else {
-            for (long i = 0; i < N; i++) {
-                float g = relu && !(yc[i] > 0.0f) ? 0.0f : dyc[i];
-                dxc[i] = k1 * (g - k2 - (xc[i] - m) * k3);
-            }
-        }
+        bn_dx(dx + o, dres ? dres + o : NULL, dy + o, yc, x + o, gamma[c], mean[c], rstd[c], db, dg, (float)N, N, relu);
     }
 }
 
