@@ -20,7 +20,7 @@ const ConfigKey train_config_keys[] = {
     {"threads", "0", "threads for OpenBLAS and our loops (0: the cores this process may run on); --threads overrides"},
     {"kernels", "default",
      "convolution kernels allowed (as bench --kernels): " CONV_KERNELS_HELP
-     "; all adds Winograd F(4x4,3x3), none leaves every convolution to im2col + sgemm; results differ in float "
+     "; default = all, none leaves every convolution to im2col + sgemm; results differ in float "
      "rounding only"},
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},

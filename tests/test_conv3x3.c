@@ -93,7 +93,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     // With the Winograd weight gradient off, the direct kernel's dw is the same to float noise,
     // and din does not change (the data gradient does not depend on it).
     if (wk == CONV_WINOGRAD_WGRAD) {
-        unsigned wwas = conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD);
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD_WGRAD);
         CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
         conv_backward(din2, dw2, g, in, w, &s, col);
         conv_set_kernels(wwas);
@@ -102,7 +102,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         if (Cin % 4 == 0) CHECK_MSG(max_rel_diff(din2, din, nin) == 0, "%s: din with the direct dw", name);
     }
 
-    // F(4x4, 3x3) (opt-in, in CONV_KERNELS_ALL) where it applies: the forward and the data
+    // F(4x4, 3x3) (in the default kernels) where it applies: the forward and the data
     // gradient against double precision, within its own bound (2e-5, test_winograd4.c).
     if (conv_fits(&s, CONV_DIRECT) && conv_fits(&s, CONV_WINOGRAD4)) {
         ConvShape ts = conv_shape_transposed(&s);
@@ -131,7 +131,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
 
     // With Winograd off (where it applies) the direct kernel gives the same to float noise.
     if (conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD) {
-        unsigned wwas = conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD);
+        unsigned wwas = conv_set_kernels(CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD);
         CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT);
         run_both(out2, din2, dw2, in, w, g, &s, col);
         conv_set_kernels(wwas);
@@ -154,7 +154,8 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
 
 // conv_forward_bn (the evaluation BN, residual and ReLU folded into the convolution's
 // output) against conv_forward followed by the same arithmetic in double, through the
-// Winograd path and through the fallback (Winograd off, or a stride-2 shape).
+// default kernels (F(4x4, 3x3) where it fits), F(2x2, 3x3) and the fallback (Winograd off,
+// or a stride-2 shape).
 static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu) {
     char name[96];
     snprintf(name, sizeof name, "conv_forward_bn B%d C%d H%d stride %d res %d relu %d", B, C, H, stride, with_res, relu);
@@ -164,10 +165,12 @@ static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu
     long nin = (long)C * B * H * H, nout = (long)C * B * s.Ho * s.Wo, nw = (long)C * C * 9;
     float *in = rnd(nin), *w = rnd(nw), *res = rnd(nout), *scale = rnd(C), *shift = rnd(C), *plain = rnd(nout);
     float *fused = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
-    conv_forward(plain, in, w, &s, col);
     ConvEpilogue ep = {.scale = scale, .shift = shift, .res = with_res ? res : NULL, .relu = relu};
-    for (int wino = 1; wino >= 0; wino--) {
-        unsigned was = conv_set_kernels(wino ? CONV_KERNELS_DEFAULT : CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD);
+    static const unsigned masks[] = {CONV_KERNELS_DEFAULT, CONV_KERNELS_F2X2, CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD};
+    static const char *const mask_names[] = {"default (F(4x4))", "F(2x2)", "Winograd off"};
+    for (int k = 0; k < 3; k++) {
+        unsigned was = conv_set_kernels(masks[k]);
+        conv_forward(plain, in, w, &s, col);
         conv_forward_bn(fused, in, w, &s, col, &ep);
         conv_set_kernels(was);
         double md = 0, mx = 0;
@@ -178,7 +181,7 @@ static void conv_bn_case(int B, int C, int H, int stride, int with_res, int relu
             md = fmax(md, fabs(fused[i] - v));
             mx = fmax(mx, fabs(v));
         }
-        CHECK_MSG(md <= 1e-5 * mx, "%s (Winograd %s): max diff %.3g (max %.3g)", name, wino ? "on" : "off", md, mx);
+        CHECK_MSG(md <= 1e-5 * mx, "%s (%s): max diff %.3g (max %.3g)", name, mask_names[k], md, mx);
     }
     free(in), free(w), free(res), free(scale), free(shift), free(plain), free(fused), free(col);
 }
@@ -223,13 +226,12 @@ static void wino_usable_case(void) {
     ConvShape s;
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
     CHECK(conv_fits(&s, CONV_WINOGRAD));
-#ifdef __AVX512F__
-    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
-#endif
     CHECK(conv_fits(&s, CONV_WINOGRAD4));
 #ifdef __AVX512F__
-    unsigned was = conv_set_kernels(CONV_KERNELS_ALL); // F(4x4, 3x3) is opt-in
+    // F(4x4, 3x3) by default where it fits, F(2x2, 3x3) when it is off.
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4 && conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4);
+    unsigned was = conv_set_kernels(CONV_KERNELS_F2X2);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD);
     conv_set_kernels(was);
 #endif
     conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20); // 7x7 tiles of 4x4: not a multiple of 4
@@ -277,6 +279,8 @@ static void usable_case(void) {
 // kernel; and the mask switches each kernel on its own.
 static void pick_case(void) {
     test_begin("conv_pick by direction, and conv_set_kernels");
+    CHECK_EQ_INT(conv_kernels(), CONV_KERNELS_DEFAULT);
+    unsigned was = conv_set_kernels(CONV_KERNELS_F2X2); // F(4x4, 3x3): wino_usable_case
     ConvShape s;
     conv_shape_init(&s, 4, 3, 32, 32, 16, 3, 1, 1, 1 << 20); // the stem
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
@@ -285,15 +289,14 @@ static void pick_case(void) {
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
     conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
-    unsigned was = conv_set_kernels(CONV_USE_WINOGRAD); // direct off, Winograd forward on
-    CHECK_EQ_INT(was, CONV_KERNELS_DEFAULT);
+    conv_set_kernels(CONV_USE_WINOGRAD); // direct off, Winograd forward on
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD);
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM); // no weight-gradient kernel on: both on GEMM
     conv_set_kernels(CONV_USE_WINOGRAD | CONV_USE_WINOGRAD_WGRAD); // Winograd both ways, direct off
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
     conv_set_kernels(CONV_USE_WINOGRAD_WGRAD); // the data gradient has no kernel on: both on GEMM
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
-    conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD); // the kernels before issue 15
+    conv_set_kernels(CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD_WGRAD); // the kernels before issue 15
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
     conv_set_kernels(CONV_USE_DIRECT);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT && conv_pick(&s, CONV_BACKWARD) == CONV_DIRECT);
@@ -303,6 +306,7 @@ static void pick_case(void) {
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT_S2);
 #else
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
+    conv_set_kernels(was);
 #endif
 }
 
@@ -316,6 +320,8 @@ void suite_conv3x3(void) {
     return;
 #endif
     int threads0 = omp_get_max_threads();
+    // conv_case checks F(2x2, 3x3) and the direct kernels, and F(4x4, 3x3) inside it.
+    unsigned kernels0 = conv_set_kernels(CONV_KERNELS_F2X2);
     for (int t = 1; t <= 3; t++) {
         omp_set_num_threads(t);
         conv_case(3, 16, 32, 32, 16); // stage 1
@@ -331,6 +337,7 @@ void suite_conv3x3(void) {
         s2_case(1, 4, 16, 8);
     }
     omp_set_num_threads(threads0);
+    conv_set_kernels(kernels0);
     conv_bn_case(3, 16, 32, 1, 1, 1);
     conv_bn_case(2, 32, 16, 1, 0, 1);
     conv_bn_case(5, 8, 8, 1, 1, 0);

@@ -132,7 +132,7 @@ const char *testdata_guard_skip_reason(void) {
 }
 
 unsigned testdata_guard_kernels(void) {
-    return CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD_WGRAD;
+    return CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD_WGRAD;
 }
 
 double testdata_rel_err(const float *a, const double *ref, long n) {
