@@ -54,7 +54,7 @@ typedef enum {
     CONV_WINOGRAD,  // winograd.c: F(2x2, 3x3) on 8-, 16- and 32-wide planes
     CONV_DIRECT_S2, // conv3x3s2.c: 3x3 / stride 2 / pad 1 forward, 32- and 16-wide inputs
     CONV_WINOGRAD_WGRAD, // winograd_wgrad.c: the weight gradient by F(2x2, 3x3), Winograd's shapes
-    CONV_WINOGRAD4, // winograd4.c: F(4x4, 3x3), H and W multiples of 4 (before CONV_WINOGRAD)
+    CONV_WINOGRAD4, // winograd4.c: F(4x4, 3x3), any stride-1 plane (before the others)
 } ConvKernel;
 
 // Which kernel runs shape s in direction dir, given the kernels compiled in (AVX-512 only)

@@ -95,20 +95,21 @@ void conv_kernels_string(unsigned mask, char *buf, size_t size) {
 }
 
 // The shapes each kernel handles (its file's header says why):
-//  direct:   a zmm register holds 16 pixels of a plane, the tile is 4 output channels x 4
-//            vectors, and the tap masks of a plane live on the stack (at most 4096 pixels).
+//  direct:   a zmm register holds 16 pixels of a plane, and the tap masks of a plane live on
+//            the stack (at most 4096 pixels). The weight gradient takes any such plane (its
+//            last vector partial); the forward's tile is 4 output channels x 4 whole vectors
+//            (fits_direct_forward).
 //  Winograd: a register holds 16 tiles of 2x2 outputs: one tile row of a 32-wide plane, two
 //            of a 16-wide, four of an 8-wide; whole vectors of tiles, grouped by 4.
 //  stride 2: a register holds one output row of a 16-wide output or two of an 8-wide one.
 //  Winograd weight gradient: the forward's tiles (its output gradient is read as they are written).
-//  F(4x4, 3x3): 4x4 tiles, a multiple of 4 of them per image (its GEMM takes tiles 4 at a time).
+//  F(4x4, 3x3): any plane, in 4x4 tiles (partial ones at the edges of a plane that is not a
+//            multiple of 4, such as Fashion-MNIST's 28, 14 and 7).
 static int fits(const ConvShape *s, ConvKernel k) {
     if (s->k != 3 || s->pad != 1 || s->Cout % 4) return 0;
     switch (k) {
-    case CONV_DIRECT: {
-        long hw = (long)s->H * s->W;
-        return s->stride == 1 && hw % 64 == 0 && hw / 16 <= 256;
-    }
+    case CONV_DIRECT:
+        return s->stride == 1 && (long)s->H * s->W <= 4096;
     case CONV_WINOGRAD: {
         if (s->stride != 1 || (s->W != 8 && s->W != 16 && s->W != 32) || s->H < 2 || s->H % 2) return 0;
         int tiles = (s->H / 2) * (s->W / 2);
@@ -121,10 +122,15 @@ static int fits(const ConvShape *s, ConvKernel k) {
     case CONV_WINOGRAD_WGRAD: // the forward's tiles, read the other way round
         return fits(s, CONV_WINOGRAD);
     case CONV_WINOGRAD4:
-        return s->stride == 1 && s->H % 4 == 0 && s->W % 4 == 0 && (s->H / 4) * (s->W / 4) % 4 == 0;
+        return s->stride == 1;
     default:
         return 0;
     }
+}
+
+// The direct forward (and data gradient, a forward of the transposed shape).
+static int fits_direct_forward(const ConvShape *s) {
+    return fits(s, CONV_DIRECT) && (long)s->H * s->W % 64 == 0;
 }
 
 static int on(ConvKernel k) {
@@ -146,8 +152,8 @@ static ConvKernel pick_wgrad(const ConvShape *s) {
 
 ConvKernel conv_pick(const ConvShape *s, ConvDir dir) {
     if (dir == CONV_FORWARD) {
-        if (fits(s, CONV_DIRECT)) {
-            if (on(CONV_WINOGRAD4) && fits(s, CONV_WINOGRAD4)) return CONV_WINOGRAD4;
+        if (on(CONV_WINOGRAD4) && fits(s, CONV_WINOGRAD4)) return CONV_WINOGRAD4;
+        if (fits_direct_forward(s)) {
             if (on(CONV_WINOGRAD) && fits(s, CONV_WINOGRAD)) return CONV_WINOGRAD;
             if (on(CONV_DIRECT)) return CONV_DIRECT;
         }
@@ -155,12 +161,14 @@ ConvKernel conv_pick(const ConvShape *s, ConvDir dir) {
         return CONV_GEMM;
     }
     ConvKernel wk = pick_wgrad(s);
-    if (dir == CONV_BACKWARD_WEIGHTS || wk == CONV_GEMM) return wk;
-    // The data gradient is the forward of the transposed shape; when that does not fit
-    // the direct kernel (3 input channels: the stem), weights and data both go to GEMM.
+    if (dir == CONV_BACKWARD_WEIGHTS) return wk;
+    // The data gradient is the forward of the transposed shape. F(4x4, 3x3) takes it beside
+    // any weight-gradient kernel (GEMM included: planes the direct kernel does not fit).
+    // Otherwise, when the weights go to GEMM or the transposed shape does not fit the direct
+    // kernel (3 input channels: the stem), weights and data both go to GEMM.
     ConvShape ts = conv_shape_transposed(s);
-    if (!fits(&ts, CONV_DIRECT)) return CONV_GEMM;
     if (on(CONV_WINOGRAD4) && fits(&ts, CONV_WINOGRAD4)) return CONV_WINOGRAD4;
+    if (wk == CONV_GEMM || !fits_direct_forward(&ts)) return CONV_GEMM;
     if (on(CONV_WINOGRAD) && fits(&ts, CONV_WINOGRAD)) return CONV_WINOGRAD;
     return on(CONV_DIRECT) ? CONV_DIRECT : CONV_GEMM;
 }

@@ -32,8 +32,10 @@ void conv3x3_flip_weights(float *wt, const float *w, const ConvShape *s) {
 #ifdef __AVX512F__
 #include <immintrin.h>
 
-// The shapes conv_pick sends here (conv.c) follow from these: H*W a multiple of VEC * TILE_V
-// and at most 4096 pixels (the masks are on the stack), Cout a multiple of TILE_CO.
+// The shapes conv_pick sends here (conv.c) follow from these: at most 4096 pixels (the masks
+// are on the stack), Cout a multiple of TILE_CO, and for the forward H*W a multiple of
+// VEC * TILE_V (the weight gradient takes a plane's last vector partial: Fashion-MNIST's 784,
+// 196 and 49 pixels).
 enum { VEC = 16, TILE_CO = 4, TILE_V = 4, MAX_NVEC = 4096 / VEC };
 
 // Tap offsets off[t] and masks mask[v*9 + t] for the nvec vectors of an H x W plane: bit l of
@@ -41,7 +43,7 @@ enum { VEC = 16, TILE_CO = 4, TILE_V = 4, MAX_NVEC = 4096 / VEC };
 // weight gradient's and the direct forward's), pixel by pixel without divisions.
 static void taps_init(int off[9], uint16_t *mask, int H, int W) {
     for (int t = 0; t < 9; t++) off[t] = (t / 3 - 1) * W + t % 3 - 1;
-    memset(mask, 0, sizeof(uint16_t) * (size_t)(H * W / VEC) * 9);
+    memset(mask, 0, sizeof(uint16_t) * (size_t)((H * W + VEC - 1) / VEC) * 9);
     for (int y = 0, p = 0; y < H; y++)
         for (int x = 0; x < W; x++, p++)
             for (int t = 0; t < 9; t++) {
@@ -112,7 +114,10 @@ void conv3x3_forward(float *out, const float *in, const float *w, const ConvShap
     static void wgrad_tile##G(float *dw, const float *dout, const float *in, const ConvShape *s, int co0, \
                               int ci, int ky, int b0, int nb, const int off[9], const uint16_t *mask) {   \
         const long hw = (long)s->H * s->W, plane = (long)s->B * hw;                                      \
-        const int nvec = (int)(hw / VEC);                                                                \
+        const int nvec = (int)((hw + VEC - 1) / VEC);                                                    \
+        /* The last vector's lanes beyond the plane: their taps are masked off, and their */            \
+        /* output gradients (the next image's, or past the tensor) are not read either. */            \
+        const __mmask16 tail = hw % VEC ? (__mmask16)((1u << (hw % VEC)) - 1) : (__mmask16)0xffff;      \
         __m512 a[G][3];                                                                                  \
         _Pragma("GCC unroll 8") for (int c = 0; c < G; c++) a[c][0] = a[c][1] = a[c][2] = _mm512_setzero_ps(); \
         const float *x = in + (long)ci * plane, *d = dout + (long)co0 * plane;                          \
@@ -124,8 +129,9 @@ void conv3x3_forward(float *out, const float *in, const float *w, const ConvShap
                 __m512 x0 = _mm512_maskz_loadu_ps(mv[0], xv), x1 = _mm512_maskz_loadu_ps(mv[1], xv + 1), \
                        x2 = _mm512_maskz_loadu_ps(mv[2], xv + 2);                                        \
                 const float *dv = db + v * VEC;                                                          \
+                const __mmask16 live = v == nvec - 1 ? tail : (__mmask16)0xffff;                         \
                 _Pragma("GCC unroll 8") for (int c = 0; c < G; c++) {                                   \
-                    __m512 g = _mm512_loadu_ps(dv + c * plane);                                          \
+                    __m512 g = _mm512_maskz_loadu_ps(live, dv + c * plane);                              \
                     /* Keep g in a register: GCC otherwise folds the load into all 3 FMAs. */          \
                     __asm__("" : "+v"(g));                                                               \
                     a[c][0] = _mm512_fmadd_ps(g, x0, a[c][0]);                                           \

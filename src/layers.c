@@ -13,21 +13,22 @@
 
 static void affine_act(float *y, const float *x, const float *res, float scale, float shift, int relu, long n);
 
+// The most any kernel that may run s needs (conv_fits, not conv_pick: enabling a kernel later
+// stays safe): the GEMM path's; the weight gradient's (direct or Winograd); or the flipped
+// weights, then a Winograd workspace for the data gradient (F(2x2, 3x3)'s is the same both
+// ways round: it depends on Cin + Cout and Cin * Cout), which also covers a Winograd forward.
 size_t conv_col_floats(const ConvShape *s) {
-    size_t n = conv_gemm_floats(s);
+    size_t n = conv_gemm_floats(s), wino = 0;
+    ConvShape ts = conv_shape_transposed(s);
     if (conv_fits(s, CONV_DIRECT)) {
-        // The weight gradient's workspace (direct or Winograd); or the flipped weights, then Winograd's
-        // workspace for the data gradient (the same both ways round: it depends on Cin + Cout
-        // and Cin * Cout), which also covers a Winograd forward.
-        ConvShape ts = conv_shape_transposed(s);
-        size_t wino = conv_fits(s, CONV_WINOGRAD) || conv_fits(&ts, CONV_WINOGRAD) ? wino_work_floats(s) : 0;
-        if (conv_fits(s, CONV_WINOGRAD4) && wino4_work_floats(s) > wino) wino = wino4_work_floats(s);
-        if (conv_fits(&ts, CONV_WINOGRAD4) && wino4_work_floats(&ts) > wino) wino = wino4_work_floats(&ts);
-        size_t data = conv3x3_flip_floats(s) + wino, weights = conv3x3_wgrad_floats(s);
+        wino = conv_fits(s, CONV_WINOGRAD) || conv_fits(&ts, CONV_WINOGRAD) ? wino_work_floats(s) : 0;
+        size_t weights = conv3x3_wgrad_floats(s);
         if (conv_fits(s, CONV_WINOGRAD_WGRAD) && wino_wgrad_floats(s) > weights) weights = wino_wgrad_floats(s);
-        if (data > n) n = data;
         if (weights > n) n = weights;
     }
+    if (conv_fits(s, CONV_WINOGRAD4) && wino4_work_floats(s) > wino) wino = wino4_work_floats(s);
+    if (conv_fits(&ts, CONV_WINOGRAD4) && wino4_work_floats(&ts) > wino) wino = wino4_work_floats(&ts);
+    if (wino && conv3x3_flip_floats(s) + wino > n) n = conv3x3_flip_floats(s) + wino;
     return n;
 }
 
@@ -57,16 +58,19 @@ void conv_forward_bn(float *out, const float *in, const float *w, const ConvShap
 static void conv_backward_impl(float *din, float *dw, const float *dout, const float *in, const float *w,
                                const ConvShape *s, float *col, int acc) {
     ConvKernel k = conv_pick(s, din ? CONV_BACKWARD : CONV_BACKWARD_WEIGHTS);
+    ConvKernel wk = din ? conv_pick(s, CONV_BACKWARD_WEIGHTS) : k;
     if (k == CONV_GEMM) {
         conv_gemm_backward(din, dw, dout, in, w, s, col, acc);
         return;
     }
     // col holds conv_col_floats(s): the weight gradient's workspace, then the flipped
     // weights and the data gradient's workspace.
-    if (conv_pick(s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD)
+    if (wk == CONV_WINOGRAD_WGRAD)
         wino_backward_weights(dw, dout, in, s, col);
-    else
+    else if (wk == CONV_DIRECT)
         conv3x3_backward_weights(dw, dout, in, s, col);
+    else // F(4x4, 3x3) data gradient on a plane the direct kernel does not take
+        conv_gemm_backward(NULL, dw, dout, in, w, s, col, 0);
     if (!din) return;
     ConvShape ts = conv_shape_transposed(s);
     float *wt = col, *work = col + conv3x3_flip_floats(s);

@@ -2,7 +2,9 @@
 //
 // Per chunk of images (sized so V and M stay in L2), in each thread:
 //   X[y][x][c]      16 channels of one image, one vector per pixel, zero-padded (a 16x16
-//                   transpose of the CBHW planes)
+//                   transpose of the CBHW planes) to whole 4x4 tiles and the conv's border
+//                   (a plane that is not a multiple of 4 has partial tiles at its right
+//                   and bottom edges: their outputs beyond the plane are computed and dropped)
 //   V[e][t][ci]     (B^T d B)[e] of tile t, from X
 //   M[e][t][co]     sum_ci V[e][t][ci] U[e][ci][co]                   (36 GEMMs)
 //   out             A^T M A per tile into X (as pixels), transposed back to CBHW
@@ -23,7 +25,10 @@ enum { VEC = 16, NE = 36 };
 
 typedef struct Plan {
     int cp, cq; // Cin, Cout rounded up to VEC: the lanes of V and M
+    int th, tw; // 4x4 tiles down and across an image (the last ones partial when H or W % 4)
+    int xw;     // pixels per row of X: 4 tw + 2
     int tpi;    // 4x4 tiles per image
+    int tcap;   // tiles of a chunk, nb x tpi rounded up to whole GEMM steps of 4
     int nb;     // images per chunk
     long xfl;   // floats of X: (H+2) x (W+2) pixel vectors
     long vst;   // floats per element e of V (T x cp, and a spare vector)
@@ -37,13 +42,17 @@ static Plan plan_of(const ConvShape *s) {
     Plan p;
     p.cp = (s->Cin + VEC - 1) / VEC * VEC;
     p.cq = (s->Cout + VEC - 1) / VEC * VEC;
-    p.tpi = (s->H / 4) * (s->W / 4);
+    p.th = (s->H + 3) / 4;
+    p.tw = (s->W + 3) / 4;
+    p.xw = 4 * p.tw + 2;
+    p.tpi = p.th * p.tw;
     // V and M of a chunk, and U (read whole by every chunk), in 896 KB of the 1 MB L2.
     long per_image = (long)NE * p.tpi * (p.cp + p.cq), u = (long)NE * p.cp * p.cq;
     p.nb = (int)(((224L << 10) - u) / per_image);
     if (p.nb < 1) p.nb = 1;
-    long T = (long)p.nb * p.tpi;
-    p.xfl = (long)floats_to_lines((size_t)(s->H + 2) * (size_t)(s->W + 2) * VEC);
+    p.tcap = (p.nb * p.tpi + 3) / 4 * 4;
+    long T = p.tcap;
+    p.xfl = (long)floats_to_lines((size_t)(4 * p.th + 2) * (size_t)p.xw * VEC);
     p.vst = T * p.cp + VEC;
     p.mst = T * p.cq + VEC;
     p.ufl = (long)floats_to_lines((size_t)NE * (size_t)p.cp * (size_t)p.cq);
@@ -116,40 +125,50 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     for (int i = 0; i < 16; i++) r[i] = t[i];
 }
 
-// X (H+2, W+2, 16) interior = channels ci0..ci0+nc-1 of one image (zeros above nc), x at the
-// image's first pixel of channel 0, channel stride plane. The border of X stays zero.
-static void to_pixels(float *X, const float *x, long plane, int ci0, int nc, int H, int W) {
+// The pixels p0.. of a plane of hw that one vector holds: all 16, or the plane's tail.
+static inline __mmask16 live_pixels(long p0, long hw) {
+    return hw - p0 >= VEC ? (__mmask16)0xffff : (__mmask16)((1u << (hw - p0)) - 1);
+}
+
+// X's image pixels (rows 1..H, columns 1..W of xw) = channels ci0..ci0+nc-1 of one image
+// (zeros above nc), x at the image's first pixel of channel 0, channel stride plane. The rest
+// of X (the border and the partial tiles' overhang) stays zero.
+static void to_pixels(float *X, const float *x, long plane, int ci0, int nc, int H, int W, int xw) {
     const long hw = (long)H * W;
     int y = 0, x0 = 0; // pixel p0 = y*W + x0
     for (long p0 = 0; p0 < hw; p0 += VEC) {
+        const __mmask16 live = live_pixels(p0, hw);
+        const int n = hw - p0 < VEC ? (int)(hw - p0) : VEC;
         __m512 r[VEC];
         for (int c = 0; c < VEC; c++)
-            r[c] = c < nc ? _mm512_loadu_ps(x + (long)(ci0 + c) * plane + p0) : _mm512_setzero_ps();
+            r[c] = c < nc ? _mm512_maskz_loadu_ps(live, x + (long)(ci0 + c) * plane + p0) : _mm512_setzero_ps();
         transpose16(r);
-        for (int j = 0, yy = y, xx = x0; j < VEC; j++) {
-            _mm512_storeu_ps(X + ((long)(yy + 1) * (W + 2) + xx + 1) * VEC, r[j]);
+        for (int j = 0, yy = y, xx = x0; j < n; j++) {
+            _mm512_storeu_ps(X + ((long)(yy + 1) * xw + xx + 1) * VEC, r[j]);
             if (++xx == W) xx = 0, yy++;
         }
         for (x0 += VEC; x0 >= W; x0 -= W) y++;
     }
 }
 
-// The pixels of X's interior (H, W, 16 channels) into channels co0..co0+nc-1 of one image of
-// out (CBHW, channel stride plane), added to what is there when acc.
-static void from_pixels(float *out, long plane, const float *X, int co0, int nc, int H, int W, int acc) {
+// X's image pixels (H, W, 16 channels) into channels co0..co0+nc-1 of one image of out
+// (CBHW, channel stride plane), added to what is there when acc.
+static void from_pixels(float *out, long plane, const float *X, int co0, int nc, int H, int W, int xw, int acc) {
     const long hw = (long)H * W;
     int y = 0, x0 = 0;
     for (long p0 = 0; p0 < hw; p0 += VEC) {
+        const __mmask16 live = live_pixels(p0, hw);
+        const int n = hw - p0 < VEC ? (int)(hw - p0) : VEC;
         __m512 r[VEC];
         for (int j = 0, yy = y, xx = x0; j < VEC; j++) {
-            r[j] = _mm512_loadu_ps(X + ((long)(yy + 1) * (W + 2) + xx + 1) * VEC);
+            r[j] = j < n ? _mm512_loadu_ps(X + ((long)(yy + 1) * xw + xx + 1) * VEC) : _mm512_setzero_ps();
             if (++xx == W) xx = 0, yy++;
         }
         for (x0 += VEC; x0 >= W; x0 -= W) y++;
         transpose16(r);
         for (int c = 0; c < nc; c++) {
             float *o = out + (long)(co0 + c) * plane + p0;
-            _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), r[c]) : r[c]);
+            _mm512_mask_storeu_ps(o, live, acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(live, o), r[c]) : r[c]);
         }
     }
 }
@@ -181,10 +200,10 @@ static inline __attribute__((always_inline)) void at6(const __m512 m[6], __m512 
 }
 
 // V[e][t0 + t][cb*16 ..] for the image's tiles t (row-major), from X.
-static void input_tiles(float *V, long vst, int cp, const float *X, int t0, int cb, int H, int W) {
-    const long row = (long)(W + 2) * VEC;
-    for (int ty = 0; ty < H / 4; ty++)
-        for (int tx = 0; tx < W / 4; tx++) {
+static void input_tiles(float *V, long vst, int cp, const float *X, int t0, int cb, const Plan *p) {
+    const long row = (long)p->xw * VEC;
+    for (int ty = 0; ty < p->th; ty++)
+        for (int tx = 0; tx < p->tw; tx++) {
             const float *x0 = X + 4 * ty * row + 4 * tx * VEC;
             __m512 t[6][6];
             for (int r = 0; r < 6; r++) { // along each patch row
@@ -192,7 +211,7 @@ static void input_tiles(float *V, long vst, int cp, const float *X, int t0, int 
                 for (int c = 0; c < 6; c++) d[c] = _mm512_loadu_ps(x0 + r * row + c * VEC);
                 bt6(d, t[r]);
             }
-            float *v = V + (long)(t0 + ty * (W / 4) + tx) * cp + cb * VEC;
+            float *v = V + (long)(t0 + ty * p->tw + tx) * cp + cb * VEC;
             for (int j = 0; j < 6; j++) { // along each column
                 __m512 d[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]}, o[6];
                 bt6(d, o);
@@ -201,12 +220,14 @@ static void input_tiles(float *V, long vst, int cp, const float *X, int t0, int 
         }
 }
 
-// The 4x4 outputs of the image's tiles t (channels cb*16..) from M, into X's interior as pixels.
-static void output_tiles(float *X, const float *M, long mst, int cq, int t0, int cb, int H, int W) {
-    const long row = (long)(W + 2) * VEC;
-    for (int ty = 0; ty < H / 4; ty++)
-        for (int tx = 0; tx < W / 4; tx++) {
-            const float *m = M + (long)(t0 + ty * (W / 4) + tx) * cq + cb * VEC;
+// The 4x4 outputs of the image's tiles t (channels cb*16..) from M, into X's image pixels
+// (a partial tile's outputs beyond the plane are dropped: X's overhang stays zero).
+static void output_tiles(float *X, const float *M, long mst, int cq, int t0, int cb, int H, int W, const Plan *p) {
+    const long row = (long)p->xw * VEC;
+    for (int ty = 0; ty < p->th; ty++)
+        for (int tx = 0; tx < p->tw; tx++) {
+            const float *m = M + (long)(t0 + ty * p->tw + tx) * cq + cb * VEC;
+            const int ny = H - 4 * ty < 4 ? H - 4 * ty : 4, nx = W - 4 * tx < 4 ? W - 4 * tx : 4;
             __m512 s[4][6];
             for (int j = 0; j < 6; j++) { // A^T down each column
                 __m512 d[6], y[4];
@@ -215,10 +236,10 @@ static void output_tiles(float *X, const float *M, long mst, int cq, int t0, int
                 for (int i = 0; i < 4; i++) s[i][j] = y[i];
             }
             float *x0 = X + (4 * ty + 1) * row + (4 * tx + 1) * VEC;
-            for (int i = 0; i < 4; i++) { // then along each row
+            for (int i = 0; i < ny; i++) { // then along each row
                 __m512 y[4];
                 at6(s[i], y);
-                for (int k = 0; k < 4; k++) _mm512_storeu_ps(x0 + i * row + k * VEC, y[k]);
+                for (int k = 0; k < nx; k++) _mm512_storeu_ps(x0 + i * row + k * VEC, y[k]);
             }
         }
 }
@@ -285,21 +306,24 @@ static void chunk_run(float *out, const float *in, const ConvShape *s, const Pla
     const int H = s->H, W = s->W;
     const long hw = (long)H * W, iplane = (long)s->B * hw, oplane = iplane;
     const int b0 = chunk * p->nb, nb = s->B - b0 < p->nb ? s->B - b0 : p->nb, T = nb * p->tpi;
+    const int T4 = (T + 3) / 4 * 4; // the GEMMs' tiles: the last step's spare rows of V are zero
     for (int b = 0; b < nb; b++) {
         const long img = (long)(b0 + b) * hw;
         for (int cb = 0; cb < p->cp / VEC; cb++) {
             int nc = s->Cin - cb * VEC < VEC ? s->Cin - cb * VEC : VEC;
-            to_pixels(X, in + img, iplane, cb * VEC, nc, H, W);
-            input_tiles(V, p->vst, p->cp, X, b * p->tpi, cb, H, W);
+            to_pixels(X, in + img, iplane, cb * VEC, nc, H, W, p->xw);
+            input_tiles(V, p->vst, p->cp, X, b * p->tpi, cb, p);
         }
     }
-    for (int e = 0; e < NE; e++) gemm_e(M + e * p->mst, V + e * p->vst, U + (long)e * p->cp * p->cq, T, p->cp, p->cq);
+    if (T4 > T)
+        for (int e = 0; e < NE; e++) memset(V + e * p->vst + (long)T * p->cp, 0, sizeof(float) * (size_t)(T4 - T) * (size_t)p->cp);
+    for (int e = 0; e < NE; e++) gemm_e(M + e * p->mst, V + e * p->vst, U + (long)e * p->cp * p->cq, T4, p->cp, p->cq);
     for (int b = 0; b < nb; b++) {
         const long img = (long)(b0 + b) * hw;
         for (int cb = 0; cb < p->cq / VEC; cb++) {
             int nc = s->Cout - cb * VEC < VEC ? s->Cout - cb * VEC : VEC;
-            output_tiles(X, M, p->mst, p->cq, b * p->tpi, cb, H, W);
-            from_pixels(out + img, oplane, X, cb * VEC, nc, H, W, acc);
+            output_tiles(X, M, p->mst, p->cq, b * p->tpi, cb, H, W, p);
+            from_pixels(out + img, oplane, X, cb * VEC, nc, H, W, p->xw, acc);
         }
     }
 }

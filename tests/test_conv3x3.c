@@ -234,8 +234,11 @@ static void wino_usable_case(void) {
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD);
     conv_set_kernels(was);
 #endif
-    conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20); // 7x7 tiles of 4x4: not a multiple of 4
-    CHECK(!conv_fits(&s, CONV_WINOGRAD4));
+    // F(4x4, 3x3) takes any stride-1 plane, partial tiles included (Fashion-MNIST's 28, 14, 7).
+    conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20); // 7x7 tiles of 4x4
+    CHECK(conv_fits(&s, CONV_WINOGRAD4));
+    conv_shape_init(&s, 4, 16, 7, 7, 16, 3, 1, 1, 1 << 20); // 2x2 tiles, partial at the edges
+    CHECK(conv_fits(&s, CONV_WINOGRAD4));
     conv_shape_init(&s, 4, 16, 8, 8, 16, 3, 1, 1, 1 << 20); // 4 tiles of 4x4
     CHECK(conv_fits(&s, CONV_WINOGRAD4));
     conv_shape_init(&s, 4, 16, 8, 8, 16, 3, 2, 1, 1 << 20); // stride 2
@@ -267,11 +270,66 @@ static void usable_case(void) {
     conv_shape_init(&s, 4, 16, 32, 32, 32, 1, 1, 0, 1 << 20); // 1x1
     CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 6, 6, 16, 3, 1, 1, 1 << 20); // 36 pixels: not whole vectors
-    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
+    CHECK(conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_DIRECT : CONV_GEMM));
+    unsigned was = conv_set_kernels(CONV_KERNELS_F2X2); // the direct forward takes whole groups of 64 pixels
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
+    conv_set_kernels(was);
+    conv_shape_init(&s, 4, 16, 65, 64, 16, 3, 1, 1, 1 << 20); // more than 4096 pixels
+    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 8, 8, 6, 3, 1, 1, 1 << 20); // Cout not a multiple of 4
     CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
-    conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20); // 28x28 (Fashion-MNIST): 784 pixels
-    CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
+    // 28x28 (Fashion-MNIST), 784 pixels: the direct weight gradient (its last vector
+    // partial), the forward and the data gradient on F(4x4, 3x3) (partial tiles).
+    conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20);
+    CHECK(conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_DIRECT : CONV_GEMM));
+    CHECK(conv_pick(&s, CONV_FORWARD) == (direct ? CONV_WINOGRAD4 : CONV_GEMM));
+    CHECK(conv_pick(&s, CONV_BACKWARD) == (direct ? CONV_WINOGRAD4 : CONV_GEMM));
+    was = conv_set_kernels(CONV_KERNELS_F2X2);
+    CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
+    conv_set_kernels(was);
+}
+
+// A stride-1 plane the direct forward does not take (Fashion-MNIST's 28x28, 14x14, 7x7; odd
+// shapes): F(4x4, 3x3) forward and data gradient with partial tiles, the direct weight
+// gradient with a partial last vector, through conv_forward / conv_backward(_acc), against
+// double precision and against the GEMM path (the default kernels).
+static void partial_tiles_case(int B, int Cin, int H, int W, int Cout) {
+    char name[112];
+    snprintf(name, sizeof name, "conv3x3 partial tiles B%d Cin%d %dx%d Cout%d threads%d", B, Cin, H, W, Cout,
+             omp_get_max_threads());
+    test_begin(name);
+    ConvShape s;
+    conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
+    CHECK_MSG(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4 && conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4 &&
+                  conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT,
+              "%s: F(4x4) forward and data gradient, direct weights", name);
+    long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
+    float *in = rnd(nin), *w = rnd(nw), *g = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
+    float *out = rnd(nout), *din = rnd(nin), *dw = rnd(nw), *out2 = rnd(nout), *din2 = rnd(nin), *dw2 = rnd(nw);
+    float *base = rnd(nin), *acc = malloc(sizeof(float) * (size_t)nin);
+    double *rout = malloc(sizeof(double) * nout), *rdin = malloc(sizeof(double) * nin),
+           *rdw = malloc(sizeof(double) * nw);
+    naive(rout, rdin, rdw, in, w, g, &s);
+    run_both(out, din, dw, in, w, g, &s, col);
+    memcpy(acc, base, sizeof(float) * (size_t)nin);
+    conv_backward_acc(acc, dw2, g, in, w, &s, col);
+    CHECK_MSG(testdata_rel_err(out, rout, nout) < 2e-5, "%s: forward vs double %.3g", name, testdata_rel_err(out, rout, nout));
+    CHECK_MSG(testdata_rel_err(din, rdin, nin) < 2e-5, "%s: din vs double %.3g", name, testdata_rel_err(din, rdin, nin));
+    CHECK_MSG(testdata_rel_err(dw, rdw, nw) < 1e-5, "%s: dw vs double %.3g", name, testdata_rel_err(dw, rdw, nw));
+    CHECK_MSG(max_rel_diff(dw2, dw, nw) == 0, "%s: dw with din accumulated", name);
+    double md = 0, mx = 0;
+    for (long i = 0; i < nin; i++) {
+        md = fmax(md, fabs(acc[i] - (base[i] + rdin[i])));
+        mx = fmax(mx, fabs(base[i] + rdin[i]));
+    }
+    CHECK_MSG(md < 2e-5 * mx, "%s: din accumulate: max diff %.3g (max %.3g)", name, md, mx);
+    unsigned was = conv_set_kernels(0); // the GEMM path
+    run_both(out2, din2, dw2, in, w, g, &s, col);
+    conv_set_kernels(was);
+    CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-4 && max_rel_diff(dw, dw2, nw) < 1e-5,
+              "%s: against the GEMM path: out %.3g dw %.3g", name, max_rel_diff(out, out2, nout), max_rel_diff(dw, dw2, nw));
+    free(in), free(w), free(g), free(col), free(out), free(din), free(dw), free(out2), free(din2), free(dw2);
+    free(base), free(acc), free(rout), free(rdin), free(rdw);
 }
 
 // The direction matters: the stem's 3 input channels rule out the data gradient's direct
@@ -336,8 +394,17 @@ void suite_conv3x3(void) {
         s2_case(2, 32, 16, 64);       // stage 2 -> 3
         s2_case(1, 4, 16, 8);
     }
-    omp_set_num_threads(threads0);
     conv_set_kernels(kernels0);
+    for (int t = 1; t <= 3; t++) {
+        omp_set_num_threads(t);
+        partial_tiles_case(3, 16, 28, 28, 16); // Fashion-MNIST's stages
+        partial_tiles_case(5, 32, 14, 14, 32);
+        partial_tiles_case(4, 64, 7, 7, 64);
+        partial_tiles_case(2, 12, 5, 3, 8);    // smaller than a tile across
+        partial_tiles_case(3, 8, 1, 9, 4);     // one row
+        partial_tiles_case(2, 16, 3, 5, 8);    // 15 pixels: less than one vector
+    }
+    omp_set_num_threads(threads0);
     conv_bn_case(3, 16, 32, 1, 1, 1);
     conv_bn_case(2, 32, 16, 1, 0, 1);
     conv_bn_case(5, 8, 8, 1, 1, 0);

@@ -2,7 +2,8 @@
 // double-precision sum and against F(2x2, 3x3) (winograd.c) on the same data, over ResNet's
 // stages (C 16/32/64 on 32/16/8 planes), channel counts that are not multiples of 16 (padded
 // lanes on both sides), Cin != Cout, non-square planes, odd batches that leave a short last
-// chunk, accumulation into out, 1-3 threads and a workspace planned for a larger batch.
+// chunk, accumulation into out, 1-3 threads and a workspace planned for a larger batch, and
+// planes that are not a multiple of 4 (partial tiles: 28, 14, 7, 5x3, 1x1, 2x17).
 // test_conv3x3.c covers it again through conv_forward / conv_backward (the data gradient).
 #include "conv.h"
 #include "fixture.h"
@@ -105,6 +106,12 @@ void suite_winograd4(void) {
         w4_case(1, 4, 8, 8, 4, 1);      // one image, 4 channels
         w4_case(3, 4, 8, 32, 8, 3);     // 32-wide, 8 rows
         w4_case(3, 16, 16, 16, 16, 64); // a workspace planned for a larger batch
+        w4_case(3, 16, 28, 28, 16, 3);  // Fashion-MNIST's planes: 7x7 tiles (49 per image)
+        w4_case(5, 32, 14, 14, 32, 5);  // 4x4 tiles, the last row and column partial
+        w4_case(9, 64, 7, 7, 64, 9);    // 2x2 tiles, 3 of 4 rows and columns live
+        w4_case(2, 20, 5, 3, 12, 2);    // one tile across, two down, both partial
+        w4_case(3, 8, 1, 1, 4, 3);      // one pixel
+        w4_case(2, 16, 2, 17, 16, 7);   // a plane of one partial tile row, 17 wide
     }
     omp_set_num_threads(threads0);
     test_begin("winograd4: the largest error against double precision");
