@@ -23,7 +23,10 @@
 // Floats of workspace wino4_forward needs (the weights' transform, then per-thread tiles),
 // for shape s and any batch up to s->B; it does not depend on s->B.
 size_t wino4_work_floats(const ConvShape *s);
-// out (Cout,B,H,W) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)); out += ... when acc.
-void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc);
+// out (Cout,B,H,W) = conv(in (Cin,B,H,W), w (Cout,Cin,3,3)); out += ... when acc. With ep
+// (not NULL), out = act(conv * scale + shift + res) per output channel (conv.h), applied as
+// the tiles are written back: the evaluation batchnorm without a pass of its own.
+void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
+                   const ConvEpilogue *ep);
 
 #endif

@@ -35,7 +35,7 @@ size_t conv_col_floats(const ConvShape *s) {
 void conv_forward(float *out, const float *in, const float *w, const ConvShape *s, float *col) {
     switch (conv_pick(s, CONV_FORWARD)) {
     case CONV_WINOGRAD: wino_forward(out, in, w, s, col, 0, NULL); break;
-    case CONV_WINOGRAD4: wino4_forward(out, in, w, s, col, 0); break;
+    case CONV_WINOGRAD4: wino4_forward(out, in, w, s, col, 0, NULL); break;
     case CONV_DIRECT: conv3x3_forward(out, in, w, s, 0); break;
     case CONV_DIRECT_S2: conv3x3s2_forward(out, in, w, s); break;
     default: conv_gemm_forward(out, in, w, s, col);
@@ -46,6 +46,10 @@ void conv_forward_bn(float *out, const float *in, const float *w, const ConvShap
                      const ConvEpilogue *ep) {
     if (conv_pick(s, CONV_FORWARD) == CONV_WINOGRAD) {
         wino_forward(out, in, w, s, col, 0, ep);
+        return;
+    }
+    if (conv_pick(s, CONV_FORWARD) == CONV_WINOGRAD4) {
+        wino4_forward(out, in, w, s, col, 0, ep);
         return;
     }
     conv_forward(out, in, w, s, col);
@@ -78,7 +82,7 @@ static void conv_backward_impl(float *din, float *dw, const float *dout, const f
     if (k == CONV_WINOGRAD)
         wino_forward(din, dout, wt, &ts, work, acc, NULL);
     else if (k == CONV_WINOGRAD4)
-        wino4_forward(din, dout, wt, &ts, work, acc);
+        wino4_forward(din, dout, wt, &ts, work, acc, NULL);
     else
         conv3x3_forward(din, dout, wt, &ts, acc);
 }

@@ -152,8 +152,10 @@ static void to_pixels(float *X, const float *x, long plane, int ci0, int nc, int
 }
 
 // X's image pixels (H, W, 16 channels) into channels co0..co0+nc-1 of one image of out
-// (CBHW, channel stride plane), added to what is there when acc.
-static void from_pixels(float *out, long plane, const float *X, int co0, int nc, int H, int W, int xw, int acc) {
+// (CBHW, channel stride plane), added to what is there when acc; with ep, through the
+// evaluation batchnorm, residual (ep->res at out's offsets) and ReLU instead.
+static void from_pixels(float *out, long plane, const float *X, int co0, int nc, int H, int W, int xw, int acc,
+                        const ConvEpilogue *ep, const float *res) {
     const long hw = (long)H * W;
     int y = 0, x0 = 0;
     for (long p0 = 0; p0 < hw; p0 += VEC) {
@@ -167,8 +169,15 @@ static void from_pixels(float *out, long plane, const float *X, int co0, int nc,
         for (x0 += VEC; x0 >= W; x0 -= W) y++;
         transpose16(r);
         for (int c = 0; c < nc; c++) {
-            float *o = out + (long)(co0 + c) * plane + p0;
-            _mm512_mask_storeu_ps(o, live, acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(live, o), r[c]) : r[c]);
+            const long at = (long)(co0 + c) * plane + p0;
+            float *o = out + at;
+            __m512 z = acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(live, o), r[c]) : r[c];
+            if (ep) {
+                z = _mm512_fmadd_ps(z, _mm512_set1_ps(ep->scale[co0 + c]), _mm512_set1_ps(ep->shift[co0 + c]));
+                if (res) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(live, res + at));
+                if (ep->relu) z = _mm512_max_ps(z, _mm512_setzero_ps());
+            }
+            _mm512_mask_storeu_ps(o, live, z);
         }
     }
 }
@@ -302,7 +311,7 @@ static void gemm_e(float *M, const float *V, const float *U, int T, int cp, int 
 
 // One chunk of images: input transform, 36 GEMMs, output transform, in this thread's X, V, M.
 static void chunk_run(float *out, const float *in, const ConvShape *s, const Plan *p, const float *U, float *X,
-                      float *V, float *M, int chunk, int acc) {
+                      float *V, float *M, int chunk, int acc, const ConvEpilogue *ep) {
     const int H = s->H, W = s->W;
     const long hw = (long)H * W, iplane = (long)s->B * hw, oplane = iplane;
     const int b0 = chunk * p->nb, nb = s->B - b0 < p->nb ? s->B - b0 : p->nb, T = nb * p->tpi;
@@ -323,12 +332,13 @@ static void chunk_run(float *out, const float *in, const ConvShape *s, const Pla
         for (int cb = 0; cb < p->cq / VEC; cb++) {
             int nc = s->Cout - cb * VEC < VEC ? s->Cout - cb * VEC : VEC;
             output_tiles(X, M, p->mst, p->cq, b * p->tpi, cb, H, W, p);
-            from_pixels(out + img, oplane, X, cb * VEC, nc, H, W, p->xw, acc);
+            from_pixels(out + img, oplane, X, cb * VEC, nc, H, W, p->xw, acc, ep, ep && ep->res ? ep->res + img : NULL);
         }
     }
 }
 
-void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
+void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
+                   const ConvEpilogue *ep) {
     const Plan p = plan_of(s);
     const size_t per_thread = thread_floats(&p);
     const int nchunks = (s->B + p.nb - 1) / p.nb;
@@ -342,7 +352,7 @@ void wino4_forward(float *out, const float *in, const float *w, const ConvShape 
 #pragma omp for schedule(static)
         for (int ci = 0; ci < p.cp; ci++) transform_weights(U, w, ci, s, &p);
 #pragma omp for schedule(static)
-        for (int c = 0; c < nchunks; c++) chunk_run(out, in, s, &p, U, X, V, M, c, acc);
+        for (int c = 0; c < nchunks; c++) chunk_run(out, in, s, &p, U, X, V, M, c, acc, ep);
     }
 }
 
@@ -352,7 +362,8 @@ size_t wino4_work_floats(const ConvShape *s) {
     (void)s;
     return 0;
 }
-void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc) {
-    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc;
+void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
+                   const ConvEpilogue *ep) {
+    (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc, (void)ep;
 }
 #endif

@@ -409,4 +409,6 @@ void suite_conv3x3(void) {
     conv_bn_case(2, 32, 16, 1, 0, 1);
     conv_bn_case(5, 8, 8, 1, 1, 0);
     conv_bn_case(2, 8, 16, 2, 1, 1); // stride 2: conv_forward, then the epilogue pass
+    conv_bn_case(3, 16, 7, 1, 1, 1); // partial F(4x4) tiles (Fashion-MNIST's last stage)
+    conv_bn_case(2, 8, 14, 1, 0, 0);
 }

@@ -65,13 +65,13 @@ static void w4_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     float *work = malloc(sizeof(float) * (nwork > n2 ? nwork : n2));
     double *ref = malloc(sizeof(double) * nout);
     naive_forward(ref, in, w, &s);
-    wino4_forward(out, in, w, &s, work, 0);
+    wino4_forward(out, in, w, &s, work, 0, NULL);
     double r = testdata_rel_err(out, ref, nout);
     if (r > worst4) worst4 = r;
     CHECK_MSG(r < BOUND, "%s: forward vs double %.3g", name, r);
     // Accumulating: out2 = base + conv, on a dirty workspace.
     memcpy(out2, base, sizeof(float) * (size_t)nout);
-    wino4_forward(out2, in, w, &s, work, 1);
+    wino4_forward(out2, in, w, &s, work, 1, NULL);
     double md = 0, mx = 0;
     for (long i = 0; i < nout; i++) {
         md = fmax(md, fabs(out2[i] - (base[i] + ref[i])));
