@@ -43,23 +43,43 @@ typedef struct BnSync {
     void (*sum)(double *v, long n); // in place, over every process
     double *buf;                    // room for 2*C+1 doubles
 } BnSync;
+// Ghost batch-norm (a->group, [train] bn_group): in training, the statistics of each run of
+// `group` consecutive values of a channel's N (whole images: group = images * H*W), the last
+// run shorter when group does not divide N, each run normalised by its own. mean and rstd
+// then hold G = ceil(N / group) entries per channel, channel-major (mean[c*G + g]); the
+// running statistics take one update per call from the runs' plain average of means and of
+// unbiased variances (what averaging the running statistics of G processes that each saw
+// one run gives, as trainer_sync_stats does without sync_bn). group 0 or >= N: one run, the
+// whole batch, bit for bit as without it. Not with sync (the caller refuses the two).
+// A convolution bias folded in (a->in_bias): x is a convolution's output without its bias b
+// (C); the batch statistics and so y are the same with or without b (it cancels in x - mean,
+// and its gradient is exactly 0), but the running mean tracks mean + b, and evaluation
+// normalises x + b.
 typedef struct BnArgs {
     int C;
     long N;              // this process's B*H*W
     float eps, momentum; // 1e-5, 0.1
     int relu, train;
     const BnSync *sync;  // NULL: this batch's statistics only
+    long group;          // training: statistics per run of this many values (0: all N)
+    const float *in_bias; // (C) or NULL: the bias of the convolution that produced x
 } BnArgs;
+// The runs of ghost batch-norm over N values (1 without it): mean and rstd need room for
+// C * bn_groups(N, group) floats.
+long bn_groups(long N, long group);
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a);
 // The evaluation batchnorm as y = x * scale + shift per channel, from the running statistics
 // (what bn_forward applies with train = 0; conv_forward_bn takes it as its ConvEpilogue).
+// in_bias (C, may be NULL): x lacks the bias of the convolution that produced it (BnArgs).
 void bn_eval_affine(float *scale, float *shift, const float *gamma, const float *beta, const float *running_mean,
-                    const float *running_var, int C, float eps);
+                    const float *running_var, const float *in_bias, int C, float eps);
 // The training backward of bn_forward in two passes, the ReLU mask fused in. Given
 // dy = dL/dy, the forward's output y (read only when a->relu: the mask is y > 0), its
 // input x and the saved mean/rstd: dx (C,N), dgamma (C), dbeta (C), and, when dres is not
 // NULL, dres = dL/dres (dy masked). dres may be dy itself (masked in place); dx may not.
+// With a->group, each run of values back through its own statistics (dgamma, dbeta: the
+// sums over the runs). The gradient of a->in_bias is 0 and is not written here.
 void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
                  const float *x, const float *gamma, const float *mean, const float *rstd, const BnArgs *a);
 // dy[i] = dy[i] * (y[i] > 0): the ReLU backward, in place, given the ReLU's output y.

@@ -28,10 +28,17 @@ typedef struct Planner {
 float *plan_act(Planner *p, int C, int H, int W);
 // n floats of activations that are not a (C, B, H, W) tensor (the head's pooled features).
 float *plan_floats(Planner *p, long n);
-// A convolution's weight (cout, cin, k, k) named name, on an H x W input with stride s and
-// pad k/2; sizes the workspace for it at max_batch. Returns its offset in params.
-long plan_conv(Planner *p, const char *name, int cout, int cin, int k, int stride, int H, int W);
-// A batchnorm of C channels: prefix.weight and prefix.bias, running and saved statistics.
+// The padding of a k x k convolution: (k - 1) / 2, so "same" for the odd kernels (3x3: 1,
+// 1x1: 0) and none for caffe's 2x2 projection (as its prototxt has it).
+static inline int conv_pad(int k) {
+    return (k - 1) / 2;
+}
+// A convolution's weight prefix.weight (cout, cin, k, k), on an H x W input with stride s and
+// pad conv_pad(k); sizes the workspace for it at max_batch. Returns its offset in params.
+// bias not NULL: prefix.bias (cout) follows the weight (PyTorch's order), its offset in *bias.
+long plan_conv(Planner *p, const char *prefix, int cout, int cin, int k, int stride, int H, int W, long *bias);
+// A batchnorm of C channels: prefix.weight and prefix.bias, running and saved statistics
+// (the saved ones for every run of ghost batch-norm at max_batch). Leaves bn->in_bias alone.
 void plan_bn(Planner *p, BnLayer *bn, const char *prefix, int C);
 // A linear layer: prefix.weight (cout, cin), then prefix.bias (cout). Returns the weight's offset.
 long plan_linear(Planner *p, const char *prefix, int cout, int cin);

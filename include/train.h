@@ -32,6 +32,7 @@ typedef struct TrainOptions {
     int nkeep;            // epochs whose checkpoint is also kept as DIR/checkpoint-epochN.ckpt
     int keep[TRAIN_MAX_KEEP]; // increasing
     int sync_bn;          // data-parallel: batch-norm statistics over the whole batch (dist.h)
+    int bn_group;         // ghost batch-norm: statistics over runs of this many images (0: the batch)
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);

@@ -3,8 +3,8 @@
 
     /usr/bin/python3 scripts/load_npz.py MODEL.npz [CIFAR_DIR [N]]
 
-The .npz holds the state_dict of scripts/resnet_torch.py's ResNet or PreActResNet, so the
-loading is one line:
+The .npz holds the state_dict of scripts/resnet_torch.py's ResNet, PreActResNet or
+CaffeResNet, so the loading is one line:
 
     model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(path).items()})
 
@@ -31,6 +31,8 @@ def load(path):
     n = len({k.split(".")[1] for k in arrays if k.startswith("layer1.")})
     option = "B" if any(".shortcut." in k for k in arrays) else "A"
     arch = "preact" if "bn.weight" in arrays else "resnet"  # the final BN before the pool
+    if "conv1.bias" in arrays:  # Smith's Caffe ResNet: every convolution has a bias
+        arch = "caffe"
     classes, channels = arrays["linear.weight"].shape[0], arrays["conv1.weight"].shape[1]
     model = build(arch, 6 * n + 2, option, classes, channels)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})

@@ -42,7 +42,7 @@ static void bench_step(void *ctx) {
 }
 
 typedef struct BenchArgs {
-    int depth, batch, shortcut_b, preact, layers;
+    int depth, batch, shortcut_b, arch, layers;
     unsigned kernels; // conv_set_kernels mask
     double seconds;
 } BenchArgs;
@@ -54,9 +54,9 @@ static int bench_option(void *ctx, const char *s, const char *v) {
         return ERR_OK;
     }
     if (!strcmp(s, "--arch")) {
-        if (strcmp(v, "resnet") && strcmp(v, "preact"))
-            return cli_usage_error("--arch must be resnet or preact, got '%s'", v);
-        b->preact = v[0] == 'p';
+        if (strcmp(v, "resnet") && strcmp(v, "preact") && strcmp(v, "caffe"))
+            return cli_usage_error("--arch must be resnet, preact or caffe, got '%s'", v);
+        b->arch = v[0] == 'p' ? ARCH_PREACT : v[0] == 'c' ? ARCH_CAFFE : ARCH_RESNET;
         return ERR_OK;
     }
     if (!strcmp(s, "--kernels")) {
@@ -105,7 +105,8 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     unsigned kernels_was = conv_set_kernels(b.kernels);
     cli_print_header(ci, nthreads);
     // Random input of CIFAR-10's shape: speed does not depend on the values.
-    ModelOptions mo = {.arch = b.preact ? ARCH_PREACT : ARCH_RESNET, .depth = depth, .shortcut_b = shortcut_b};
+    ModelOptions mo = {.arch = b.arch, .depth = depth, .shortcut_b = b.arch == ARCH_CAFFE ? 0 : shortcut_b,
+                       .init = b.arch == ARCH_CAFFE ? INIT_XAVIER : INIT_KAIMING};
     model_options_set_input(&mo, &cifar10_shape);
     const long image = (long)mo.channels * mo.height * mo.width;
     ResNet m;

@@ -49,12 +49,19 @@ static long plan_param(Planner *p, const char *name, long n, int kind, int fan_i
     return off;
 }
 
-long plan_conv(Planner *p, const char *name, int cout, int cin, int k, int stride, int H, int W) {
+long plan_conv(Planner *p, const char *prefix, int cout, int cin, int k, int stride, int H, int W, long *bias) {
     ConvShape s;
-    conv_shape_init(&s, p->m->max_batch, cin, H, W, cout, k, stride, k / 2, p->m->col_budget);
+    conv_shape_init(&s, p->m->max_batch, cin, H, W, cout, k, stride, conv_pad(k), p->m->col_budget);
     if (conv_col_floats(&s) > p->col) p->col = conv_col_floats(&s);
     const int shape[4] = {cout, cin, k, k};
-    return plan_param(p, name, (long)cout * cin * k * k, PARAM_CONV, cin * k * k, 4, shape);
+    char name[64];
+    snprintf(name, sizeof name, "%.40s.weight", prefix);
+    long w = plan_param(p, name, (long)cout * cin * k * k, PARAM_CONV, cin * k * k, 4, shape);
+    if (bias) {
+        snprintf(name, sizeof name, "%.40s.bias", prefix);
+        *bias = plan_param(p, name, cout, PARAM_CONV_B, cin * k * k, 1, &cout);
+    }
+    return w;
 }
 
 void plan_bn(Planner *p, BnLayer *bn, const char *prefix, int C) {
@@ -69,12 +76,14 @@ void plan_bn(Planner *p, BnLayer *bn, const char *prefix, int C) {
     bn->run = p->stats;
     p->stats += 2L * C;
     if (C > p->widest) p->widest = C;
-    if (p->bind) { // the batch statistics the backward needs
+    // The batch statistics the backward needs: per channel, one per run of ghost batch-norm.
+    const long n = (long)C * bn_groups(p->m->max_batch, p->m->opt.bn_group);
+    if (p->bind) {
         bn->mean = p->save_at;
-        bn->rstd = p->save_at + lines(C);
-        p->save_at += 2 * lines(C);
+        bn->rstd = p->save_at + lines(n);
+        p->save_at += 2 * lines(n);
     }
-    p->saves += 2 * lines(C);
+    p->saves += 2 * lines(n);
 }
 
 long plan_linear(Planner *p, const char *prefix, int cout, int cin) {
@@ -98,6 +107,7 @@ static void plan(Planner *p) {
         Block *b = &m->blocks[i];
         b->H = H, b->W = W;
         b->w1 = b->w2 = b->wsc = -1;
+        b->bn1.in_bias = b->bn2.in_bias = b->bnsc.in_bias = -1;
         b->pbegin = p->params;
         block_ops[b->spec.kind].plan(p, b);
         b->pend = p->params;
@@ -109,13 +119,24 @@ static void plan(Planner *p) {
 }
 
 static int check_options(const ModelOptions *o, int max_batch, Err *e) {
-    if (o->arch != ARCH_RESNET && o->arch != ARCH_PREACT) return err_set(e, ERR_INPUT, "unknown model arch %d", o->arch);
+    if (o->arch != ARCH_RESNET && o->arch != ARCH_PREACT && o->arch != ARCH_CAFFE)
+        return err_set(e, ERR_INPUT, "unknown model arch %d", o->arch);
+    if (o->init != INIT_KAIMING && o->init != INIT_XAVIER)
+        return err_set(e, ERR_INPUT, "unknown model init %d", o->init);
     if (o->depth < 8 || (o->depth - 2) % 6)
         return err_set(e, ERR_INPUT, "model depth must be 6n+2, got %d", o->depth);
     if (o->channels < 1 || o->channels > 1024 || o->height < 1 || o->height > 4096 || o->width < 1 ||
         o->width > 4096)
         return err_set(e, ERR_INPUT, "model input must be 1..1024 channels of 1..4096 x 1..4096 pixels, got %dx%dx%d",
                        o->channels, o->height, o->width);
+    // A 3x3 stride-2 convolution (pad 1) halves a side rounding up, the 2x2 projection (pad
+    // 0) rounding down: the two agree on even sides only, and there are two of them.
+    if (o->arch == ARCH_CAFFE && (o->height % 4 || o->width % 4))
+        return err_set(e, ERR_INPUT,
+                       "model arch caffe needs input sides that are multiples of 4 (its 2x2 stride-2 projections "
+                       "downsample twice), got %dx%d",
+                       o->height, o->width);
+    if (o->bn_group < 0) return err_set(e, ERR_INPUT, "batch-norm group must be 0 or more images, got %d", o->bn_group);
     if (o->classes < 2 || o->classes > 100000)
         return err_set(e, ERR_INPUT, "model classes must be 2..100000, got %d", o->classes);
     if (max_batch < 1) return err_set(e, ERR_INPUT, "batch size must be at least 1, got %d", max_batch);
@@ -192,13 +213,17 @@ void resnet_init_weights(ResNet *m, Rng *rng) {
         const ParamTensor *pt = &m->tensors[t];
         float *w = m->params + pt->off;
         double std = sqrt(2.0 / (double)pt->fan_in), bound = 1.0 / sqrt((double)pt->fan_in);
+        const int xavier = m->opt.init == INIT_XAVIER;
+        if (xavier) bound = sqrt(3.0 / (double)pt->fan_in); // Caffe's filler.hpp, variance_norm FAN_IN
         for (long i = 0; i < pt->n; i++) {
             switch (pt->kind) {
             case PARAM_CONV:
-            case PARAM_FC_W: w[i] = (float)(std * rng_normal(rng)); break;
-            case PARAM_FC_B: w[i] = (float)(bound * (2 * rng_uniform(rng) - 1)); break;
+            case PARAM_FC_W:
+                w[i] = xavier ? (float)(bound * (2 * rng_uniform(rng) - 1)) : (float)(std * rng_normal(rng));
+                break;
+            case PARAM_FC_B: w[i] = xavier ? 0.0f : (float)(bound * (2 * rng_uniform(rng) - 1)); break;
             case PARAM_BN_GAMMA: w[i] = 1.0f; break;
-            default: w[i] = 0.0f;
+            default: w[i] = 0.0f; // BN beta, conv biases
             }
         }
     }
@@ -241,11 +266,23 @@ double resnet_flops_per_image(const ResNet *m, int train) {
 void resnet_print_summary(const ResNet *m, void *fp) {
     FILE *f = fp;
     const ModelOptions *o = &m->opt;
-    fprintf(f, "model: %sResNet-%d (CIFAR, He et al. %s), shortcut option %s\n",
-            o->arch == ARCH_PREACT ? "pre-activation " : "", o->depth, o->arch == ARCH_PREACT ? "2016" : "2015",
-            !o->shortcut_b                ? "A (subsample + zero-pad channels)"
-            : o->arch == ARCH_PREACT ? "B (1x1 conv projection)"
-                                     : "B (1x1 conv + BN projection)");
+    if (o->arch == ARCH_CAFFE) {
+        const int n = (o->depth - 2) / 6;
+        fprintf(f,
+                "model: Caffe ResNet-%d (L. N. Smith's gResnet56.prototxt): %d + %d + %d blocks, no ReLU after the "
+                "addition, 2x2 stride-2 projection + BN in the last block of the first two groups, conv biases\n",
+                o->depth, n, n, n - 1);
+    } else {
+        fprintf(f, "model: %sResNet-%d (CIFAR, He et al. %s), shortcut option %s\n",
+                o->arch == ARCH_PREACT ? "pre-activation " : "", o->depth, o->arch == ARCH_PREACT ? "2016" : "2015",
+                !o->shortcut_b           ? "A (subsample + zero-pad channels)"
+                : o->arch == ARCH_PREACT ? "B (1x1 conv projection)"
+                                         : "B (1x1 conv + BN projection)");
+    }
+    fprintf(f, "init: %s\n",
+            o->init == INIT_XAVIER ? "xavier (Caffe's filler: uniform +-sqrt(3/fan_in), biases 0)"
+                                   : "kaiming normal (fan_in)");
+    if (o->bn_group) fprintf(f, "batch-norm: statistics over groups of %d images (ghost batch-norm)\n", o->bn_group);
     fprintf(f, "input: %dx%dx%d, %d classes\n", o->channels, o->height, o->width, o->classes);
     fprintf(f, "  %-28s %-16s %10s\n", "layer", "output (C,H,W)", "params");
     for (int i = 0; i < m->nblocks; i++) block_ops[m->blocks[i].spec.kind].summary(m, &m->blocks[i], f);

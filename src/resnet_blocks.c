@@ -7,27 +7,35 @@
 
 static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d defaults
 
-static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, long N, int relu,
+// The batchnorm's arguments for B images of HW pixels: ghost batch-norm's runs of
+// opt.bn_group whole images, the bias of the convolution before it.
+static BnArgs bn_args(const ResNet *m, const BnLayer *bn, int B, long HW, int relu, int train) {
+    return (BnArgs){.C = bn->C, .N = B * HW, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train,
+                    .sync = m->bn_sync, .group = m->opt.bn_group * HW,
+                    .in_bias = bn->in_bias >= 0 ? m->params + bn->in_bias : NULL};
+}
+
+static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, int B, long HW, int relu,
                    int train) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train,
-                .sync = m->bn_sync};
+    BnArgs a = bn_args(m, bn, B, HW, relu, train);
     bn_forward(y, x, res, m->params + bn->gamma, m->params + bn->beta, bn->mean, bn->rstd, m->stats + bn->run,
                m->stats + bn->run + bn->C, &a);
 }
 
-// y: the forward's output, for the ReLU mask (NULL: no ReLU).
+// y: the forward's output, for the ReLU mask (NULL: no ReLU). The bias of the convolution
+// before a training batchnorm cancels in its output: its gradient is 0.
 static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const float *dy, const float *y,
-                   const float *x, long N) {
-    BnArgs a = {.C = bn->C, .N = N, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = y != NULL, .train = 1,
-                .sync = m->bn_sync};
+                   const float *x, int B, long HW) {
+    BnArgs a = bn_args(m, bn, B, HW, y != NULL, 1);
     bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
                 bn->rstd, &a);
+    if (bn->in_bias >= 0) memset(m->grads + bn->in_bias, 0, sizeof(float) * (size_t)bn->C);
 }
 
-// A k x k convolution (pad k/2) of the block's input plane, or of its output plane (out = 1).
+// A k x k convolution (pad conv_pad(k)) of the block's input plane, or of its output plane (out = 1).
 static ConvShape shape(const ResNet *m, const Block *b, int B, int cin, int cout, int k, int stride, int out) {
     ConvShape s;
-    conv_shape_init(&s, B, cin, out ? b->Ho : b->H, out ? b->Wo : b->W, cout, k, stride, k / 2, m->col_budget);
+    conv_shape_init(&s, B, cin, out ? b->Ho : b->H, out ? b->Wo : b->W, cout, k, stride, conv_pad(k), m->col_budget);
     return s;
 }
 
@@ -38,13 +46,13 @@ static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x,
     const float *gamma = m->params + bn->gamma, *beta = m->params + bn->beta, *rm = m->stats + bn->run,
                 *rv = rm + bn->C;
     float *scale = m->epi, *shift = m->epi + bn->C;
-    bn_eval_affine(scale, shift, gamma, beta, rm, rv, bn->C, BN_EPS);
+    bn_eval_affine(scale, shift, gamma, beta, rm, rv, bn->in_bias >= 0 ? m->params + bn->in_bias : NULL, bn->C, BN_EPS);
     ConvEpilogue ep = {.scale = scale, .shift = shift, .res = res, .relu = relu};
     conv_forward_bn(y, x, m->params + w, s, m->col, &ep);
 }
 
 // The convolutions of a residual block: conv1 (3x3, strided, on the input plane), conv2
-// (3x3 on the output plane) and the projection shortcut (1x1, strided).
+// (3x3 on the output plane) and the projection shortcut (proj_k x proj_k, strided).
 static ConvShape conv1_shape(const ResNet *m, const Block *b, int B) {
     return shape(m, b, B, b->spec.cin, b->spec.cout, 3, b->spec.stride, 0);
 }
@@ -54,18 +62,19 @@ static ConvShape conv2_shape(const ResNet *m, const Block *b, int B) {
 }
 
 static ConvShape proj_shape(const ResNet *m, const Block *b, int B) {
-    return shape(m, b, B, b->spec.cin, b->spec.cout, 1, b->spec.stride, 0);
+    return shape(m, b, B, b->spec.cin, b->spec.cout, b->spec.proj_k, b->spec.stride, 0);
 }
 
-// y = relu(bn(conv(x)) + res) (res may be NULL): in training the conv's output c is kept
-// for the backward pass; in evaluation the two are one fused conv_bn_eval.
-static void conv_bn_relu(ResNet *m, const BnLayer *bn, float *c, float *y, const float *x, long w,
-                         const ConvShape *s, const float *res, long N, int train) {
+// y = act(bn(conv(x)) + res) (res may be NULL; act: ReLU or nothing): in training the
+// conv's output c is kept for the backward pass; in evaluation the two are one fused
+// conv_bn_eval.
+static void conv_bn(ResNet *m, const BnLayer *bn, float *c, float *y, const float *x, long w, const ConvShape *s,
+                    const float *res, int relu, int train) {
     if (train) {
         conv_forward(c, x, m->params + w, s, m->col);
-        bn_fwd(m, bn, y, c, res, N, 1, train);
+        bn_fwd(m, bn, y, c, res, s->B, (long)s->Ho * s->Wo, relu, train);
     } else {
-        conv_bn_eval(m, bn, y, x, w, s, res, 1);
+        conv_bn_eval(m, bn, y, x, w, s, res, relu);
     }
 }
 
@@ -92,12 +101,13 @@ static void row(FILE *f, const char *layer, int C, int H, int W, long params) {
 }
 
 // ---- stem: conv3x3 (-> BN -> ReLU when spec.bn) ------------------------------------------
-// resnet: c1 = conv(x), out = relu(bn1(c1)); preact: out = c1 = conv(x).
+// resnet, caffe: c1 = conv(x), out = relu(bn1(c1)); preact: out = c1 = conv(x). caffe's conv
+// bias is folded into bn1 (BnLayer.in_bias).
 
 static void stem_plan(Planner *p, Block *b) {
     const BlockSpec *sp = &b->spec;
     b->Ho = b->H, b->Wo = b->W;
-    b->w1 = plan_conv(p, "conv1.weight", sp->cout, sp->cin, 3, 1, b->H, b->W);
+    b->w1 = plan_conv(p, "conv1", sp->cout, sp->cin, 3, 1, b->H, b->W, sp->conv_bias ? &b->bn1.in_bias : NULL);
     b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
     b->out = b->c1;
     if (sp->bn) {
@@ -111,13 +121,13 @@ static void stem_forward(ResNet *m, Block *b, const float *x, int B, int train) 
     if (!b->spec.bn)
         conv_forward(b->c1, x, m->params + b->w1, &s, m->col);
     else
-        conv_bn_relu(m, &b->bn1, b->c1, b->a1, x, b->w1, &s, NULL, (long)B * b->Ho * b->Wo, train);
+        conv_bn(m, &b->bn1, b->c1, b->a1, x, b->w1, &s, NULL, 1, train);
 }
 
 static void stem_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
     const float *dc = g[0];
     if (b->spec.bn) {
-        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, b->c1, (long)B * b->Ho * b->Wo);
+        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, b->c1, B, (long)b->Ho * b->Wo);
         dc = g[1];
     }
     ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
@@ -131,13 +141,17 @@ static double stem_flops(const Block *b, int train) {
 
 static void stem_summary(const ResNet *m, const Block *b, FILE *f) {
     (void)m;
-    row(f, b->spec.bn ? "conv1 3x3 + bn1 + relu" : "conv1 3x3", b->spec.cout, b->Ho, b->Wo, params_of(b));
+    const char *what = !b->spec.bn          ? "conv1 3x3"
+                       : b->spec.conv_bias ? "conv1 3x3 (b) + bn1 + relu"
+                                           : "conv1 3x3 + bn1 + relu";
+    row(f, what, b->spec.cout, b->Ho, b->Wo, params_of(b));
 }
 
 // ---- the shortcuts of both residual blocks -----------------------------------------------
 
 static const char *shortcut_label(const Block *b) {
     if (b->spec.stride == 1) return "";
+    if (b->spec.shortcut == SHORTCUT_B && b->spec.proj_k == 2) return " /2 (2x2)";
     return b->spec.shortcut == SHORTCUT_B ? " /2 (B)" : " /2 (A)";
 }
 
@@ -147,7 +161,8 @@ static void shortcut_plan(Planner *p, Block *b, int with_bn) {
     b->wsc = -1;
     if (sp->shortcut != SHORTCUT_B) return;
     char name[64];
-    b->wsc = plan_conv(p, layer_name(name, b, "shortcut.0.weight"), sp->cout, sp->cin, 1, sp->stride, b->H, b->W);
+    b->wsc = plan_conv(p, layer_name(name, b, "shortcut.0"), sp->cout, sp->cin, sp->proj_k, sp->stride, b->H, b->W,
+                       sp->conv_bias ? &b->bnsc.in_bias : NULL);
     b->scc = plan_act(p, sp->cout, b->Ho, b->Wo);
     if (with_bn) {
         plan_bn(p, &b->bnsc, layer_name(name, b, "shortcut.1"), sp->cout);
@@ -156,7 +171,7 @@ static void shortcut_plan(Planner *p, Block *b, int with_bn) {
 }
 
 // The shortcut's output from src: src itself (identity), option A's subsampled and
-// zero-padded src (in m->sc), or the 1x1 projection (B), then its batchnorm when with_bn.
+// zero-padded src (in m->sc), or the projection (B), then its batchnorm when with_bn.
 static const float *shortcut_forward(ResNet *m, Block *b, const float *src, int B, int with_bn, int train) {
     const BlockSpec *sp = &b->spec;
     if (sp->shortcut == SHORTCUT_A) {
@@ -167,7 +182,7 @@ static const float *shortcut_forward(ResNet *m, Block *b, const float *src, int 
     ConvShape s = proj_shape(m, b, B);
     conv_forward(b->scc, src, m->params + b->wsc, &s, m->col);
     if (!with_bn) return b->scc;
-    bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, (long)B * b->Ho * b->Wo, 0, train);
+    bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, B, (long)b->Ho * b->Wo, 0, train);
     return b->sco;
 }
 
@@ -186,23 +201,27 @@ static void shortcut_backward_acc(ResNet *m, Block *b, float *dsrc, const float 
         return;
     }
     if (with_bn) {
-        bn_bwd(m, &b->bnsc, tmp, NULL, dy, NULL, b->scc, N);
+        bn_bwd(m, &b->bnsc, tmp, NULL, dy, NULL, b->scc, B, (long)b->Ho * b->Wo);
         dy = tmp;
     }
     ConvShape s = proj_shape(m, b, B);
     conv_backward_acc(dsrc, m->grads + b->wsc, dy, src, m->params + b->wsc, &s, m->col);
 }
 
-// ---- basic block (resnet): conv -> BN -> ReLU -> conv -> BN (+ shortcut) -> ReLU ----------
-// c1 = conv1(x), a1 = relu(bn1(c1)), c2 = conv2(a1), out = relu(bn2(c2) + shortcut(x)).
+// ---- basic block (resnet, caffe): conv -> BN -> ReLU -> conv -> BN (+ shortcut) (-> ReLU) --
+// c1 = conv1(x), a1 = relu(bn1(c1)), c2 = conv2(a1), out = relu(bn2(c2) + shortcut(x)); with
+// sum_only (caffe) out = bn2(c2) + shortcut(x). caffe's conv biases are folded into the
+// batchnorms that follow them (BnLayer.in_bias).
 
 static void basic_plan(Planner *p, Block *b) {
     const BlockSpec *sp = &b->spec;
     char name[64];
     b->Ho = (b->H - 1) / sp->stride + 1, b->Wo = (b->W - 1) / sp->stride + 1;
-    b->w1 = plan_conv(p, layer_name(name, b, "conv1.weight"), sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
+    b->w1 = plan_conv(p, layer_name(name, b, "conv1"), sp->cout, sp->cin, 3, sp->stride, b->H, b->W,
+                      sp->conv_bias ? &b->bn1.in_bias : NULL);
     plan_bn(p, &b->bn1, layer_name(name, b, "bn1"), sp->cout);
-    b->w2 = plan_conv(p, layer_name(name, b, "conv2.weight"), sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
+    b->w2 = plan_conv(p, layer_name(name, b, "conv2"), sp->cout, sp->cout, 3, 1, b->Ho, b->Wo,
+                      sp->conv_bias ? &b->bn2.in_bias : NULL);
     plan_bn(p, &b->bn2, layer_name(name, b, "bn2"), sp->cout);
     b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
     b->a1 = plan_act(p, sp->cout, b->Ho, b->Wo);
@@ -212,21 +231,20 @@ static void basic_plan(Planner *p, Block *b) {
 }
 
 static void basic_forward(ResNet *m, Block *b, const float *x, int B, int train) {
-    const long N = (long)B * b->Ho * b->Wo;
     const float *res = shortcut_forward(m, b, x, B, 1, train);
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    conv_bn_relu(m, &b->bn1, b->c1, b->a1, x, b->w1, &s1, NULL, N, train);
-    conv_bn_relu(m, &b->bn2, b->c2, b->out, b->a1, b->w2, &s2, res, N, train);
+    conv_bn(m, &b->bn1, b->c1, b->a1, x, b->w1, &s1, NULL, 1, train);
+    conv_bn(m, &b->bn2, b->c2, b->out, b->a1, b->w2, &s2, res, !b->spec.sum_only, train);
 }
 
 static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
     const BlockSpec *sp = &b->spec;
-    const long N = (long)B * b->Ho * b->Wo;
+    const long HW = (long)b->Ho * b->Wo;
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    // g[0] becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU.
-    bn_bwd(m, &b->bn2, g[1], g[0], g[0], b->out, b->c2, N);
+    // g[0] becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU (if any).
+    bn_bwd(m, &b->bn2, g[1], g[0], g[0], sp->sum_only ? NULL : b->out, b->c2, B, HW);
     conv_backward(g[2], m->grads + b->w2, g[1], b->a1, m->params + b->w2, &s2, m->col);
-    bn_bwd(m, &b->bn1, g[1], NULL, g[2], b->a1, b->c1, N);
+    bn_bwd(m, &b->bn1, g[1], NULL, g[2], b->a1, b->c1, B, HW);
     if (sp->shortcut == SHORTCUT_IDENTITY) {
         // The input gradient is g[0] plus the conv path's, summed in place.
         conv_backward_acc(g[0], m->grads + b->w1, g[1], x, m->params + b->w1, &s1, m->col);
@@ -237,12 +255,13 @@ static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int
     swap(&g[0], &g[2]); // g[2] held dL/dx
 }
 
-// Both residual blocks: two 3x3 convolutions and the projection.
+// Both residual blocks: two 3x3 convolutions and the projection (the conv biases, a
+// per-channel add folded into the batchnorms, are not counted).
 static double residual_flops(const Block *b, int train) {
     const BlockSpec *sp = &b->spec;
     const double P = (double)b->Ho * b->Wo;
     double f1 = 2.0 * sp->cout * sp->cin * 9 * P, f2 = 2.0 * sp->cout * sp->cout * 9 * P;
-    double f3 = sp->shortcut == SHORTCUT_B ? 2.0 * sp->cout * sp->cin * P : 0;
+    double f3 = sp->shortcut == SHORTCUT_B ? 2.0 * sp->cout * sp->cin * sp->proj_k * sp->proj_k * P : 0;
     double f = f1 + f2 + f3;
     return train ? f + 2 * f : f;
 }
@@ -250,8 +269,8 @@ static double residual_flops(const Block *b, int train) {
 static void residual_summary(const ResNet *m, const Block *b, FILE *f) {
     (void)m;
     char name[48];
-    snprintf(name, sizeof name, "%s %s block%s", b->spec.name, b->spec.kind == BLOCK_BASIC ? "basic" : "preact",
-             shortcut_label(b));
+    const char *kind = b->spec.kind == BLOCK_PREACT ? "preact" : b->spec.sum_only ? "caffe" : "basic";
+    snprintf(name, sizeof name, "%s %s block%s", b->spec.name, kind, shortcut_label(b));
     row(f, name, b->spec.cout, b->Ho, b->Wo, params_of(b));
 }
 
@@ -264,9 +283,9 @@ static void preact_plan(Planner *p, Block *b) {
     char name[64];
     b->Ho = (b->H - 1) / sp->stride + 1, b->Wo = (b->W - 1) / sp->stride + 1;
     plan_bn(p, &b->bn1, layer_name(name, b, "bn1"), sp->cin);
-    b->w1 = plan_conv(p, layer_name(name, b, "conv1.weight"), sp->cout, sp->cin, 3, sp->stride, b->H, b->W);
+    b->w1 = plan_conv(p, layer_name(name, b, "conv1"), sp->cout, sp->cin, 3, sp->stride, b->H, b->W, NULL);
     plan_bn(p, &b->bn2, layer_name(name, b, "bn2"), sp->cout);
-    b->w2 = plan_conv(p, layer_name(name, b, "conv2.weight"), sp->cout, sp->cout, 3, 1, b->Ho, b->Wo);
+    b->w2 = plan_conv(p, layer_name(name, b, "conv2"), sp->cout, sp->cout, 3, 1, b->Ho, b->Wo, NULL);
     b->a1 = plan_act(p, sp->cin, b->H, b->W);
     b->c1 = plan_act(p, sp->cout, b->Ho, b->Wo);
     b->a2 = plan_act(p, sp->cout, b->Ho, b->Wo);
@@ -276,30 +295,30 @@ static void preact_plan(Planner *p, Block *b) {
 
 static void preact_forward(ResNet *m, Block *b, const float *x, int B, int train) {
     const BlockSpec *sp = &b->spec;
-    const long N = (long)B * b->Ho * b->Wo, Nin = (long)B * b->H * b->W;
-    bn_fwd(m, &b->bn1, b->a1, x, NULL, Nin, 1, train);
+    const long N = (long)B * b->Ho * b->Wo;
+    bn_fwd(m, &b->bn1, b->a1, x, NULL, B, (long)b->H * b->W, 1, train);
     const float *res = shortcut_forward(m, b, sp->preact_shortcut ? b->a1 : x, B, 0, train);
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    conv_bn_relu(m, &b->bn2, b->c1, b->a2, b->a1, b->w1, &s1, NULL, N, train);
+    conv_bn(m, &b->bn2, b->c1, b->a2, b->a1, b->w1, &s1, NULL, 1, train);
     conv_forward(b->out, b->a2, m->params + b->w2, &s2, m->col);
     add_inplace(b->out, res, (long)sp->cout * N);
 }
 
 static void preact_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
     const BlockSpec *sp = &b->spec;
-    const long N = (long)B * b->Ho * b->Wo, Nin = (long)B * b->H * b->W;
+    const long HW = (long)b->Ho * b->Wo, HWin = (long)b->H * b->W;
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
     conv_backward(g[1], m->grads + b->w2, g[0], b->a2, m->params + b->w2, &s2, m->col); // dL/da2
-    bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, N);                             // dL/dc1
+    bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, B, HW);                         // dL/dc1
     conv_backward(g[1], m->grads + b->w1, g[2], b->a1, m->params + b->w1, &s1, m->col); // dL/da1, conv path
     // The shortcut's gradient joins dL/da1 before bn1 (preact_shortcut) or dL/dx after it.
     float *dsrc = g[1];
     if (!sp->preact_shortcut) {
-        bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, Nin);
+        bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, B, HWin);
         dsrc = g[2];
     }
     shortcut_backward_acc(m, b, dsrc, g[0], NULL, sp->preact_shortcut ? b->a1 : x, B, 0);
-    if (sp->preact_shortcut) bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, Nin);
+    if (sp->preact_shortcut) bn_bwd(m, &b->bn1, g[2], NULL, g[1], b->a1, x, B, HWin);
     swap(&g[0], &g[2]); // g[2] held dL/dx
 }
 
@@ -325,7 +344,7 @@ static void head_plan(Planner *p, Block *b) {
 static void head_forward(ResNet *m, Block *b, const float *x, int B, int train) {
     const BlockSpec *sp = &b->spec;
     if (sp->bn) {
-        bn_fwd(m, &b->bn1, b->a1, x, NULL, (long)B * b->H * b->W, 1, train);
+        bn_fwd(m, &b->bn1, b->a1, x, NULL, B, (long)b->H * b->W, 1, train);
         x = b->a1;
     }
     avgpool_forward(b->pooled, x, sp->cin, B, b->H * b->W);
@@ -338,7 +357,7 @@ static void head_backward(ResNet *m, Block *b, const float *x, float *g[3], int 
                 sp->cout);
     avgpool_backward(g[0], b->dpooled, sp->cin, B, b->H * b->W);
     if (sp->bn) {
-        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, x, (long)B * b->H * b->W);
+        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, x, B, (long)b->H * b->W);
         swap(&g[0], &g[1]);
     }
 }

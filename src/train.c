@@ -31,12 +31,17 @@ const ConfigKey train_config_keys[] = {
     {"sync_bn", "true",
      "under mpirun: batch-norm statistics over the whole batch across ranks, so N ranks train as one process "
      "(false: each rank's own share, like PyTorch DDP without SyncBatchNorm)"},
+    {"bn_group", "0",
+     "ghost batch-norm: training batch-norm statistics over each run of N consecutive images of a batch (the last "
+     "run shorter when N does not divide the batch), as each of Smith's 4 GPUs x 128 saw its 128; the running "
+     "statistics take one update per step from the runs' averages; 0: the whole batch. One process only (under "
+     "mpirun: sync_bn = false with N images per rank does the same)"},
     {NULL, NULL, NULL},
 };
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     static const char *const progress[] = {"auto", "plain", "line", NULL};
-    long batch, every, seed, threads, ckpt;
+    long batch, every, seed, threads, ckpt, bn_group;
     int p;
     memset(o, 0, sizeof *o);
     if (config_int_in(c, "train", "batch_size", 1, 65536, &batch, e) ||
@@ -46,7 +51,8 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_int_in(c, "train", "threads", 0, TRAIN_MAX_THREADS, &threads, e) ||
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
         config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e) ||
-        config_bool(c, "train", "sync_bn", &o->sync_bn, e))
+        config_bool(c, "train", "sync_bn", &o->sync_bn, e) ||
+        config_int_in(c, "train", "bn_group", 0, 65536, &bn_group, e))
         return e->code;
     const char *kernels = config_str(c, "train", "kernels");
     if (conv_parse_kernels(kernels, &o->kernels))
@@ -58,6 +64,7 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     o->threads = (int)threads;
     o->progress = p == 0 ? -1 : p == 1 ? 0 : 1;
     o->checkpoint_every = (int)ckpt;
+    o->bn_group = (int)bn_group;
     double keep[TRAIN_MAX_KEEP];
     if (config_doubles(c, "train", "keep_checkpoints", keep, TRAIN_MAX_KEEP, &o->nkeep, e)) return e->code;
     for (int i = 0; i < o->nkeep; i++) {
@@ -110,6 +117,7 @@ int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, 
     if (mo) {
         DataShape shape = dataset_shape(co);
         if (model_options_from_config(mo, c, &shape, e)) return e->code;
+        if (to) mo->bn_group = to->bn_group; // sizes the model's saved batch statistics
     }
     if (oo && optim_options_from_config(oo, c, e)) return e->code;
     return ERR_OK;
@@ -152,6 +160,13 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     if (train_plan_memory(c, &t->opt, &t->data, &t->model_opt, &t->optim_opt, &t->planned_bytes, e)) return e->code;
     t->rank = dist_rank();
     t->world = dist_world();
+    // Each rank would take its runs from its own share, and sync_bn sums over the whole
+    // batch: neither is what one process with bn_group computes.
+    if (t->opt.bn_group && t->world > 1)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.bn_group: ghost batch-norm runs in one process only, not under mpirun with %d "
+                       "ranks; for batch-norm over %d images per group use sync_bn = false with %d images per rank",
+                       config_where(c, "train", "bn_group"), t->world, t->opt.bn_group, t->opt.bn_group);
     // Every rank needs at least one image of every batch, the last partial one included.
     const int B = t->opt.batch_size, rem = t->opt.drop_last ? 0 : t->data.train_images % B;
     if (t->world > B || (rem && t->world > rem))

@@ -1,7 +1,9 @@
 // test_checkpoint.c: saving and restoring a run: a resume mid-epoch is bit-identical (weights,
 // optimiser, log), and defective checkpoints (truncated, corrupt, another version, not a
 // checkpoint, missing, another model) are refused with a clear message; the tensor table
-// tells variants of the same size apart, and checkpoints without one (older) still load.
+// tells variants of the same size apart, and checkpoints without one (older) still load;
+// Smith's Caffe ResNet with ghost batch-norm resumes bit-identically, and its checkpoints
+// and the other archs' are refused for each other.
 #include "checkpoint.h"
 #include "test.h"
 #include "testdata.h"
@@ -178,6 +180,16 @@ static void test_resume_positions(const char *data) {
     // One step per epoch (where issue 13 saw lr 0 every time): every step is an epoch's last.
     static const long one[] = {1, 2, 3};
     resume_positions(positions_config(data, 32, 3), one, 3, "1 step/epoch");
+    // Smith's Caffe ResNet-8 with ghost batch-norm in runs of 12 of the batches of 32 (12 +
+    // 12 + 8), stopped mid-epoch and at an epoch's end.
+    static char caffe[1200];
+    snprintf(caffe, sizeof caffe,
+             "[data]\ndir = %s\ntrain_images = 96\ntest_images = 64\n[model]\narch = caffe\ndepth = 8\n"
+             "[train]\nbatch_size = 32\nbn_group = 12\nprogress = plain\nlog_iters = true\n"
+             "[schedule]\nlr = 0.3\nepochs = 2\nuse_clr_beta = 10, 20, 0.95, 0.85\n",
+             data);
+    static const long mid[] = {2, 3};
+    resume_positions(caffe, mid, 2, "caffe, bn_group 12");
 }
 
 static void write_bytes(const char *path, const unsigned char *p, size_t n) {
@@ -377,6 +389,31 @@ static void test_tensor_table(const char *data) {
     CHECK_EQ_INT(checkpoint_load_weights(&p.net, "tests/fixtures/guard_sgd_end.ckpt", &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "checkpoint holds ResNet-8 option A");
     CHECK_STR_CONTAINS(e.msg, "the config asks for pre-activation ResNet-8 option A");
+
+    // Smith's Caffe ResNet ([model] arch = caffe) against the others, both ways, and an old
+    // checkpoint (no table: resnet) refused for it.
+    test_begin("a caffe checkpoint loads into caffe only; other checkpoints are refused for caffe");
+    static Config cc, cd;
+    Trainer k, k2;
+    char caffe[2400];
+    const char *tiny = testdata_tiny_config(data, 8), *at = strstr(tiny, "[model]\n");
+    snprintf(caffe, sizeof caffe, "%.*s[model]\narch = caffe\n%s", (int)(at - tiny), tiny, at + 8);
+    snprintf(forged, sizeof forged, "%s/caffe.ckpt", test_tmpdir());
+    if (testdata_trainer(&k, &cc, caffe)) return;
+    CHECK_EQ_INT(checkpoint_save(&k, caffe, forged, &e), ERR_OK);
+    CHECK_EQ_INT(checkpoint_load_weights(&r.net, forged, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "checkpoint holds Caffe ResNet-8 (Smith) (81354 parameters, 10 classes) but the config "
+                              "asks for ResNet-8 option A (75290 parameters");
+    CHECK_EQ_INT(checkpoint_load_weights(&k.net, path, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "checkpoint holds pre-activation ResNet-8 option A");
+    CHECK_STR_CONTAINS(e.msg, "the config asks for Caffe ResNet-8 (Smith)");
+    CHECK_EQ_INT(checkpoint_load_weights(&k.net, "tests/fixtures/guard_sgd_end.ckpt", &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "checkpoint holds ResNet-8 option A");
+    if (testdata_trainer(&k2, &cd, caffe)) return;
+    CHECK_MSG(checkpoint_load_weights(&k2.net, forged, &e) == ERR_OK, "%s", e.msg);
+    CHECK(!memcmp(k2.net.params, k.net.params, sizeof(float) * (size_t)k.net.nparams));
+    trainer_free(&k);
+    trainer_free(&k2);
     trainer_free(&r);
     trainer_free(&p);
 }

@@ -193,8 +193,18 @@ void suite_cli(void) {
     CHECK_STR_CONTAINS(out, "parameters: 269722");
     CHECK_STR_CONTAINS(out, "layer2.0 preact block /2 (A)");
     CHECK_STR_CONTAINS(out, "bn + relu");
-    expect("arch unknown", 2, "model.arch: expected one of {resnet, preact}, got 'prect'; did you mean 'preact'?",
+    expect("arch unknown", 2,
+           "model.arch: expected one of {resnet, preact, caffe}, got 'prect'; did you mean 'preact'?",
            "info %s --set model.arch=prect", cfg, NULL);
+    // Smith's Caffe ResNet-56: as many parameters as his gResnet56.prototxt implies.
+    expect("info of arch = caffe", 0, "model: Caffe ResNet-56 (L. N. Smith's gResnet56.prototxt): 9 + 9 + 8 blocks",
+           "info %s --set model.arch=caffe --set model.depth=56 --set train.bn_group=128", cfg, NULL);
+    CHECK_STR_CONTAINS(out, "parameters: 860874");
+    CHECK_STR_CONTAINS(out, "layer1.8 caffe block /2 (2x2)");
+    CHECK_STR_CONTAINS(out, "init: xavier");
+    CHECK_STR_CONTAINS(out, "batch-norm: statistics over groups of 128 images");
+    expect("arch = caffe refuses shortcut B", 2, "model.shortcut: arch = caffe has its own shortcuts",
+           "info %s --set model.arch=caffe --set model.shortcut=B", cfg, NULL);
     // Regression: every command took every shared option and ignored the ones it does not use
     // (`info CFG --data DIR` exited 0; `train CFG --data DIR` trained on the config's data.dir).
     expect("info refuses --data", 2, "info has no option '--data'", "info %s --data /nonexistent", cfg, NULL);
@@ -206,7 +216,7 @@ void suite_cli(void) {
     expect("bench refuses --data", 2, "bench has no option '--data'", "bench --data x", NULL, NULL);
     expect("plot refuses --out", 2, "plot has no option '--out'", "plot a.csv --out x", NULL, NULL);
     expect("bench bad depth", 2, "6n+2", "bench --depth 21", NULL, NULL);
-    expect("bench bad arch", 2, "--arch must be resnet or preact", "bench --arch densenet", NULL, NULL);
+    expect("bench bad arch", 2, "--arch must be resnet, preact or caffe", "bench --arch densenet", NULL, NULL);
     expect("bench --arch preact", 0, "model: pre-activation ResNet-8 option A, batch 4",
            "bench --arch preact --depth 8 --batch 4 --threads 1 --seconds 0.02", NULL, NULL);
     expect("bench --layers reports each stage", 0, "conv_c64_8x8_bwd_gflops:",
@@ -288,6 +298,18 @@ void suite_cli(void) {
     expect("--init-from another variant is refused", 2, "checkpoint holds pre-activation ResNet-8 option A", args,
            NULL, NULL);
     CHECK_STR_CONTAINS(out, "the config asks for ResNet-8 option A");
+    // Smith's Caffe ResNet-8 with ghost batch-norm (runs of 24 of the batches of 64), end to
+    // end; its checkpoint evaluates, and is refused as weights for He et al.'s ResNet-8.
+    char caffedir[700], caffeckpt[800];
+    snprintf(caffedir, sizeof caffedir, "%s/run-caffe", dir);
+    snprintf(caffeckpt, sizeof caffeckpt, "%s/checkpoint.ckpt", caffedir);
+    expect("train arch = caffe, bn_group = 24", 0, "test_accuracy: ",
+           "train %s --set model.arch=caffe --set train.bn_group=24 --out %s", cfg, caffedir);
+    CHECK_STR_CONTAINS(out, "model Caffe ResNet-8 (Smith), 81354 parameters");
+    expect("eval a caffe checkpoint", 0, "test_loss: ", "eval %s", caffeckpt, NULL);
+    snprintf(args, sizeof args, "train %s --out %s/run-init2 --init-from %s", cfg, dir, caffeckpt);
+    expect("--init-from a caffe checkpoint into resnet is refused", 2, "checkpoint holds Caffe ResNet-8 (Smith)", args,
+           NULL, NULL);
     test_begin("train writes its files");
     const char *files[] = {"log.csv", "config.cfg", "schedule.csv", "schedule.png", "checkpoint.ckpt"};
     for (int i = 0; i < 5; i++) {

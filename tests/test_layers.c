@@ -1,5 +1,6 @@
 // test_layers.c: every layer's backward against central finite differences, conv_forward
-// against a naive loop, and the convolution workspace plan.
+// against a naive loop, the convolution workspace plan, ghost batch-norm against each of
+// its runs alone, and a convolution bias folded into the batchnorm after it.
 //
 // The probe loss is L = sum_i out[i] * r[i] with fixed random r, summed in double, so
 // dL/dout = r and the analytic backward gets r as its incoming gradient. Central
@@ -107,7 +108,7 @@ static void conv_case(int B, int Cin, int H, int Cout, int k, int stride, int ch
              Cout, chunk_imgs, omp_get_max_threads());
     test_begin(name);
     ConvCase c;
-    int pad = k / 2, Ho = (H + 2 * pad - k) / stride + 1;
+    int pad = (k - 1) / 2, Ho = (H + 2 * pad - k) / stride + 1; // the model's conv_pad: 2x2 has none
     size_t per_image = (size_t)Cin * k * k * Ho * Ho;
     conv_shape_init(&c.s, B, Cin, H, H, Cout, k, stride, pad, chunk_imgs ? per_image * chunk_imgs : (size_t)1 << 30);
     // One thread takes the chunk asked for; more threads may get smaller, balanced chunks.
@@ -570,6 +571,131 @@ static void bn_sync_case(int C, long N0, long N1) {
     free(x), free(dy), free(gamma), free(beta), free(y), free(dx), free(y1), free(dx1);
 }
 
+// ---- ghost batch-norm (BnArgs.group) and a folded convolution bias (BnArgs.in_bias) --------
+
+static float *copy_of(const float *x, long n) {
+    float *p = malloc(sizeof(float) * (size_t)n);
+    memcpy(p, x, sizeof(float) * (size_t)n);
+    return p;
+}
+
+// Runs of `group` of a channel's N values (the last shorter when group does not divide N)
+// give, run by run, what bn_forward and bn_backward give on that run alone: the same code on
+// the same floats, so y, dx, dres and the saved statistics match bit for bit; dgamma and
+// dbeta are the runs' sums and the running statistics take the runs' averages (to
+// rounding). group >= N is the whole-batch path, bit for bit.
+static void bn_group_case(int C, long N, long group, int with_res, int relu) {
+    char name[96];
+    snprintf(name, sizeof name, "bn ghost: C%d N%ld in runs of %ld, res%d relu%d", C, N, group, with_res, relu);
+    test_begin(name);
+    const long n = (long)C * N, G = bn_groups(N, group);
+    CHECK_EQ_INT(G, (N + group - 1) / group);
+    float *x = rnd(n, 1.3), *res = with_res ? rnd(n, 1.0) : NULL, *dy = rnd(n, 1.0), *gamma = rnd(C, 0.3),
+          *beta = rnd(C, 0.3);
+    for (long i = 0; i < n; i++) x[i] += 0.4f + 0.1f * (float)((i % N) / group); // each run its own mean
+    for (int c = 0; c < C; c++) gamma[c] += 1.0f;
+    float *y = malloc(sizeof(float) * (size_t)n), *dx = malloc(sizeof(float) * (size_t)n),
+          *dres = malloc(sizeof(float) * (size_t)n), *mean = malloc(sizeof(float) * (size_t)(C * G)),
+          *rstd = malloc(sizeof(float) * (size_t)(C * G)), *rm = malloc(sizeof(float) * (size_t)C),
+          *rv = malloc(sizeof(float) * (size_t)C), *dg = malloc(sizeof(float) * (size_t)C),
+          *db = malloc(sizeof(float) * (size_t)C);
+    for (int c = 0; c < C; c++) rm[c] = 0.2f, rv[c] = 1.5f;
+    BnArgs a = {.C = C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = relu, .train = 1, .group = group};
+    bn_forward(y, x, res, gamma, beta, mean, rstd, rm, rv, &a);
+    bn_backward(dx, res ? dres : NULL, dg, db, dy, y, x, gamma, mean, rstd, &a);
+    int same = 1;
+    double worst;
+    float *sg = calloc((size_t)C, sizeof(float)), *sb = calloc((size_t)C, sizeof(float)),
+          *srm = calloc((size_t)C, sizeof(float)), *srv = calloc((size_t)C, sizeof(float));
+    for (long g = 0; g < G; g++) {
+        const long m = N - g * group < group ? N - g * group : group;
+        float *xg = malloc(sizeof(float) * (size_t)(C * m)), *rg = res ? malloc(sizeof(float) * (size_t)(C * m)) : NULL,
+              *dyg = malloc(sizeof(float) * (size_t)(C * m)), *yg = malloc(sizeof(float) * (size_t)(C * m)),
+              *dxg = malloc(sizeof(float) * (size_t)(C * m)), *drg = malloc(sizeof(float) * (size_t)(C * m)),
+              *mg = malloc(sizeof(float) * (size_t)C), *rsg = malloc(sizeof(float) * (size_t)C),
+              *rmg = malloc(sizeof(float) * (size_t)C), *rvg = malloc(sizeof(float) * (size_t)C),
+              *dgg = malloc(sizeof(float) * (size_t)C), *dbg = malloc(sizeof(float) * (size_t)C);
+        for (int c = 0; c < C; c++) {
+            memcpy(xg + c * m, x + c * N + g * group, sizeof(float) * (size_t)m);
+            memcpy(dyg + c * m, dy + c * N + g * group, sizeof(float) * (size_t)m);
+            if (rg) memcpy(rg + c * m, res + c * N + g * group, sizeof(float) * (size_t)m);
+            rmg[c] = 0.2f, rvg[c] = 1.5f;
+        }
+        BnArgs ag = {.C = C, .N = m, .eps = 1e-5f, .momentum = 0.1f, .relu = relu, .train = 1};
+        bn_forward(yg, xg, rg, gamma, beta, mg, rsg, rmg, rvg, &ag);
+        bn_backward(dxg, rg ? drg : NULL, dgg, dbg, dyg, yg, xg, gamma, mg, rsg, &ag);
+        for (int c = 0; c < C; c++) {
+            const long o = c * N + g * group;
+            same &= !memcmp(y + o, yg + c * m, sizeof(float) * (size_t)m) &&
+                    !memcmp(dx + o, dxg + c * m, sizeof(float) * (size_t)m) &&
+                    (!res || !memcmp(dres + o, drg + c * m, sizeof(float) * (size_t)m)) &&
+                    mean[c * G + g] == mg[c] && rstd[c * G + g] == rsg[c];
+            sg[c] += dgg[c], sb[c] += dbg[c], srm[c] += rmg[c] / (float)G, srv[c] += rvg[c] / (float)G;
+        }
+        float *all[] = {xg, rg, dyg, yg, dxg, drg, mg, rsg, rmg, rvg, dgg, dbg};
+        for (int k = 0; k < 12; k++) free(all[k]);
+    }
+    CHECK_MSG(same, "%s: a run differs from bn_forward/bn_backward on it alone", name);
+    worst = fmax(fmax(max_rel_diff(dg, sg, C), max_rel_diff(db, sb, C)),
+                 fmax(max_rel_diff(rm, srm, C), max_rel_diff(rv, srv, C)));
+    CHECK_MSG(worst <= 1e-5, "%s: dgamma, dbeta or running statistics off by %g", name, worst);
+
+    // group >= N (and 0): the whole batch, bit for bit.
+    float *y2 = malloc(sizeof(float) * (size_t)n), *dx2 = malloc(sizeof(float) * (size_t)n), m2[64], r2[64], rm2[64],
+          rv2[64], dg2[64], db2[64], m3[64], r3[64], rm3[64], rv3[64], dg3[64], db3[64];
+    float *y3 = malloc(sizeof(float) * (size_t)n), *dx3 = malloc(sizeof(float) * (size_t)n);
+    for (int c = 0; c < C; c++) rm2[c] = rm3[c] = 0.2f, rv2[c] = rv3[c] = 1.5f;
+    BnArgs whole = a, big = a;
+    whole.group = 0, big.group = N;
+    bn_forward(y2, x, res, gamma, beta, m2, r2, rm2, rv2, &whole);
+    bn_backward(dx2, NULL, dg2, db2, dy, y2, x, gamma, m2, r2, &whole);
+    bn_forward(y3, x, res, gamma, beta, m3, r3, rm3, rv3, &big);
+    bn_backward(dx3, NULL, dg3, db3, dy, y3, x, gamma, m3, r3, &big);
+    CHECK(!memcmp(y2, y3, sizeof(float) * (size_t)n) && !memcmp(dx2, dx3, sizeof(float) * (size_t)n));
+    CHECK(!memcmp(m2, m3, sizeof(float) * (size_t)C) && !memcmp(r2, r3, sizeof(float) * (size_t)C) &&
+          !memcmp(rm2, rm3, sizeof(float) * (size_t)C) && !memcmp(rv2, rv3, sizeof(float) * (size_t)C) &&
+          !memcmp(dg2, dg3, sizeof(float) * (size_t)C) && !memcmp(db2, db3, sizeof(float) * (size_t)C));
+    float *all[] = {x, res, dy, gamma, beta, y, dx, dres, mean, rstd, rm, rv,
+                    dg, db, sg, sb, srm, srv, y2, dx2, y3, dx3};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
+}
+
+// A convolution bias b folded into the batchnorm that follows (BnArgs.in_bias): training
+// output and backward bit for bit as without it (b cancels in x - mean), the running mean
+// moved by momentum * b, and evaluation (bn_forward and bn_eval_affine) as the batchnorm of
+// x + b.
+static void bn_in_bias_case(void) {
+    test_begin("bn with a folded convolution bias");
+    const int C = 3;
+    const long N = 40, n = C * N;
+    float *x = rnd(n, 1.0), *gamma = rnd(C, 0.3), *beta = rnd(C, 0.3), *b = rnd(C, 0.7), *dy = rnd(n, 1.0);
+    for (int c = 0; c < C; c++) gamma[c] += 1.0f;
+    float y0[120], y1[120], dx0[120], dx1[120], m0[3], m1[3], r0[3], r1[3], rm0[3] = {0.1f, 0.2f, 0.3f},
+          rv0[3] = {1, 2, 3}, rm1[3] = {0.1f, 0.2f, 0.3f}, rv1[3] = {1, 2, 3}, dg0[3], dg1[3], db0[3], db1[3];
+    BnArgs a = {.C = C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = 1, .train = 1};
+    bn_forward(y0, x, NULL, gamma, beta, m0, r0, rm0, rv0, &a);
+    bn_backward(dx0, NULL, dg0, db0, dy, y0, x, gamma, m0, r0, &a);
+    a.in_bias = b;
+    bn_forward(y1, x, NULL, gamma, beta, m1, r1, rm1, rv1, &a);
+    bn_backward(dx1, NULL, dg1, db1, dy, y1, x, gamma, m1, r1, &a);
+    CHECK(!memcmp(y0, y1, sizeof y0) && !memcmp(dx0, dx1, sizeof dx0) && !memcmp(dg0, dg1, sizeof dg0) &&
+          !memcmp(db0, db1, sizeof db0) && !memcmp(rv0, rv1, sizeof rv0));
+    for (int c = 0; c < C; c++) CHECK_CLOSE(rm1[c], rm0[c] + 0.1 * b[c], 1e-6, 1e-6);
+    // Evaluation: y(x) with the bias folded = y(x + b) without it.
+    float *xb = copy_of(x, n), ye0[120], ye1[120], scale[3], shift[3];
+    for (long i = 0; i < n; i++) xb[i] += b[i / N];
+    BnArgs e = {.C = C, .N = N, .eps = 1e-5f, .momentum = 0.1f, .relu = 0, .train = 0};
+    bn_forward(ye0, xb, NULL, gamma, beta, m0, r0, rm1, rv1, &e);
+    e.in_bias = b;
+    bn_forward(ye1, x, NULL, gamma, beta, m0, r0, rm1, rv1, &e);
+    bn_eval_affine(scale, shift, gamma, beta, rm1, rv1, b, C, 1e-5f);
+    for (long i = 0; i < n; i++) {
+        CHECK_CLOSE(ye1[i], ye0[i], 1e-5, 1e-5);
+        CHECK_CLOSE(x[i] * scale[i / N] + shift[i / N], ye0[i], 1e-5, 1e-5);
+    }
+    free(x), free(gamma), free(beta), free(b), free(dy), free(xb);
+}
+
 void suite_layers(void) {
     rng_seed(&rng, 12345);
     workspace_case();
@@ -589,6 +715,8 @@ void suite_layers(void) {
         conv_case(3, 4, 8, 6, 3, 2, 2);
         conv_case(3, 4, 8, 8, 1, 2, 0);
         conv_case(5, 4, 8, 8, 1, 2, 2);
+        conv_case(3, 4, 8, 6, 2, 2, 0); // caffe's 2x2 stride-2 projection, pad 0
+        conv_case(5, 3, 8, 8, 2, 2, 2);
         conv_case(2, 16, 8, 32, 3, 2, 1);
         // 3x3 stride-1 shapes with whole 16-pixel vectors take the direct kernels of
         // conv3x3.c when built with AVX-512; check both paths by finite differences.
@@ -605,6 +733,11 @@ void suite_layers(void) {
     bn_case(3, 50, 1, 1);
     bn_case(2, 40, 1, 0);
     bn_eval_case();
+    bn_group_case(3, 12 * 16, 4 * 16, 0, 1);  // 12 images of 16 pixels in runs of 4: 3 runs
+    bn_group_case(2, 10 * 9, 4 * 9, 1, 1);    // 10 in runs of 4: 4 + 4 + 2, with a residual
+    bn_group_case(4, 7 * 64, 3 * 64, 0, 0);   // 7 in runs of 3: 3 + 3 + 1, no ReLU
+    bn_group_case(2, 6 * 64, 5 * 64, 1, 0);   // 6 in runs of 5: 5 + 1
+    bn_in_bias_case();
     relu_case();
     shortcut_case(6);
     shortcut_case(7);

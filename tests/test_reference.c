@@ -1,6 +1,7 @@
 // test_reference.c: the C network against PyTorch, tensor by tensor.
 // Fixtures come from scripts/make_reference.py (ResNet-8, option A and B, batch 6; the
-// pre-activation ResNet-14 option B and ResNet-8 option A, batch 6).
+// pre-activation ResNet-14 option B and ResNet-8 option A, batch 6; Smith's Caffe ResNet-14,
+// and ResNet-8 with ghost batch-norm in runs of 4 of the batch of 6, so 4 + 2).
 // Tolerances are relative to the largest magnitude of each tensor: float32 with another
 // summation order agreed to 1e-7..1e-6 when written; we allow about 20x that.
 #include "cifar.h"
@@ -27,8 +28,33 @@ static void check_tensor(const char *what, const float *got, const FixtureTensor
     printf("    %-12s max rel diff %.2e (tol %.0e), max abs diff %.2e\n", what, d, tol, a);
 }
 
-// steps 2: the whole fixture; 1: up to the first update (params1).
-static void run_fixture(const char *path, int shortcut_b, int nesterov, const char *kernels, int steps) {
+// The state_dict `onecycle export` writes for m: PyTorch's keys and shapes ("shape:KEY" in
+// the fixture), in PyTorch's order.
+static void check_state_dict(const ResNet *m, const Fixture *f) {
+    char path[400];
+    Err e = {0};
+    NpzArray *a;
+    int n, k = 0;
+    snprintf(path, sizeof path, "%s/model.npz", test_tmpdir());
+    if (!CHECK_MSG(statedict_write_npz(m, 1, path, &e) == ERR_OK && npz_read(path, &a, &n, &e) == ERR_OK, "%s", e.msg))
+        return;
+    for (int i = 0; i < f->n; i++) {
+        if (strncmp(f->t[i].name, "shape:", 6)) continue;
+        const char *key = f->t[i].name + 6;
+        int same = k < n && !strcmp(a[k].name, key) && a[k].ndim == f->t[i].n;
+        for (int d = 0; same && d < a[k].ndim; d++) same = a[k].shape[d] == (long)f->t[i].data[d];
+        CHECK_MSG(same, "state_dict entry %d: PyTorch has %s, the export %s (or another shape)", k, key,
+                  k < n ? a[k].name : "nothing");
+        k++;
+    }
+    CHECK_EQ_INT(n, k);
+    CHECK(k > 0);
+    npz_free(a, n);
+}
+
+// steps 2: the whole fixture; 1: up to the first update (params1). A fixture with
+// config.bn_group trains with ghost batch-norm; one with shapes has its export checked.
+static void run_fixture(const char *path, int arch, int shortcut_b, int nesterov, const char *kernels, int steps) {
     Fixture f;
     char name[300];
     snprintf(name, sizeof name, "%s (%s)", path, kernels);
@@ -38,16 +64,27 @@ static void run_fixture(const char *path, int shortcut_b, int nesterov, const ch
         return;
     }
     const int B = (int)fixture_get(&f, "config.batch")->data[0];
-    ModelOptions mo = {.depth = (int)fixture_get(&f, "config.depth")->data[0], .shortcut_b = shortcut_b};
+    const FixtureTensor *group = fixture_get(&f, "config.bn_group");
+    ModelOptions mo = {.arch = arch,
+                       .depth = (int)fixture_get(&f, "config.depth")->data[0],
+                       .shortcut_b = shortcut_b,
+                       .bn_group = group ? (int)group->data[0] : 0};
     model_options_set_input(&mo, &cifar10_shape);
     ResNet m;
     Err e = {0};
-    CHECK(resnet_create(&m, &mo, B, &e) == ERR_OK);
+    if (!CHECK_MSG(resnet_create(&m, &mo, B, &e) == ERR_OK, "%s", e.msg)) {
+        fixture_free(&f);
+        return;
+    }
     Rng rng;
     rng_seed(&rng, 1);
     resnet_init_weights(&m, &rng); // running stats 0/1 as PyTorch's
     const FixtureTensor *p0 = fixture_get(&f, "params0");
-    CHECK_EQ_INT(p0->n, m.nparams);
+    if (!CHECK_MSG(p0->n == m.nparams, "fixture has %ld parameters, the model %ld", p0->n, m.nparams)) {
+        resnet_free(&m);
+        fixture_free(&f);
+        return;
+    }
     memcpy(m.params, p0->data, sizeof(float) * m.nparams);
     float *x1 = malloc(sizeof(float) * B * 3072), *x2 = malloc(sizeof(float) * B * 3072);
     int y1[64], y2[64];
@@ -79,36 +116,17 @@ static void run_fixture(const char *path, int shortcut_b, int nesterov, const ch
     check_tensor("running2", m.stats, fixture_get(&f, "stats2"), m.nstats, 2e-6);
     resnet_forward(&m, x1, y1, B, 0, NULL);
     check_tensor("eval logits", m.logits, fixture_get(&f, "eval_logits"), (long)B * 10, 2e-5);
+    for (int i = 0; i < f.n; i++)
+        if (!strncmp(f.t[i].name, "shape:", 6)) {
+            check_state_dict(&m, &f);
+            break;
+        }
 done:
     optim_free(&opt);
     resnet_free(&m);
     free(x1);
     free(x2);
     fixture_free(&f);
-}
-
-// The state_dict `onecycle export` writes for m: PyTorch's keys and shapes ("shape:KEY" in
-// the fixture), in PyTorch's order.
-static void check_state_dict(const ResNet *m, const Fixture *f) {
-    char path[400];
-    Err e = {0};
-    NpzArray *a;
-    int n, k = 0;
-    snprintf(path, sizeof path, "%s/model.npz", test_tmpdir());
-    if (!CHECK_MSG(statedict_write_npz(m, 1, path, &e) == ERR_OK && npz_read(path, &a, &n, &e) == ERR_OK, "%s", e.msg))
-        return;
-    for (int i = 0; i < f->n; i++) {
-        if (strncmp(f->t[i].name, "shape:", 6)) continue;
-        const char *key = f->t[i].name + 6;
-        int same = k < n && !strcmp(a[k].name, key) && a[k].ndim == f->t[i].n;
-        for (int d = 0; same && d < a[k].ndim; d++) same = a[k].shape[d] == (long)f->t[i].data[d];
-        CHECK_MSG(same, "state_dict entry %d: PyTorch has %s, the export %s (or another shape)", k, key,
-                  k < n ? a[k].name : "nothing");
-        k++;
-    }
-    CHECK_EQ_INT(n, k);
-    CHECK(k > 0);
-    npz_free(a, n);
 }
 
 // The pre-activation ResNet ([model] arch = preact) against scripts/resnet_torch.py's
@@ -160,8 +178,12 @@ static void run_preact_fixture(const char *path) {
 void suite_reference(void) {
     // Winograd F(2x2, 3x3) (and direct where it does not fit): two steps.
     unsigned was = conv_set_kernels(CONV_KERNELS_F2X2);
-    run_fixture("tests/fixtures/reference_resnet8_A.bin", 0, 0, "F(2x2,3x3) kernels", 2);
-    run_fixture("tests/fixtures/reference_resnet8_B.bin", 1, 1, "F(2x2,3x3) kernels", 2);
+    run_fixture("tests/fixtures/reference_resnet8_A.bin", ARCH_RESNET, 0, 0, "F(2x2,3x3) kernels", 2);
+    run_fixture("tests/fixtures/reference_resnet8_B.bin", ARCH_RESNET, 1, 1, "F(2x2,3x3) kernels", 2);
+    // Smith's Caffe ResNet (Nesterov): conv biases folded into the batchnorms, 2x2
+    // projections, no ReLU after the addition; and ghost batch-norm (bn_group 4 of 6).
+    run_fixture("tests/fixtures/reference_caffe14.bin", ARCH_CAFFE, 0, 1, "F(2x2,3x3) kernels", 2);
+    run_fixture("tests/fixtures/reference_caffe8_ghost4.bin", ARCH_CAFFE, 0, 1, "F(2x2,3x3) kernels", 2);
     // The same nets with the default kernels, F(4x4, 3x3) for the forward passes and data
     // gradients, within the same tolerances, up to the first update. The second step is left out: after
     // it, a ReLU input within F(4x4, 3x3)'s rounding of zero can land on the other side (one
@@ -170,8 +192,10 @@ void suite_reference(void) {
     // through the batchnorms: params2 then differ from PyTorch by 3e-5, not 1e-7.
     conv_set_kernels(CONV_KERNELS_DEFAULT);
     printf("  with the default kernels, F(4x4,3x3), one step:\n");
-    run_fixture("tests/fixtures/reference_resnet8_A.bin", 0, 0, "F(4x4,3x3)", 1);
-    run_fixture("tests/fixtures/reference_resnet8_B.bin", 1, 1, "F(4x4,3x3)", 1);
+    run_fixture("tests/fixtures/reference_resnet8_A.bin", ARCH_RESNET, 0, 0, "F(4x4,3x3)", 1);
+    run_fixture("tests/fixtures/reference_resnet8_B.bin", ARCH_RESNET, 1, 1, "F(4x4,3x3)", 1);
+    run_fixture("tests/fixtures/reference_caffe14.bin", ARCH_CAFFE, 0, 1, "F(4x4,3x3)", 1);
+    run_fixture("tests/fixtures/reference_caffe8_ghost4.bin", ARCH_CAFFE, 0, 1, "F(4x4,3x3)", 1);
     conv_set_kernels(was);
     run_preact_fixture("tests/fixtures/reference_preact14_B.bin");
     run_preact_fixture("tests/fixtures/reference_preact8_A.bin");

@@ -1,10 +1,14 @@
 // test_resnet.c: the assembled model: the block lists, and whole-model gradient checks
 // against central differences (ResNet-8 option B, the pre-activation ResNet-14 with both
-// shortcut options, 28x28 single-channel inputs). (The comparison with PyTorch is
-// test_reference.c.)
+// shortcut options, Smith's Caffe ResNet-14 with and without ghost batch-norm, 28x28
+// single-channel inputs); caffe's xavier init; ghost batch-norm through the whole model.
+// (The comparison with PyTorch is test_reference.c.)
 #include "cifar.h"
+#include "cli.h"
+#include "fixture.h"
 #include "resnet.h"
 #include "test.h"
+#include "testdata.h"
 #include <stdlib.h>
 
 #define CHECK_STR_EQ(a, b) CHECK_MSG(!strcmp((a), (b)), "'%s', expected '%s'", (a), (b))
@@ -32,8 +36,9 @@ static void gradient_case(const char *name, const ModelOptions *mo, int B) {
     Rng wr;
     rng_seed(&wr, 7);
     resnet_init_weights(&m, &wr);
-    for (int t = 0; t < m.ntensors; t++) // BN weights away from their 1/0 init
-        if (m.tensors[t].kind == PARAM_BN_GAMMA || m.tensors[t].kind == PARAM_BN_BETA)
+    for (int t = 0; t < m.ntensors; t++) // BN weights and conv biases away from their 1/0 init
+        if (m.tensors[t].kind == PARAM_BN_GAMMA || m.tensors[t].kind == PARAM_BN_BETA ||
+            m.tensors[t].kind == PARAM_CONV_B)
             for (long i = 0; i < m.tensors[t].n; i++) m.params[m.tensors[t].off + i] += (float)(0.2 * rng_normal(&wr));
     float *x = rnd((long)mo->channels * B * mo->height * mo->width, 1.0);
     int y[8];
@@ -119,9 +124,193 @@ static void blocks_case(void) {
     CHECK_STR_CONTAINS(e.msg, "6n+2");
 }
 
+// Smith's Caffe ResNet as gResnet56.prototxt has it (resnet_arch.c): 9 + 9 + 8 blocks, the
+// last of the first two downsampling with a 2x2 projection, conv biases, 860,874
+// parameters; n + n + n-1 blocks for other depths; sides that are multiples of 4.
+static void caffe_blocks_case(void) {
+    test_begin("block list: caffe (Smith's gResnet56.prototxt)");
+    ModelOptions mo = {.arch = ARCH_CAFFE, .depth = 56, .init = INIT_XAVIER};
+    model_options_set_input(&mo, &cifar10_shape);
+    ResNet m;
+    Err e = {0};
+    if (!CHECK_MSG(resnet_create(&m, &mo, 2, &e) == ERR_OK, "%s", e.msg)) return;
+    CHECK_EQ_INT(m.nblocks, 28); // stem, 9 + 9 + 8, head
+    CHECK_EQ_INT(m.nparams, 860874);
+    CHECK(m.blocks[0].spec.kind == BLOCK_STEM && m.blocks[0].spec.bn && m.blocks[0].spec.conv_bias);
+    for (int i = 1; i < 27; i++) {
+        const BlockSpec *s = &m.blocks[i].spec;
+        const int down = i == 9 || i == 18;
+        CHECK(s->kind == BLOCK_BASIC && s->sum_only && s->conv_bias);
+        CHECK_MSG(s->stride == (down ? 2 : 1) && s->shortcut == (down ? SHORTCUT_B : SHORTCUT_IDENTITY) &&
+                      s->cout == (i < 9 ? 16 : i < 18 ? 32 : 64) &&
+                      (!down || (s->proj_k == 2 && s->cin * 2 == s->cout)),
+                  "block %d (%s): stride %d, %d -> %d channels, shortcut %d", i, s->name, s->stride, s->cin, s->cout,
+                  s->shortcut);
+    }
+    CHECK_STR_EQ(m.blocks[9].spec.name, "layer1.8");
+    CHECK_STR_EQ(m.blocks[26].spec.name, "layer3.7");
+    CHECK(m.blocks[27].spec.kind == BLOCK_HEAD && !m.blocks[27].spec.bn && m.blocks[27].spec.cin == 64);
+    CHECK_EQ_INT(m.blocks[26].Ho, 8);
+    CHECK_STR_EQ(m.tensors[0].name, "conv1.weight");
+    CHECK_STR_EQ(m.tensors[1].name, "conv1.bias");
+    CHECK_STR_EQ(m.tensors[2].name, "bn1.weight");
+    CHECK(m.tensors[1].kind == PARAM_CONV_B && m.tensors[1].ndim == 1 && m.tensors[1].shape[0] == 16);
+    int proj = 0;
+    for (int t = 0; t < m.ntensors; t++)
+        if (strstr(m.tensors[t].name, "shortcut.0.weight")) {
+            const ParamTensor *pt = &m.tensors[t];
+            CHECK(pt->shape[2] == 2 && pt->shape[3] == 2 && pt->fan_in == 4 * pt->shape[1]);
+            CHECK_STR_CONTAINS(m.tensors[t + 1].name, "shortcut.0.bias");
+            proj++;
+        }
+    CHECK_EQ_INT(proj, 2);
+    resnet_free(&m);
+
+    mo.depth = 8; // 1 + 1 + 0: both blocks downsample
+    if (!CHECK(resnet_create(&m, &mo, 1, &e) == ERR_OK)) return;
+    CHECK_EQ_INT(m.nblocks, 4);
+    CHECK_EQ_INT(m.nparams, 81354);
+    CHECK(m.blocks[1].spec.stride == 2 && m.blocks[2].spec.stride == 2 && m.blocks[2].spec.cout == 64);
+    resnet_free(&m);
+
+    mo.depth = 14; // 2 + 2 + 1, on 28x28 single-channel input: 28 -> 14 -> 7
+    model_options_set_input(&mo, &(DataShape){1, 28, 28, 5, "test"});
+    if (!CHECK_MSG(resnet_create(&m, &mo, 1, &e) == ERR_OK, "%s", e.msg)) return;
+    CHECK_EQ_INT(m.nblocks, 7);
+    CHECK_EQ_INT(m.blocks[5].Ho, 7);
+    resnet_free(&m);
+    test_begin("caffe refuses sides its 2x2 projections cannot halve");
+    model_options_set_input(&mo, &(DataShape){1, 30, 30, 5, "test"});
+    CHECK_EQ_INT(resnet_create(&m, &mo, 1, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "multiples of 4");
+}
+
+// Caffe's xavier filler: conv and fc weights uniform in +-sqrt(3/fan_in) (variance 1/fan_in),
+// every bias 0, BN 1/0; init = kaiming on the same net gives He's normal (variance 2/fan_in).
+static void xavier_case(void) {
+    test_begin("xavier init (Caffe's filler): bounds and variance");
+    ModelOptions mo = {.arch = ARCH_CAFFE, .depth = 56, .init = INIT_XAVIER};
+    model_options_set_input(&mo, &cifar10_shape);
+    ResNet m;
+    Err e = {0};
+    if (!CHECK_MSG(resnet_create(&m, &mo, 1, &e) == ERR_OK, "%s", e.msg)) return;
+    for (int pass = 0; pass < 2; pass++) {
+        Rng r;
+        rng_seed(&r, 3);
+        resnet_init_weights(&m, &r);
+        for (int t = 0; t < m.ntensors; t++) {
+            const ParamTensor *pt = &m.tensors[t];
+            const float *w = m.params + pt->off;
+            if (pt->kind == PARAM_CONV || pt->kind == PARAM_FC_W) {
+                double bound = sqrt(3.0 / pt->fan_in), s2 = 0, big = 0;
+                for (long i = 0; i < pt->n; i++) s2 += (double)w[i] * w[i], big = fmax(big, fabs(w[i]));
+                double var = s2 / pt->n, want = (pass ? 2.0 : 1.0) / pt->fan_in;
+                // Within 6/sqrt(n) of it: 6.7 standard errors of n uniform draws' mean square
+                // (0.89/sqrt(n)), 4.2 of normal ones' (1.41/sqrt(n)).
+                CHECK_MSG(fabs(var / want - 1) <= 6.0 / sqrt((double)pt->n), "%s: variance %.4g, expected %.4g (%s)",
+                          pt->name, var, want, pass ? "kaiming" : "xavier");
+                if (!pass) CHECK_MSG(big <= bound, "%s: |w| %.4g above sqrt(3/fan_in) = %.4g", pt->name, big, bound);
+                if (!pass) CHECK_MSG(big >= 0.9 * bound, "%s: |w| at most %.4g of %.4g", pt->name, big, bound);
+            } else {
+                const float want = pt->kind == PARAM_BN_GAMMA ? 1.0f : 0.0f;
+                int ok = 1;
+                for (long i = 0; i < pt->n; i++) ok &= w[i] == want;
+                CHECK_MSG(ok || (pass && pt->kind == PARAM_FC_B), "%s: not all %g", pt->name, want);
+            }
+        }
+        m.opt.init = INIT_KAIMING;
+    }
+    resnet_free(&m);
+}
+
+// B images with bn_group = B: the default, bit for bit; bn_group = B/2: the logits of the two
+// halves each forwarded alone, and the mean of their gradients (each half's loss is its own
+// mean), to float rounding: the only link between images is the batch-norm statistics.
+static void ghost_model_case(void) {
+    test_begin("ghost batch-norm through caffe-14: bn_group = B is the default, B/2 two half-batches");
+    enum { B = 4, H = 2 };
+    ModelOptions mo = {.arch = ARCH_CAFFE, .depth = 14, .init = INIT_XAVIER};
+    model_options_set_input(&mo, &cifar10_shape);
+    ResNet m[4];
+    Err e = {0};
+    const int groups[4] = {0, B, H, 0}, batch[4] = {B, B, B, H};
+    for (int k = 0; k < 4; k++) {
+        mo.bn_group = groups[k];
+        if (!CHECK_MSG(resnet_create(&m[k], &mo, batch[k], &e) == ERR_OK, "%s", e.msg)) return;
+        Rng r;
+        rng_seed(&r, 9);
+        resnet_init_weights(&m[k], &r);
+        for (long i = 0; i < m[k].nparams; i++) m[k].params[i] += (float)(0.05 * sin(0.37 * (double)i)); // biases, BN
+    }
+    const long img = 3 * 32 * 32;
+    float *x = rnd(img * B, 1.0), *half[2];
+    int y[B] = {1, 7, 3, 3};
+    for (int h = 0; h < 2; h++) { // (3, B, 32, 32) -> (3, H, 32, 32)
+        half[h] = malloc(sizeof(float) * (size_t)(img * H));
+        for (int c = 0; c < 3; c++)
+            memcpy(half[h] + (long)c * H * 1024, x + ((long)c * B + h * H) * 1024, sizeof(float) * H * 1024);
+    }
+    double l[3];
+    for (int k = 0; k < 3; k++) {
+        l[k] = resnet_forward(&m[k], x, y, B, 1, NULL);
+        resnet_backward(&m[k], y, B);
+    }
+    const size_t np = sizeof(float) * (size_t)m[0].nparams;
+    CHECK(l[0] == l[1] && !memcmp(m[0].logits, m[1].logits, sizeof(float) * B * 10) &&
+          !memcmp(m[0].grads, m[1].grads, np) && !memcmp(m[0].stats, m[1].stats, sizeof(float) * (size_t)m[0].nstats));
+    float logits[B * 10], *g = calloc((size_t)m[0].nparams, sizeof(float));
+    for (int h = 0; h < 2; h++) {
+        resnet_forward(&m[3], half[h], y + h * H, H, 1, NULL);
+        memcpy(logits + h * H * 10, m[3].logits, sizeof(float) * H * 10);
+        resnet_backward(&m[3], y + h * H, H);
+        for (long i = 0; i < m[3].nparams; i++) g[i] += 0.5f * m[3].grads[i];
+    }
+    const double dl = max_rel_diff(m[2].logits, logits, B * 10), dg = max_rel_diff(m[2].grads, g, m[0].nparams);
+    CHECK_MSG(dl <= 1e-5, "logits: %g", dl);
+    CHECK_MSG(dg <= 1e-4, "gradients: %g", dg);
+    CHECK_MSG(max_rel_diff(m[0].logits, logits, B * 10) > 1e-3, "whole-batch statistics should differ from ghost's");
+    for (int k = 0; k < 4; k++) resnet_free(&m[k]);
+    free(x), free(half[0]), free(half[1]), free(g);
+}
+
+// [model] arch = caffe: init auto is xavier there and kaiming elsewhere; shortcut B (a
+// projection caffe does not have) is refused, A (the default) let through.
+static void caffe_config_case(void) {
+    static const struct {
+        const char *text;
+        int rc, arch, init;
+        const char *msg;
+    } cases[] = {
+        {"[model]\narch = caffe\n", ERR_OK, ARCH_CAFFE, INIT_XAVIER, NULL},
+        {"[model]\narch = caffe\ninit = kaiming\n", ERR_OK, ARCH_CAFFE, INIT_KAIMING, NULL},
+        {"[model]\narch = caffe\nshortcut = A\n", ERR_OK, ARCH_CAFFE, INIT_XAVIER, NULL},
+        {"[model]\narch = resnet\n", ERR_OK, ARCH_RESNET, INIT_KAIMING, NULL},
+        {"[model]\narch = preact\ninit = xavier\n", ERR_OK, ARCH_PREACT, INIT_XAVIER, NULL},
+        {"[model]\narch = caffe\nshortcut = B\n", ERR_INPUT, 0, 0, "m.cfg:3: model.shortcut: arch = caffe has its own"},
+        {"[model]\ninit = he\n", ERR_INPUT, 0, 0, "model.init: expected one of {auto, kaiming, xavier}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_begin("[model] arch = caffe and init from a config");
+        static Config c;
+        Err e = {0};
+        ModelOptions mo;
+        config_init(&c, cli_schema());
+        if (!CHECK_MSG(config_load_string(&c, cases[i].text, "m.cfg", &e) == ERR_OK, "%s", e.msg)) continue;
+        int rc = model_options_from_config(&mo, &c, &cifar10_shape, &e);
+        CHECK_MSG(rc == cases[i].rc, "case %zu: %s", i, e.msg);
+        if (cases[i].msg) CHECK_STR_CONTAINS(e.msg, cases[i].msg);
+        if (rc || cases[i].rc) continue;
+        CHECK(mo.arch == cases[i].arch && mo.init == cases[i].init && mo.shortcut_b == 0 && mo.bn_group == 0);
+    }
+}
+
 void suite_resnet(void) {
     rng_seed(&rng, 12345);
+    caffe_config_case();
     blocks_case();
+    caffe_blocks_case();
+    xavier_case();
+    ghost_model_case();
     ModelOptions mo = {.depth = 8, .shortcut_b = 1};
     model_options_set_input(&mo, &cifar10_shape);
     gradient_case("resnet-8 option B gradient", &mo, 4);
@@ -139,4 +328,12 @@ void suite_resnet(void) {
     gradient_case("resnet-8 option A on 1x28x28, 5 classes: gradient", &mo, 3);
     mo.arch = ARCH_PREACT;
     gradient_case("preact-8 option A on 1x28x28, 5 classes: gradient", &mo, 3);
+    // Smith's Caffe net: depth 14 has identity and downsampling blocks in every group; the
+    // conv biases' gradients are 0 (each feeds a training batchnorm), which central
+    // differences confirm. With ghost batch-norm in runs of 2 of 3 images (2 + 1).
+    mo = (ModelOptions){.arch = ARCH_CAFFE, .depth = 14, .init = INIT_XAVIER};
+    model_options_set_input(&mo, &cifar10_shape);
+    gradient_case("caffe-14 gradient", &mo, 3);
+    mo.bn_group = 2;
+    gradient_case("caffe-14 with bn_group 2 of 3 images: gradient", &mo, 3);
 }

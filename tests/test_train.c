@@ -365,7 +365,38 @@ static void test_fmnist(void) {
     trainer_free(&a);
 }
 
+// train.bn_group (ghost batch-norm): 0..65536 images, and run_options_from_config hands it
+// to the model, whose saved batch statistics it sizes.
+static void test_bn_group_key(void) {
+    static const struct {
+        const char *text;
+        int rc, group;
+    } cases[] = {{"", ERR_OK, 0}, {"bn_group = 128\n", ERR_OK, 128}, {"bn_group = -1\n", ERR_INPUT, 0},
+                 {"bn_group = 65537\n", ERR_INPUT, 0}, {"bn_group = x\n", ERR_INPUT, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        test_begin("train.bn_group reaches the model");
+        char cfg[200];
+        snprintf(cfg, sizeof cfg, "[model]\narch = caffe\n[train]\n%s", cases[i].text);
+        static Config k;
+        TrainOptions to;
+        DataOptions co;
+        ModelOptions mo;
+        Err ke = {0};
+        config_init(&k, cli_schema());
+        CHECK_EQ_INT(config_load_string(&k, cfg, "g.cfg", &ke), ERR_OK);
+        int rc = run_options_from_config(&k, &to, &co, &mo, NULL, &ke);
+        CHECK_MSG(rc == cases[i].rc, "case %zu: %s", i, ke.msg);
+        if (rc) {
+            CHECK_STR_CONTAINS(ke.msg, "g.cfg:4: train.bn_group");
+            continue;
+        }
+        CHECK_EQ_INT(to.bn_group, cases[i].group);
+        CHECK_EQ_INT(mo.bn_group, cases[i].group);
+    }
+}
+
 void suite_train(void) {
+    test_bn_group_key();
     test_kernels_key();
     test_fmnist();
     const char *data = testdata_cifar_dir();
