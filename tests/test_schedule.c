@@ -706,9 +706,9 @@ static void test_png(void) {
 // The sections the lead owns, with only the keys the Smith configs use, so that the files
 // load here without the other modules.
 static const ConfigKey data_keys[] = {{"dir", "", ""}, {"augment", "", ""}, {"pad_mode", "", ""}, {NULL, NULL, NULL}};
-static const ConfigKey model_keys[] = {{"depth", "", ""}, {"shortcut", "", ""}, {NULL, NULL, NULL}};
+static const ConfigKey model_keys[] = {{"arch", "", ""}, {"depth", "", ""}, {"shortcut", "", ""}, {NULL, NULL, NULL}};
 static const ConfigKey train_keys[] = {{"batch_size", "", ""}, {"seed", "", ""}, {"checkpoint_every", "", ""},
-                                        {"log_iters", "", ""}, {NULL, NULL, NULL}};
+                                        {"log_iters", "", ""}, {"bn_group", "", ""}, {NULL, NULL, NULL}};
 static const ConfigKey optim_keys[] = {{"name", "", ""}, {"wd", "", ""}, {"nesterov", "", ""}, {NULL, NULL, NULL}};
 static const ConfigSection full_schema[] = {
     {"data", data_keys}, {"model", model_keys}, {"train", train_keys}, {"optim", optim_keys},
@@ -716,7 +716,8 @@ static const ConfigSection full_schema[] = {
 };
 
 // he_setup: the config follows He et al.'s training setup (crop + flip, plain momentum);
-// smith_caffe_1cycle follows Smith's (flip only, Nesterov).
+// smith_caffe_1cycle follows Smith's (flip only, Nesterov, his network, batch-norm over
+// each GPU's 128 images).
 static int load_smith(Schedule *s, const char *name, int he_setup, int line) {
     char path[256];
     snprintf(path, sizeof path, "configs/%s.cfg", name);
@@ -734,6 +735,9 @@ static int load_smith(Schedule *s, const char *name, int he_setup, int line) {
         for (int i = 0; i < 5; i++)
             test_check(!strcmp(config_str(c, want[i][0], want[i][1]), want[i][2]), __FILE__, line, "%s: %s.%s = %s",
                        path, want[i][0], want[i][1], want[i][2]);
+        if (!he_setup)
+            test_check(!strcmp(config_str(c, "model", "arch"), "caffe") && !strcmp(config_str(c, "train", "bn_group"), "128"),
+                       __FILE__, line, "%s: model.arch = caffe, train.bn_group = 128", path);
     }
     free(c);
     test_check(rc == ERR_OK, __FILE__, line, "%s: %s", path, e.msg);

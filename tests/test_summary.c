@@ -52,7 +52,7 @@ static void test_fields(void) {
     CHECK_STR_CONTAINS(j, "\"version\": \"" ONECYCLE_VERSION "\"");
     CHECK_STR_CONTAINS(j, "\"openblas_core\": \"Haswell\", \"threads\": 2}");
     CHECK_STR_CONTAINS(j, "\"kernels\": \"");
-    CHECK_STR_CONTAINS(j, "\"model\": {\"arch\": \"resnet\", \"depth\": \"8\", \"shortcut\": \"A\"}");
+    CHECK_STR_CONTAINS(j, "\"model\": {\"arch\": \"resnet\", \"depth\": \"8\", \"shortcut\": \"A\", \"init\": \"auto\"}");
     CHECK_STR_CONTAINS(j, "\"lr\": \"0.1\"");
     CHECK_STR_CONTAINS(j, "\"use_clr_beta\": \"\"");
     CHECK_MSG(json_ok(dir, j), "not JSON:\n%s", j);
