@@ -46,6 +46,41 @@ def flat_stats(model):
     return torch.cat([s.view(-1) for s in out])
 
 
+def two_steps(f, model, params, opt, batch1, batch2):
+    """Writes the start, two SGD steps (the second at lr 0.05, momentum 0.8) and the
+    evaluation logits of batch 1 afterwards: what test_reference.c replays."""
+    (x1, y1), (x2, y2) = batch1, batch2
+    write(f, "params0", torch.cat([p.detach().view(-1) for p in params]))
+    write(f, "x1", x1)
+    write(f, "y1", y1.float())
+    write(f, "x2", x2)
+    write(f, "y2", y2.float())
+    model.train()
+    logits = model(x1)
+    loss = F.cross_entropy(logits, y1)
+    opt.zero_grad()
+    loss.backward()
+    write(f, "logits1", logits)
+    write(f, "loss1", loss.view(1))
+    write(f, "grads1", torch.cat([p.grad.view(-1) for p in params]))
+    write(f, "stats1", flat_stats(model))
+    opt.step()
+    write(f, "params1", torch.cat([p.detach().view(-1) for p in params]))
+    for g in opt.param_groups:
+        g["lr"], g["momentum"] = 0.05, 0.8
+    logits = model(x2)
+    loss = F.cross_entropy(logits, y2)
+    opt.zero_grad()
+    loss.backward()
+    write(f, "loss2", loss.view(1))
+    opt.step()
+    write(f, "params2", torch.cat([p.detach().view(-1) for p in params]))
+    write(f, "stats2", flat_stats(model))
+    model.eval()
+    with torch.no_grad():
+        write(f, "eval_logits", model(x1))
+
+
 def make(option, nesterov, path, batch=6, depth=8):
     torch.manual_seed(1234 if option == "A" else 4321)
     model = ResNet(depth, option)
@@ -65,35 +100,7 @@ def make(option, nesterov, path, batch=6, depth=8):
     with open(path, "wb") as f:
         write(f, "config.depth", torch.tensor([float(depth)]))
         write(f, "config.batch", torch.tensor([float(batch)]))
-        write(f, "params0", torch.cat([p.detach().view(-1) for p in params]))
-        write(f, "x1", x1)
-        write(f, "y1", y1.float())
-        write(f, "x2", x2)
-        write(f, "y2", y2.float())
-        model.train()
-        logits = model(x1)
-        loss = F.cross_entropy(logits, y1)
-        opt.zero_grad()
-        loss.backward()
-        write(f, "logits1", logits)
-        write(f, "loss1", loss.view(1))
-        write(f, "grads1", torch.cat([p.grad.view(-1) for p in params]))
-        write(f, "stats1", flat_stats(model))
-        opt.step()
-        write(f, "params1", torch.cat([p.detach().view(-1) for p in params]))
-        for g in opt.param_groups:
-            g["lr"], g["momentum"] = 0.05, 0.8
-        logits = model(x2)
-        loss = F.cross_entropy(logits, y2)
-        opt.zero_grad()
-        loss.backward()
-        write(f, "loss2", loss.view(1))
-        opt.step()
-        write(f, "params2", torch.cat([p.detach().view(-1) for p in params]))
-        write(f, "stats2", flat_stats(model))
-        model.eval()
-        with torch.no_grad():
-            write(f, "eval_logits", model(x1))
+        two_steps(f, model, params, opt, (x1, y1), (x2, y2))
     print(path, sum(p.numel() for p in params), "parameters;", ", ".join(names[:4]), "...")
 
 
@@ -152,35 +159,7 @@ def make_caffe(depth, bn_group, path, batch=6):
         write(f, "config.depth", torch.tensor([float(depth)]))
         write(f, "config.batch", torch.tensor([float(batch)]))
         write(f, "config.bn_group", torch.tensor([float(bn_group)]))
-        write(f, "params0", torch.cat([p.detach().view(-1) for p in params]))
-        write(f, "x1", x1)
-        write(f, "y1", y1.float())
-        write(f, "x2", x2)
-        write(f, "y2", y2.float())
-        model.train()
-        logits = model(x1)
-        loss = F.cross_entropy(logits, y1)
-        opt.zero_grad()
-        loss.backward()
-        write(f, "logits1", logits)
-        write(f, "loss1", loss.view(1))
-        write(f, "grads1", torch.cat([p.grad.view(-1) for p in params]))
-        write(f, "stats1", flat_stats(model))
-        opt.step()
-        write(f, "params1", torch.cat([p.detach().view(-1) for p in params]))
-        for g in opt.param_groups:
-            g["lr"], g["momentum"] = 0.05, 0.8
-        logits = model(x2)
-        loss = F.cross_entropy(logits, y2)
-        opt.zero_grad()
-        loss.backward()
-        write(f, "loss2", loss.view(1))
-        opt.step()
-        write(f, "params2", torch.cat([p.detach().view(-1) for p in params]))
-        write(f, "stats2", flat_stats(model))
-        model.eval()
-        with torch.no_grad():
-            write(f, "eval_logits", model(x1))
+        two_steps(f, model, params, opt, (x1, y1), (x2, y2))
         for k, v in model.state_dict().items():
             write(f, "shape:" + k, torch.tensor([float(d) for d in v.shape]))
     print(path, sum(p.numel() for p in params), "parameters")
