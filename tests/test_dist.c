@@ -13,6 +13,7 @@
 #include "test.h"
 #include "testdata.h"
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static void test_world_of_one(void) {
@@ -277,6 +278,27 @@ static void test_other_commands_refused(const char *why) {
     }
 }
 
+// Ghost batch-norm (train.bn_group) is one process's: under mpirun it is refused once, exit
+// 2, with sync_bn = false named as the way to the same statistics, and nothing is written.
+static void test_bn_group_refused(const char *why) {
+    test_begin("dist: train.bn_group under mpirun is refused once, exit 2");
+    if (why) {
+        test_skip(why);
+        return;
+    }
+    const char *dir = test_tmpdir();
+    static char out[16384];
+    char cmd[2048], run[1024];
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(cmd, sizeof cmd, "timeout 120 %s -np 2 %s train configs/smoke.cfg --set train.bn_group=64 --threads 1 --out %s",
+             MPIRUN, testdata_bin(), run);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT, "exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+    CHECK_EQ_INT(count_of(out, "ghost batch-norm runs in one process only"), 1);
+    CHECK_MSG(strstr(out, "sync_bn = false") != NULL, "names sync_bn = false:\n%s", out);
+    CHECK_MSG(access(run, F_OK) != 0, "%s was created", run);
+}
+
 void suite_dist(void) {
     test_world_of_one();
     test_info_says();
@@ -285,4 +307,5 @@ void suite_dist(void) {
     test_stop_and_resume(why);
     test_error_on_one_rank(why);
     test_other_commands_refused(why);
+    test_bn_group_refused(why);
 }
