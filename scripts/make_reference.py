@@ -46,6 +46,25 @@ def flat_stats(model):
     return torch.cat([s.view(-1) for s in out])
 
 
+def randomise(model, conv_bias=False):
+    """Non-trivial BN affine parameters (and conv biases) so their gradients are exercised."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+            if conv_bias and isinstance(m, torch.nn.Conv2d):
+                m.bias.uniform_(-0.2, 0.2)
+
+
+def two_batches(batch):
+    x1 = torch.randn(batch, 3, 32, 32)
+    x2 = torch.randn(batch, 3, 32, 32)
+    y1 = torch.randint(0, 10, (batch,))
+    y2 = torch.randint(0, 10, (batch,))
+    return (x1, y1), (x2, y2)
+
+
 def two_steps(f, model, params, opt, batch1, batch2):
     """Writes the start, two SGD steps (the second at lr 0.05, momentum 0.8) and the
     evaluation logits of batch 1 afterwards: what test_reference.c replays."""
@@ -84,34 +103,22 @@ def two_steps(f, model, params, opt, batch1, batch2):
 def make(option, nesterov, path, batch=6, depth=8):
     torch.manual_seed(1234 if option == "A" else 4321)
     model = ResNet(depth, option)
-    # Non-trivial BN affine parameters so their gradients are exercised.
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    randomise(model)
     params = list(model.parameters())
     names = [n for n, _ in model.named_parameters()]
-    x1 = torch.randn(batch, 3, 32, 32)
-    x2 = torch.randn(batch, 3, 32, 32)
-    y1 = torch.randint(0, 10, (batch,))
-    y2 = torch.randint(0, 10, (batch,))
+    batch1, batch2 = two_batches(batch)
     opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=nesterov)
     with open(path, "wb") as f:
         write(f, "config.depth", torch.tensor([float(depth)]))
         write(f, "config.batch", torch.tensor([float(batch)]))
-        two_steps(f, model, params, opt, (x1, y1), (x2, y2))
+        two_steps(f, model, params, opt, batch1, batch2)
     print(path, sum(p.numel() for p in params), "parameters;", ", ".join(names[:4]), "...")
 
 
 def make_preact(option, depth, path, batch=6):
     torch.manual_seed(2016 + depth + (option == "B"))
     model = build("preact", depth, option)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    randomise(model)
     params = list(model.parameters())
     x1 = torch.randn(batch, 3, 32, 32)
     y1 = torch.randint(0, 10, (batch,))
@@ -141,25 +148,17 @@ def make_preact(option, depth, path, batch=6):
 def make_caffe(depth, bn_group, path, batch=6):
     torch.manual_seed(5600 + depth + bn_group)
     model = build("caffe", depth, bn_group=bn_group)
+    randomise(model, conv_bias=True)
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-            if isinstance(m, torch.nn.Conv2d):
-                m.bias.uniform_(-0.2, 0.2)
         model.linear.bias.uniform_(-0.1, 0.1)
     params = list(model.parameters())
-    x1 = torch.randn(batch, 3, 32, 32)
-    x2 = torch.randn(batch, 3, 32, 32)
-    y1 = torch.randint(0, 10, (batch,))
-    y2 = torch.randint(0, 10, (batch,))
+    batch1, batch2 = two_batches(batch)
     opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     with open(path, "wb") as f:
         write(f, "config.depth", torch.tensor([float(depth)]))
         write(f, "config.batch", torch.tensor([float(batch)]))
         write(f, "config.bn_group", torch.tensor([float(bn_group)]))
-        two_steps(f, model, params, opt, (x1, y1), (x2, y2))
+        two_steps(f, model, params, opt, batch1, batch2)
         for k, v in model.state_dict().items():
             write(f, "shape:" + k, torch.tensor([float(d) for d in v.shape]))
     print(path, sum(p.numel() for p in params), "parameters")
