@@ -171,11 +171,12 @@ static void run_stats(const float *x, long n, float eps, float *m, float *r, dou
     *unbiased = n > 1 ? v * (double)n / (double)(n - 1) : v;
 }
 
-// Ghost batch-norm's training forward (BnArgs.group): each run of group values of a channel
-// through its own statistics, the running statistics from their averages.
+// The training forward of one process: each run of group values of a channel (ghost
+// batch-norm, BnArgs.group; one run of N without it) through its own statistics, the running
+// statistics from their averages.
 static void bn_forward_groups(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                               float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a) {
-    const long N = a->N, group = a->group, G = bn_groups(N, group);
+    const long N = a->N, G = bn_groups(N, a->group), group = G > 1 ? a->group : N;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < a->C; c++) {
         double mu_sum = 0, var_sum = 0;
@@ -240,30 +241,16 @@ void bn_forward(float *y, const float *x, const float *res, const float *gamma, 
         bn_forward_sync(y, x, res, gamma, beta, mean, rstd, running_mean, running_var, a);
         return;
     }
-    if (a->train && bn_groups(N, a->group) > 1) {
+    if (a->train) {
         bn_forward_groups(y, x, res, gamma, beta, mean, rstd, running_mean, running_var, a);
         return;
     }
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < a->C; c++) {
-        const float *xc = x + (long)c * N;
         float scale, shift;
-        if (a->train) {
-            float m, r;
-            double mu, unbiased;
-            run_stats(xc, N, a->eps, &m, &r, &mu, &unbiased);
-            mean[c] = m;
-            rstd[c] = r;
-            if (a->in_bias) mu += a->in_bias[c];
-            running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
-            running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * unbiased);
-            scale = gamma[c] * r;
-            shift = beta[c] - m * scale;
-        } else {
-            bn_eval_affine(&scale, &shift, gamma + c, beta + c, running_mean + c, running_var + c,
-                           a->in_bias ? a->in_bias + c : NULL, 1, a->eps);
-        }
-        affine_act(y + (long)c * N, xc, res ? res + (long)c * N : NULL, scale, shift, a->relu, N);
+        bn_eval_affine(&scale, &shift, gamma + c, beta + c, running_mean + c, running_var + c,
+                       a->in_bias ? a->in_bias + c : NULL, 1, a->eps);
+        affine_act(y + (long)c * N, x + (long)c * N, res ? res + (long)c * N : NULL, scale, shift, a->relu, N);
     }
 }
 
@@ -349,7 +336,7 @@ static void bn_backward_sync(float *dx, float *dres, float *dgamma, float *dbeta
 static void bn_backward_groups(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
                                const float *x, const float *gamma, const float *mean, const float *rstd,
                                const BnArgs *a) {
-    const long N = a->N, group = a->group, G = bn_groups(N, group);
+    const long N = a->N, G = bn_groups(N, a->group), group = G > 1 ? a->group : N;
     const int relu = a->relu;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < a->C; c++) {
@@ -372,27 +359,10 @@ static void bn_backward_groups(float *dx, float *dres, float *dgamma, float *dbe
 
 void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
                  const float *x, const float *gamma, const float *mean, const float *rstd, const BnArgs *a) {
-    const long N = a->N;
-    const int relu = a->relu;
-    if (a->sync) {
+    if (a->sync)
         bn_backward_sync(dx, dres, dgamma, dbeta, dy, y, x, gamma, mean, rstd, a);
-        return;
-    }
-    if (bn_groups(N, a->group) > 1) {
+    else
         bn_backward_groups(dx, dres, dgamma, dbeta, dy, y, x, gamma, mean, rstd, a);
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < a->C; c++) {
-        const long o = (long)c * N;
-        const float *yc = y ? y + o : NULL;
-        double sdy, sdyx;
-        bn_grad_sums(x + o, dy + o, yc, mean[c], N, relu, &sdy, &sdyx);
-        float db = (float)sdy, dg = (float)(sdyx * rstd[c]);
-        dgamma[c] = dg;
-        dbeta[c] = db;
-        bn_dx(dx + o, dres ? dres + o : NULL, dy + o, yc, x + o, gamma[c], mean[c], rstd[c], db, dg, (float)N, N, relu);
-    }
 }
 
 void relu_mask(float *dy, const float *y, long n) {
