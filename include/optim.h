@@ -5,6 +5,10 @@
 // Momentum may change between steps.
 // SGD:    g = grad + wd*w;  v = mu*v + g;  w -= lr * (nesterov ? g + mu*v : v)
 //         (v starts at 0, so the first step gives v = g exactly as PyTorch's buffer clone).
+// SGD, momentum_form = caffe (Caffe's SGDSolver / NesterovSolver: the LR inside the buffer):
+//         v' = mu*v + lr*g;  w -= nesterov ? (1+mu)*v' - mu*v : v'
+//         With a constant LR, v' is lr times PyTorch's buffer and the steps are the same;
+//         when the LR changes, old gradients keep the LR they were taken at.
 // Adam:   g = grad + wd*w;  m = b1*m + (1-b1)*g;  s = b2*s + (1-b2)*g*g;
 //         w -= lr/(1-b1^t) * m / (sqrt(s)/sqrt(1-b2^t) + eps)       (torch.optim.Adam)
 // AdamW:  w *= 1 - lr*wd, then the Adam update of grad alone      (torch.optim.AdamW)
@@ -34,13 +38,14 @@ typedef struct OptimOptions {
     int kind;
     double wd;         // weight decay
     int nesterov;
+    int caffe_momentum; // momentum_form = caffe: the LR inside SGD's momentum buffer
     int wd_bn_bias;    // 1: decay BN and bias parameters too (PyTorch default)
     double beta2, eps; // Adam/AdamW; beta1 comes from the schedule's momentum
     int use_wd_sched;  // decoupled decay following the LR (see above)
     int wd_norm;       // ... normalised by sqrt(steps per cycle)
 } OptimOptions;
 
-// [optim]: name, wd, nesterov, wd_bn_bias, beta2, eps, use_wd_sched, wd_norm
+// [optim]: name, wd, nesterov, momentum_form, wd_bn_bias, beta2, eps, use_wd_sched, wd_norm
 extern const ConfigKey optim_config_keys[];
 int optim_options_from_config(OptimOptions *o, const Config *c, Err *e);
 

@@ -42,8 +42,10 @@ int cmd_info(int argc, char **argv) {
     printf("data: %s from %s, %d train / %d test images, augment %s\n", dataset_names[co.dataset], co.dir,
            co.train_images, co.test_images,
            co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
-    printf("optimiser: %s, weight decay %g%s\n", oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
-           oo.wd, oo.wd_bn_bias ? "" : " (not on BN/bias)");
+    printf("optimiser: %s%s, weight decay %g%s\n",
+           oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",
+           oo.caffe_momentum ? ", Caffe's momentum (LR inside the buffer)" : "", oo.wd,
+           oo.wd_bn_bias ? "" : " (not on BN/bias)");
     printf("memory: %.2f GiB planned (model at batch %d, optimiser, data)\n",
            (double)planned / (1024.0 * 1024.0 * 1024.0), to.batch_size);
     long ep = schedule_epochs(&s);

@@ -11,6 +11,10 @@ const ConfigKey optim_config_keys[] = {
      "weight decay: L2 added to the gradient (sgd, adam), w *= 1 - lr*wd (adamw); with use_wd_sched the "
      "fraction of each weight removed per step at peak LR"},
     {"nesterov", "false", "Nesterov momentum for SGD"},
+    {"momentum_form", "pytorch",
+     "pytorch | caffe: SGD's momentum buffer; pytorch v = mu*v + g, w -= lr*v; caffe keeps the LR inside it, "
+     "v = mu*v + lr*g, w -= v (Nesterov: w -= (1+mu)*v - mu*v_before), as Smith's Caffe runs did; the two "
+     "differ only while the LR changes"},
     {"wd_bn_bias", "true", "apply weight decay to BN and bias parameters too (false: only conv/fc weights)"},
     {"beta2", "0.999", "Adam/AdamW second-moment decay"},
     {"eps", "1e-8", "Adam/AdamW epsilon"},
@@ -25,8 +29,10 @@ const ConfigKey optim_config_keys[] = {
 
 int optim_options_from_config(OptimOptions *o, const Config *c, Err *e) {
     static const char *const names[] = {"sgd", "adam", "adamw", NULL};
+    static const char *const forms[] = {"pytorch", "caffe", NULL};
     memset(o, 0, sizeof *o);
     if (config_choice(c, "optim", "name", names, &o->kind, e) ||
+        config_choice(c, "optim", "momentum_form", forms, &o->caffe_momentum, e) ||
         config_double_in(c, "optim", "wd", 0, 1, &o->wd, e) || config_bool(c, "optim", "nesterov", &o->nesterov, e) ||
         config_bool(c, "optim", "wd_bn_bias", &o->wd_bn_bias, e) ||
         config_double_in(c, "optim", "beta2", 0, 0.999999999, &o->beta2, e) ||
@@ -37,6 +43,9 @@ int optim_options_from_config(OptimOptions *o, const Config *c, Err *e) {
     if (o->nesterov && o->kind != OPTIM_SGD)
         return err_set(e, ERR_INPUT, "%s: optim.nesterov: only applies to name = sgd",
                        config_where(c, "optim", "nesterov"));
+    if (o->caffe_momentum && o->kind != OPTIM_SGD)
+        return err_set(e, ERR_INPUT, "%s: optim.momentum_form: caffe only applies to name = sgd",
+                       config_where(c, "optim", "momentum_form"));
     if (o->wd_norm && !o->use_wd_sched)
         return err_set(e, ERR_INPUT, "%s: optim.wd_norm: only applies with use_wd_sched = true",
                        config_where(c, "optim", "wd_norm"));
@@ -73,9 +82,23 @@ void optim_free(Optimizer *opt) {
 
 // l2 is added to the gradient (PyTorch's weight_decay); shrink multiplies the old weights
 // (decoupled decay; exactly 1 when off, so the L2 path is bit-identical to PyTorch's SGD).
+// caffe: the buffer holds lr*v (Caffe's SGDSolver and NesterovSolver).
 static void sgd_range(float *w, const float *g, float *v, long n, float lr, float mu, float l2, float shrink,
-                      int nesterov) {
-    if (nesterov) {
+                      int nesterov, int caffe) {
+    if (caffe && nesterov) {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++) {
+            float before = v[i];
+            v[i] = mu * v[i] + lr * (g[i] + l2 * w[i]);
+            w[i] = w[i] * shrink - ((1 + mu) * v[i] - mu * before);
+        }
+    } else if (caffe) {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++) {
+            v[i] = mu * v[i] + lr * (g[i] + l2 * w[i]);
+            w[i] = w[i] * shrink - v[i];
+        }
+    } else if (nesterov) {
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++) {
             float d = g[i] + l2 * w[i];
@@ -122,7 +145,7 @@ void optim_step(Optimizer *opt, float *w, const float *g, double lr, double mom,
             l2 = wd;
         if (o->kind == OPTIM_SGD)
             sgd_range(w + rg->off, g + rg->off, opt->v + rg->off, rg->n, (float)lr, (float)mom, (float)l2,
-                      (float)shrink, o->nesterov);
+                      (float)shrink, o->nesterov, o->caffe_momentum);
         else
             adam_range(w + rg->off, g + rg->off, opt->v + rg->off, opt->s + rg->off, rg->n, lr, mom, o->beta2, o->eps,
                        (float)l2, (float)shrink, opt->step);

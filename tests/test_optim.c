@@ -116,6 +116,34 @@ static void test_hand_steps(void) {
     double d = 0.5 + 0.1 * 0.886, v = 0.8 * 0.6 + d;
     CHECK_REL(w[0], 0.886 - 0.2 * (d + 0.8 * v));
 
+    test_begin("caffe momentum by hand");
+    // v = mu*v + lr*d; w -= v.  Step 1: d = 0.6, v = 0.06, w = 0.94.  Step 2: d = 0.594,
+    // v = 0.8*0.06 + 0.2*0.594 = 0.1668, w = 0.94 - 0.1668 (PyTorch's form: 0.94 - 0.2148,
+    // as the old gradient is taken at the new LR there).
+    OptimOptions caf = sgd;
+    caf.caffe_momentum = 1;
+    two_steps(&caf, lr, mom, one, w);
+    CHECK_REL(w[0], 0.94 - (0.8 * 0.06 + 0.2 * 0.594));
+    CHECK_REL(w[1], 1 - 0.05 - (0.8 * 0.05 + 0.2 * 0.5));
+    // Nesterov (Caffe's NesterovSolver): w -= (1+mu)*v' - mu*v.  Step 1: v' = 0.06,
+    // w = 1 - 1.9*0.06 = 0.886 (as PyTorch's).  Step 2: d = 0.5 + 0.0886, v' = 0.8*0.06 + 0.2*d.
+    caf.nesterov = 1;
+    two_steps(&caf, lr, mom, one, w);
+    d = 0.5 + 0.1 * 0.886, v = 0.8 * 0.06 + 0.2 * d;
+    CHECK_REL(w[0], 0.886 - (1.8 * v - 0.8 * 0.06));
+    // At a constant LR both forms take the same steps (to float rounding).
+    const double clr[2] = {0.2, 0.2};
+    for (int nest = 0; nest < 2; nest++) {
+        float wt[2], wc[2];
+        OptimOptions a = sgd, b = sgd;
+        a.nesterov = b.nesterov = nest;
+        b.caffe_momentum = 1;
+        two_steps(&a, clr, mom, one, wt);
+        two_steps(&b, clr, mom, one, wc);
+        CHECK_CLOSE(wc[0], wt[0], 1e-6, 0);
+        CHECK_CLOSE(wc[1], wt[1], 1e-6, 0);
+    }
+
     test_begin("adam by hand, beta1 changing");
     // Adam with L2 and a beta1 that moves from 0.9 to 0.8 between the steps; the bias
     // correction of step 2 is 1 - 0.8^2 (torch: the group's current beta1), not 1 - 0.9*0.8.
@@ -214,6 +242,14 @@ static void test_wd_mult(void) {
     CHECK(load(&c, "[optim]\nname = adam\nnesterov = true\n") == ERR_OK);
     CHECK(optim_options_from_config(&oo, &c, &e) == ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "optim.nesterov");
+    CHECK(load(&c, "[optim]\nname = adam\nmomentum_form = caffe\n") == ERR_OK);
+    CHECK(optim_options_from_config(&oo, &c, &e) == ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "optim.momentum_form: caffe only applies to name = sgd");
+    CHECK(load(&c, "[optim]\nmomentum_form = Caffe2\n") == ERR_OK);
+    CHECK(optim_options_from_config(&oo, &c, &e) == ERR_INPUT);
+    CHECK(load(&c, "[optim]\nnesterov = true\nmomentum_form = caffe\n") == ERR_OK);
+    CHECK(optim_options_from_config(&oo, &c, &e) == ERR_OK);
+    CHECK(oo.kind == OPTIM_SGD && oo.nesterov && oo.caffe_momentum);
     CHECK(load(&c, "[optim]\nname = adamw\nbeta2 = 0.99\neps = 1e-6\nuse_wd_sched = yes\nwd_norm = on\n") == ERR_OK);
     CHECK(optim_options_from_config(&oo, &c, &e) == ERR_OK);
     CHECK(oo.kind == OPTIM_ADAMW && oo.use_wd_sched && oo.wd_norm);
