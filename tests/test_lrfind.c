@@ -593,6 +593,21 @@ static void test_lrfind_command(void) {
     CHECK_STR_CONTAINS(outbuf, "    [schedule]    # policy clr_beta\n    lr = ");
     CHECK_STR_CONTAINS(outbuf, "(peak / 10)");
     CHECK(!strstr(outbuf, "max_lr"));
+    CHECK_MSG(!strstr(outbuf, "for adam/adamw"), "Adam's line for SGD:\n%s", outbuf);
+    // Adam: the divergence rule's suggestion, and a tenth of the lowest loss's LR beside it.
+    snprintf(cmd, sizeof cmd,
+             "%s lr-find %s --set %s --out %s/cli4 --start 1e-4 --end 1e3 --iters 60 --threads 1 --set "
+             "optim.name=adam 2>/dev/null",
+             testdata_bin(), cfg, set_dir, dir);
+    rc = testdata_run(cmd, outbuf, sizeof outbuf);
+    CHECK_MSG(rc == 0, "exit %d:\n%s", rc, outbuf);
+    CHECK_STR_CONTAINS(outbuf, "suggested max LR ");
+    CHECK_STR_CONTAINS(outbuf, "  for adam/adamw, a tenth of the lowest loss's LR, ");
+    const char *low = strstr(outbuf, " lowest "), *tenth = strstr(outbuf, "lowest loss's LR, ");
+    double lr_low = 0, lr_tenth = 0;
+    CHECK(low && sscanf(low, " lowest %*f at lr %lf", &lr_low) == 1);
+    CHECK(tenth && sscanf(tenth, "lowest loss's LR, %lf", &lr_tenth) == 1);
+    CHECK_MSG(fabs(lr_tenth - lr_low / 10) <= 0.06 * lr_low / 10, "%g is not a tenth of %g", lr_tenth, lr_low);
 
     test_begin("lr-find without divergence in its range gives no number (the binary)");
     snprintf(cmd, sizeof cmd,
