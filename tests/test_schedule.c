@@ -709,7 +709,8 @@ static const ConfigKey data_keys[] = {{"dir", "", ""}, {"augment", "", ""}, {"pa
 static const ConfigKey model_keys[] = {{"arch", "", ""}, {"depth", "", ""}, {"shortcut", "", ""}, {NULL, NULL, NULL}};
 static const ConfigKey train_keys[] = {{"batch_size", "", ""}, {"seed", "", ""}, {"checkpoint_every", "", ""},
                                         {"log_iters", "", ""}, {"bn_group", "", ""}, {NULL, NULL, NULL}};
-static const ConfigKey optim_keys[] = {{"name", "", ""}, {"wd", "", ""}, {"nesterov", "", ""}, {NULL, NULL, NULL}};
+static const ConfigKey optim_keys[] = {
+    {"name", "", ""}, {"wd", "", ""}, {"nesterov", "", ""}, {"momentum_form", "pytorch", ""}, {NULL, NULL, NULL}};
 static const ConfigSection full_schema[] = {
     {"data", data_keys}, {"model", model_keys}, {"train", train_keys}, {"optim", optim_keys},
     {"schedule", schedule_config_keys}, {NULL, NULL},
@@ -729,10 +730,12 @@ static int load_smith(Schedule *s, const char *name, int he_setup, int line) {
     if (!rc) rc = schedule_from_config(s, c, 98, &e); // 50000 / 512 rounded up
     if (!rc) {
         const char *want[][3] = {{"train", "batch_size", "512"}, {"optim", "wd", "1e-4"}, {"model", "depth", "56"},
-                                 {"data", "augment", "crop_flip"}, {"optim", "nesterov", "false"}};
-        const char *caffe[][3] = {{"data", "augment", "flip"}, {"optim", "nesterov", "true"}};
-        for (int i = 3; i < 5 && !he_setup; i++) memcpy(want[i], caffe[i - 3], sizeof want[i]);
-        for (int i = 0; i < 5; i++)
+                                 {"data", "augment", "crop_flip"}, {"optim", "nesterov", "false"},
+                                 {"optim", "momentum_form", "pytorch"}};
+        const char *caffe[][3] = {{"data", "augment", "flip"}, {"optim", "nesterov", "true"},
+                                  {"optim", "momentum_form", "caffe"}};
+        for (int i = 3; i < 6 && !he_setup; i++) memcpy(want[i], caffe[i - 3], sizeof want[i]);
+        for (int i = 0; i < 6; i++)
             test_check(!strcmp(config_str(c, want[i][0], want[i][1]), want[i][2]), __FILE__, line, "%s: %s.%s = %s",
                        path, want[i][0], want[i][1], want[i][2]);
         if (!he_setup)
