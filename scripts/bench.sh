@@ -21,6 +21,12 @@ THREADS=${THREADS:-"1 2"}
 DEPTH=${DEPTH:-56}
 BATCH=${BATCH:-128}
 PYTHON=${PYTHON:-/usr/bin/python3}
+if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+    echo "bench.sh: $PYTHON cannot import torch; make bench compares against PyTorch: install it with" \
+        "'apt-get install -y python3-torch' (Debian), or set PYTHON to a python that has it;" \
+        "'./onecycle bench' alone measures onecycle without the comparison" >&2
+    exit 2
+fi
 make -s onecycle
 
 key() { awk -v k="$1:" '$1 == k { print $2 }'; }

@@ -150,8 +150,20 @@ static void numbers_and_sizes(const char *dir, const char *nodata_cfg, const cha
               "files in %s", small);
 }
 
+// Regression: `make bench` on a machine without python3-torch ran our half of the
+// benchmark, then died in a Python traceback with exit 1 and nothing written.
+static void bench_script_needs_torch(void) {
+    test_begin("make bench without PyTorch: exit 2 before benchmarking, saying what to install");
+    int rc = testdata_run("PYTHON=/bin/false scripts/bench.sh", out, sizeof out);
+    CHECK_MSG(rc == 2, "exit status %d, expected 2; output:\n%s", rc, out);
+    CHECK_STR_CONTAINS(out, "cannot import torch");
+    CHECK_STR_CONTAINS(out, "apt-get install -y python3-torch");
+    CHECK_MSG(strstr(out, "threads 1 run") == NULL, "benchmarked before refusing:\n%s", out);
+}
+
 void suite_cli(void) {
     runner_refuses_unknown_suite();
+    bench_script_needs_torch();
     const char *dir = test_tmpdir();
     const char *data = testdata_cifar_dir();
     char cfg[600], text[1024];
