@@ -15,6 +15,7 @@ int dist_failure_shared(void) {
 #include <mpi.h>
 
 static int rank_, world_ = 1, inited;
+static void *gathered; // dist_order_sums: room for world_ * ORDERED doubles, or NULL
 
 void dist_init(int *argc, char ***argv) {
     // Started without mpirun (no launcher variables): a world of one without MPI_Init,
@@ -51,7 +52,6 @@ enum { CHUNK = 1 << 30 };
 
 // dist_order_sums: every rank's values side by side, ORDERED values per rank at a time.
 enum { ORDERED = 1 << 16 };
-static void *gathered;
 
 void dist_order_sums(void) {
     if (world_ > 2 && !gathered) gathered = xmalloc(sizeof(double) * (size_t)world_ * ORDERED);
