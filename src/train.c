@@ -188,12 +188,12 @@ static int check_shares(Trainer *t, const Config *c, Err *e) {
     const char *where = config_where(c, "train", "shares");
     t->shares = K;
     if (!t->opt.shares) return ERR_OK; // one per rank: the checks on the ranks cover it
-    if (K % W || !shares_pow2(K / W))
+    if (K % W || (W > 1 && !shares_pow2(K / W)))
         return err_set(e, ERR_INPUT,
                        "%s: train.shares: %d shares on %d ranks: the ranks must divide the shares, with a power of "
-                       "two per rank (1, 2, 4 ...), so that their sums add in the shares' order; use %d ranks%s, or "
-                       "shares = auto",
-                       where, K, W, K, K % 2 ? "" : " or another power-of-two fraction of them");
+                       "two of them per rank (1, 2, 4 ...), so that their sums add in the shares' order; use %d "
+                       "ranks (one share each), or a number that divides %d by a power of two, or shares = auto",
+                       where, K, W, K, K);
     const int B = t->opt.batch_size, rem = t->opt.drop_last ? 0 : t->data.train_images % B;
     if (K > B || (rem && K > rem))
         return err_set(e, ERR_INPUT,
