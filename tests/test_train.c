@@ -459,7 +459,7 @@ static void test_shares_refused(const char *data) {
 }
 
 // Shares in one process: shares = 1 is the default's bits (the whole batch in one pass), and
-// 2 shares (each layer on two sub-batches, every sum in two partials) train what one pass
+// 2 or 3 shares (each layer on sub-batches, every sum in partials) train what one pass
 // trains to float rounding: a check of the share-by-share layout that needs no MPI (test_dist
 // checks the bits against 2 ranks).
 static void test_shares_one_process(const char *data) {
@@ -492,7 +492,10 @@ static void test_shares_one_process(const char *data) {
         double rel = fmax(max_rel_diff(t[k].net.params, t[0].net.params, n),
                           max_rel_diff(t[k].net.stats, t[0].net.stats, t[0].net.nstats));
         printf("  %d shares against one pass after 4 steps: %.3g of the largest weight or statistic\n", k, rel);
-        CHECK_MSG(rel > 0 && rel < 1e-4, "%d shares: relative difference %g", k, rel);
+        // Measured 5.5e-4 (2 shares) and 6.2e-4 (3) at the tiny config's lr 0.3, no warm-up, which
+        // amplifies rounding (test_dist.c: 1 process against 2 ranks, 3.3e-4 after 8 steps at lr
+        // 0.05); a share laid out or added wrongly measures 100x more (an image's augmentation off: 3e-2).
+        CHECK_MSG(rel > 0 && rel < 3e-3, "%d shares: relative difference %g", k, rel);
     }
     for (int k = 0; k < 4; k++) trainer_free(&t[k]);
 }
