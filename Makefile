@@ -87,7 +87,7 @@ stress: onecycle
 # --oversubscribe so they run as root in CI and on a machine with fewer cores than ranks).
 MPICC ?= mpicc
 MPI_OBJ := $(filter-out $(BUILD)/dist.o,$(LIB_OBJ)) $(BUILD)/dist-mpi.o
-$(BUILD)/dist-mpi.o: src/dist.c include/dist.h include/common.h | $(BUILD)
+$(BUILD)/dist-mpi.o: src/dist.c include/dist.h include/common.h include/shares.h | $(BUILD)
 	$(MPICC) $(CFLAGS) -DONECYCLE_MPI -c -o $@ $<
 $(BUILD)/run_tests-mpi: $(TEST_OBJ) $(MPI_OBJ)
 	$(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)

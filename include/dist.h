@@ -28,6 +28,13 @@ const char *dist_library(void);
 // In-place sums over every rank (MPI_Allreduce, MPI_SUM).
 void dist_sum_float(float *v, long n);
 void dist_sum_double(double *v, long n);
+// From now on (call at set-up, before the step: it allocates) dist_sum_float and
+// dist_sum_double add the ranks' values in a fixed order, the pairwise tree in rank order of
+// shares.h, whatever MPI_Allreduce would do: with 2 ranks MPI_Allreduce already is (a + b
+// is b + a), with more each sum gathers every rank's values (MPI_Allgather, in pieces of
+// 64 k values) and adds them up in that tree. For [train] shares (resnet.h): W ranks then
+// add what one process with the same shares adds. No-op in the default build.
+void dist_order_sums(void);
 // 1 on every rank when flag is non-zero on any rank.
 int dist_any(int flag);
 // Collective agreement on an outcome: every rank passes its own rc (and e when rc != 0).

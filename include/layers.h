@@ -63,6 +63,20 @@ typedef struct BnArgs {
     const BnSync *sync;  // NULL: this batch's statistics only
     long group;          // training: statistics per run of this many values (0: all N)
     const float *in_bias; // (C) or NULL: the bias of the convolution that produced x
+    // Shares ([train] shares, resnet.h; training only): x, y, res, dy, dx, dres hold `shares`
+    // sub-batches side by side, share j as its own (C, n_j, H, W) array of n_j =
+    // share_lo[j+1] - share_lo[j] images at offset C * hw * share_lo[j]: the arrays the
+    // processes holding one share each would have. Every per-channel sum is taken share by
+    // share as such a process takes it (the statistics path of sync, in double), the
+    // partials added in the tree of shares.h into parts, then through sync (if any) across
+    // processes; each share's dgamma and dbeta go to dgamma + j * grad_stride (its own
+    // gradient block). So one call computes, bit for bit, what the processes compute with
+    // sync. 0 or 1: one share, the N values of a channel contiguous, as without it.
+    int shares;
+    const int *share_lo;  // shares + 1 image offsets, share_lo[0] = 0
+    long hw;              // values per image and channel (N = share_lo[shares] * hw)
+    double *parts;        // room for shares * (2C+1) doubles
+    long grad_stride;
 } BnArgs;
 // The runs of ghost batch-norm over N values (1 without it): mean and rstd need room for
 // C * bn_groups(N, group) floats.

@@ -26,6 +26,8 @@ typedef struct Loader {
     const DataOptions *opt;
     int batch;        // global batch size (LOADER_FULL: at most set->n)
     int mode, rank, world;
+    int shares;       // shares of every batch (shares.h), world dividing it: rank r fills shares
+                      // [r*q, (r+1)*q), q = shares/world, each as its own (C, n, H, W) array
     Rng shuffle, aug; // the two streams
     int *perm;        // (set->n) this epoch's order
     int in_epoch;     // perm holds the current epoch's order
@@ -33,13 +35,17 @@ typedef struct Loader {
 } Loader;
 
 void loader_create(Loader *l, const Dataset *set, const DataOptions *opt, int batch, int mode, int rank, int world);
+// Splits every batch into `shares` shares (default: world, one per rank), which world must
+// divide; this rank's shares lie side by side in x, share by share (resnet.h, shares).
+void loader_set_shares(Loader *l, int shares);
 void loader_free(Loader *l);
 // Back to the start: both streams seeded from `seed` (the training streams seed*3+1 and
 // seed*3+2), no epoch begun.
 void loader_reset(Loader *l, uint64_t seed);
 // LOADER_EPOCHS: begins an epoch (draws its permutation) if none is under way.
 void loader_begin_epoch(Loader *l);
-// The next batch: fills this rank's share of it into x (C, share, H, W) and y (share),
+// The next batch: fills this rank's share of it into x (C, share, H, W) and y (share)
+// (with several shares per rank: each share's (C, n, H, W) after the one before),
 // returns the global batch size nb and the share in *share (may be NULL when world = 1).
 // LOADER_EPOCHS: the caller ends the epoch (loader_end_epoch) after its steps.
 int loader_next(Loader *l, float *x, int *y, int *share);

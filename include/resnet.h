@@ -145,6 +145,23 @@ typedef struct ResNet {
     // (0: its own B), and the batch-norm reduction across processes (NULL: its own batch).
     int global_batch;
     const BnSync *bn_sync;
+    // Shares ([train] shares, shares.h; resnet_set_shares): a training forward and backward
+    // take this process's images as `shares` sub-batches side by side, share j as its own
+    // (C, n_j, H, W) array (the input too, as the loader fills it), and run every layer share
+    // by share on the same kernels, as the processes holding one share each would: each
+    // cross-image sum (batch-norm statistics and their backward, weight and bias gradients,
+    // loss, hits) is one partial per share, and the partials add up in the tree of shares.h.
+    // Share j's gradients go to grads + j * grad_stride; resnet_backward leaves their sum in
+    // grads. The shares are [share_first, share_first + shares) of share_total over the
+    // global batch (global_batch, else B); evaluation splits a set the same way and runs
+    // each batch in one pass. Default: 1 share, share_total 0 (evaluation: this rank's part
+    // of dist_world()).
+    int shares, share_first, share_total;
+    long grad_stride;
+    int pass_shares;     // of the last forward: shares in training, 1 in evaluation
+    int *share_lo;       // (shares + 1) image offsets of the last forward's shares
+    double *bn_parts;    // shares * (2 * widest batchnorm + 1): BnArgs.parts
+    double *loss_parts;  // (shares)
     float *act_mem, *save_mem;
 } ResNet;
 
@@ -156,6 +173,9 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e);
 // that cannot fit before trying.
 size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams);
 void resnet_free(ResNet *m);
+// This process's `shares` shares, [first, first + shares) of total (resnet.h ResNet.shares):
+// allocates a gradient block per share and the partial sums' room, once, before training.
+void resnet_set_shares(ResNet *m, int shares, int first, int total);
 // opt.init: kaiming: He (kaiming normal, fan_in) init for conv and fc weights, fc bias
 // uniform(+-1/sqrt(fan_in)), conv biases 0; xavier: Caffe's xavier filler (uniform
 // +-sqrt(3/fan_in), variance 1/fan_in) for conv and fc weights, every bias 0 (Caffe's

@@ -33,6 +33,9 @@ typedef struct TrainOptions {
     int keep[TRAIN_MAX_KEEP]; // increasing
     int sync_bn;          // data-parallel: batch-norm statistics over the whole batch (dist.h)
     int bn_group;         // ghost batch-norm: statistics over runs of this many images (0: the batch)
+    int shares;           // every batch as this many shares, each sum taken per share and the
+                          // partials added in a fixed order (shares.h, resnet.h); 0 (auto): one
+                          // per rank, MPI_Allreduce's order (one process: the batch in one pass)
 } TrainOptions;
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
@@ -105,6 +108,8 @@ typedef struct Trainer {
     // batch (loader.h); bn_sync is the model's batch-norm reduction when sync_bn is on.
     int rank, world;
     BnSync bn_sync;
+    int shares;           // of every batch (train.shares, auto: world); this rank computes
+                          // shares / world of them (resnet.h, ResNet.shares)
 } Trainer;
 
 // A loss this large means the run has blown up even if it is still finite: softmax

@@ -1,5 +1,6 @@
 // dist.c: MPI_COMM_WORLD behind dist.h, or a world of one process without MPI.
 #include "dist.h"
+#include "shares.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ int dist_failure_shared(void) {
 #include <mpi.h>
 
 static int rank_, world_ = 1, inited;
+static void *gathered; // dist_order_sums: room for world_ * ORDERED doubles, or NULL
 
 void dist_init(int *argc, char ***argv) {
     // Started without mpirun (no launcher variables): a world of one without MPI_Init,
@@ -29,6 +31,8 @@ void dist_init(int *argc, char ***argv) {
 void dist_finalize(void) {
     if (inited) MPI_Finalize();
     inited = 0;
+    free(gathered);
+    gathered = NULL;
 }
 
 int dist_compiled(void) {
@@ -46,14 +50,41 @@ const char *dist_library(void) {
 // MPI counts are ints: a block larger than 2^31 elements goes in pieces.
 enum { CHUNK = 1 << 30 };
 
+// dist_order_sums: every rank's values side by side, ORDERED values per rank at a time.
+enum { ORDERED = 1 << 16 };
+
+void dist_order_sums(void) {
+    if (world_ > 2 && !gathered) gathered = xmalloc(sizeof(double) * (size_t)world_ * ORDERED);
+}
+
 void dist_sum_float(float *v, long n) {
     if (world_ == 1) return;
+    if (gathered) {
+        float *g = gathered;
+        for (long i = 0; i < n; i += ORDERED) {
+            const int k = (int)(n - i < ORDERED ? n - i : ORDERED);
+            MPI_Allgather(v + i, k, MPI_FLOAT, g, k, MPI_FLOAT, MPI_COMM_WORLD);
+            shares_sum_float(g, world_, k, k);
+            memcpy(v + i, g, sizeof(float) * (size_t)k);
+        }
+        return;
+    }
     for (long i = 0; i < n; i += CHUNK)
         MPI_Allreduce(MPI_IN_PLACE, v + i, (int)(n - i < CHUNK ? n - i : CHUNK), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 }
 
 void dist_sum_double(double *v, long n) {
     if (world_ == 1) return;
+    if (gathered) {
+        double *g = gathered;
+        for (long i = 0; i < n; i += ORDERED) {
+            const int k = (int)(n - i < ORDERED ? n - i : ORDERED);
+            MPI_Allgather(v + i, k, MPI_DOUBLE, g, k, MPI_DOUBLE, MPI_COMM_WORLD);
+            shares_sum_double(g, world_, k, k);
+            memcpy(v + i, g, sizeof(double) * (size_t)k);
+        }
+        return;
+    }
     for (long i = 0; i < n; i += CHUNK)
         MPI_Allreduce(MPI_IN_PLACE, v + i, (int)(n - i < CHUNK ? n - i : CHUNK), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
@@ -99,6 +130,7 @@ void dist_init(int *argc, char ***argv) {
     (void)argv;
 }
 void dist_finalize(void) {}
+void dist_order_sums(void) {}
 int dist_compiled(void) {
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "layers.h"
 #include "common.h"
 #include "conv3x3.h"
+#include "shares.h"
 #include "winograd.h"
 #include "winograd4.h"
 #include "winograd_wgrad.h"
@@ -198,27 +199,68 @@ static void bn_forward_groups(float *y, const float *x, const float *res, const 
     }
 }
 
-// The training forward with the sums taken over every process (a->sync): the same three
-// passes as bn_forward's, each pass over all channels, with a sum across processes
-// between them. With one process it computes what bn_forward does.
+// The shares of a call (BnArgs.shares): how many, and where share j of channel c starts and
+// how many values it has. One share: the channel's N values.
+static int bn_nshares(const BnArgs *a) {
+    return a->shares > 1 ? a->shares : 1;
+}
+
+static long bn_at(const BnArgs *a, int j, int c, long *n) {
+    if (a->shares <= 1) {
+        *n = a->N;
+        return (long)c * a->N;
+    }
+    *n = a->hw * (a->share_lo[j + 1] - a->share_lo[j]);
+    return (long)a->C * a->hw * a->share_lo[j] + (long)c * *n;
+}
+
+// The partials of the shares (room for (2C+1) doubles each) added in share order into the
+// first, then across processes: the first n values of each.
+static double *bn_parts(const BnArgs *a, int j) {
+    return bn_nshares(a) > 1 ? a->parts + (long)j * (2 * a->C + 1) : a->sync->buf;
+}
+
+static void bn_sum(const BnArgs *a, long n) {
+    const int S = bn_nshares(a);
+    shares_sum_double(bn_parts(a, 0), S, n, 2L * a->C + 1);
+    if (a->sync) a->sync->sum(bn_parts(a, 0), n);
+}
+
+// The training forward with the sums taken over every process (a->sync) and over the
+// shares of this one (a->shares): the same three passes as bn_forward's, each pass over all
+// channels (and shares), with the sums added between them. With one process and one share
+// it computes what bn_forward does.
 static void bn_forward_sync(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                             float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a) {
-    const long N = a->N;
-    const int C = a->C;
-    double *buf = a->sync->buf; // (2C+1): sums, then the count
+    const int C = a->C, S = bn_nshares(a);
+    double *buf = bn_parts(a, 0); // (2C+1): sums, then the count
+    for (int j = 0; j < S; j++) {
+        double *p = bn_parts(a, j);
+        long n = 0;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double s1, s2;
-        sums_shifted(x + (long)c * N, N, 0.0f, &s1, &s2);
-        buf[c] = s1;
+        for (int c = 0; c < C; c++) {
+            long nc;
+            const long o = bn_at(a, j, c, &nc);
+            double s1, s2;
+            sums_shifted(x + o, nc, 0.0f, &s1, &s2);
+            p[c] = s1;
+        }
+        bn_at(a, j, 0, &n);
+        p[C] = (double)n;
     }
-    buf[C] = (double)N;
-    a->sync->sum(buf, C + 1);
+    bn_sum(a, C + 1);
     const double Nt = buf[C];
     for (int c = 0; c < C; c++) mean[c] = (float)(buf[c] / Nt); // the first mean, the shift
+    for (int j = 0; j < S; j++) {
+        double *p = bn_parts(a, j);
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) sums_shifted(x + (long)c * N, N, mean[c], &buf[c], &buf[C + c]);
-    a->sync->sum(buf, 2L * C);
+        for (int c = 0; c < C; c++) {
+            long nc;
+            const long o = bn_at(a, j, c, &nc);
+            sums_shifted(x + o, nc, mean[c], &p[c], &p[C + c]);
+        }
+    }
+    bn_sum(a, 2L * C);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double d = buf[c] / Nt, mu = mean[c] + d, v = buf[C + c] / Nt - d * d;
@@ -230,14 +272,18 @@ static void bn_forward_sync(float *y, const float *x, const float *res, const fl
         running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
         running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * unbiased);
         float scale = gamma[c] * r, shift = beta[c] - m * scale;
-        affine_act(y + (long)c * N, x + (long)c * N, res ? res + (long)c * N : NULL, scale, shift, a->relu, N);
+        for (int j = 0; j < S; j++) {
+            long nc;
+            const long o = bn_at(a, j, c, &nc);
+            affine_act(y + o, x + o, res ? res + o : NULL, scale, shift, a->relu, nc);
+        }
     }
 }
 
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a) {
     const long N = a->N;
-    if (a->train && a->sync) {
+    if (a->train && (a->sync || a->shares > 1)) {
         bn_forward_sync(y, x, res, gamma, beta, mean, rstd, running_mean, running_var, a);
         return;
     }
@@ -305,30 +351,38 @@ static void bn_dx(float *dxc, float *drc, const float *dyc, const float *yc, con
     }
 }
 
-// The backward of bn_forward_sync: dgamma, dbeta from this process's part of the batch,
-// dx from the sums over every process.
+// The backward of bn_forward_sync: dgamma, dbeta from each share's part of the batch (into
+// its gradient block), dx from the sums over every share and process.
 static void bn_backward_sync(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
                              const float *x, const float *gamma, const float *mean, const float *rstd,
                              const BnArgs *a) {
-    const long N = a->N;
-    const int C = a->C, relu = a->relu;
-    double *buf = a->sync->buf; // (2C+1): sum dy, sum dy*(x-m), the count
+    const int C = a->C, relu = a->relu, S = bn_nshares(a);
+    double *buf = bn_parts(a, 0); // (2C+1): sum dy, sum dy*(x-m), the count
+    for (int j = 0; j < S; j++) {
+        double *p = bn_parts(a, j);
+        float *dg = dgamma + j * a->grad_stride, *db = dbeta + j * a->grad_stride;
+        long n = 0;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        const long o = (long)c * N;
-        bn_grad_sums(x + o, dy + o, y ? y + o : NULL, mean[c], N, relu, &buf[c], &buf[C + c]);
-        dbeta[c] = (float)buf[c];
-        dgamma[c] = (float)(buf[C + c] * rstd[c]);
+        for (int c = 0; c < C; c++) {
+            long nc;
+            const long o = bn_at(a, j, c, &nc);
+            bn_grad_sums(x + o, dy + o, y ? y + o : NULL, mean[c], nc, relu, &p[c], &p[C + c]);
+            db[c] = (float)p[c];
+            dg[c] = (float)(p[C + c] * rstd[c]);
+        }
+        bn_at(a, j, 0, &n);
+        p[2 * C] = (double)n;
     }
-    buf[2 * C] = (double)N;
-    a->sync->sum(buf, 2L * C + 1);
+    bn_sum(a, 2L * C + 1);
     const float Nt = (float)buf[2 * C];
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        const long o = (long)c * N;
-        bn_dx(dx + o, dres ? dres + o : NULL, dy + o, y ? y + o : NULL, x + o, gamma[c], mean[c], rstd[c], (float)buf[c],
-              (float)(buf[C + c] * rstd[c]), Nt, N, relu);
-    }
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < S; j++) {
+            long nc;
+            const long o = bn_at(a, j, c, &nc);
+            bn_dx(dx + o, dres ? dres + o : NULL, dy + o, y ? y + o : NULL, x + o, gamma[c], mean[c], rstd[c],
+                  (float)buf[c], (float)(buf[C + c] * rstd[c]), Nt, nc, relu);
+        }
 }
 
 // The backward of bn_forward_groups: each run through its own statistics; dgamma and dbeta
@@ -359,7 +413,7 @@ static void bn_backward_groups(float *dx, float *dres, float *dgamma, float *dbe
 
 void bn_backward(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
                  const float *x, const float *gamma, const float *mean, const float *rstd, const BnArgs *a) {
-    if (a->sync)
+    if (a->sync || a->shares > 1)
         bn_backward_sync(dx, dres, dgamma, dbeta, dy, y, x, gamma, mean, rstd, a);
     else
         bn_backward_groups(dx, dres, dgamma, dbeta, dy, y, x, gamma, mean, rstd, a);

@@ -1,5 +1,6 @@
 // loader.c: epoch permutation, augmentation stream and batch cursor (see loader.h).
 #include "loader.h"
+#include "shares.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,12 @@ void loader_create(Loader *l, const Dataset *set, const DataOptions *opt, int ba
     l->batch = mode == LOADER_FULL && batch > set->n ? set->n : batch;
     l->rank = rank;
     l->world = world;
+    l->shares = world;
     l->perm = xmalloc(sizeof(int) * (size_t)(set->n > 0 ? set->n : 1));
+}
+
+void loader_set_shares(Loader *l, int shares) {
+    l->shares = shares;
 }
 
 void loader_free(Loader *l) {
@@ -44,8 +50,7 @@ void loader_end_epoch(Loader *l) {
 }
 
 void loader_share(int nb, int rank, int world, int *lo, int *hi) {
-    *lo = (int)((long)nb * rank / world);
-    *hi = (int)((long)nb * (rank + 1) / world);
+    shares_range(nb, rank, world, lo, hi);
 }
 
 static void skip(Rng *r, long draws) {
@@ -74,7 +79,14 @@ int loader_next(Loader *l, float *x, int *y, int *share) {
     loader_share(nb, l->rank, l->world, &lo, &hi);
     const long d = batch_aug_draws(l->opt);
     skip(&l->aug, d * lo);
-    batch_make(x, y, l->set, idx + lo, hi - lo, l->opt, 1, &l->aug);
+    // This rank's shares in order: together exactly [lo, hi), the draws in global order.
+    const int q = l->shares / l->world;
+    const size_t image = (size_t)l->set->channels * (size_t)l->set->height * (size_t)l->set->width;
+    for (int j = 0; j < q; j++) {
+        int a, b;
+        shares_range(nb, l->rank * q + j, l->shares, &a, &b);
+        batch_make(x + (size_t)(a - lo) * image, y + (a - lo), l->set, idx + a, b - a, l->opt, 1, &l->aug);
+    }
     skip(&l->aug, d * (nb - hi));
     if (share) *share = hi - lo;
     return nb;

@@ -320,6 +320,7 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
     optim_set_wd(&t->optim, o->wd);
     TrainerCtx ctx = {.t = t};
     loader_create(&ctx.loader, &t->train, &t->data, t->opt.batch_size, LOADER_FULL, t->rank, t->world);
+    loader_set_shares(&ctx.loader, t->shares); // the layout the model's shares take (resnet.h)
     loader_reset(&ctx.loader, (uint64_t)t->opt.seed); // the streams trainer_reset gave the trainer
     lrfind_drive(o, trainer_step, o->eval_every > 0 ? trainer_eval : NULL, &ctx, out);
     loader_free(&ctx.loader);

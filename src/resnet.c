@@ -3,6 +3,7 @@
 // blocks make which network is in resnet_arch.c.
 #include "resnet.h"
 #include "resnet_blocks.h"
+#include "shares.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +193,47 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e) {
     m->col = xalloc_aligned(sizeof(float) * count.col);
     Planner bind = {.m = m, .bind = 1, .act_at = m->act_mem, .save_at = m->save_mem};
     plan(&bind); // the same walk, so the same sizes: each tensor gets exactly its room
+    m->grad_stride = (long)floats_to_lines((size_t)m->nparams);
+    resnet_set_shares(m, 1, 0, 0);
     return ERR_OK;
+}
+
+void resnet_set_shares(ResNet *m, int shares, int first, int total) {
+    if (shares > 1 && shares != m->shares) {
+        free(m->grads);
+        m->grads = xalloc_aligned(sizeof(float) * (size_t)m->grad_stride * (size_t)shares);
+    }
+    int widest = 0;
+    for (int i = 0; i < m->nbns; i++)
+        if (m->bns[i]->C > widest) widest = m->bns[i]->C;
+    free(m->share_lo);
+    free(m->bn_parts);
+    free(m->loss_parts);
+    m->share_lo = xcalloc((size_t)shares + 1, sizeof(int));
+    m->bn_parts = xmalloc(sizeof(double) * (size_t)shares * (size_t)(2 * widest + 1));
+    m->loss_parts = xmalloc(sizeof(double) * (size_t)shares);
+    m->shares = shares;
+    m->share_first = first;
+    m->share_total = total;
+    m->pass_shares = 1;
+}
+
+// The shares of a pass over B images (resnet.h): this process's part of the global batch,
+// split as the loader splits it (shares_range).
+static void split(ResNet *m, int B, int train) {
+    const int S = train ? m->shares : 1;
+    m->pass_shares = S;
+    m->share_lo[0] = 0;
+    m->share_lo[S] = B;
+    if (S == 1) return;
+    const int global = m->global_batch > 0, nb = global ? m->global_batch : B;
+    const int first = global ? m->share_first : 0, total = global ? m->share_total : S;
+    int base, hi;
+    shares_range(nb, first, total, &base, &hi);
+    for (int j = 1; j < S; j++) {
+        shares_range(nb, first + j, total, &m->share_lo[j], &hi);
+        m->share_lo[j] -= base;
+    }
 }
 
 void resnet_free(ResNet *m) {
@@ -205,6 +246,9 @@ void resnet_free(ResNet *m) {
     free(m->act_mem);
     free(m->save_mem);
     free(m->col);
+    free(m->share_lo);
+    free(m->bn_parts);
+    free(m->loss_parts);
     memset(m, 0, sizeof *m);
 }
 
@@ -240,12 +284,25 @@ void resnet_init_weights(ResNet *m, Rng *rng) {
 
 double resnet_forward(ResNet *m, const float *x, const int *labels, int B, int train, int *correct) {
     m->input = x;
+    split(m, B, train);
     for (int i = 0; i < m->nblocks; i++) {
         Block *b = &m->blocks[i];
         block_ops[b->spec.kind].forward(m, b, i ? m->blocks[i - 1].out : x, B, train);
     }
     int denom = train && m->global_batch > 0 ? m->global_batch : B;
-    return softmax_ce(train ? m->dlogits : NULL, m->logits, labels, B, denom, m->opt.classes, correct);
+    const int S = m->pass_shares, K = m->opt.classes;
+    if (S == 1) return softmax_ce(train ? m->dlogits : NULL, m->logits, labels, B, denom, K, correct);
+    int hits = 0;
+    for (int j = 0; j < S; j++) { // each share's loss and hits, as its process computes them
+        const int lo = m->share_lo[j];
+        int h;
+        m->loss_parts[j] = softmax_ce(m->dlogits + (long)lo * K, m->logits + (long)lo * K, labels + lo,
+                                      m->share_lo[j + 1] - lo, denom, K, &h);
+        hits += h;
+    }
+    if (correct) *correct = hits;
+    shares_sum_double(m->loss_parts, S, 1, 1);
+    return m->loss_parts[0];
 }
 
 void resnet_backward(ResNet *m, const int *labels, int B) {
@@ -255,6 +312,7 @@ void resnet_backward(ResNet *m, const int *labels, int B) {
         Block *b = &m->blocks[i];
         block_ops[b->spec.kind].backward(m, b, i ? m->blocks[i - 1].out : m->input, g, B);
     }
+    shares_sum_float(m->grads, m->pass_shares, m->nparams, m->grad_stride); // the shares' gradients
 }
 
 double resnet_flops_per_image(const ResNet *m, int train) {

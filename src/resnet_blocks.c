@@ -7,12 +7,60 @@
 
 static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d defaults
 
+// ---- shares (resnet.h): each layer run share by share -----------------------------------
+// A (C, B, H, W) tensor of the pass holds share j's (C, n_j, H, W) at C*H*W * share_lo[j].
+// Per-image and element-wise work gives the same bits whichever way it is cut; the kernels
+// are still called per share, so each runs on exactly the sub-batch a process holding that
+// share alone would give it (a kernel's order of work may follow its batch size).
+
+static int share_n(const ResNet *m, int j) {
+    return m->share_lo[j + 1] - m->share_lo[j];
+}
+
+static float *share_grads(const ResNet *m, int j) {
+    return m->grads + j * m->grad_stride;
+}
+
+// s for share j's images (conv_shape_init with its batch: the chunking a process makes).
+static ConvShape share_shape(const ResNet *m, const ConvShape *s, int j) {
+    ConvShape t;
+    conv_shape_init(&t, share_n(m, j), s->Cin, s->H, s->W, s->Cout, s->k, s->stride, s->pad, m->col_budget);
+    return t;
+}
+
+// out = conv(in, w), share by share.
+static void conv_fwd(ResNet *m, float *out, const float *in, long w, const ConvShape *s) {
+    const long ip = (long)s->Cin * s->H * s->W, op = (long)s->Cout * s->Ho * s->Wo;
+    for (int j = 0; j < m->pass_shares; j++) {
+        ConvShape t = share_shape(m, s, j);
+        const long lo = m->share_lo[j];
+        conv_forward(out + op * lo, in + ip * lo, m->params + w, &t, m->col);
+    }
+}
+
+// conv_backward (acc: conv_backward_acc), share by share, each share's dw in its gradient block.
+static void conv_bwd(ResNet *m, float *din, long w, const float *dout, const float *in, const ConvShape *s, int acc) {
+    const long ip = (long)s->Cin * s->H * s->W, op = (long)s->Cout * s->Ho * s->Wo;
+    for (int j = 0; j < m->pass_shares; j++) {
+        ConvShape t = share_shape(m, s, j);
+        const long lo = m->share_lo[j];
+        float *dj = din ? din + ip * lo : NULL, *dw = share_grads(m, j) + w;
+        if (acc)
+            conv_backward_acc(dj, dw, dout + op * lo, in + ip * lo, m->params + w, &t, m->col);
+        else
+            conv_backward(dj, dw, dout + op * lo, in + ip * lo, m->params + w, &t, m->col);
+    }
+}
+
 // The batchnorm's arguments for B images of HW pixels: ghost batch-norm's runs of
 // opt.bn_group whole images, the bias of the convolution before it.
+// In training, the pass's shares (ResNet.shares).
 static BnArgs bn_args(const ResNet *m, const BnLayer *bn, int B, long HW, int relu, int train) {
     return (BnArgs){.C = bn->C, .N = B * HW, .eps = BN_EPS, .momentum = BN_MOMENTUM, .relu = relu, .train = train,
                     .sync = m->bn_sync, .group = m->opt.bn_group * HW,
-                    .in_bias = bn->in_bias >= 0 ? m->params + bn->in_bias : NULL};
+                    .in_bias = bn->in_bias >= 0 ? m->params + bn->in_bias : NULL,
+                    .shares = train ? m->pass_shares : 1, .share_lo = m->share_lo, .hw = HW, .parts = m->bn_parts,
+                    .grad_stride = m->grad_stride};
 }
 
 static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, int B, long HW, int relu,
@@ -29,7 +77,9 @@ static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const f
     BnArgs a = bn_args(m, bn, B, HW, y != NULL, 1);
     bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
                 bn->rstd, &a);
-    if (bn->in_bias >= 0) memset(m->grads + bn->in_bias, 0, sizeof(float) * (size_t)bn->C);
+    if (bn->in_bias >= 0)
+        for (int j = 0; j < m->pass_shares; j++)
+            memset(share_grads(m, j) + bn->in_bias, 0, sizeof(float) * (size_t)bn->C);
 }
 
 // A k x k convolution (pad conv_pad(k)) of the block's input plane, or of its output plane (out = 1).
@@ -71,7 +121,7 @@ static ConvShape proj_shape(const ResNet *m, const Block *b, int B) {
 static void conv_bn(ResNet *m, const BnLayer *bn, float *c, float *y, const float *x, long w, const ConvShape *s,
                     const float *res, int relu, int train) {
     if (train) {
-        conv_forward(c, x, m->params + w, s, m->col);
+        conv_fwd(m, c, x, w, s);
         bn_fwd(m, bn, y, c, res, s->B, (long)s->Ho * s->Wo, relu, train);
     } else {
         conv_bn_eval(m, bn, y, x, w, s, res, relu);
@@ -119,7 +169,7 @@ static void stem_plan(Planner *p, Block *b) {
 static void stem_forward(ResNet *m, Block *b, const float *x, int B, int train) {
     ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
     if (!b->spec.bn)
-        conv_forward(b->c1, x, m->params + b->w1, &s, m->col);
+        conv_fwd(m, b->c1, x, b->w1, &s);
     else
         conv_bn(m, &b->bn1, b->c1, b->a1, x, b->w1, &s, NULL, 1, train);
 }
@@ -131,7 +181,7 @@ static void stem_backward(ResNet *m, Block *b, const float *x, float *g[3], int 
         dc = g[1];
     }
     ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
-    conv_backward(NULL, m->grads + b->w1, dc, x, m->params + b->w1, &s, m->col);
+    conv_bwd(m, NULL, b->w1, dc, x, &s, 0);
 }
 
 static double stem_flops(const Block *b, int train) {
@@ -175,12 +225,16 @@ static void shortcut_plan(Planner *p, Block *b, int with_bn) {
 static const float *shortcut_forward(ResNet *m, Block *b, const float *src, int B, int with_bn, int train) {
     const BlockSpec *sp = &b->spec;
     if (sp->shortcut == SHORTCUT_A) {
-        shortcut_a_forward(m->sc, src, sp->cin, sp->cout, B, b->H, b->W);
+        const long ip = (long)sp->cin * b->H * b->W, op = (long)sp->cout * b->Ho * b->Wo;
+        for (int j = 0; j < m->pass_shares; j++) {
+            const long lo = m->share_lo[j];
+            shortcut_a_forward(m->sc + op * lo, src + ip * lo, sp->cin, sp->cout, share_n(m, j), b->H, b->W);
+        }
         return m->sc;
     }
     if (sp->shortcut != SHORTCUT_B) return src;
     ConvShape s = proj_shape(m, b, B);
-    conv_forward(b->scc, src, m->params + b->wsc, &s, m->col);
+    conv_fwd(m, b->scc, src, b->wsc, &s);
     if (!with_bn) return b->scc;
     bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, B, (long)b->Ho * b->Wo, 0, train);
     return b->sco;
@@ -193,7 +247,11 @@ static void shortcut_backward_acc(ResNet *m, Block *b, float *dsrc, const float 
     const BlockSpec *sp = &b->spec;
     const long N = (long)B * b->Ho * b->Wo;
     if (sp->shortcut == SHORTCUT_A) {
-        shortcut_a_backward_acc(dsrc, dy, sp->cin, sp->cout, B, b->H, b->W);
+        const long ip = (long)sp->cin * b->H * b->W, op = (long)sp->cout * b->Ho * b->Wo;
+        for (int j = 0; j < m->pass_shares; j++) {
+            const long lo = m->share_lo[j];
+            shortcut_a_backward_acc(dsrc + ip * lo, dy + op * lo, sp->cin, sp->cout, share_n(m, j), b->H, b->W);
+        }
         return;
     }
     if (sp->shortcut != SHORTCUT_B) {
@@ -205,7 +263,7 @@ static void shortcut_backward_acc(ResNet *m, Block *b, float *dsrc, const float 
         dy = tmp;
     }
     ConvShape s = proj_shape(m, b, B);
-    conv_backward_acc(dsrc, m->grads + b->wsc, dy, src, m->params + b->wsc, &s, m->col);
+    conv_bwd(m, dsrc, b->wsc, dy, src, &s, 1);
 }
 
 // ---- basic block (resnet, caffe): conv -> BN -> ReLU -> conv -> BN (+ shortcut) (-> ReLU) --
@@ -243,14 +301,14 @@ static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
     // g[0] becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU (if any).
     bn_bwd(m, &b->bn2, g[1], g[0], g[0], sp->sum_only ? NULL : b->out, b->c2, B, HW);
-    conv_backward(g[2], m->grads + b->w2, g[1], b->a1, m->params + b->w2, &s2, m->col);
+    conv_bwd(m, g[2], b->w2, g[1], b->a1, &s2, 0);
     bn_bwd(m, &b->bn1, g[1], NULL, g[2], b->a1, b->c1, B, HW);
     if (sp->shortcut == SHORTCUT_IDENTITY) {
         // The input gradient is g[0] plus the conv path's, summed in place.
-        conv_backward_acc(g[0], m->grads + b->w1, g[1], x, m->params + b->w1, &s1, m->col);
+        conv_bwd(m, g[0], b->w1, g[1], x, &s1, 1);
         return;
     }
-    conv_backward(g[2], m->grads + b->w1, g[1], x, m->params + b->w1, &s1, m->col);
+    conv_bwd(m, g[2], b->w1, g[1], x, &s1, 0);
     shortcut_backward_acc(m, b, g[2], g[0], g[1], x, B, 1);
     swap(&g[0], &g[2]); // g[2] held dL/dx
 }
@@ -300,7 +358,7 @@ static void preact_forward(ResNet *m, Block *b, const float *x, int B, int train
     const float *res = shortcut_forward(m, b, sp->preact_shortcut ? b->a1 : x, B, 0, train);
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
     conv_bn(m, &b->bn2, b->c1, b->a2, b->a1, b->w1, &s1, NULL, 1, train);
-    conv_forward(b->out, b->a2, m->params + b->w2, &s2, m->col);
+    conv_fwd(m, b->out, b->a2, b->w2, &s2);
     add_inplace(b->out, res, (long)sp->cout * N);
 }
 
@@ -308,9 +366,9 @@ static void preact_backward(ResNet *m, Block *b, const float *x, float *g[3], in
     const BlockSpec *sp = &b->spec;
     const long HW = (long)b->Ho * b->Wo, HWin = (long)b->H * b->W;
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    conv_backward(g[1], m->grads + b->w2, g[0], b->a2, m->params + b->w2, &s2, m->col); // dL/da2
+    conv_bwd(m, g[1], b->w2, g[0], b->a2, &s2, 0); // dL/da2
     bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, B, HW);                         // dL/dc1
-    conv_backward(g[1], m->grads + b->w1, g[2], b->a1, m->params + b->w1, &s1, m->col); // dL/da1, conv path
+    conv_bwd(m, g[1], b->w1, g[2], b->a1, &s1, 0); // dL/da1, conv path
     // The shortcut's gradient joins dL/da1 before bn1 (preact_shortcut) or dL/dx after it.
     float *dsrc = g[1];
     if (!sp->preact_shortcut) {
@@ -347,17 +405,27 @@ static void head_forward(ResNet *m, Block *b, const float *x, int B, int train) 
         bn_fwd(m, &b->bn1, b->a1, x, NULL, B, (long)b->H * b->W, 1, train);
         x = b->a1;
     }
-    avgpool_forward(b->pooled, x, sp->cin, B, b->H * b->W);
+    const int HW = b->H * b->W;
+    for (int j = 0; j < m->pass_shares; j++) {
+        const long lo = m->share_lo[j];
+        avgpool_forward(b->pooled + lo * sp->cin, x + (long)sp->cin * HW * lo, sp->cin, share_n(m, j), HW);
+    }
+    // Row by row, each row its own sums: the same bits for the whole batch as share by share.
     fc_forward(m->logits, b->pooled, m->params + b->w1, m->params + b->w2, B, sp->cin, sp->cout);
 }
 
 static void head_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
     const BlockSpec *sp = &b->spec;
-    fc_backward(b->dpooled, m->grads + b->w1, m->grads + b->w2, m->dlogits, b->pooled, m->params + b->w1, B, sp->cin,
-                sp->cout);
-    avgpool_backward(g[0], b->dpooled, sp->cin, B, b->H * b->W);
+    const int HW = b->H * b->W;
+    for (int j = 0; j < m->pass_shares; j++) { // the weight and bias gradients sum over the share's rows
+        const long lo = m->share_lo[j];
+        float *gw = share_grads(m, j);
+        fc_backward(b->dpooled + lo * sp->cin, gw + b->w1, gw + b->w2, m->dlogits + lo * sp->cout,
+                    b->pooled + lo * sp->cin, m->params + b->w1, share_n(m, j), sp->cin, sp->cout);
+        avgpool_backward(g[0] + (long)sp->cin * HW * lo, b->dpooled + lo * sp->cin, sp->cin, share_n(m, j), HW);
+    }
     if (sp->bn) {
-        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, x, B, (long)b->H * b->W);
+        bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, x, B, HW);
         swap(&g[0], &g[1]);
     }
 }

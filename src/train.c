@@ -6,6 +6,7 @@
 #include "curves.h"
 #include "dist.h"
 #include "runlog.h"
+#include "shares.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -36,8 +37,32 @@ const ConfigKey train_config_keys[] = {
      "run shorter when N does not divide the batch), as each of Smith's 4 GPUs x 128 saw its 128; the running "
      "statistics take one update per step from the runs' averages; 0: the whole batch. One process only (under "
      "mpirun: sync_bn = false with N images per rank does the same)"},
+    {"shares", "auto",
+     "split every batch into N shares (as N ranks split it) and take every sum over its images share by share, "
+     "adding the shares' partial sums in a fixed order: one process and N ranks (or any number of ranks that divides "
+     "N, N/ranks a power of two) then train bit for bit alike at the same --threads; each share's kernels run on "
+     "its smaller sub-batch. Needs sync_bn with more than one share per process. auto: one share per rank, summed in "
+     "MPI's order (one process: the whole batch in one pass)"},
     {NULL, NULL, NULL},
 };
+
+// train.shares: "auto" (0) or a whole number of shares, 1 or more.
+static int shares_from_config(const Config *c, int *out, Err *e) {
+    const char *v = config_str(c, "train", "shares");
+    long n;
+    if (!strcmp(v, "auto")) {
+        *out = 0;
+        return ERR_OK;
+    }
+    char *end;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (end == v || *end || errno || n < 1 || n > 65536)
+        return err_set(e, ERR_INPUT, "%s: train.shares: takes auto or a whole number of shares in [1, 65536]; got '%s'",
+                       config_where(c, "train", "shares"), v);
+    *out = (int)n;
+    return ERR_OK;
+}
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     static const char *const progress[] = {"auto", "plain", "line", NULL};
@@ -52,7 +77,7 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
         config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e) ||
         config_bool(c, "train", "sync_bn", &o->sync_bn, e) ||
-        config_int_in(c, "train", "bn_group", 0, 65536, &bn_group, e))
+        config_int_in(c, "train", "bn_group", 0, 65536, &bn_group, e) || shares_from_config(c, &o->shares, e))
         return e->code;
     const char *kernels = config_str(c, "train", "kernels");
     if (conv_parse_kernels(kernels, &o->kernels))
@@ -140,7 +165,9 @@ int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions
     // The model at this batch, the optimiser's state (v, and s for Adam), both image sets
     // in memory, and one batch of input.
     const size_t image = (size_t)mo->channels * (size_t)mo->height * (size_t)mo->width;
-    size_t total = model + sizeof(float) * (size_t)nparams * (oo->kind == OPTIM_SGD ? 1 : 2) +
+    // train.shares: a gradient block per share beyond the first (at most, as one process).
+    const size_t blocks = (oo->kind == OPTIM_SGD ? 1 : 2) + (to->shares > 1 ? (size_t)to->shares - 1 : 0);
+    size_t total = model + sizeof(float) * (size_t)nparams * blocks +
                    (size_t)(co->train_images + co->test_images) * (image + 1) +
                    (size_t)B * (sizeof(float) * image + 2 * sizeof(int));
     size_t phys = sys_memory_bytes();
@@ -150,6 +177,41 @@ int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions
                        "data), more than this machine's %.1f GiB; use a smaller batch",
                        config_where(c, "train", "batch_size"), B, gib(total), mo->depth, gib(phys));
     *bytes = total;
+    return ERR_OK;
+}
+
+// train.shares against this run: every share needs an image of every batch, every rank the
+// same number of shares in the order of shares.h, and more than one share per process sums
+// the batch-norm statistics over the shares, which is sync_bn's batch-norm. Sets t->shares.
+static int check_shares(Trainer *t, const Config *c, Err *e) {
+    const int K = t->opt.shares ? t->opt.shares : t->world, W = t->world;
+    const char *where = config_where(c, "train", "shares");
+    t->shares = K;
+    if (!t->opt.shares) return ERR_OK; // one per rank: the checks on the ranks cover it
+    if (K % W || (W > 1 && !shares_pow2(K / W)))
+        return err_set(e, ERR_INPUT,
+                       "%s: train.shares: %d shares on %d ranks: the ranks must divide the shares, with a power of "
+                       "two of them per rank (1, 2, 4 ...), so that their sums add in the shares' order; use %d "
+                       "ranks (one share each), or a number that divides %d by a power of two, or shares = auto",
+                       where, K, W, K, K);
+    const int B = t->opt.batch_size, rem = t->opt.drop_last ? 0 : t->data.train_images % B;
+    if (K > B || (rem && K > rem))
+        return err_set(e, ERR_INPUT,
+                       "%s: train.shares: %d shares need at least one image each of every batch, but %s has %d "
+                       "images; use at most %d shares%s",
+                       where, K, K > B ? "a batch" : "the last (partial) batch of an epoch", K > B ? B : rem,
+                       K > B ? B : rem, K > B ? "" : ", or train.drop_last = true");
+    if (K / W > 1 && t->opt.bn_group)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.shares: %d shares in one process take batch-norm statistics over the whole batch; "
+                       "they do not combine with ghost batch-norm (train.bn_group = %d); set one of them",
+                       where, K / W, t->opt.bn_group);
+    if (K / W > 1 && !t->opt.sync_bn)
+        return err_set(e, ERR_INPUT,
+                       "%s: train.shares: %d shares in one process take batch-norm statistics over the whole batch, "
+                       "as sync_bn does, but train.sync_bn = false; use sync_bn = true, or one share per rank "
+                       "(shares = %d or auto)",
+                       where, K / W, W);
     return ERR_OK;
 }
 
@@ -176,6 +238,7 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
                        config_where(c, "train", "batch_size"), t->world,
                        t->world > B ? "a batch" : "the last (partial) batch of an epoch", t->world > B ? B : rem,
                        t->world > B ? B : rem, t->world > B ? "" : ", or train.drop_last = true");
+    if (check_shares(t, c, e)) return e->code;
     if (dataset_load(&t->train, &t->data, 1, t->data.train_images, e)) return e->code;
     if (dataset_load(&t->test, &t->data, 0, t->data.test_images, e)) return e->code;
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
@@ -186,6 +249,11 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
     optim_create(&t->optim, &t->optim_opt, t->net.nparams, ranges, nr);
     free(ranges);
     loader_create(&t->loader, &t->train, &t->data, B, LOADER_EPOCHS, t->rank, t->world);
+    // This rank's shares of every batch, their gradient blocks and partial sums allocated now.
+    const int q = t->shares / t->world;
+    loader_set_shares(&t->loader, t->shares);
+    resnet_set_shares(&t->net, q, t->rank * q, t->shares);
+    if (t->opt.shares) dist_order_sums(); // the ranks' partials in the shares' order too
     if (t->world > 1 && t->opt.sync_bn) {
         int maxc = 0;
         for (int i = 0; i < t->net.nbns; i++)
@@ -230,15 +298,27 @@ void trainer_free(Trainer *t) {
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx) {
     double loss = 0;
     long correct = 0;
-    int lo, hi;
-    loader_share(set->n, dist_rank(), dist_world(), &lo, &hi);
-    for (int i0 = lo; i0 < hi; i0 += B) {
-        int nb = hi - i0 < B ? hi - i0 : B, hits = 0;
-        for (int b = 0; b < nb; b++) idx[b] = i0 + b;
-        batch_make(x, y, set, idx, nb, o, 0, NULL);
-        loss += resnet_forward(m, x, y, nb, 0, &hits) * nb;
-        correct += hits;
+    // The model's shares of the set (resnet.h), each in batches of B from its start, as the
+    // rank holding it alone would; without them this rank's part of dist_world().
+    const int S = m->share_total ? m->shares : 1;
+    for (int j = 0; j < S; j++) {
+        int lo, hi;
+        if (m->share_total)
+            shares_range(set->n, m->share_first + j, m->share_total, &lo, &hi);
+        else
+            loader_share(set->n, dist_rank(), dist_world(), &lo, &hi);
+        double part = 0;
+        for (int i0 = lo; i0 < hi; i0 += B) {
+            int nb = hi - i0 < B ? hi - i0 : B, hits = 0;
+            for (int b = 0; b < nb; b++) idx[b] = i0 + b;
+            batch_make(x, y, set, idx, nb, o, 0, NULL);
+            part += resnet_forward(m, x, y, nb, 0, &hits) * nb;
+            correct += hits;
+        }
+        m->loss_parts[j] = part;
     }
+    shares_sum_double(m->loss_parts, S, 1, 1);
+    loss = m->loss_parts[0];
     if (dist_world() > 1) {
         double sums[2] = {loss, (double)correct};
         dist_sum_double(sums, 2);

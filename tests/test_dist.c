@@ -299,6 +299,155 @@ static void test_bn_group_refused(const char *why) {
     CHECK_MSG(access(run, F_OK) != 0, "%s was created", run);
 }
 
+// ---- train.shares: one process computes what the ranks compute -----------------------
+
+// 1 when the two checkpoints hold the same parameters and running statistics, bit for bit.
+static int ckpt_same_bits(const char *a, const char *b) {
+    ModelOptions mo = {.arch = ARCH_RESNET, .depth = 8};
+    model_options_set_input(&mo, &cifar10_shape);
+    ResNet ma, mb;
+    Err e = {0};
+    int same = 0;
+    if (resnet_create(&ma, &mo, 1, &e)) return 0;
+    if (!resnet_create(&mb, &mo, 1, &e)) {
+        if (!checkpoint_load_weights(&ma, a, &e) && !checkpoint_load_weights(&mb, b, &e))
+            same = !memcmp(ma.params, mb.params, sizeof(float) * (size_t)ma.nparams) &&
+                   !memcmp(ma.stats, mb.stats, sizeof(float) * (size_t)ma.nstats);
+        else
+            printf("  %s\n", e.msg);
+        resnet_free(&mb);
+    }
+    resnet_free(&ma);
+    return same;
+}
+
+// 8 steps (2 epochs of 255 images: batches of 64, 64, 64 and 63) at the tiny config's lr 0.3,
+// where the auto runs of 1 process and 2 ranks drift apart by rounding (test_stop_and_resume).
+#define SHARES_RUN "--set data.train_images=255 --set schedule.epochs=2"
+
+// Runs `prefix onecycle train cfg SHARES_RUN extra --threads 1 --out dir/name`; 0 on success.
+static int shares_train(const char *prefix, const char *cfg, const char *extra, const char *dir, const char *name,
+                        char *out, int cap) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s train %s " SHARES_RUN " %s --threads 1 --out %s/%s", prefix, testdata_bin(), cfg,
+             extra, dir, name);
+    int rc = testdata_run(cmd, out, cap);
+    CHECK_MSG(rc == 0, "%s %s: exit %d\n%s", prefix, extra, rc, out);
+    return rc;
+}
+
+// With train.shares = K, one process, K/2 shares on each of 2 ranks and one share on each of
+// K ranks train the same bits: weights, running statistics and the printed accuracy. 2 ranks
+// with shares unset (one share each) are shares = 2.
+static void test_shares_equivalence(const char *why) {
+    test_begin("dist: shares = K trains bit for bit alike on 1 process, 2 ranks and K ranks");
+    if (why) {
+        test_skip(why);
+        return;
+    }
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(testdata_cifar_dir(), 8));
+    static char one[65536], out[65536];
+    static const struct {
+        const char *prefix, *extra, *name, *like;
+    } runs[] = {
+        {"", "--set train.shares=2", "one2", NULL},
+        {MPIRUN " -np 2", "--set train.shares=2", "two2", "one2"},
+        {MPIRUN " -np 2", "", "two_auto", "one2"},
+        {"", "--set train.shares=4", "one4", NULL},
+        {MPIRUN " -np 2", "--set train.shares=4", "two4", "one4"},
+        {MPIRUN " -np 4", "--set train.shares=4", "four4", "one4"},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        char *o = runs[i].like ? out : one;
+        if (shares_train(runs[i].prefix, cfg, runs[i].extra, dir, runs[i].name, o, 65536)) return;
+        if (!runs[i].like) continue;
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s/checkpoint.ckpt", dir, runs[i].name);
+        snprintf(b, sizeof b, "%s/%s/checkpoint.ckpt", dir, runs[i].like);
+        double pt = -1, rel = ckpt_rel_diff(a, b, &pt);
+        CHECK_MSG(ckpt_same_bits(a, b), "%s %s: %g from 1 process (%g of a single tensor)", runs[i].prefix,
+                  runs[i].extra, rel, pt);
+        CHECK_MSG(!strcmp(final_line(one), final_line(out)), "%s %s: '%s' vs '%s'", runs[i].prefix, runs[i].extra,
+                  final_line(out), final_line(one));
+        printf("  %s %s: %s, as 1 process\n", runs[i].prefix, runs[i].extra[0] ? runs[i].extra : "(shares unset)",
+               final_line(out));
+    }
+}
+
+// A checkpoint of 2 ranks with shares = 2, stopped by SIGTERM on rank 1, resumed on 1
+// process (the shares are in the checkpoint's config) ends bit for bit where the straight
+// 2-rank run and the straight 1-process run of the same config end.
+static void test_shares_resume(const char *why) {
+    test_begin("dist: with shares = 2, a 2-rank checkpoint resumed on 1 process continues bit for bit");
+    if (why) {
+        test_skip(why);
+        return;
+    }
+    const char *dir = test_tmpdir();
+    char text[2400];
+    snprintf(text, sizeof text, "%s[train]\nshares = 2\n", testdata_tiny_config(testdata_cifar_dir(), 8));
+    // testdata_tiny_config has [schedule] last: a second [train] section adds to the first.
+    const char *cfg = testdata_write(dir, "t.cfg", text);
+    static char out[65536];
+    if (shares_train("", cfg, "", dir, "straight1", out, sizeof out)) return;
+    if (shares_train(MPIRUN " -np 2", cfg, "", dir, "straight2", out, sizeof out)) return;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s -np 2 %s train %s " SHARES_RUN " --threads 1 --out %s/run > %s/log 2>&1 & mp=$!\n"
+             "for i in $(seq 1 1200); do grep -q 'batch 1/4' %s/log && break; sleep 0.05; done\n"
+             "for p in $(pgrep -P $mp); do\n"
+             "  if tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1; then kill -TERM $p; fi\n"
+             "done\n"
+             "wait $mp; rc=$?; cat %s/log; exit $rc",
+             MPIRUN, testdata_bin(), cfg, dir, dir, dir, dir);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INTERRUPTED, "2 ranks stopped: exit %d (want %d)\n%s", rc, ERR_INTERRUPTED, out);
+    char ck[700], a[700], b[700];
+    snprintf(ck, sizeof ck, "%s/run/checkpoint.ckpt", dir);
+    long step = -1;
+    Err e = {0};
+    CHECK_MSG(!checkpoint_read_step(ck, &step, &e) && step > 0 && step < 8, "checkpoint step %ld (%s)", step, e.msg);
+    char *conf = NULL;
+    CHECK(!checkpoint_read_config(ck, &conf, &e) && conf && strstr(conf, "shares = 2"));
+    free(conf);
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --threads 1 --out %s/resumed1", testdata_bin(), ck, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "resumed on 1 process: %d\n%s", rc, out);
+    snprintf(a, sizeof a, "%s/resumed1/checkpoint.ckpt", dir);
+    snprintf(b, sizeof b, "%s/straight2/checkpoint.ckpt", dir);
+    CHECK_MSG(ckpt_same_bits(a, b), "stopped at step %ld on 2 ranks, resumed on 1: not the straight 2-rank run", step);
+    snprintf(b, sizeof b, "%s/straight1/checkpoint.ckpt", dir);
+    CHECK_MSG(ckpt_same_bits(a, b), "stopped at step %ld on 2 ranks, resumed on 1: not the straight 1-process run",
+              step);
+    printf("  stopped after step %ld on 2 ranks, resumed on 1 process: bit for bit both straight runs\n", step);
+}
+
+// Shares the ranks cannot split in the shares' order are refused once, exit 2, before anything is written.
+static void test_shares_refused(const char *why) {
+    test_begin("dist: shares the ranks do not divide (or not by a power of two) are refused once, exit 2");
+    if (why) {
+        test_skip(why);
+        return;
+    }
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(testdata_cifar_dir(), 8));
+    static const char *const bad[] = {"1", "3", "6"};
+    for (int i = 0; i < 3; i++) {
+        static char out[16384];
+        char cmd[2048], run[1024];
+        snprintf(run, sizeof run, "%s/run%d", dir, i);
+        snprintf(cmd, sizeof cmd, "timeout 120 %s -np 2 %s train %s --set train.shares=%s --threads 1 --out %s", MPIRUN,
+                 testdata_bin(), cfg, bad[i], run);
+        int rc = testdata_run(cmd, out, sizeof out);
+        CHECK_MSG(rc == ERR_INPUT, "shares %s: exit %d (want %d)\n%s", bad[i], rc, ERR_INPUT, out);
+        char want[80];
+        snprintf(want, sizeof want, "train.shares: %s shares on 2 ranks", bad[i]);
+        CHECK_EQ_INT(count_of(out, want), 1);
+        CHECK_MSG(access(run, F_OK) != 0 || !fs_exists_in(run, "log.csv"), "%s has a log", run);
+    }
+}
+
 void suite_dist(void) {
     test_world_of_one();
     test_info_says();
@@ -308,4 +457,7 @@ void suite_dist(void) {
     test_error_on_one_rank(why);
     test_other_commands_refused(why);
     test_bn_group_refused(why);
+    test_shares_equivalence(why);
+    test_shares_resume(why);
+    test_shares_refused(why);
 }

@@ -498,7 +498,9 @@ static void *bn_part_run(void *arg) {
 // A batch split unevenly between two processes with synchronised statistics gives what the
 // whole batch gives in one process (to float summation order), and a sync with one process
 // gives exactly the unsynced result.
-static void bn_sync_case(int C, long N0, long N1) {
+static void bn_shares_check(int C, long N0, long N1, long hw, BnPart part[2]);
+
+static void bn_sync_case(int C, long N0, long N1, long hw) {
     test_begin("bn sync: two processes' parts of a batch train as the whole batch");
     const long N = N0 + N1;
     float *x = rnd((long)C * N, 1.2), *dy = rnd((long)C * N, 1.0), *gamma = rnd(C, 0.5), *beta = rnd(C, 0.5);
@@ -563,12 +565,53 @@ static void bn_sync_case(int C, long N0, long N1) {
     CHECK(!memcmp(y1, y, sizeof(float) * (size_t)(C * N)) && !memcmp(dx1, dx, sizeof(float) * (size_t)(C * N)));
     CHECK(!memcmp(rm1, rm, sizeof(float) * (size_t)C) && !memcmp(rv1, rv, sizeof(float) * (size_t)C) &&
           !memcmp(dg1, dg, sizeof(float) * (size_t)C) && !memcmp(db1, db, sizeof(float) * (size_t)C));
+    bn_shares_check(C, N0, N1, hw, part);
     for (int r = 0; r < 2; r++) {
         float *v[] = {part[r].x, part[r].dy, part[r].y, part[r].dx, part[r].mean, part[r].rstd,
                       part[r].rm, part[r].rv, part[r].dg, part[r].db};
         for (int k = 0; k < 10; k++) free(v[k]);
     }
     free(x), free(dy), free(gamma), free(beta), free(y), free(dx), free(y1), free(dx1);
+}
+
+// The same two parts as 2 shares of one process (BnArgs.shares: the parts side by side, no
+// sync): every output bit for bit what the two processes computed, dgamma and dbeta the sum
+// of the shares' blocks as the gradient sum across the processes adds them.
+static void bn_shares_check(int C, long N0, long N1, long hw, BnPart part[2]) {
+    test_begin("bn shares: 2 shares of one process compute what 2 synchronised processes compute, bit for bit");
+    const long n = (long)C * (N0 + N1);
+    float *x = malloc(sizeof(float) * (size_t)n), *dy = malloc(sizeof(float) * (size_t)n);
+    float *y = malloc(sizeof(float) * (size_t)n), *dx = malloc(sizeof(float) * (size_t)n);
+    memcpy(x, part[0].x, sizeof(float) * (size_t)(C * N0));
+    memcpy(x + C * N0, part[1].x, sizeof(float) * (size_t)(C * N1));
+    memcpy(dy, part[0].dy, sizeof(float) * (size_t)(C * N0));
+    memcpy(dy + C * N0, part[1].dy, sizeof(float) * (size_t)(C * N1));
+    float mean[SIM_MAXC], rstd[SIM_MAXC], rm[SIM_MAXC] = {0}, rv[SIM_MAXC], dg[2 * SIM_MAXC], db[2 * SIM_MAXC];
+    for (int c = 0; c < C; c++) rv[c] = 1;
+    const int lo[3] = {0, (int)(N0 / hw), (int)((N0 + N1) / hw)};
+    double parts[2 * (2 * SIM_MAXC + 1)];
+    BnArgs a = {.C = C, .N = N0 + N1, .eps = 1e-5f, .momentum = 0.1f, .relu = 1, .train = 1, .shares = 2,
+                .share_lo = lo, .hw = hw, .parts = parts, .grad_stride = SIM_MAXC};
+    bn_forward(y, x, NULL, part[0].gamma, part[0].beta, mean, rstd, rm, rv, &a);
+    bn_backward(dx, NULL, dg, db, dy, y, x, part[0].gamma, mean, rstd, &a);
+    int same = 1;
+    for (int r = 0; r < 2; r++) {
+        const long off = r ? C * N0 : 0, len = C * (r ? N1 : N0);
+        same &= !memcmp(y + off, part[r].y, sizeof(float) * (size_t)len);
+        same &= !memcmp(dx + off, part[r].dx, sizeof(float) * (size_t)len);
+    }
+    CHECK_MSG(same, "y or dx differ from the 2 processes'");
+    CHECK(!memcmp(mean, part[0].mean, sizeof(float) * (size_t)C) && !memcmp(rstd, part[0].rstd, sizeof(float) * (size_t)C));
+    CHECK(!memcmp(rm, part[0].rm, sizeof(float) * (size_t)C) && !memcmp(rv, part[0].rv, sizeof(float) * (size_t)C));
+    float sg[SIM_MAXC], sb[SIM_MAXC];
+    for (int c = 0; c < C; c++) {
+        sg[c] = part[0].dg[c] + part[1].dg[c];
+        sb[c] = part[0].db[c] + part[1].db[c];
+        dg[c] += dg[SIM_MAXC + c]; // what the tree of 2 shares adds (shares.h)
+        db[c] += db[SIM_MAXC + c];
+    }
+    CHECK(!memcmp(dg, sg, sizeof(float) * (size_t)C) && !memcmp(db, sb, sizeof(float) * (size_t)C));
+    free(x), free(dy), free(y), free(dx);
 }
 
 // ---- ghost batch-norm (BnArgs.group) and a folded convolution bias (BnArgs.in_bias) --------
@@ -699,8 +742,8 @@ static void bn_in_bias_case(void) {
 void suite_layers(void) {
     rng_seed(&rng, 12345);
     workspace_case();
-    bn_sync_case(3, 700, 333);
-    bn_sync_case(SIM_MAXC, 64 * 64, 64 * 63);
+    bn_sync_case(3, 700, 333, 1);                 // "images" of 1 value: shares at odd offsets
+    bn_sync_case(SIM_MAXC, 64 * 64, 64 * 63, 64); // 64 and 63 images of 64 pixels
     // The batch dimension is folded into the GEMM in chunks of images: one chunk, several
     // even chunks, uneven chunks (the last one short) and one image per chunk.
     // Threads share the chunks, each with its own workspace and partial weight gradient:
