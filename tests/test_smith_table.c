@@ -81,6 +81,36 @@ static void test_status(void) {
     CHECK_STR_CONTAINS(out, "checkpoint-epoch82.ckpt; run row 1 first");
 }
 
+// A row another process is training (it holds DIR/onecycle.lock, as onecycle train does)
+// shows as training in the table, and a run of that row stops with exit 2 instead of
+// starting a second training beside it. Regression: --status said "not run" during a
+// run's first epoch, and the script would have started the row again.
+static void test_running(void) {
+    char d[1200], cmd[4096];
+    test_begin("smith_table: a row being trained now shows as such and is not started again");
+    const char *dir = test_tmpdir();
+    snprintf(d, sizeof d, "%s/smith_fastai_1cycle_lr03", dir);
+    mkdir(d, 0755);
+    put(d, "onecycle.lock", "");
+    put(d, "log.csv", LOG_HEADER "1,98,0.1,0.9,2,0.1,2,0.2345,1,1\n");
+    // flock -o: the lock is flock's own, so killing it releases the lock.
+    snprintf(cmd, sizeof cmd,
+             "flock -o %s/onecycle.lock sleep 30 & f=$!; sleep 0.3; "
+             "OUT=%s ONECYCLE=%s bash scripts/smith_table --status --rows 5; "
+             "OUT=%s ONECYCLE=%s bash scripts/smith_table --rows 5 2>&1; echo \"rc=$?\"; kill $f; wait $f 2>/dev/null; "
+             "OUT=%s ONECYCLE=%s bash scripts/smith_table --status --rows 5",
+             d, dir, testdata_bin(), dir, testdata_bin(), dir, testdata_bin());
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_STR_CONTAINS(out, "5      smith_fastai_1cycle_lr03   1 of 95      (training now; after epoch 1: 23.45)\n");
+    CHECK_STR_CONTAINS(out, "is being trained by another process now");
+    CHECK_STR_CONTAINS(out, "rc=2");
+    CHECK_MSG(strstr(out, "row 5: start") == NULL && strstr(out, "row 5: resume") == NULL, "started anyway: %s", out);
+    // Released (the training ended, its lock file left behind): no longer shown as training.
+    const char *first = strstr(out, "training now");
+    CHECK_MSG(first && !strstr(first + 1, "training now"), "still training after the lock was released: %s", out);
+}
+
 static void test_runs(const char *data) {
     char env[1300], args[1500], cmd[4096], path[1400];
     const char *dir = test_tmpdir();
@@ -141,6 +171,7 @@ static void test_runs(const char *data) {
 void suite_smith_table(void) {
     test_arguments();
     test_status();
+    test_running();
     test_begin("smith_table: tiny runs");
     const char *data = testdata_cifar_dir();
     if (!data) {
