@@ -55,13 +55,14 @@ typedef enum {
     CONV_DIRECT_S2, // conv3x3s2.c: 3x3 / stride 2 / pad 1 forward, 32- and 16-wide inputs
     CONV_WINOGRAD_WGRAD, // winograd_wgrad.c: the weight gradient by F(2x2, 3x3), Winograd's shapes
     CONV_WINOGRAD4, // winograd4.c: F(4x4, 3x3), any stride-1 plane (before the others)
+    CONV_WINOGRAD4_WGRAD, // winograd4.c: the weight gradient by F(4x4, 3x3), the same planes
 } ConvKernel;
 
 // Which kernel runs shape s in direction dir, given the kernels compiled in (AVX-512 only)
 // and enabled (conv_set_kernels).
 //   CONV_FORWARD: CONV_WINOGRAD4, CONV_WINOGRAD, CONV_DIRECT, CONV_DIRECT_S2 or CONV_GEMM.
-//   CONV_BACKWARD_WEIGHTS: the weight gradient's kernel, CONV_WINOGRAD_WGRAD, CONV_DIRECT or
-//     CONV_GEMM; it runs alone (a stem convolution) or beside a data gradient that is not GEMM.
+//   CONV_BACKWARD_WEIGHTS: the weight gradient's kernel, CONV_WINOGRAD4_WGRAD,
+//     CONV_WINOGRAD_WGRAD, CONV_DIRECT or CONV_GEMM; it runs alone (a stem convolution) or beside a data gradient that is not GEMM.
 //   CONV_BACKWARD: the data gradient's kernel. CONV_GEMM means weights and data both run on
 //     the GEMM path; otherwise the data gradient is a forward convolution of the transposed
 //     shape (conv_shape_transposed) on the kernel named (CONV_DIRECT, CONV_WINOGRAD or
@@ -82,16 +83,18 @@ enum {
     CONV_USE_DIRECT_S2 = 1 << CONV_DIRECT_S2,
     CONV_USE_WINOGRAD_WGRAD = 1 << CONV_WINOGRAD_WGRAD,
     CONV_USE_WINOGRAD4 = 1 << CONV_WINOGRAD4,
+    CONV_USE_WINOGRAD4_WGRAD = 1 << CONV_WINOGRAD4_WGRAD,
     // Winograd F(2x2,3x3) both ways, direct where it does not fit: the default until F(4x4,3x3)
     // trained ResNet-20 as well (results/resnet20-1cycle-winograd4/), and the guard fixtures'.
     CONV_KERNELS_F2X2 = CONV_USE_DIRECT | CONV_USE_WINOGRAD | CONV_USE_DIRECT_S2 | CONV_USE_WINOGRAD_WGRAD,
-    CONV_KERNELS_DEFAULT = CONV_KERNELS_F2X2 | CONV_USE_WINOGRAD4,
+    CONV_KERNELS_DEFAULT = CONV_KERNELS_F2X2 | CONV_USE_WINOGRAD4 | CONV_USE_WINOGRAD4_WGRAD,
     CONV_KERNELS_ALL = CONV_KERNELS_DEFAULT,
 };
 unsigned conv_set_kernels(unsigned mask);
 // The mask in force, for records of a run (summary.json).
 unsigned conv_kernels(void);
-// Names for the mask's bits ("direct", "winograd", "winograd-wgrad", "direct-s2", "winograd4"),
+// Names for the mask's bits ("direct", "winograd", "winograd-wgrad", "direct-s2", "winograd4",
+// "winograd4-wgrad"),
 // so that bench --kernels and summary.json speak of them alike. conv_kernel_bit: the bit named
 // by the n characters at name, 0 if none is; conv_kernels_string: "direct,winograd,..." or "none".
 unsigned conv_kernel_bit(const char *name, size_t n);
@@ -99,7 +102,7 @@ void conv_kernels_string(unsigned mask, char *buf, size_t size);
 // "default", "all", "none" or a comma-separated list of names, as a mask: 0 on success, -1 for
 // anything else (the caller says where the text came from). CONV_KERNELS_HELP lists the choices.
 int conv_parse_kernels(const char *text, unsigned *mask);
-#define CONV_KERNELS_HELP "default, all, none or a comma-separated list of direct, winograd, winograd-wgrad, direct-s2, winograd4"
+#define CONV_KERNELS_HELP "default, all, none or a comma-separated list of direct, winograd, winograd-wgrad, direct-s2, winograd4, winograd4-wgrad"
 
 // ---- the GEMM path -----------------------------------------------------------------------
 

@@ -29,4 +29,14 @@ size_t wino4_work_floats(const ConvShape *s);
 void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
                    const ConvEpilogue *ep);
 
+// The weight gradient by F(4x4, 3x3): dL/dU = sum over tiles of (A dY A^T) .* (B^T d B), then
+// dw = G^T dL/dU G, 36 GEMMs summed over the batch's tiles (winograd_wgrad.h does the same with
+// F(2x2, 3x3)'s 16). The same shapes as wino4_forward; conv_pick sends a weight gradient here
+// when CONV_USE_WINOGRAD4_WGRAD is enabled.
+// Floats of workspace wino4_backward_weights needs (per thread: tiles and a partial dL/dU),
+// for shape s and any batch up to s->B; it does not depend on s->B.
+size_t wino4_wgrad_floats(const ConvShape *s);
+// dw (Cout,Cin,3,3) = dL/dw (overwritten), given dout (Cout,B,H,W) = dL/dout and in (Cin,B,H,W).
+void wino4_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work);
+
 #endif

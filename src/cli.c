@@ -46,7 +46,8 @@ const char cli_usage[] =
     "      time training (forward+backward+update) and evaluation on random input;\n"
     "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3 and the FMA peak;\n"
     "      --kernels: the convolution kernels allowed: default, all, none (GEMM only) or some of\n"
-    "      direct,winograd,winograd-wgrad,direct-s2,winograd4 (comma-separated; default = all)\n"
+    "      direct,winograd,winograd-wgrad,direct-s2,winograd4,winograd4-wgrad (comma-separated;\n"
+    "      default = all)\n"
     "  help config                        every config key with its default (Markdown)\n"
     "  --version\n";
 

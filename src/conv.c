@@ -60,7 +60,8 @@ static const struct {
                     {"winograd", CONV_USE_WINOGRAD},
                     {"winograd-wgrad", CONV_USE_WINOGRAD_WGRAD},
                     {"direct-s2", CONV_USE_DIRECT_S2},
-                    {"winograd4", CONV_USE_WINOGRAD4}};
+                    {"winograd4", CONV_USE_WINOGRAD4},
+                    {"winograd4-wgrad", CONV_USE_WINOGRAD4_WGRAD}};
 enum { NKERNEL_NAMES = sizeof kernel_names / sizeof kernel_names[0] };
 
 unsigned conv_kernel_bit(const char *name, size_t n) {
@@ -122,6 +123,7 @@ static int fits(const ConvShape *s, ConvKernel k) {
     case CONV_WINOGRAD_WGRAD: // the forward's tiles, read the other way round
         return fits(s, CONV_WINOGRAD);
     case CONV_WINOGRAD4:
+    case CONV_WINOGRAD4_WGRAD:
         return s->stride == 1;
     default:
         return 0;
@@ -146,6 +148,7 @@ static int on(ConvKernel k) {
 // gradient's workspace and weight transposition).
 static ConvKernel pick_wgrad(const ConvShape *s) {
     if (!fits(s, CONV_DIRECT)) return CONV_GEMM;
+    if (on(CONV_WINOGRAD4_WGRAD) && fits(s, CONV_WINOGRAD4_WGRAD)) return CONV_WINOGRAD4_WGRAD;
     if (on(CONV_WINOGRAD_WGRAD) && fits(s, CONV_WINOGRAD_WGRAD)) return CONV_WINOGRAD_WGRAD;
     return on(CONV_DIRECT) ? CONV_DIRECT : CONV_GEMM;
 }

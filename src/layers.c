@@ -25,6 +25,7 @@ size_t conv_col_floats(const ConvShape *s) {
         wino = conv_fits(s, CONV_WINOGRAD) || conv_fits(&ts, CONV_WINOGRAD) ? wino_work_floats(s) : 0;
         size_t weights = conv3x3_wgrad_floats(s);
         if (conv_fits(s, CONV_WINOGRAD_WGRAD) && wino_wgrad_floats(s) > weights) weights = wino_wgrad_floats(s);
+        if (conv_fits(s, CONV_WINOGRAD4_WGRAD) && wino4_wgrad_floats(s) > weights) weights = wino4_wgrad_floats(s);
         if (weights > n) n = weights;
     }
     if (conv_fits(s, CONV_WINOGRAD4) && wino4_work_floats(s) > wino) wino = wino4_work_floats(s);
@@ -70,7 +71,9 @@ static void conv_backward_impl(float *din, float *dw, const float *dout, const f
     }
     // col holds conv_col_floats(s): the weight gradient's workspace, then the flipped
     // weights and the data gradient's workspace.
-    if (wk == CONV_WINOGRAD_WGRAD)
+    if (wk == CONV_WINOGRAD4_WGRAD)
+        wino4_backward_weights(dw, dout, in, s, col);
+    else if (wk == CONV_WINOGRAD_WGRAD)
         wino_backward_weights(dw, dout, in, s, col);
     else if (wk == CONV_DIRECT)
         conv3x3_backward_weights(dw, dout, in, s, col);

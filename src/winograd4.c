@@ -68,15 +68,14 @@ size_t wino4_work_floats(const ConvShape *s) {
     return (size_t)p.ufl + thread_floats(&p) * (size_t)s->threads;
 }
 
+// G, the filter's transform (the header comment's).
+static const float G[6][3] = {{1.0f / 4, 0, 0},          {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                              {-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                              {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};
+
 // U[e][ci][co] = (G g G^T)[e] for input channel ci, 16 output channels at a time (their taps
 // gathered at stride Cin * 9), zero in the padding lanes.
 static void transform_weights(float *U, const float *w, int ci, const ConvShape *s, const Plan *p) {
-    static const float G[6][3] = {{1.0f / 4, 0, 0},
-                                  {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                  {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                  {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                  {0, 0, 1}};
     const long est = (long)p->cp * p->cq;
     const __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(s->Cin * 9),
                                            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
@@ -356,6 +355,200 @@ void wino4_forward(float *out, const float *in, const float *w, const ConvShape 
     }
 }
 
+// ---- the weight gradient -------------------------------------------------------------------
+//
+// Y = A^T [U .* V] A is linear in U, so with dY a tile's output gradient
+//   dL/dU[e] = sum over images and tiles of (A dY A^T)[e] (B^T d B)[e],   dw = G^T dL/dU G.
+// Per chunk of images, in each thread:
+//   V[e][t][ci]   (B^T d B)[e] of tile t, as in the forward (to_pixels, input_tiles)
+//   Z[e][t][co]   (A dY A^T)[e]: dout through to_pixels too (16 output channels in the lanes)
+//   U[e][co][ci] += sum over the chunk's tiles t of Z[e][t][co] V[e][t][ci]      (36 GEMMs)
+// each Z value broadcast against 16 input channels of V, summed over t in registers. At the end
+// the threads' U are added up in thread order and dw = G^T U G. 36 multiply-adds per 4x4 tile
+// and channel pair, against F(2x2, 3x3)'s 64 (winograd_wgrad.c) and the direct form's 144.
+// Partial tiles need nothing more: the output gradient beyond the plane is X's zero overhang.
+
+typedef struct WPlan {
+    Plan p;    // cp, cq, th, tw, xw, tpi, nb, xfl, vst as the forward's; mst: Z's element block
+    long ufl;  // floats of U: 36 x cq x cp
+    long zoff; // U, X, V, then Z in each thread's slice: Z's offset
+} WPlan;
+
+// V and Z of a chunk in 512 KB of the 1 MB L2 (U[e] is read and written once per chunk).
+static WPlan wplan_of(const ConvShape *s) {
+    WPlan w;
+    Plan *p = &w.p;
+    *p = plan_of(s);
+    long per_image = (long)NE * p->tpi * (p->cp + p->cq);
+    p->nb = (int)((128L << 10) / per_image);
+    if (p->nb < 1) p->nb = 1;
+    p->tcap = p->nb * p->tpi;
+    p->vst = (long)p->tcap * p->cp + VEC;
+    p->mst = (long)p->tcap * p->cq + VEC;
+    w.ufl = (long)floats_to_lines((size_t)NE * (size_t)p->cq * (size_t)p->cp);
+    w.zoff = w.ufl + p->xfl + (long)floats_to_lines((size_t)NE * (size_t)p->vst);
+    return w;
+}
+
+static size_t wthread_floats(const WPlan *w) {
+    return (size_t)w->zoff + floats_to_lines((size_t)NE * (size_t)w->p.mst);
+}
+
+size_t wino4_wgrad_floats(const ConvShape *s) {
+    WPlan w = wplan_of(s);
+    return wthread_floats(&w) * (size_t)s->threads;
+}
+
+// z = A y over 4 points: y0, y0+y1+y2+y3, y0-y1+y2-y3, y0+2y1+4y2+8y3, y0-2y1+4y2-8y3, y3.
+static inline __attribute__((always_inline)) void a6(const __m512 y[4], __m512 z[6]) {
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4);
+    __m512 p = _mm512_add_ps(y[0], y[2]), q = _mm512_add_ps(y[1], y[3]);
+    __m512 r = _mm512_fmadd_ps(four, y[2], y[0]), t = _mm512_mul_ps(two, _mm512_fmadd_ps(four, y[3], y[1]));
+    z[0] = y[0];
+    z[1] = _mm512_add_ps(p, q);
+    z[2] = _mm512_sub_ps(p, q);
+    z[3] = _mm512_add_ps(r, t);
+    z[4] = _mm512_sub_ps(r, t);
+    z[5] = y[3];
+}
+
+// Z[e][t0 + t][cb*16 ..] = (A dY A^T)[e] for the image's tiles t, dY from X's image pixels.
+static void grad_tiles(float *Z, long zst, int cq, const float *X, int t0, int cb, const Plan *p) {
+    const long row = (long)p->xw * VEC;
+    for (int ty = 0; ty < p->th; ty++)
+        for (int tx = 0; tx < p->tw; tx++) {
+            const float *x0 = X + (4 * ty + 1) * row + (4 * tx + 1) * VEC;
+            __m512 t[4][6];
+            for (int r = 0; r < 4; r++) { // along each gradient row
+                __m512 y[4];
+                for (int c = 0; c < 4; c++) y[c] = _mm512_loadu_ps(x0 + r * row + c * VEC);
+                a6(y, t[r]);
+            }
+            float *z = Z + (long)(t0 + ty * p->tw + tx) * cq + cb * VEC;
+            for (int j = 0; j < 6; j++) { // along each column
+                __m512 y[4] = {t[0][j], t[1][j], t[2][j], t[3][j]}, o[6];
+                a6(y, o);
+                for (int i = 0; i < 6; i++) _mm512_storeu_ps(z + (i * 6 + j) * zst, o[i]);
+            }
+        }
+}
+
+// U (R rows of output channels, NV vectors of input channels; row stride cp) += Z^T . V over
+// T tiles (Z rows of cq, V rows of cp). R x NV = 16 accumulators.
+#define W4WGEMM(R, NV)                                                                                     \
+    static void w4wgemm_##R##_##NV(float *U, const float *Z, const float *V, int T, int cq, int cp) {     \
+        __m512 a[R][NV];                                                                                   \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) \
+            a[r][j] = _mm512_setzero_ps();                                                                 \
+        _Pragma("GCC unroll 2") for (int t = 0; t < T; t++) {                                              \
+            __m512 x[NV];                                                                                  \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) {                                         \
+                x[j] = _mm512_loadu_ps(V + (long)t * cp + j * VEC);                                        \
+                __asm__("" : "+v"(x[j])); /* a register: GCC otherwise folds the load into all R FMAs */ \
+            }                                                                                              \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                         \
+                __m512 z = _mm512_set1_ps(Z[(long)t * cq + r]);                                            \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) a[r][j] = _mm512_fmadd_ps(z, x[j], a[r][j]); \
+            }                                                                                              \
+        }                                                                                                  \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) { \
+            float *u = U + (long)r * cp + j * VEC;                                                         \
+            _mm512_storeu_ps(u, _mm512_add_ps(_mm512_loadu_ps(u), a[r][j]));                               \
+        }                                                                                                  \
+    }
+W4WGEMM(16, 1)
+W4WGEMM(8, 2)
+W4WGEMM(4, 4)
+
+// U[e] += Z[e]^T . V[e] over T tiles: input channels 4 vectors at a time while they last, then
+// 2, then 1; output channels 16 / NV at a time (cq is a multiple of 16).
+static void wgemm_e(float *U, const float *Z, const float *V, int T, int cq, int cp) {
+    for (int ci = 0; ci < cp;) {
+        int nv = (cp - ci) / VEC >= 4 ? 4 : (cp - ci) / VEC >= 2 ? 2 : 1, R = 16 / nv;
+        for (int co = 0; co < cq; co += R) {
+            float *u = U + (long)co * cp + ci;
+            const float *z = Z + co, *v = V + ci;
+            if (nv == 4)
+                w4wgemm_4_4(u, z, v, T, cq, cp);
+            else if (nv == 2)
+                w4wgemm_8_2(u, z, v, T, cq, cp);
+            else
+                w4wgemm_16_1(u, z, v, T, cq, cp);
+        }
+        ci += nv * VEC;
+    }
+}
+
+// One chunk of images into this thread's U.
+static void chunk_wgrad(const float *dout, const float *in, const ConvShape *s, const WPlan *w, float *U, float *X,
+                        float *V, float *Z, int chunk) {
+    const Plan *p = &w->p;
+    const int H = s->H, W = s->W;
+    const long hw = (long)H * W, plane = (long)s->B * hw;
+    const int b0 = chunk * p->nb, nb = s->B - b0 < p->nb ? s->B - b0 : p->nb;
+    for (int b = 0; b < nb; b++) {
+        const long img = (long)(b0 + b) * hw;
+        for (int cb = 0; cb < p->cp / VEC; cb++) {
+            int nc = s->Cin - cb * VEC < VEC ? s->Cin - cb * VEC : VEC;
+            to_pixels(X, in + img, plane, cb * VEC, nc, H, W, p->xw);
+            input_tiles(V, p->vst, p->cp, X, b * p->tpi, cb, p);
+        }
+        for (int cb = 0; cb < p->cq / VEC; cb++) {
+            int nc = s->Cout - cb * VEC < VEC ? s->Cout - cb * VEC : VEC;
+            to_pixels(X, dout + img, plane, cb * VEC, nc, H, W, p->xw);
+            grad_tiles(Z, p->mst, p->cq, X, b * p->tpi, cb, p);
+        }
+    }
+    for (int e = 0; e < NE; e++)
+        wgemm_e(U + (long)e * p->cq * p->cp, Z + e * p->mst, V + e * p->vst, nb * p->tpi, p->cq, p->cp);
+}
+
+// dw[co][ci] = G^T (sum of the nt threads' U, in thread order) G.
+static void weights_out(float *dw, const float *work, size_t per_thread, int nt, const ConvShape *s, const WPlan *w,
+                        int co) {
+    const long est = (long)w->p.cq * w->p.cp;
+    for (int ci = 0; ci < s->Cin; ci++) {
+        float u[6][6], t[3][6];
+        for (int e = 0; e < NE; e++) {
+            float a = 0;
+            for (int k = 0; k < nt; k++) a += work[per_thread * (size_t)k + (size_t)(e * est + (long)co * w->p.cp + ci)];
+            u[e / 6][e % 6] = a;
+        }
+        for (int i = 0; i < 3; i++) // G^T u
+            for (int j = 0; j < 6; j++) {
+                float a = 0;
+                for (int k = 0; k < 6; k++) a += G[k][i] * u[k][j];
+                t[i][j] = a;
+            }
+        float *g = dw + ((long)co * s->Cin + ci) * 9;
+        for (int i = 0; i < 3; i++) // (G^T u) G
+            for (int j = 0; j < 3; j++) {
+                float a = 0;
+                for (int k = 0; k < 6; k++) a += t[i][k] * G[k][j];
+                g[i * 3 + j] = a;
+            }
+    }
+}
+
+void wino4_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
+    const WPlan w = wplan_of(s);
+    const size_t per_thread = wthread_floats(&w);
+    const int nchunks = (s->B + w.p.nb - 1) / w.p.nb;
+    const int used = s->threads < nchunks ? s->threads : nchunks;
+#pragma omp parallel num_threads(used)
+    {
+        float *U = work + per_thread * (size_t)omp_get_thread_num(), *X = U + w.ufl, *V = X + w.p.xfl,
+              *Z = U + w.zoff;
+        memset(U, 0, sizeof(float) * (size_t)w.ufl);
+        memset(X, 0, sizeof(float) * (size_t)w.p.xfl);
+#pragma omp for schedule(static)
+        for (int c = 0; c < nchunks; c++) chunk_wgrad(dout, in, s, &w, U, X, V, Z, c);
+        const int nt = omp_get_num_threads();
+#pragma omp for schedule(static)
+        for (int co = 0; co < s->Cout; co++) weights_out(dw, work, per_thread, nt, s, &w, co);
+    }
+}
+
 #else // no AVX-512: conv_pick sends every shape to the GEMM path
 
 size_t wino4_work_floats(const ConvShape *s) {
@@ -365,5 +558,12 @@ size_t wino4_work_floats(const ConvShape *s) {
 void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
                    const ConvEpilogue *ep) {
     (void)out, (void)in, (void)w, (void)s, (void)work, (void)acc, (void)ep;
+}
+size_t wino4_wgrad_floats(const ConvShape *s) {
+    (void)s;
+    return 0;
+}
+void wino4_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work) {
+    (void)dw, (void)dout, (void)in, (void)s, (void)work;
 }
 #endif

@@ -107,7 +107,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
     if (conv_fits(&s, CONV_DIRECT) && conv_fits(&s, CONV_WINOGRAD4)) {
         ConvShape ts = conv_shape_transposed(&s);
         unsigned wwas = conv_set_kernels(CONV_KERNELS_ALL);
-        CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4);
+        CHECK(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4 && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD4_WGRAD);
         int dgrad4 = conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4;
         CHECK(dgrad4 == conv_fits(&ts, CONV_DIRECT));
         run_both(out2, din2, dw2, in, w, g, &s, col);
@@ -116,7 +116,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout) {
         conv_backward_acc(acc2, dw2, g, in, w, &s, col);
         conv_set_kernels(wwas);
         CHECK_MSG(testdata_rel_err(out2, rout, nout) < 2e-5, "%s: F(4x4) forward vs double %.3g", name, testdata_rel_err(out2, rout, nout));
-        CHECK_MSG(testdata_rel_err(dw2, rdw, nw) < 1e-5, "%s: dw beside F(4x4) vs double %.3g", name, testdata_rel_err(dw2, rdw, nw));
+        CHECK_MSG(testdata_rel_err(dw2, rdw, nw) < 1e-5, "%s: F(4x4) dw vs double %.3g", name, testdata_rel_err(dw2, rdw, nw));
         if (dgrad4) {
             CHECK_MSG(testdata_rel_err(din2, rdin, nin) < 2e-5, "%s: F(4x4) din vs double %.3g", name, testdata_rel_err(din2, rdin, nin));
             double md = 0, mx = 0;
@@ -270,29 +270,33 @@ static void usable_case(void) {
     conv_shape_init(&s, 4, 16, 32, 32, 32, 1, 1, 0, 1 << 20); // 1x1
     CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_FORWARD) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 6, 6, 16, 3, 1, 1, 1 << 20); // 36 pixels: not whole vectors
-    CHECK(conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_DIRECT : CONV_GEMM));
+    CHECK(conv_fits(&s, CONV_DIRECT) &&
+          conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_WINOGRAD4_WGRAD : CONV_GEMM));
     unsigned was = conv_set_kernels(CONV_KERNELS_F2X2); // the direct forward takes whole groups of 64 pixels
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
+    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_DIRECT : CONV_GEMM));
     conv_set_kernels(was);
     conv_shape_init(&s, 4, 16, 65, 64, 16, 3, 1, 1, 1 << 20); // more than 4096 pixels
     CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
     conv_shape_init(&s, 4, 16, 8, 8, 6, 3, 1, 1, 1 << 20); // Cout not a multiple of 4
     CHECK(!conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_GEMM);
-    // 28x28 (Fashion-MNIST), 784 pixels: the direct weight gradient (its last vector
-    // partial), the forward and the data gradient on F(4x4, 3x3) (partial tiles).
+    // 28x28 (Fashion-MNIST), 784 pixels: all three on F(4x4, 3x3) (partial tiles); without
+    // it, the direct weight gradient (its last vector partial).
     conv_shape_init(&s, 4, 16, 28, 28, 16, 3, 1, 1, 1 << 20);
-    CHECK(conv_fits(&s, CONV_DIRECT) && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_DIRECT : CONV_GEMM));
+    CHECK(conv_fits(&s, CONV_DIRECT) &&
+          conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_WINOGRAD4_WGRAD : CONV_GEMM));
     CHECK(conv_pick(&s, CONV_FORWARD) == (direct ? CONV_WINOGRAD4 : CONV_GEMM));
     CHECK(conv_pick(&s, CONV_BACKWARD) == (direct ? CONV_WINOGRAD4 : CONV_GEMM));
     was = conv_set_kernels(CONV_KERNELS_F2X2);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD) == CONV_GEMM);
+    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == (direct ? CONV_DIRECT : CONV_GEMM));
     conv_set_kernels(was);
 }
 
 // A stride-1 plane the direct forward does not take (Fashion-MNIST's 28x28, 14x14, 7x7; odd
-// shapes): F(4x4, 3x3) forward and data gradient with partial tiles, the direct weight
-// gradient with a partial last vector, through conv_forward / conv_backward(_acc), against
-// double precision and against the GEMM path (the default kernels).
+// shapes): F(4x4, 3x3) forward, data and weight gradients with partial tiles (the default
+// kernels), and the direct weight gradient with a partial last vector (F(4x4)'s off), through
+// conv_forward / conv_backward(_acc), against double precision and against the GEMM path.
 static void partial_tiles_case(int B, int Cin, int H, int W, int Cout) {
     char name[112];
     snprintf(name, sizeof name, "conv3x3 partial tiles B%d Cin%d %dx%d Cout%d threads%d", B, Cin, H, W, Cout,
@@ -301,8 +305,8 @@ static void partial_tiles_case(int B, int Cin, int H, int W, int Cout) {
     ConvShape s;
     conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
     CHECK_MSG(conv_pick(&s, CONV_FORWARD) == CONV_WINOGRAD4 && conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4 &&
-                  conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT,
-              "%s: F(4x4) forward and data gradient, direct weights", name);
+                  conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD4_WGRAD,
+              "%s: F(4x4) forward, data and weight gradients", name);
     long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
     float *in = rnd(nin), *w = rnd(nw), *g = rnd(nout), *col = malloc(sizeof(float) * conv_col_floats(&s));
     float *out = rnd(nout), *din = rnd(nin), *dw = rnd(nw), *out2 = rnd(nout), *din2 = rnd(nin), *dw2 = rnd(nw);
@@ -323,7 +327,13 @@ static void partial_tiles_case(int B, int Cin, int H, int W, int Cout) {
         mx = fmax(mx, fabs(base[i] + rdin[i]));
     }
     CHECK_MSG(md < 2e-5 * mx, "%s: din accumulate: max diff %.3g (max %.3g)", name, md, mx);
-    unsigned was = conv_set_kernels(0); // the GEMM path
+    unsigned was = conv_set_kernels(CONV_KERNELS_DEFAULT & ~CONV_USE_WINOGRAD4_WGRAD);
+    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
+    conv_backward(din2, dw2, g, in, w, &s, col);
+    conv_set_kernels(was);
+    CHECK_MSG(testdata_rel_err(dw2, rdw, nw) < 1e-5, "%s: direct dw vs double %.3g", name, testdata_rel_err(dw2, rdw, nw));
+    CHECK_MSG(max_rel_diff(din2, din, nin) == 0, "%s: din with the direct dw", name);
+    was = conv_set_kernels(0); // the GEMM path
     run_both(out2, din2, dw2, in, w, g, &s, col);
     conv_set_kernels(was);
     CHECK_MSG(max_rel_diff(out, out2, nout) < 1e-4 && max_rel_diff(dw, dw2, nw) < 1e-5,
@@ -356,6 +366,13 @@ static void pick_case(void) {
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD_WGRAD);
     conv_set_kernels(CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD_WGRAD); // the kernels before issue 15
     CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_DIRECT);
+    conv_set_kernels(CONV_USE_WINOGRAD4_WGRAD); // the F(4x4) weight gradient alone: data on GEMM
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_GEMM && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD4_WGRAD);
+    conv_set_kernels(CONV_KERNELS_DEFAULT); // F(4x4) every way, the stem's weights included
+    CHECK(conv_pick(&s, CONV_BACKWARD) == CONV_WINOGRAD4 && conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD4_WGRAD);
+    conv_shape_init(&s, 4, 3, 32, 32, 16, 3, 1, 1, 1 << 20);
+    CHECK(conv_pick(&s, CONV_BACKWARD_WEIGHTS) == CONV_WINOGRAD4_WGRAD);
+    conv_shape_init(&s, 4, 16, 32, 32, 16, 3, 1, 1, 1 << 20);
     conv_set_kernels(CONV_USE_DIRECT);
     CHECK(conv_pick(&s, CONV_FORWARD) == CONV_DIRECT && conv_pick(&s, CONV_BACKWARD) == CONV_DIRECT);
     conv_shape_init(&s, 4, 16, 32, 32, 32, 3, 2, 1, 1 << 20);

@@ -137,10 +137,12 @@ static void conv_case(int B, int Cin, int H, int Cout, int k, int stride, int ch
     conv_backward(din, dw, r, c.in, c.w, &c.s, c.col);
     check_grad("dw", conv_fn, &c, c.w, nw, dw, r, nout, 1e-2, 400);
     check_grad("din", conv_fn, &c, c.in, nin, din, r, nout, 1e-2, 400);
-    // din == NULL computes the weight gradient alone, and the same one.
+    // din == NULL computes the weight gradient alone, and the same one to rounding: with 3
+    // input channels the data gradient sends both to GEMM, the weights alone go to
+    // F(4x4, 3x3) (2e-5, test_winograd4.c).
     float *dw2 = rnd(nw, 1.0);
     conv_backward(NULL, dw2, r, c.in, c.w, &c.s, c.col);
-    CHECK_MSG(max_rel_diff(dw2, dw, nw) <= 1e-6, "%s: dw without din differs", name);
+    CHECK_MSG(max_rel_diff(dw2, dw, nw) <= 2e-5, "%s: dw without din differs: %.3g", name, max_rel_diff(dw2, dw, nw));
     free(dw2);
     free(c.in);
     free(c.w);

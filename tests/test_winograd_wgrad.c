@@ -22,25 +22,6 @@ static float *rnd(long n) {
     return p;
 }
 
-// dw[co][ci][t] = sum over images and pixels of g * (in shifted by tap t), in double.
-static void naive_dw(double *dw, const float *in, const float *g, const ConvShape *s) {
-    const long hw = (long)s->H * s->W, plane = (long)s->B * hw;
-    for (int co = 0; co < s->Cout; co++)
-        for (int ci = 0; ci < s->Cin; ci++)
-            for (int t = 0; t < 9; t++) {
-                double a = 0;
-                for (int b = 0; b < s->B; b++)
-                    for (int y = 0; y < s->H; y++)
-                        for (int x = 0; x < s->W; x++) {
-                            int yi = y + t / 3 - 1, xi = x + t % 3 - 1;
-                            if (yi < 0 || yi >= s->H || xi < 0 || xi >= s->W) continue;
-                            a += (double)g[co * plane + b * hw + (long)y * s->W + x] *
-                                 in[ci * plane + b * hw + (long)yi * s->W + xi];
-                        }
-                dw[((long)co * s->Cin + ci) * 9 + t] = a;
-            }
-}
-
 // The largest errors seen over all cases (Winograd, and the direct kernel on the same data),
 // printed at the end.
 static double worst, worst_direct;
@@ -65,7 +46,7 @@ static void wgrad_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     size_t ndirect = conv3x3_wgrad_floats(&s);
     float *work = malloc(sizeof(float) * (nwork > ndirect ? nwork : ndirect));
     double *ref = malloc(sizeof(double) * nw);
-    naive_dw(ref, in, g, &s);
+    testdata_conv3x3_dw(ref, in, g, &s);
     wino_backward_weights(dw, g, in, &s, work);
     double r = testdata_rel_err(dw, ref, nw);
     if (r > worst) worst = r;
