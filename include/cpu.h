@@ -22,6 +22,11 @@ void cpu_setup(CpuInfo *ci, char **argv);
 // One thread count for OpenBLAS and our OpenMP loops (<= 0: the cores this process may run
 // on, its affinity mask: all cores alone, its share under mpirun binding). Returns it.
 int cpu_set_threads(int n);
+// The CPU as cpuid names it: vendor, family and model (the display family and model, as
+// /proc/cpuinfo's "cpu family" and "model"), and whether it has AVX-512 and avx512_bf16,
+// e.g. "AuthenticAMD family 25 model 17, AVX-512, avx512_bf16". Figures measured on
+// different models (Zen 4 and Zen 5 share a brand string) should not be compared.
+void cpu_model(char *buf, unsigned cap);
 // One line for the startup header, e.g. "OpenBLAS core SkylakeX (auto-selected), 2 threads".
 void cpu_describe(const CpuInfo *ci, int threads, char *buf, unsigned cap);
 

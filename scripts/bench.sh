@@ -37,6 +37,9 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD -- src include 2>/dev/null; then commit="$commit+dirty"; fi
 date=$(date -u +%Y-%m-%d)
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+# The brand string can hide the generation (Zen 4 and Zen 5 both say "AMD EPYC" here).
+fam=$(awk -F': ' '/^cpu family/ { f = $2 } /^model[ \t]*:/ { m = $2 } END { printf "family %s model %s", f, m }' /proc/cpuinfo)
+cpu="$cpu ($fam)"
 table="| threads | onecycle train img/s | PyTorch NCHW | PyTorch channels_last | train ratio (vs best) | onecycle eval img/s | PyTorch NCHW | PyTorch channels_last | eval ratio (vs best) | RSS MB ours / PyTorch best |
 |---|---|---|---|---|---|---|---|---|---|"
 rows=""
@@ -62,7 +65,7 @@ for t in $THREADS; do
     ORSS=$(best "${orss[@]}")
     table+="
 | $t | $OT | $NT | $CT | $(ratio "$OT" "$BT") | $OE | $NE | $CE | $(ratio "$OE" "$BE") | $ORSS / $PRSS |"
-    rows+="| $date | $commit | ResNet-$DEPTH b$BATCH | $t | $OT | $BT | $(ratio "$OT" "$BT") | $OE | $BE | $(ratio "$OE" "$BE") | $ORSS / $PRSS | |
+    rows+="| $date | $commit | ResNet-$DEPTH b$BATCH | $t | $OT | $BT | $(ratio "$OT" "$BT") | $OE | $BE | $(ratio "$OE" "$BE") | $ORSS / $PRSS | CPU $fam |
 "
 done
 echo

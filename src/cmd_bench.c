@@ -128,6 +128,9 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     st.train = 0;
     double eval_ips = batch / bench_seconds_per_call(bench_step, &st, seconds / 2);
     char name[64];
+    char cpu[96];
+    cpu_model(cpu, sizeof cpu);
+    printf("cpu: %s\n", cpu);
     printf("model: %s, batch %d, %d thread%s\n", model_name(&mo, name, sizeof name), batch, nthreads,
            plural_s(nthreads));
     char kn[96];

@@ -1,6 +1,7 @@
 // cpu.c: OpenBLAS kernel selection by cpuid, and thread setup.
 #include "cpu.h"
 #include <cblas.h>
+#include <cpuid.h>
 #include <omp.h>
 #include <sched.h>
 #include <stdio.h>
@@ -66,6 +67,25 @@ int cpu_set_threads(int n) {
     openblas_set_num_threads(n);
     omp_set_num_threads(n);
     return n;
+}
+
+void cpu_model(char *buf, unsigned cap) {
+    unsigned a, b, c, d;
+    char vendor[13] = "unknown";
+    int family = 0, model = 0;
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(vendor, &b, 4), memcpy(vendor + 4, &d, 4), memcpy(vendor + 8, &c, 4);
+        vendor[12] = 0;
+    }
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        family = (int)((a >> 8) & 0xf), model = (int)((a >> 4) & 0xf);
+        if (family == 0xf) family += (int)((a >> 20) & 0xff);
+        if (family == 0x6 || family >= 0xf) model += (int)((a >> 16) & 0xf) << 4;
+    }
+    int bf16 = 0;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) bf16 = (a >> 5) & 1;
+    snprintf(buf, cap, "%s family %d model %d, %s%s", vendor, family, model,
+             isa_level() == 4 ? "AVX-512" : isa_level() == 3 ? "AVX2" : "no AVX2", bf16 ? ", avx512_bf16" : "");
 }
 
 void cpu_describe(const CpuInfo *ci, int threads, char *buf, unsigned cap) {

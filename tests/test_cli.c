@@ -237,6 +237,8 @@ void suite_cli(void) {
     CHECK_STR_CONTAINS(out, "train_images_per_sec:");
     CHECK_STR_CONTAINS(out, "batch 4, 1 thread\n"); // regression: "1 threads"
     CHECK_STR_CONTAINS(out, "fma_peak_gflops:");
+    CHECK_STR_CONTAINS(out, "\ncpu: "); // the CPU model, which a brand string like "AMD EPYC" hides
+    CHECK_STR_CONTAINS(out, " family ");
     CHECK_STR_CONTAINS(out, "conv_kernels: direct,winograd,winograd-wgrad,direct-s2");
     expect("bench --kernels picks the convolution kernels", 0, "conv_kernels: direct,winograd\n",
            "bench --depth 8 --batch 4 --threads 1 --seconds 0.02 --kernels winograd,direct", NULL, NULL);
