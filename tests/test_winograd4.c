@@ -4,9 +4,8 @@
 // lanes on both sides), Cin != Cout, non-square planes, odd batches that leave a short last
 // chunk, accumulation into out, 1-3 threads and a workspace planned for a larger batch, and
 // planes that are not a multiple of 4 (partial tiles: 28, 14, 7, 5x3, 1x1, 2x17).
-// The weight gradient (wino4_backward_weights) the same way, against a double-precision sum and
-// against F(2x2, 3x3)'s (winograd_wgrad.c) where it takes the shape.
-// test_conv3x3.c covers both again through conv_forward / conv_backward.
+// test_conv3x3.c covers it again through conv_forward / conv_backward (the data gradient);
+// test_winograd_wgrad.c tests its weight gradient (wino4_backward_weights).
 #include "conv.h"
 #include "fixture.h"
 #include "rng.h"
@@ -14,7 +13,6 @@
 #include "testdata.h"
 #include "winograd.h"
 #include "winograd4.h"
-#include "winograd_wgrad.h"
 #include <omp.h>
 #include <stdlib.h>
 
@@ -88,39 +86,6 @@ static void w4_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     free(in), free(w), free(out), free(out2), free(base), free(work), free(ref);
 }
 
-// The largest weight-gradient errors (F(4x4, 3x3), and F(2x2, 3x3) where it takes the shape).
-static double wworst4, wworst2;
-
-static void w4_wgrad_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
-    char name[120];
-    snprintf(name, sizeof name, "winograd4 wgrad B%d Cin%d %dx%d Cout%d threads%d (planned for B%d)", B, Cin, H, W,
-             Cout, omp_get_max_threads(), plan_B);
-    test_begin(name);
-    ConvShape s, ps;
-    conv_shape_init(&ps, plan_B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
-    conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
-    if (!CHECK_MSG(conv_fits(&s, CONV_WINOGRAD4_WGRAD), "%s: the shape should fit", name)) return;
-    long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
-    float *in = rnd(nin), *g = rnd(nout), *dw = rnd(nw), *dw2 = rnd(nw);
-    size_t nwork = wino4_wgrad_floats(&ps), n2 = conv_fits(&s, CONV_WINOGRAD_WGRAD) ? wino_wgrad_floats(&s) : 0;
-    CHECK_MSG(nwork == wino4_wgrad_floats(&s), "%s: the workspace does not depend on B", name);
-    float *work = malloc(sizeof(float) * (nwork > n2 ? nwork : n2));
-    double *ref = malloc(sizeof(double) * nw);
-    testdata_conv3x3_dw(ref, in, g, &s);
-    wino4_backward_weights(dw, g, in, &s, work);
-    double r = testdata_rel_err(dw, ref, nw);
-    if (r > wworst4) wworst4 = r;
-    CHECK_MSG(r < BOUND, "%s: dw vs double %.3g", name, r);
-    // Called again on a dirty workspace, the same result: nothing carried over.
-    wino4_backward_weights(dw2, g, in, &s, work);
-    CHECK_MSG(max_rel_diff(dw2, dw, nw) == 0, "%s: a second call differs", name);
-    if (conv_fits(&s, CONV_WINOGRAD_WGRAD)) {
-        wino_backward_weights(dw2, g, in, &s, work);
-        if (testdata_rel_err(dw2, ref, nw) > wworst2) wworst2 = testdata_rel_err(dw2, ref, nw);
-    }
-    free(in), free(g), free(dw), free(dw2), free(work), free(ref);
-}
-
 void suite_winograd4(void) {
 #ifndef __AVX512F__
     test_skip("built without AVX-512: the F(4x4, 3x3) kernel is not compiled in");
@@ -148,28 +113,10 @@ void suite_winograd4(void) {
         w4_case(2, 20, 5, 3, 12, 2);    // one tile across, two down, both partial
         w4_case(3, 8, 1, 1, 4, 3);      // one pixel
         w4_case(2, 16, 2, 17, 16, 7);   // a plane of one partial tile row, 17 wide
-        w4_wgrad_case(3, 16, 32, 32, 16, 3);  // stage 1 (a chunk is one image)
-        w4_wgrad_case(5, 32, 16, 16, 32, 5);  // stage 2, odd batch
-        w4_wgrad_case(9, 64, 8, 8, 64, 9);    // stage 3: chunks of 7 images, a short last one
-        w4_wgrad_case(2, 3, 32, 32, 16, 2);   // the stem: 3 channels in 16 lanes
-        w4_wgrad_case(3, 32, 16, 16, 64, 3);  // Cin != Cout
-        w4_wgrad_case(2, 48, 8, 8, 20, 2);    // 3 input vectors (a block of 2, then 1); Cout 20
-        w4_wgrad_case(3, 80, 8, 8, 12, 3);    // 5 input vectors; Cout 12 in one padded vector
-        w4_wgrad_case(2, 16, 16, 8, 16, 2);   // non-square plane
-        w4_wgrad_case(3, 16, 16, 16, 16, 64); // a workspace planned for a larger batch
-        w4_wgrad_case(3, 16, 28, 28, 16, 3);  // Fashion-MNIST's planes: 7x7 tiles
-        w4_wgrad_case(5, 32, 14, 14, 32, 5);  // the last tile row and column partial
-        w4_wgrad_case(9, 64, 7, 7, 64, 9);    // 2x2 tiles, 3 of 4 rows and columns live
-        w4_wgrad_case(2, 20, 5, 3, 12, 2);    // one tile across, two down, both partial
-        w4_wgrad_case(3, 8, 1, 1, 4, 3);      // one pixel
     }
     omp_set_num_threads(threads0);
     test_begin("winograd4: the largest error against double precision");
     printf("  max |out - double| / max |double| over all cases: F(4x4,3x3) %.3g, F(2x2,3x3) %.3g (bound %.0e)\n",
            worst4, worst2, BOUND);
     CHECK(worst4 < BOUND);
-    test_begin("winograd4 wgrad: the largest error against double precision");
-    printf("  max |dw - double| / max |double| over all cases: F(4x4,3x3) %.3g, F(2x2,3x3) %.3g (bound %.0e)\n",
-           wworst4, wworst2, BOUND);
-    CHECK(wworst4 < BOUND);
 }

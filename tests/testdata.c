@@ -135,24 +135,6 @@ unsigned testdata_guard_kernels(void) {
     return CONV_KERNELS_F2X2 & ~CONV_USE_WINOGRAD_WGRAD;
 }
 
-void testdata_conv3x3_dw(double *dw, const float *in, const float *g, const ConvShape *s) {
-    const long hw = (long)s->H * s->W, plane = (long)s->B * hw;
-    for (int co = 0; co < s->Cout; co++)
-        for (int ci = 0; ci < s->Cin; ci++)
-            for (int t = 0; t < 9; t++) {
-                double a = 0;
-                for (int b = 0; b < s->B; b++)
-                    for (int y = 0; y < s->H; y++)
-                        for (int x = 0; x < s->W; x++) {
-                            int yi = y + t / 3 - 1, xi = x + t % 3 - 1;
-                            if (yi < 0 || yi >= s->H || xi < 0 || xi >= s->W) continue;
-                            a += (double)g[co * plane + b * hw + (long)y * s->W + x] *
-                                 in[ci * plane + b * hw + (long)yi * s->W + xi];
-                        }
-                dw[((long)co * s->Cin + ci) * 9 + t] = a;
-            }
-}
-
 double testdata_rel_err(const float *a, const double *ref, long n) {
     double md = 0, mx = 0;
     for (long i = 0; i < n; i++) {

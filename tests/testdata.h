@@ -2,7 +2,6 @@
 #ifndef ONECYCLE_TEST_TESTDATA_H
 #define ONECYCLE_TEST_TESTDATA_H
 #include "config.h"
-#include "conv.h"
 #include "pngio.h"
 #include "train.h"
 #include <stdint.h>
@@ -46,9 +45,6 @@ unsigned testdata_guard_kernels(void);
 // max |a - ref| / max |ref| over n entries (NaN in a counts as the worst error): a float
 // result's error against a double-precision reference, relative to its largest entry.
 double testdata_rel_err(const float *a, const double *ref, long n);
-// dw (Cout,Cin,3,3) of a 3x3 / stride-1 / pad-1 convolution in double: the sum over images and
-// pixels of g (Cout,B,H,W) times in (Cin,B,H,W) shifted by each tap.
-void testdata_conv3x3_dw(double *dw, const float *in, const float *g, const ConvShape *s);
 // A tiny run on the real data in dir: ResNet-(depth), 500 images (8 steps of 64, the last
 // one partial), 2 epochs of use_clr_beta with cycling momentum, crop+flip augmentation.
 // (Static buffer, valid until the next call.)
