@@ -62,7 +62,8 @@ typedef enum {
 // and enabled (conv_set_kernels).
 //   CONV_FORWARD: CONV_WINOGRAD4, CONV_WINOGRAD, CONV_DIRECT, CONV_DIRECT_S2 or CONV_GEMM.
 //   CONV_BACKWARD_WEIGHTS: the weight gradient's kernel, CONV_WINOGRAD4_WGRAD,
-//     CONV_WINOGRAD_WGRAD, CONV_DIRECT or CONV_GEMM; it runs alone (a stem convolution) or beside a data gradient that is not GEMM.
+//     CONV_WINOGRAD_WGRAD, CONV_DIRECT or CONV_GEMM; it runs alone (a stem convolution) or
+//     beside a data gradient that is not GEMM.
 //   CONV_BACKWARD: the data gradient's kernel. CONV_GEMM means weights and data both run on
 //     the GEMM path; otherwise the data gradient is a forward convolution of the transposed
 //     shape (conv_shape_transposed) on the kernel named (CONV_DIRECT, CONV_WINOGRAD or
@@ -76,7 +77,8 @@ int conv_fits(const ConvShape *s, ConvKernel k);
 // The faster kernels that conv_pick may choose, as a mask (0: GEMM everywhere). Returns the
 // previous mask. For tests and measurements (bench --kernels, train.kernels). The default
 // is every kernel: F(4x4, 3x3) rounds about 15x more than F(2x2, 3x3) (7e-6 of the largest
-// output) and trained ResNet-20 to the same accuracy (results/README.md).
+// output; its weight gradient 7x, 5.6e-6) and trained ResNet-20 to the same accuracy with
+// either weight gradient (results/README.md).
 enum {
     CONV_USE_DIRECT = 1 << CONV_DIRECT,
     CONV_USE_WINOGRAD = 1 << CONV_WINOGRAD,

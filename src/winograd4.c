@@ -1,6 +1,6 @@
-// winograd4.c: Winograd F(4x4, 3x3) convolution, see winograd4.h.
+// winograd4.c: Winograd F(4x4, 3x3) convolution and its weight gradient, see winograd4.h.
 //
-// Per chunk of images (sized so V and M stay in L2), in each thread:
+// The forward pass, per chunk of images (sized so V and M stay in L2), in each thread:
 //   X[y][x][c]      16 channels of one image, one vector per pixel, zero-padded (a 16x16
 //                   transpose of the CBHW planes) to whole 4x4 tiles and the conv's border
 //                   (a plane that is not a multiple of 4 has partial tiles at its right
@@ -69,9 +69,12 @@ size_t wino4_work_floats(const ConvShape *s) {
 }
 
 // G, the filter's transform (the header comment's).
-static const float G[6][3] = {{1.0f / 4, 0, 0},          {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                              {-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                              {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};
+static const float G[6][3] = {{1.0f / 4, 0, 0},
+                              {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                              {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                              {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                              {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                              {0, 0, 1}};
 
 // U[e][ci][co] = (G g G^T)[e] for input channel ci, 16 output channels at a time (their taps
 // gathered at stride Cin * 9), zero in the padding lanes.
