@@ -11,7 +11,9 @@
 // padded pixel-major buffer, whose 6x6 patches transform with plain vector arithmetic; the
 // 36 GEMMs M[e] (tiles, Cout) = V[e] (tiles, Cin) . U[e] (Cin, Cout) broadcast one V value
 // against 16 output channels; the output tiles are transposed back. Any Cin and Cout (padded
-// to 16 lanes).
+// to 16 lanes). The GEMMs stay in float: with bf16 operands (vdpbf16ps) they ran 1.3-1.6x
+// faster but the outputs were off by 3-11 % of the largest, from these transforms' large
+// coefficients (results/notes/speed-experiments.md).
 //
 // conv_pick (conv.c) sends a forward pass or a data gradient here, when the kernel is enabled
 // (CONV_USE_WINOGRAD4), for shapes with H and W multiples of 4 and a multiple of 4 tiles per
