@@ -5,6 +5,7 @@
 #include "cpu.h"
 #include "curves.h"
 #include "dist.h"
+#include "eta.h"
 #include "runlog.h"
 #include "shares.h"
 #include <errno.h>
@@ -395,6 +396,15 @@ int train_step(ResNet *m, Optimizer *o, const float *x, const int *y, int nb, in
     return 1;
 }
 
+// The evaluations still to come from the epoch under way (t->epoch + 1) to the last: every
+// eval_every-th epoch and the last one.
+static long evals_left(const Trainer *t, long epochs) {
+    long n = 0;
+    for (long ep = t->epoch + 1; ep <= epochs; ep++)
+        n += ep == epochs || (t->opt.eval_every > 0 && ep % t->opt.eval_every == 0);
+    return n;
+}
+
 static void report(const Trainer *t, const TrainProgress *p) {
     if (t->progress) t->progress(t->progress_ctx, p);
 }
@@ -409,8 +419,9 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                    e))
         return e->code;
     EvalResult ev = {NAN, NAN};
-    double run_start = now_seconds() - t->seconds, step_time = 0;
-    long steps_timed = 0;
+    double run_start = now_seconds() - t->seconds;
+    Eta eta;
+    eta_init(&eta);
     int rc = ERR_OK;
     TrainProgress p = {.epochs = epochs};
     // An epoch under way is finished even when no step of the schedule is left: a run stopped
@@ -422,7 +433,7 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             t->loss_sum = t->epoch_seconds = 0;
             t->correct = t->seen = 0;
         }
-        long steps = t->steps_per_epoch;
+        long steps = t->steps_per_epoch, evals = evals_left(t, epochs);
         if (steps > t->loader.pos + total - t->step) steps = t->loader.pos + total - t->step;
         double t0 = now_seconds() - t->epoch_seconds;
         while (t->loader.pos < steps && rc == ERR_OK) {
@@ -453,12 +464,11 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             t->correct += hits;
             t->seen += nb;
             t->epoch_seconds = now_seconds() - t0;
-            step_time += now_seconds() - ts;
-            steps_timed++;
+            eta_step(&eta, now_seconds() - ts);
             p = (TrainProgress){.event = TRAIN_STEP, .epoch = t->epoch + 1, .epochs = epochs, .batch = t->loader.pos,
                                 .batches = steps, .loss = t->loss_sum / t->seen, .acc = (double)t->correct / t->seen,
                                 .lr = lr, .momentum = mom, .images_per_sec = t->seen / t->epoch_seconds,
-                                .eta_seconds = step_time / steps_timed * (double)(total - t->step)};
+                                .eta_seconds = eta_seconds(&eta, total - t->step, evals)};
             report(t, &p);
             // A signal on any rank stops every rank after this same step.
             if (dist_any((t->stop && *t->stop) || (t->stop_at_step && t->step >= t->stop_at_step))) {
@@ -477,7 +487,11 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         loader_end_epoch(&t->loader);
         int last = t->step >= total;
         int eval = last || (t->opt.eval_every > 0 && t->epoch % t->opt.eval_every == 0);
-        if (eval) ev = trainer_evaluate(t, &t->test);
+        if (eval) {
+            double te = now_seconds();
+            ev = trainer_evaluate(t, &t->test);
+            eta_eval(&eta, now_seconds() - te);
+        }
         t->seconds = now_seconds() - run_start;
         // The LR and momentum of the epoch's last step, from the schedule (a pure function of
         // the step): an epoch resumed after its last step ran no step in this process.

@@ -500,6 +500,35 @@ static void test_shares_one_process(const char *data) {
     for (int k = 0; k < 4; k++) trainer_free(&t[k]);
 }
 
+// The ETA of a run's last step still owes the last epoch's evaluation: the time of the
+// evaluation before it (regression: it counted steps only, 0 at the last step).
+static double last_step_eta;
+static long steps_seen;
+static void record_eta(void *ctx, const TrainProgress *p) {
+    (void)ctx;
+    if (p->event == TRAIN_STEP) last_step_eta = p->eta_seconds, steps_seen++;
+}
+
+static void test_eta_counts_evaluations(const char *data) {
+    static Config c;
+    static char text[1024];
+    Trainer t;
+    Err e = {0};
+    test_begin("the ETA counts the evaluations to come (regression: steps only)");
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 128\ntest_images = 512\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\n[schedule]\nphases = 2:0.05:0.9\n",
+             data);
+    if (testdata_trainer(&t, &c, text)) return;
+    t.progress = record_eta;
+    last_step_eta = -1, steps_seen = 0;
+    CHECK_EQ_INT(trainer_run(&t, test_tmpdir(), text, NULL, &e), ERR_OK);
+    CHECK_EQ_INT(steps_seen, 4);
+    CHECK_MSG(last_step_eta > 0, "ETA at the last step %g: the last epoch's evaluation is still to come",
+              last_step_eta);
+    trainer_free(&t);
+}
+
 void suite_train(void) {
     test_bn_group_key();
     test_shares_key();
@@ -517,4 +546,5 @@ void suite_train(void) {
     test_stop_flag_and_divergence(data);
     test_learns(data);
     test_keep_checkpoints(data);
+    test_eta_counts_evaluations(data);
 }
