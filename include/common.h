@@ -56,6 +56,10 @@ void text_printf(Text *t, const char *fmt, ...) __attribute__((format(printf, 2,
 double now_seconds(void); // monotonic clock
 size_t sys_memory_bytes(void); // physical memory of the machine (0: unknown)
 
+// The median of v[0..n) (the mean of the middle two when n is even; 0 when n is 0), sorted
+// in scratch (room for n values), so that v is left as it is and nothing is allocated.
+double median(const double *v, int n, double *scratch);
+
 // "s" unless n is exactly 1, for counts in messages: "%ld epoch%s", n, plural_s(n).
 static inline const char *plural_s(double n) {
     return n == 1 ? "" : "s";

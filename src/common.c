@@ -206,3 +206,15 @@ FILE *fs_fopen_regular(const char *path, const char *expected, long long *size, 
     }
     return f;
 }
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double median(const double *v, int n, double *scratch) {
+    if (n <= 0) return 0;
+    memcpy(scratch, v, sizeof(double) * (size_t)n);
+    qsort(scratch, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
+}

@@ -83,23 +83,16 @@ int lrfind_smooth_halfwidth(int n) {
     return h < 2 ? 2 : h > 100 ? 100 : h;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // out[i] = f(in[j0 .. j0+w)), the window of width w centred on i, slid inward at the ends.
-static void running(const double *in, int m, int h, int median, double *out) {
+static void running(const double *in, int m, int h, int use_median, double *out) {
     int w = 2 * h + 1 < m ? 2 * h + 1 : m;
     double *buf = xmalloc(sizeof(double) * (size_t)w);
     for (int i = 0; i < m; i++) {
         int j0 = i - w / 2;
         if (j0 < 0) j0 = 0;
         if (j0 > m - w) j0 = m - w;
-        if (median) {
-            memcpy(buf, in + j0, sizeof(double) * (size_t)w);
-            qsort(buf, (size_t)w, sizeof(double), cmp_double);
-            out[i] = w % 2 ? buf[w / 2] : 0.5 * (buf[w / 2 - 1] + buf[w / 2]);
+        if (use_median) {
+            out[i] = median(in + j0, w, buf);
         } else {
             double sum = 0;
             for (int j = j0; j < j0 + w; j++) sum += in[j];

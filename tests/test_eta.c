@@ -49,10 +49,10 @@ static void test_window_and_evals(void) {
     Eta g;
     eta_init(&g);
     eta_step(&g, 2.0);
-    eta_step(&g, 4.0); // even count: the lower middle
-    CHECK_CLOSE(eta_seconds(&g, 3, 0), 6, 1e-9, 0);
+    eta_step(&g, 4.0); // even count: the mean of the middle two
+    CHECK_CLOSE(eta_seconds(&g, 3, 0), 9, 1e-9, 0);
     eta_eval(&g, 10.0);
-    CHECK_CLOSE(eta_seconds(&g, 3, 2), 26, 1e-9, 0);
+    CHECK_CLOSE(eta_seconds(&g, 3, 2), 29, 1e-9, 0);
     eta_eval(&g, 7.0); // the latest evaluation's time, not a sum
     CHECK_CLOSE(eta_seconds(&g, 0, 1), 7, 1e-9, 0);
     CHECK(isfinite(eta_seconds(&g, 1L << 40, 1L << 30)));
