@@ -20,6 +20,7 @@
 // image, when built with AVX-512.
 #ifndef ONECYCLE_WINOGRAD4_H
 #define ONECYCLE_WINOGRAD4_H
+#include "act.h"
 #include "conv.h"
 
 // Floats of workspace wino4_forward needs (the weights' transform, then per-thread tiles),
@@ -30,6 +31,11 @@ size_t wino4_work_floats(const ConvShape *s);
 // the tiles are written back: the evaluation batchnorm without a pass of its own.
 void wino4_forward(float *out, const float *in, const float *w, const ConvShape *s, float *work, int acc,
                    const ConvEpilogue *ep);
+// The same on named tensors, each ACT_CBHW or ACT_CB16 (act.h), in and out in either: a CB16
+// side is read or written in place (no transpose, no pixel buffer), a CBHW side through the
+// transposes above. ep->res is in out's layout. out's shape is (Cout, B, H, W), in's (Cin, B, H, W).
+void wino4_forward_act(const Act *out, const Act *in, const float *w, const ConvShape *s, float *work, int acc,
+                       const ConvEpilogue *ep);
 
 // The weight gradient by F(4x4, 3x3): dL/dU = sum over tiles of (A dY A^T) .* (B^T d B), then
 // dw = G^T dL/dU G, 36 GEMMs summed over the batch's tiles (winograd_wgrad.h does the same with
@@ -40,5 +46,7 @@ void wino4_forward(float *out, const float *in, const float *w, const ConvShape 
 size_t wino4_wgrad_floats(const ConvShape *s);
 // dw (Cout,Cin,3,3) = dL/dw (overwritten), given dout (Cout,B,H,W) = dL/dout and in (Cin,B,H,W).
 void wino4_backward_weights(float *dw, const float *dout, const float *in, const ConvShape *s, float *work);
+// The same on named tensors, each ACT_CBHW or ACT_CB16 (act.h).
+void wino4_backward_weights_act(float *dw, const Act *dout, const Act *in, const ConvShape *s, float *work);
 
 #endif

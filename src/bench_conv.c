@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "common.h"
 #include "layers.h"
+#include "winograd4.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -112,6 +113,44 @@ static float *filled(long n, float v) {
     return p;
 }
 
+// F(4x4, 3x3) on named tensors (winograd4.h): the same stage in CBHW (through the kernel's
+// transposes) and in CB16 (read and written in place), forward and weight gradient.
+typedef struct LayoutBench {
+    ConvShape s;
+    Act in, out;
+    float *w, *dw, *work;
+    int wgrad;
+} LayoutBench;
+
+static void layout_call(void *p) {
+    LayoutBench *l = p;
+    if (l->wgrad)
+        wino4_backward_weights_act(l->dw, &l->out, &l->in, &l->s, l->work);
+    else
+        wino4_forward_act(&l->out, &l->in, l->w, &l->s, l->work, 0, NULL);
+}
+
+static void bench_layouts(const ConvShape *s, double flops, double seconds) {
+    if (!conv_fits(s, CONV_WINOGRAD4)) return;
+    double t[2][2];
+    LayoutBench l = {.s = *s};
+    const long nw = (long)s->Cout * s->Cin * 9;
+    l.w = filled(nw, 0.05f), l.dw = filled(nw, 0);
+    size_t nwork = wino4_work_floats(s) > wino4_wgrad_floats(s) ? wino4_work_floats(s) : wino4_wgrad_floats(s);
+    l.work = xalloc_aligned(sizeof(float) * nwork);
+    for (int lay = 0; lay < 2; lay++) {
+        ActLayout a = lay ? ACT_CB16 : ACT_CBHW;
+        l.in = act_make(filled(act_floats(a, s->Cin, s->B, s->H, s->W), 0.1f), a, s->Cin, s->B, s->H, s->W);
+        l.out = act_make(filled(act_floats(a, s->Cout, s->B, s->H, s->W), 0.1f), a, s->Cout, s->B, s->H, s->W);
+        for (l.wgrad = 0; l.wgrad < 2; l.wgrad++) t[lay][l.wgrad] = bench_seconds_per_call(layout_call, &l, seconds);
+        free(l.in.data), free(l.out.data);
+    }
+    for (int k = 0; k < 2; k++)
+        printf("conv_c%d_%dx%d_winograd4_%s_gflops: CBHW %.1f, CB16 %.1f (%.2fx)\n", s->Cin, s->H, s->W,
+               k ? "wgrad" : "fwd", flops / t[0][k] / 1e9, flops / t[1][k] / 1e9, t[0][k] / t[1][k]);
+    free(l.w), free(l.dw), free(l.work);
+}
+
 void bench_conv_stages(int batch, double seconds) {
     GemmBench g = {.n = 2048};
     long nn = (long)g.n * g.n;
@@ -149,5 +188,6 @@ void bench_conv_stages(int batch, double seconds) {
                    gf, 100 * gf / peak, 100 * gf / fma);
         }
         free(c.in), free(c.out), free(c.din), free(c.w), free(c.dw), free(c.col);
+        bench_layouts(&c.s, flops, seconds);
     }
 }

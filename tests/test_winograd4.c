@@ -15,6 +15,7 @@
 #include "winograd4.h"
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 static Rng rng;
 
@@ -86,6 +87,81 @@ static void w4_case(int B, int Cin, int H, int W, int Cout, int plan_B) {
     free(in), free(w), free(out), free(out2), free(base), free(work), free(ref);
 }
 
+// n floats of a CB16 tensor's padding lanes (past C in its last block) that are not zero.
+static long pad_nonzero(const Act *a) {
+    long bad = 0, n = act_floats(ACT_CB16, a->C, a->B, a->H, a->W);
+    const long block = 16L * a->B * a->H * a->W, last = (a->C - 1) / 16;
+    for (long i = last * block; i < n; i++) bad += i % 16 >= a->C - 16 * last && a->data[i] != 0;
+    return bad;
+}
+
+// x (CBHW) in layout l, in fresh memory (the caller frees .data).
+static Act in_layout(const float *x, ActLayout l, int C, int B, int H, int W) {
+    Act src = act_make((float *)x, ACT_CBHW, C, B, H, W);
+    Act a = act_make(malloc(sizeof(float) * (size_t)act_floats(l, C, B, H, W)), l, C, B, H, W);
+    act_convert(&a, &src);
+    return a;
+}
+
+// Whether the CBHW floats ref equal a's values bit for bit.
+static long differ(const float *ref, const Act *a) {
+    long n = act_floats(ACT_CBHW, a->C, a->B, a->H, a->W), bad = 0;
+    float *back = malloc(sizeof(float) * (size_t)n);
+    Act b = act_make(back, ACT_CBHW, a->C, a->B, a->H, a->W);
+    act_convert(&b, a);
+    for (long i = 0; i < n; i++) bad += memcmp(&back[i], &ref[i], sizeof(float)) != 0;
+    free(back);
+    return bad;
+}
+
+// The kernel on named tensors: CB16 read and written in place gives the CBHW path's bits
+// (the same transforms and sums, without the transposes), every mix of layouts, with
+// accumulation, the evaluation epilogue (residual, ReLU), and the weight gradient.
+static void w4_layout_case(int B, int Cin, int H, int W, int Cout) {
+    char name[112];
+    snprintf(name, sizeof name, "winograd4 CB16 = CBHW bit for bit: B%d Cin%d %dx%d Cout%d threads%d", B, Cin, H, W,
+             Cout, omp_get_max_threads());
+    test_begin(name);
+    ConvShape s;
+    conv_shape_init(&s, B, Cin, H, W, Cout, 3, 1, 1, (size_t)1 << 16);
+    long nin = (long)Cin * B * H * W, nout = (long)Cout * B * H * W, nw = (long)Cout * Cin * 9;
+    float *in = rnd(nin), *w = rnd(nw), *base = rnd(nout), *res = rnd(nout), *dout = rnd(nout);
+    float *scale = rnd(Cout), *shift = rnd(Cout), *ref = malloc(sizeof(float) * (size_t)nout);
+    float *dw = malloc(sizeof(float) * (size_t)nw), *dw16 = malloc(sizeof(float) * (size_t)nw);
+    size_t nwork = wino4_work_floats(&s) > wino4_wgrad_floats(&s) ? wino4_work_floats(&s) : wino4_wgrad_floats(&s);
+    float *work = malloc(sizeof(float) * nwork);
+    for (int l = 0; l < 4; l++) { // (in, out) layouts: CB16/CB16, CB16/CBHW, CBHW/CB16
+        ActLayout li = l == 3 ? ACT_CBHW : ACT_CB16, lo = l == 2 ? ACT_CBHW : ACT_CB16;
+        if (l == 0) continue;
+        Act a = in_layout(in, li, Cin, B, H, W);
+        for (int mode = 0; mode < 3; mode++) { // plain, accumulate, epilogue with residual + ReLU
+            ConvEpilogue ep = {.scale = scale, .shift = shift, .res = res, .relu = 1};
+            memcpy(ref, base, sizeof(float) * (size_t)nout);
+            wino4_forward(ref, in, w, &s, work, mode == 1, mode == 2 ? &ep : NULL);
+            Act o = in_layout(base, lo, Cout, B, H, W), r = in_layout(res, lo, Cout, B, H, W);
+            ConvEpilogue ep16 = ep;
+            ep16.res = r.data;
+            wino4_forward_act(&o, &a, w, &s, work, mode == 1, mode == 2 ? &ep16 : NULL);
+            long bad = differ(ref, &o);
+            CHECK_MSG(bad == 0, "%s: in %s out %s mode %d: %ld outputs differ", name, act_layout_name(li),
+                      act_layout_name(lo), mode, bad);
+            if (lo == ACT_CB16) CHECK_MSG(pad_nonzero(&o) == 0, "%s: padding lanes written", name);
+            free(o.data), free(r.data);
+        }
+        free(a.data);
+    }
+    wino4_backward_weights(dw, dout, in, &s, work);
+    for (int l = 0; l < 3; l++) { // (dout, in): CB16/CB16, CB16/CBHW, CBHW/CB16
+        Act d = in_layout(dout, l == 2 ? ACT_CBHW : ACT_CB16, Cout, B, H, W);
+        Act a = in_layout(in, l == 1 ? ACT_CBHW : ACT_CB16, Cin, B, H, W);
+        wino4_backward_weights_act(dw16, &d, &a, &s, work);
+        CHECK_MSG(memcmp(dw, dw16, sizeof(float) * (size_t)nw) == 0, "%s: weight gradient (case %d) differs", name, l);
+        free(d.data), free(a.data);
+    }
+    free(in), free(w), free(base), free(res), free(dout), free(scale), free(shift), free(ref), free(dw), free(dw16);
+    free(work);
+}
+
 void suite_winograd4(void) {
 #ifndef __AVX512F__
     test_skip("built without AVX-512: the F(4x4, 3x3) kernel is not compiled in");
@@ -113,6 +189,16 @@ void suite_winograd4(void) {
         w4_case(2, 20, 5, 3, 12, 2);    // one tile across, two down, both partial
         w4_case(3, 8, 1, 1, 4, 3);      // one pixel
         w4_case(2, 16, 2, 17, 16, 7);   // a plane of one partial tile row, 17 wide
+    }
+    for (int t = 1; t <= 2; t++) {
+        omp_set_num_threads(t);
+        w4_layout_case(3, 16, 32, 32, 16); // stage 1
+        w4_layout_case(5, 32, 16, 16, 32); // stage 2, odd batch
+        w4_layout_case(9, 64, 8, 8, 64);   // stage 3, a short last chunk
+        w4_layout_case(2, 20, 8, 12, 12);  // padded lanes both sides, non-square
+        w4_layout_case(3, 16, 14, 14, 16); // partial tiles
+        w4_layout_case(2, 8, 7, 5, 4);     // partial tiles, one padded vector each side
+        w4_layout_case(2, 16, 1, 1, 16);   // one pixel: every patch read is padding
     }
     omp_set_num_threads(threads0);
     test_begin("winograd4: the largest error against double precision");
