@@ -110,6 +110,24 @@ void shortcut_a_backward_acc(float *din, const float *dout, int Cin, int Cout, i
 void avgpool_forward(float *out, const float *x, int C, int B, int HW);
 void avgpool_backward(float *dx, const float *dout, int C, int B, int HW);
 
+// ---- on ACT_CB16 tensors (act.h) ----
+// The twins of the layers above for activations in the channel-blocked layout (ceil(C/16),
+// B, H, W, 16): the same arguments and the same results (layers_cb16.c says to what
+// precision), every tensor argument that is (C, B, H, W) above being CB16 here. Lanes past C
+// in the last block must be zero on input and are written zero on output. With BnArgs.shares,
+// share j is its own CB16 tensor of n_j images at act_floats(ACT_CB16, C, share_lo[j], 1, hw)
+// floats into x, y, res, dy, dx and dres (act_part). relu_mask and add_inplace work on any
+// layout as they are.
+void bn_forward_cb16(float *y, const float *x, const float *res, const float *gamma, const float *beta, float *mean,
+                     float *rstd, float *running_mean, float *running_var, const BnArgs *a);
+void bn_backward_cb16(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy, const float *y,
+                      const float *x, const float *gamma, const float *mean, const float *rstd, const BnArgs *a);
+void shortcut_a_forward_cb16(float *out, const float *x, int Cin, int Cout, int B, int H, int W);
+void shortcut_a_backward_acc_cb16(float *din, const float *dout, int Cin, int Cout, int B, int H, int W);
+// out (B, C) row-major, as avgpool_forward's.
+void avgpool_forward_cb16(float *out, const float *x, int C, int B, int HW);
+void avgpool_backward_cb16(float *dx, const float *dout, int C, int B, int HW);
+
 // Fully connected: out (B, Dout) = in (B, Din) . w^T + bias, w is (Dout, Din) as in PyTorch.
 void fc_forward(float *out, const float *in, const float *w, const float *bias, int B, int Din, int Dout);
 void fc_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
