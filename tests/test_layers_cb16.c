@@ -219,7 +219,7 @@ static void bn_sync_one_case(int C, int B, int H, int W, int relu) {
 
 // S "processes" as S threads: each sum hands over its buffer, and every process gets the
 // tree sum of shares.h over all of them (what dist.h's sum gives).
-enum { SIM_MAXP = 3, SIM_MAXC = 64 };
+enum { SIM_MAXP = 4, SIM_MAXC = 64 };
 static pthread_barrier_t sim_barrier;
 static double *sim_slot[SIM_MAXP], sim_total[SIM_MAXP * (2 * SIM_MAXC + 1)];
 static int sim_procs;
@@ -414,11 +414,13 @@ void suite_layers_cb16(void) {
     bn_sync_one_case(16, 3, 16, 16, 1);
     bn_sync_one_case(20, 5, 7, 7, 0);
     bn_sync_one_case(64, 2, 8, 8, 1);
-    static const int two[] = {3, 2}, three[] = {2, 1, 3}, three_b[] = {1, 4, 2};
+    // Shares of uneven sizes (4: the partials added as the tree ((0+1)+(2+3)) of shares.h).
+    static const int two[] = {3, 2}, three[] = {2, 1, 3}, three_b[] = {1, 4, 2}, four[] = {1, 2, 1, 3};
     bn_shares_case(16, 2, two, 16, 16, 1);
     bn_shares_case(20, 3, three, 7, 7, 1);
     bn_shares_case(64, 3, three_b, 8, 8, 0);
     bn_shares_case(32, 2, two, 5, 3, 1);
+    bn_shares_case(20, 4, four, 6, 6, 1);
 
     static const int sc[][2] = {{16, 32}, {32, 64}, {20, 40}, {16, 16}, {20, 24}, {8, 40}};
     for (int s = 0; s < 6; s++) {
