@@ -295,58 +295,64 @@ static Run share_run(const BnArgs *a, int j, int k) {
     return (Run){.off = cp * a->hw * a->share_lo[j] + (long)k * n * LANES, .n = n, .nc = lanes_of(a->C, k)};
 }
 
+// Run i of the ghost runs of a call: (block, group) i / G, i % G, block-major; *g its group.
+static Run group_run(const BnArgs *a, long i, long G, long *g) {
+    const long N = a->N, group = G > 1 ? a->group : N;
+    const int k = (int)(i / G);
+    *g = i % G;
+    return (Run){.off = ((long)k * N + *g * group) * LANES,
+                 .n = N - *g * group < group ? N - *g * group : group,
+                 .nc = lanes_of(a->C, k)};
+}
+
 // The training forward of one process (layers.c's bn_forward_groups): each run of group
-// pixels of a block through its own statistics, block by block, RUNS runs at a time.
+// pixels of a block through its own statistics, RUNS runs at a time; the running statistics
+// of a block from its runs' sums, taken in group order.
 static void bn_forward_groups_cb16(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                                    float *mean, float *rstd, float *running_mean, float *running_var,
                                    const BnArgs *a) {
-    const long N = a->N, G = bn_groups(N, a->group), group = G > 1 ? a->group : N;
+    const long G = bn_groups(a->N, a->group), R = (long)blocks_of(a->C) * G;
     const SumIn in = {.x = x};
     Run runs[RUNS];
+    long grp[RUNS];
     float shift[RUNS * LANES], scale[RUNS * LANES], first[RUNS * LANES];
-    double s1[RUNS * LANES], s2[RUNS * LANES];
-    for (int k = 0; k < blocks_of(a->C); k++) {
-        const int nc = lanes_of(a->C, k);
-        double mu_sum[LANES] = {0}, var_sum[LANES] = {0};
-        for (long g0 = 0; g0 < G; g0 += RUNS) {
-            const int nr = G - g0 < RUNS ? (int)(G - g0) : RUNS;
-            for (int r = 0; r < nr; r++) {
-                const long g = g0 + r;
-                runs[r] = (Run){.off = ((long)k * N + g * group) * LANES,
-                                .n = N - g * group < group ? N - g * group : group,
-                                .nc = nc};
+    double s1[RUNS * LANES], s2[RUNS * LANES], mu_sum[LANES] = {0}, var_sum[LANES] = {0};
+    for (long r0 = 0; r0 < R; r0 += RUNS) {
+        const int nr = R - r0 < RUNS ? (int)(R - r0) : RUNS;
+        for (int r = 0; r < nr; r++) runs[r] = group_run(a, r0 + r, G, &grp[r]);
+        memset(shift, 0, sizeof shift);
+        runs_sums(&in, runs, nr, shift, s1, s2);
+        for (int r = 0; r < nr; r++)
+            for (int l = 0; l < LANES; l++)
+                first[r * LANES + l] = l < runs[r].nc ? (float)(s1[r * LANES + l] / (double)runs[r].n) : 0.0f;
+        runs_sums(&in, runs, nr, first, s1, s2);
+        for (int r = 0; r < nr; r++) {
+            const long n = runs[r].n, g = grp[r];
+            const int k = (int)((r0 + r) / G), nc = runs[r].nc;
+            for (int l = 0; l < LANES; l++) {
+                const int i = r * LANES + l, c = k * LANES + l;
+                scale[i] = shift[i] = 0;
+                if (l >= nc) continue;
+                // layers.c's run_stats, from these sums
+                double d = s1[i] / (double)n, v = s2[i] / (double)n - d * d, mu = first[i] + d;
+                float m = (float)mu, rs = (float)(1.0 / sqrt(v + a->eps));
+                mean[c * G + g] = m;
+                rstd[c * G + g] = rs;
+                mu_sum[l] += mu;
+                var_sum[l] += n > 1 ? v * (double)n / (double)(n - 1) : v;
+                scale[i] = gamma[c] * rs;
+                shift[i] = beta[c] - m * scale[i];
             }
-            memset(shift, 0, sizeof shift);
-            runs_sums(&in, runs, nr, shift, s1, s2);
-            for (int r = 0; r < nr; r++)
-                for (int l = 0; l < LANES; l++)
-                    first[r * LANES + l] = l < nc ? (float)(s1[r * LANES + l] / (double)runs[r].n) : 0.0f;
-            runs_sums(&in, runs, nr, first, s1, s2);
-            for (int r = 0; r < nr; r++) {
-                const long n = runs[r].n, g = g0 + r;
-                for (int l = 0; l < LANES; l++) {
-                    const int i = r * LANES + l, c = k * LANES + l;
-                    scale[i] = shift[i] = 0;
-                    if (l >= nc) continue;
-                    // layers.c's run_stats, from these sums
-                    double d = s1[i] / (double)n, v = s2[i] / (double)n - d * d, mu = first[i] + d;
-                    float m = (float)mu, rs = (float)(1.0 / sqrt(v + a->eps));
-                    mean[c * G + g] = m;
-                    rstd[c * G + g] = rs;
-                    mu_sum[l] += mu;
-                    var_sum[l] += n > 1 ? v * (double)n / (double)(n - 1) : v;
-                    scale[i] = gamma[c] * rs;
-                    shift[i] = beta[c] - m * scale[i];
-                }
+            if (g < G - 1) continue;
+            for (int l = 0; l < nc; l++) { // the block's last run: its running statistics
+                const int c = k * LANES + l;
+                double mu = mu_sum[l] / (double)G + (a->in_bias ? a->in_bias[c] : 0.0);
+                running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
+                running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * (var_sum[l] / (double)G));
+                mu_sum[l] = var_sum[l] = 0;
             }
-            runs_affine(y, x, res, runs, nr, scale, shift, a->relu);
         }
-        for (int l = 0; l < nc; l++) {
-            const int c = k * LANES + l;
-            double mu = mu_sum[l] / (double)G + (a->in_bias ? a->in_bias[c] : 0.0);
-            running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
-            running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * (var_sum[l] / (double)G));
-        }
+        runs_affine(y, x, res, runs, nr, scale, shift, a->relu);
     }
 }
 
@@ -459,7 +465,7 @@ static void bn_backward_sync_cb16(float *dx, float *dres, float *dgamma, float *
     int share[RUNS];
     float m[RUNS * LANES];
     double s1[RUNS * LANES], s2[RUNS * LANES];
-    static DxConst zero_k; // lanes past C: all zero
+    static const DxConst zero_k; // lanes past C: all zero
     for (long r0 = 0; r0 < R; r0 += RUNS) {
         const int nr = R - r0 < RUNS ? (int)(R - r0) : RUNS;
         for (int r = 0; r < nr; r++) {
@@ -500,47 +506,46 @@ static void bn_backward_sync_cb16(float *dx, float *dres, float *dgamma, float *
     }
 }
 
-// The backward of bn_forward_groups_cb16 (layers.c's bn_backward_groups).
+// The backward of bn_forward_groups_cb16 (layers.c's bn_backward_groups): dgamma and dbeta
+// of a block add up over its runs in group order.
 static void bn_backward_groups_cb16(float *dx, float *dres, float *dgamma, float *dbeta, const float *dy,
                                     const float *y, const float *x, const float *gamma, const float *mean,
                                     const float *rstd, const BnArgs *a) {
-    const long N = a->N, G = bn_groups(N, a->group), group = G > 1 ? a->group : N;
+    const long G = bn_groups(a->N, a->group), R = (long)blocks_of(a->C) * G;
     const SumIn in = {.x = x, .dy = dy, .y = y, .relu = a->relu};
     Run runs[RUNS];
+    long grp[RUNS];
     float m[RUNS * LANES];
-    double s1[RUNS * LANES], s2[RUNS * LANES];
+    double s1[RUNS * LANES], s2[RUNS * LANES], dg_sum[LANES] = {0}, db_sum[LANES] = {0};
     DxConst k[RUNS];
-    static DxConst zero_k;
-    for (int b = 0; b < blocks_of(a->C); b++) {
-        const int nc = lanes_of(a->C, b);
-        double dg_sum[LANES] = {0}, db_sum[LANES] = {0};
-        for (long g0 = 0; g0 < G; g0 += RUNS) {
-            const int nr = G - g0 < RUNS ? (int)(G - g0) : RUNS;
-            for (int r = 0; r < nr; r++) {
-                const long g = g0 + r;
-                runs[r] = (Run){.off = ((long)b * N + g * group) * LANES,
-                                .n = N - g * group < group ? N - g * group : group,
-                                .nc = nc};
-                for (int l = 0; l < LANES; l++) m[r * LANES + l] = l < nc ? mean[(b * LANES + l) * G + g] : 0.0f;
-            }
-            runs_sums(&in, runs, nr, m, s1, s2);
-            for (int r = 0; r < nr; r++) {
-                const long g = g0 + r;
-                k[r] = zero_k;
-                for (int l = 0; l < nc; l++) {
-                    const int i = r * LANES + l, c = b * LANES + l;
-                    const float rs = rstd[c * G + g], db = (float)s1[i], dg = (float)(s2[i] * rs);
-                    db_sum[l] += s1[i];
-                    dg_sum[l] += s2[i] * rs;
-                    dx_const(&k[r], l, gamma[c], m[i], rs, db, dg, (float)runs[r].n);
-                }
-            }
-            runs_dx(dx, dres, dy, y, x, a->relu, runs, nr, k);
+    static const DxConst zero_k; // lanes past C: all zero
+    for (long r0 = 0; r0 < R; r0 += RUNS) {
+        const int nr = R - r0 < RUNS ? (int)(R - r0) : RUNS;
+        for (int r = 0; r < nr; r++) {
+            runs[r] = group_run(a, r0 + r, G, &grp[r]);
+            const int c0 = (int)((r0 + r) / G) * LANES;
+            for (int l = 0; l < LANES; l++) m[r * LANES + l] = l < runs[r].nc ? mean[(c0 + l) * G + grp[r]] : 0.0f;
         }
-        for (int l = 0; l < nc; l++) {
-            dgamma[b * LANES + l] = (float)dg_sum[l];
-            dbeta[b * LANES + l] = (float)db_sum[l];
+        runs_sums(&in, runs, nr, m, s1, s2);
+        for (int r = 0; r < nr; r++) {
+            const long g = grp[r];
+            const int c0 = (int)((r0 + r) / G) * LANES, nc = runs[r].nc;
+            k[r] = zero_k;
+            for (int l = 0; l < nc; l++) {
+                const int i = r * LANES + l, c = c0 + l;
+                const float rs = rstd[c * G + g], db = (float)s1[i], dg = (float)(s2[i] * rs);
+                db_sum[l] += s1[i];
+                dg_sum[l] += s2[i] * rs;
+                dx_const(&k[r], l, gamma[c], m[i], rs, db, dg, (float)runs[r].n);
+            }
+            if (g < G - 1) continue;
+            for (int l = 0; l < nc; l++) { // the block's last run
+                dgamma[c0 + l] = (float)dg_sum[l];
+                dbeta[c0 + l] = (float)db_sum[l];
+                dg_sum[l] = db_sum[l] = 0;
+            }
         }
+        runs_dx(dx, dres, dy, y, x, a->relu, runs, nr, k);
     }
 }
 
