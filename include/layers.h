@@ -7,6 +7,7 @@
 // Backward functions overwrite their outputs (din, dw, ...) unless the name says "acc".
 #ifndef ONECYCLE_LAYERS_H
 #define ONECYCLE_LAYERS_H
+#include "act.h"
 #include "conv.h"
 #include <stddef.h>
 
@@ -27,6 +28,26 @@ void conv_backward(float *din, float *dw, const float *dout, const float *in, co
 // The same, but din += dL/din: a residual block's input gradient sums two paths.
 void conv_backward_acc(float *din, float *dw, const float *dout, const float *in, const float *w,
                        const ConvShape *s, float *col);
+
+// ---- convolutions on named tensors (act.h) -----------------------------------------------
+// The same layer on Acts in either layout. The kernel conv_pick names runs on the tensors as
+// they are where it takes their layout (F(4x4, 3x3) takes CB16 both ways, winograd4.h); any
+// other runs on CBHW copies, each conversion an explicit act_convert into the scratch below,
+// its result converted back. With CBHW tensors nothing is converted: the calls above.
+typedef struct ConvScratch {
+    float *t[3]; // each room for the largest CBHW activation (NULL: all tensors are CBHW)
+} ConvScratch;
+// out = conv(in, w); out's and in's shapes are s's.
+void conv_forward_act(const Act *out, const Act *in, const float *w, const ConvShape *s, float *col,
+                      const ConvScratch *sc);
+// out = ep applied to conv(in, w) (conv_forward_bn); ep->res in out's layout.
+void conv_forward_bn_act(const Act *out, const Act *in, const float *w, const ConvShape *s, float *col,
+                         const ConvEpilogue *ep, const ConvScratch *sc);
+// dw = dL/dw; din = dL/din (din += with acc; skipped when din is NULL).
+void conv_backward_act(const Act *din, float *dw, const Act *dout, const Act *in, const float *w,
+                       const ConvShape *s, float *col, int acc, const ConvScratch *sc);
+// y = act(y * scale + shift + res) per channel, in y's layout (res in it too, may be NULL).
+void act_affine(const Act *y, const ConvEpilogue *ep);
 
 // Batchnorm over (C, N) where N = B*H*W, fused with an optional residual add and ReLU:
 //   y = act(gamma * (x - mean) * rstd + beta + res)        (res may be NULL; relu 0/1)

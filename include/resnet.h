@@ -55,7 +55,15 @@ typedef struct ModelOptions {
     int channels, height, width; // input (channels, height, width), from the data set
     const char *dataset; // the data set's name (dataset_names), NULL for a made-up shape;
                          // a checkpoint records it
+    int layout;      // the activations' layout: MODEL_LAYOUT_AUTO (0, the build's best),
+                     // MODEL_LAYOUT_CBHW or MODEL_LAYOUT_CB16; not saved (numbers differ by
+                     // float rounding only)
 } ModelOptions;
+
+// ModelOptions.layout. AUTO is CB16 (act.h) when built with AVX-512 and every block's
+// channels are a multiple of 16 (the F(4x4, 3x3) kernels then read and write every stride-1
+// activation in place), else CBHW. CB16 with other widths falls back to CBHW.
+enum { MODEL_LAYOUT_AUTO = 0, MODEL_LAYOUT_CBHW, MODEL_LAYOUT_CB16 };
 
 extern const ConfigKey resnet_config_keys[]; // [model]: arch, depth, shortcut, init
 // [model] from c; the input shape and classes from the data set's shape `in` (bn_group 0:
@@ -113,7 +121,8 @@ typedef struct BnLayer {
 // Which fields a kind uses is in resnet_blocks.c; the others stay -1 / NULL.
 typedef struct Block {
     BlockSpec spec;
-    int H, W, Ho, Wo;               // input (cin, B, H, W); output (cout, B, Ho, Wo)
+    int H, W, Ho, Wo;               // input (cin, B, H, W); output (cout, B, Ho, Wo), in the
+                                    // model's layout (ResNet.layout)
     long pbegin, pend;              // its parameters: params[pbegin .. pend)
     long w1, w2, wsc;               // conv weight offsets (head: w1 = linear weight, w2 = its bias)
     BnLayer bn1, bn2, bnsc;
@@ -137,6 +146,9 @@ typedef struct ResNet {
     float *g[3];        // gradient scratch tensors, each the size of the largest activation
     float *sc;          // option-A shortcut scratch
     float *epi;         // evaluation: a folded batchnorm's scale (C) then shift (C)
+    ActLayout layout;   // of every activation from the stem's output to the pool's input (the
+                        // input batch and the pooled features are CBHW / row-major)
+    ConvScratch cs;     // CB16: the conversions of convolutions whose kernel takes CBHW only
     float *col;         // convolution workspace
     size_t col_budget;
     const float *input; // the batch given to the last forward

@@ -26,6 +26,7 @@ typedef struct TrainOptions {
     long seed;         // init, shuffling and augmentation
     int threads;       // 0: all cores
     unsigned kernels;  // conv_set_kernels mask
+    int layout;        // train.layout: MODEL_LAYOUT_* (resnet.h)
     int log_iters;     // also write iters.csv, one row per step
     int progress;      // -1 auto (terminal), 0 plain lines, 1 live line
     int checkpoint_every; // epochs between checkpoints (0: only at the end)

@@ -42,12 +42,13 @@ const char cli_usage[] =
     "  predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--threads N]\n"
     "      the top-K classes of PNG images (any size, resampled to 32x32) or test-set images\n"
     "  bench [--depth N] [--batch B] [--threads T] [--arch resnet|preact|caffe] [--shortcut A|B] [--seconds S]\n"
-    "        [--layers] [--kernels LIST]\n"
+    "        [--layers] [--kernels LIST] [--layout auto|cbhw|cb16]\n"
     "      time training (forward+backward+update) and evaluation on random input;\n"
     "      --layers adds each stage's 3x3 conv GFLOP/s next to sgemm 2048^3 and the FMA peak;\n"
     "      --kernels: the convolution kernels allowed: default, all, none (GEMM only) or some of\n"
     "      direct,winograd,winograd-wgrad,direct-s2,winograd4,winograd4-wgrad (comma-separated;\n"
-    "      default = all)\n"
+    "      default = all); --layout: the activations' layout (auto: CB16, 16 channels per pixel\n"
+    "      vector, with AVX-512; cbhw: channel planes, the layout before CB16)\n"
     "  help config                        every config key with its default (Markdown)\n"
     "  --version\n";
 

@@ -42,7 +42,7 @@ static void bench_step(void *ctx) {
 }
 
 typedef struct BenchArgs {
-    int depth, batch, shortcut_b, arch, layers;
+    int depth, batch, shortcut_b, arch, layers, layout;
     unsigned kernels; // conv_set_kernels mask
     double seconds;
 } BenchArgs;
@@ -62,6 +62,12 @@ static int bench_option(void *ctx, const char *s, const char *v) {
     if (!strcmp(s, "--kernels")) {
         if (conv_parse_kernels(v, &b->kernels))
             return cli_usage_error("--kernels takes " CONV_KERNELS_HELP "; got '%s'", v);
+        return ERR_OK;
+    }
+    if (!strcmp(s, "--layout")) {
+        if (strcmp(v, "cbhw") && strcmp(v, "cb16") && strcmp(v, "auto"))
+            return cli_usage_error("--layout must be auto, cbhw or cb16, got '%s'", v);
+        b->layout = v[0] == 'a' ? MODEL_LAYOUT_AUTO : v[2] == 'h' ? MODEL_LAYOUT_CBHW : MODEL_LAYOUT_CB16;
         return ERR_OK;
     }
     if (!strcmp(s, "--shortcut")) {
@@ -87,7 +93,7 @@ static int bench_option(void *ctx, const char *s, const char *v) {
 
 int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     static const CliOption own[] = {{"--depth", 1}, {"--batch", 1}, {"--arch", 1}, {"--shortcut", 1}, {"--seconds", 1},
-                                    {"--layers", 0}, {"--kernels", 1}, {NULL, 0}};
+                                    {"--layers", 0}, {"--kernels", 1}, {"--layout", 1}, {NULL, 0}};
     BenchArgs b = {.depth = 56, .batch = 128, .seconds = 10, .kernels = CONV_KERNELS_DEFAULT};
     const CliSpec spec = {"bench", CLI_THREADS, own, bench_option, &b, 0};
     CliArgs a;
@@ -106,7 +112,7 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     cli_print_header(ci, nthreads);
     // Random input of CIFAR-10's shape: speed does not depend on the values.
     ModelOptions mo = {.arch = b.arch, .depth = depth, .shortcut_b = b.arch == ARCH_CAFFE ? 0 : shortcut_b,
-                       .init = b.arch == ARCH_CAFFE ? INIT_XAVIER : INIT_KAIMING};
+                       .init = b.arch == ARCH_CAFFE ? INIT_XAVIER : INIT_KAIMING, .layout = b.layout};
     model_options_set_input(&mo, &cifar10_shape);
     const long image = (long)mo.channels * mo.height * mo.width;
     ResNet m;
@@ -136,6 +142,7 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv) {
     char kn[96];
     conv_kernels_string(b.kernels, kn, sizeof kn);
     printf("conv_kernels: %s\n", kn);
+    printf("activations: %s\n", act_layout_name(m.layout));
     printf("train_images_per_sec: %.1f\n", train_ips);
     printf("eval_images_per_sec: %.1f\n", eval_ips);
     printf("train_gflops: %.1f\n", train_ips * resnet_flops_per_image(&m, 1) / 1e9);

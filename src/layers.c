@@ -101,6 +101,90 @@ void conv_backward_acc(float *din, float *dw, const float *dout, const float *in
     conv_backward_impl(din, dw, dout, in, w, s, col, 1);
 }
 
+// ---- on named tensors ----------------------------------------------------------------------
+
+// a's values as a CBHW array: a's own when it is CBHW, else converted into tmp.
+static float *cbhw_of(const Act *a, float *tmp) {
+    if (a->layout == ACT_CBHW) return a->data;
+    Act t = act_make(tmp, ACT_CBHW, a->C, a->B, a->H, a->W);
+    act_convert(&t, a);
+    return tmp;
+}
+
+// a = the CBHW array at src (a no-op when it is a's own).
+static void from_cbhw(const Act *a, const float *src) {
+    if (src == a->data) return;
+    Act t = act_make((float *)src, ACT_CBHW, a->C, a->B, a->H, a->W);
+    act_convert((Act *)a, &t);
+}
+
+void conv_forward_act(const Act *out, const Act *in, const float *w, const ConvShape *s, float *col,
+                      const ConvScratch *sc) {
+    if (conv_pick(s, CONV_FORWARD) == CONV_WINOGRAD4) {
+        wino4_forward_act(out, in, w, s, col, 0, NULL);
+        return;
+    }
+    const float *x = cbhw_of(in, sc->t[0]);
+    float *y = out->layout == ACT_CBHW ? out->data : sc->t[1];
+    conv_forward(y, x, w, s, col);
+    from_cbhw(out, y);
+}
+
+void act_affine(const Act *y, const ConvEpilogue *ep) {
+    const long n = (long)y->B * y->H * y->W;
+    if (y->layout == ACT_CBHW) {
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < y->C; c++)
+            affine_act(y->data + c * n, y->data + c * n, ep->res ? ep->res + c * n : NULL, ep->scale[c], ep->shift[c],
+                       ep->relu, n);
+        return;
+    }
+    const int nb = (y->C + ACT_LANES - 1) / ACT_LANES;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nb; blk++) {
+        float sc[ACT_LANES] = {0}, sh[ACT_LANES] = {0}; // padding lanes: 0 * 0 + 0 (+ 0)
+        for (int c = 0; c < ACT_LANES && blk * ACT_LANES + c < y->C; c++)
+            sc[c] = ep->scale[blk * ACT_LANES + c], sh[c] = ep->shift[blk * ACT_LANES + c];
+        float *v = y->data + (long)blk * n * ACT_LANES;
+        const float *r = ep->res ? ep->res + (long)blk * n * ACT_LANES : NULL;
+        for (long p = 0; p < n; p++)
+            for (int c = 0; c < ACT_LANES; c++) {
+                float z = v[p * ACT_LANES + c] * sc[c] + sh[c] + (r ? r[p * ACT_LANES + c] : 0.0f);
+                v[p * ACT_LANES + c] = ep->relu && !(z > 0.0f) ? 0.0f : z;
+            }
+    }
+}
+
+void conv_forward_bn_act(const Act *out, const Act *in, const float *w, const ConvShape *s, float *col,
+                         const ConvEpilogue *ep, const ConvScratch *sc) {
+    if (conv_pick(s, CONV_FORWARD) == CONV_WINOGRAD4) {
+        wino4_forward_act(out, in, w, s, col, 0, ep);
+        return;
+    }
+    conv_forward_act(out, in, w, s, col, sc);
+    act_affine(out, ep);
+}
+
+void conv_backward_act(const Act *din, float *dw, const Act *dout, const Act *in, const float *w,
+                       const ConvShape *s, float *col, int acc, const ConvScratch *sc) {
+    ConvKernel k = conv_pick(s, din ? CONV_BACKWARD : CONV_BACKWARD_WEIGHTS);
+    ConvKernel wk = din ? conv_pick(s, CONV_BACKWARD_WEIGHTS) : k;
+    if (wk == CONV_WINOGRAD4_WGRAD && (!din || k == CONV_WINOGRAD4)) { // both on the tensors as they are
+        wino4_backward_weights_act(dw, dout, in, s, col);
+        if (!din) return;
+        ConvShape ts = conv_shape_transposed(s);
+        float *wt = col, *work = col + conv3x3_flip_floats(s);
+        conv3x3_flip_weights(wt, w, s);
+        wino4_forward_act(din, dout, wt, &ts, work, acc, NULL);
+        return;
+    }
+    const float *dy = cbhw_of(dout, sc ? sc->t[0] : NULL), *x = cbhw_of(in, sc ? sc->t[1] : NULL);
+    float *dx = NULL;
+    if (din) dx = acc ? cbhw_of(din, sc ? sc->t[2] : NULL) : din->layout == ACT_CBHW ? din->data : sc->t[2];
+    conv_backward_impl(dx, dw, dy, x, w, s, col, acc);
+    if (din) from_cbhw(din, dx);
+}
+
 // Sums over blocks of this many floats run in float lanes (vectorised), and the block sums
 // are added in double: the error stays near float epsilon for any N, at float speed.
 enum { SUM_BLOCK = 256 };

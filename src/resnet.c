@@ -27,7 +27,7 @@ float *plan_floats(Planner *p, long n) {
 }
 
 float *plan_act(Planner *p, int C, int H, int W) {
-    long n = (long)C * p->m->max_batch * H * W;
+    long n = act_floats(p->m->layout, C, p->m->max_batch, H, W);
     if (n > p->biggest) p->biggest = n;
     return plan_floats(p, n);
 }
@@ -117,6 +117,8 @@ static void plan(Planner *p) {
     for (int i = 0; i < 3; i++) m->g[i] = plan_floats(p, p->biggest);
     m->sc = plan_floats(p, p->biggest);
     m->epi = plan_floats(p, 2L * p->widest);
+    if (m->layout == ACT_CB16)
+        for (int i = 0; i < 3; i++) m->cs.t[i] = plan_floats(p, p->biggest);
 }
 
 static int check_options(const ModelOptions *o, int max_batch, Err *e) {
@@ -160,6 +162,18 @@ static void describe(ResNet *m, const ModelOptions *o, int max_batch) {
     m->blocks = xcalloc((size_t)m->nblocks, sizeof(Block));
     for (int i = 0; i < m->nblocks; i++) m->blocks[i].spec = specs[i];
     free(specs);
+    m->layout = ACT_CBHW;
+#ifdef __AVX512F__
+    int blocked = o->layout != MODEL_LAYOUT_CBHW;
+#else
+    int blocked = 0;
+#endif
+    for (int i = 0; i < m->nblocks; i++) {
+        const BlockSpec *sp = &m->blocks[i].spec;
+        if ((sp->kind != BLOCK_STEM && sp->cin % ACT_LANES) || (sp->kind != BLOCK_HEAD && sp->cout % ACT_LANES))
+            blocked = 0;
+    }
+    if (blocked) m->layout = ACT_CB16;
 }
 
 size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams) {

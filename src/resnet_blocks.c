@@ -1,6 +1,9 @@
 // resnet_blocks.c: each kind of block as plan / forward / backward / flops / summary
 // (resnet_blocks.h).
-// Shapes: a block's input x is (cin, B, H, W), its output (cout, B, Ho, Wo); N = B*Ho*Wo.
+// Shapes: a block's input x is (cin, B, H, W), its output (cout, B, Ho, Wo); N = B*Ho*Wo; every
+// activation in the model's layout (ResNet.layout: CBHW or CB16, act.h), the stem's input
+// (the batch) in CBHW. The model's widths are multiples of 16 in CB16, so a tensor of C
+// channels and B images takes C*B*H*W floats in either layout and a share's offset is the same.
 #include "resnet_blocks.h"
 #include <stdio.h>
 #include <string.h>
@@ -28,27 +31,28 @@ static ConvShape share_shape(const ResNet *m, const ConvShape *s, int j) {
     return t;
 }
 
-// out = conv(in, w), share by share.
-static void conv_fwd(ResNet *m, float *out, const float *in, long w, const ConvShape *s) {
-    const long ip = (long)s->Cin * s->H * s->W, op = (long)s->Cout * s->Ho * s->Wo;
+// Share j's part of a pass's tensor at p of C channels on an H x W plane, in layout l.
+static Act share_act(const ResNet *m, const float *p, ActLayout l, int C, int H, int W, int j) {
+    return act_make((float *)p + act_floats(l, C, m->share_lo[j], H, W), l, C, share_n(m, j), H, W);
+}
+
+// out = conv(in, w), share by share; in in layout li, out in the model's.
+static void conv_fwd(ResNet *m, float *out, const float *in, ActLayout li, long w, const ConvShape *s) {
     for (int j = 0; j < m->pass_shares; j++) {
         ConvShape t = share_shape(m, s, j);
-        const long lo = m->share_lo[j];
-        conv_forward(out + op * lo, in + ip * lo, m->params + w, &t, m->col);
+        Act o = share_act(m, out, m->layout, s->Cout, s->Ho, s->Wo, j), i = share_act(m, in, li, s->Cin, s->H, s->W, j);
+        conv_forward_act(&o, &i, m->params + w, &t, m->col, &m->cs);
     }
 }
 
-// conv_backward (acc: conv_backward_acc), share by share, each share's dw in its gradient block.
-static void conv_bwd(ResNet *m, float *din, long w, const float *dout, const float *in, const ConvShape *s, int acc) {
-    const long ip = (long)s->Cin * s->H * s->W, op = (long)s->Cout * s->Ho * s->Wo;
+// conv_backward (acc: din +=), share by share, each share's dw in its gradient block.
+static void conv_bwd(ResNet *m, float *din, long w, const float *dout, const float *in, ActLayout li,
+                     const ConvShape *s, int acc) {
     for (int j = 0; j < m->pass_shares; j++) {
         ConvShape t = share_shape(m, s, j);
-        const long lo = m->share_lo[j];
-        float *dj = din ? din + ip * lo : NULL, *dw = share_grads(m, j) + w;
-        if (acc)
-            conv_backward_acc(dj, dw, dout + op * lo, in + ip * lo, m->params + w, &t, m->col);
-        else
-            conv_backward(dj, dw, dout + op * lo, in + ip * lo, m->params + w, &t, m->col);
+        Act dy = share_act(m, dout, m->layout, s->Cout, s->Ho, s->Wo, j), x = share_act(m, in, li, s->Cin, s->H, s->W, j);
+        Act dx = din ? share_act(m, din, li, s->Cin, s->H, s->W, j) : (Act){0};
+        conv_backward_act(din ? &dx : NULL, share_grads(m, j) + w, &dy, &x, m->params + w, &t, m->col, acc, &m->cs);
     }
 }
 
@@ -66,7 +70,7 @@ static BnArgs bn_args(const ResNet *m, const BnLayer *bn, int B, long HW, int re
 static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const float *res, int B, long HW, int relu,
                    int train) {
     BnArgs a = bn_args(m, bn, B, HW, relu, train);
-    bn_forward(y, x, res, m->params + bn->gamma, m->params + bn->beta, bn->mean, bn->rstd, m->stats + bn->run,
+    (m->layout == ACT_CB16 ? bn_forward_cb16 : bn_forward)(y, x, res, m->params + bn->gamma, m->params + bn->beta, bn->mean, bn->rstd, m->stats + bn->run,
                m->stats + bn->run + bn->C, &a);
 }
 
@@ -75,7 +79,7 @@ static void bn_fwd(ResNet *m, const BnLayer *bn, float *y, const float *x, const
 static void bn_bwd(ResNet *m, const BnLayer *bn, float *dx, float *dres, const float *dy, const float *y,
                    const float *x, int B, long HW) {
     BnArgs a = bn_args(m, bn, B, HW, y != NULL, 1);
-    bn_backward(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
+    (m->layout == ACT_CB16 ? bn_backward_cb16 : bn_backward)(dx, dres, m->grads + bn->gamma, m->grads + bn->beta, dy, y, x, m->params + bn->gamma, bn->mean,
                 bn->rstd, &a);
     if (bn->in_bias >= 0)
         for (int j = 0; j < m->pass_shares; j++)
@@ -91,14 +95,15 @@ static ConvShape shape(const ResNet *m, const Block *b, int B, int cin, int cout
 
 // Evaluation: conv then batchnorm (+ residual, ReLU) as one conv_forward_bn, the BN folded
 // into a per-channel scale and shift from its running statistics.
-static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x, long w, const ConvShape *s,
-                         const float *res, int relu) {
+static void conv_bn_eval(ResNet *m, const BnLayer *bn, float *y, const float *x, ActLayout li, long w,
+                         const ConvShape *s, const float *res, int relu) {
     const float *gamma = m->params + bn->gamma, *beta = m->params + bn->beta, *rm = m->stats + bn->run,
                 *rv = rm + bn->C;
     float *scale = m->epi, *shift = m->epi + bn->C;
     bn_eval_affine(scale, shift, gamma, beta, rm, rv, bn->in_bias >= 0 ? m->params + bn->in_bias : NULL, bn->C, BN_EPS);
     ConvEpilogue ep = {.scale = scale, .shift = shift, .res = res, .relu = relu};
-    conv_forward_bn(y, x, m->params + w, s, m->col, &ep);
+    Act o = act_make(y, m->layout, s->Cout, s->B, s->Ho, s->Wo), i = act_make((float *)x, li, s->Cin, s->B, s->H, s->W);
+    conv_forward_bn_act(&o, &i, m->params + w, s, m->col, &ep, &m->cs);
 }
 
 // The convolutions of a residual block: conv1 (3x3, strided, on the input plane), conv2
@@ -118,13 +123,13 @@ static ConvShape proj_shape(const ResNet *m, const Block *b, int B) {
 // y = act(bn(conv(x)) + res) (res may be NULL; act: ReLU or nothing): in training the
 // conv's output c is kept for the backward pass; in evaluation the two are one fused
 // conv_bn_eval.
-static void conv_bn(ResNet *m, const BnLayer *bn, float *c, float *y, const float *x, long w, const ConvShape *s,
-                    const float *res, int relu, int train) {
+static void conv_bn(ResNet *m, const BnLayer *bn, float *c, float *y, const float *x, ActLayout li, long w,
+                    const ConvShape *s, const float *res, int relu, int train) {
     if (train) {
-        conv_fwd(m, c, x, w, s);
+        conv_fwd(m, c, x, li, w, s);
         bn_fwd(m, bn, y, c, res, s->B, (long)s->Ho * s->Wo, relu, train);
     } else {
-        conv_bn_eval(m, bn, y, x, w, s, res, relu);
+        conv_bn_eval(m, bn, y, x, li, w, s, res, relu);
     }
 }
 
@@ -169,9 +174,9 @@ static void stem_plan(Planner *p, Block *b) {
 static void stem_forward(ResNet *m, Block *b, const float *x, int B, int train) {
     ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
     if (!b->spec.bn)
-        conv_fwd(m, b->c1, x, b->w1, &s);
+        conv_fwd(m, b->c1, x, ACT_CBHW, b->w1, &s);
     else
-        conv_bn(m, &b->bn1, b->c1, b->a1, x, b->w1, &s, NULL, 1, train);
+        conv_bn(m, &b->bn1, b->c1, b->a1, x, ACT_CBHW, b->w1, &s, NULL, 1, train);
 }
 
 static void stem_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
@@ -181,7 +186,7 @@ static void stem_backward(ResNet *m, Block *b, const float *x, float *g[3], int 
         dc = g[1];
     }
     ConvShape s = shape(m, b, B, b->spec.cin, b->spec.cout, 3, 1, 0);
-    conv_bwd(m, NULL, b->w1, dc, x, &s, 0);
+    conv_bwd(m, NULL, b->w1, dc, x, ACT_CBHW, &s, 0);
 }
 
 static double stem_flops(const Block *b, int train) {
@@ -228,13 +233,14 @@ static const float *shortcut_forward(ResNet *m, Block *b, const float *src, int 
         const long ip = (long)sp->cin * b->H * b->W, op = (long)sp->cout * b->Ho * b->Wo;
         for (int j = 0; j < m->pass_shares; j++) {
             const long lo = m->share_lo[j];
-            shortcut_a_forward(m->sc + op * lo, src + ip * lo, sp->cin, sp->cout, share_n(m, j), b->H, b->W);
+            (m->layout == ACT_CB16 ? shortcut_a_forward_cb16 : shortcut_a_forward)(
+                m->sc + op * lo, src + ip * lo, sp->cin, sp->cout, share_n(m, j), b->H, b->W);
         }
         return m->sc;
     }
     if (sp->shortcut != SHORTCUT_B) return src;
     ConvShape s = proj_shape(m, b, B);
-    conv_fwd(m, b->scc, src, b->wsc, &s);
+    conv_fwd(m, b->scc, src, m->layout, b->wsc, &s);
     if (!with_bn) return b->scc;
     bn_fwd(m, &b->bnsc, b->sco, b->scc, NULL, B, (long)b->Ho * b->Wo, 0, train);
     return b->sco;
@@ -250,7 +256,8 @@ static void shortcut_backward_acc(ResNet *m, Block *b, float *dsrc, const float 
         const long ip = (long)sp->cin * b->H * b->W, op = (long)sp->cout * b->Ho * b->Wo;
         for (int j = 0; j < m->pass_shares; j++) {
             const long lo = m->share_lo[j];
-            shortcut_a_backward_acc(dsrc + ip * lo, dy + op * lo, sp->cin, sp->cout, share_n(m, j), b->H, b->W);
+            (m->layout == ACT_CB16 ? shortcut_a_backward_acc_cb16 : shortcut_a_backward_acc)(
+                dsrc + ip * lo, dy + op * lo, sp->cin, sp->cout, share_n(m, j), b->H, b->W);
         }
         return;
     }
@@ -263,7 +270,7 @@ static void shortcut_backward_acc(ResNet *m, Block *b, float *dsrc, const float 
         dy = tmp;
     }
     ConvShape s = proj_shape(m, b, B);
-    conv_bwd(m, dsrc, b->wsc, dy, src, &s, 1);
+    conv_bwd(m, dsrc, b->wsc, dy, src, m->layout, &s, 1);
 }
 
 // ---- basic block (resnet, caffe): conv -> BN -> ReLU -> conv -> BN (+ shortcut) (-> ReLU) --
@@ -291,8 +298,8 @@ static void basic_plan(Planner *p, Block *b) {
 static void basic_forward(ResNet *m, Block *b, const float *x, int B, int train) {
     const float *res = shortcut_forward(m, b, x, B, 1, train);
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    conv_bn(m, &b->bn1, b->c1, b->a1, x, b->w1, &s1, NULL, 1, train);
-    conv_bn(m, &b->bn2, b->c2, b->out, b->a1, b->w2, &s2, res, !b->spec.sum_only, train);
+    conv_bn(m, &b->bn1, b->c1, b->a1, x, m->layout, b->w1, &s1, NULL, 1, train);
+    conv_bn(m, &b->bn2, b->c2, b->out, b->a1, m->layout, b->w2, &s2, res, !b->spec.sum_only, train);
 }
 
 static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int B) {
@@ -301,14 +308,14 @@ static void basic_backward(ResNet *m, Block *b, const float *x, float *g[3], int
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
     // g[0] becomes dL/d(shortcut) = dL/d(bn2 + shortcut), masked in place by the ReLU (if any).
     bn_bwd(m, &b->bn2, g[1], g[0], g[0], sp->sum_only ? NULL : b->out, b->c2, B, HW);
-    conv_bwd(m, g[2], b->w2, g[1], b->a1, &s2, 0);
+    conv_bwd(m, g[2], b->w2, g[1], b->a1, m->layout, &s2, 0);
     bn_bwd(m, &b->bn1, g[1], NULL, g[2], b->a1, b->c1, B, HW);
     if (sp->shortcut == SHORTCUT_IDENTITY) {
         // The input gradient is g[0] plus the conv path's, summed in place.
-        conv_bwd(m, g[0], b->w1, g[1], x, &s1, 1);
+        conv_bwd(m, g[0], b->w1, g[1], x, m->layout, &s1, 1);
         return;
     }
-    conv_bwd(m, g[2], b->w1, g[1], x, &s1, 0);
+    conv_bwd(m, g[2], b->w1, g[1], x, m->layout, &s1, 0);
     shortcut_backward_acc(m, b, g[2], g[0], g[1], x, B, 1);
     swap(&g[0], &g[2]); // g[2] held dL/dx
 }
@@ -357,8 +364,8 @@ static void preact_forward(ResNet *m, Block *b, const float *x, int B, int train
     bn_fwd(m, &b->bn1, b->a1, x, NULL, B, (long)b->H * b->W, 1, train);
     const float *res = shortcut_forward(m, b, sp->preact_shortcut ? b->a1 : x, B, 0, train);
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    conv_bn(m, &b->bn2, b->c1, b->a2, b->a1, b->w1, &s1, NULL, 1, train);
-    conv_fwd(m, b->out, b->a2, b->w2, &s2);
+    conv_bn(m, &b->bn2, b->c1, b->a2, b->a1, m->layout, b->w1, &s1, NULL, 1, train);
+    conv_fwd(m, b->out, b->a2, m->layout, b->w2, &s2);
     add_inplace(b->out, res, (long)sp->cout * N);
 }
 
@@ -366,9 +373,9 @@ static void preact_backward(ResNet *m, Block *b, const float *x, float *g[3], in
     const BlockSpec *sp = &b->spec;
     const long HW = (long)b->Ho * b->Wo, HWin = (long)b->H * b->W;
     ConvShape s1 = conv1_shape(m, b, B), s2 = conv2_shape(m, b, B);
-    conv_bwd(m, g[1], b->w2, g[0], b->a2, &s2, 0); // dL/da2
+    conv_bwd(m, g[1], b->w2, g[0], b->a2, m->layout, &s2, 0); // dL/da2
     bn_bwd(m, &b->bn2, g[2], NULL, g[1], b->a2, b->c1, B, HW);                         // dL/dc1
-    conv_bwd(m, g[1], b->w1, g[2], b->a1, &s1, 0); // dL/da1, conv path
+    conv_bwd(m, g[1], b->w1, g[2], b->a1, m->layout, &s1, 0); // dL/da1, conv path
     // The shortcut's gradient joins dL/da1 before bn1 (preact_shortcut) or dL/dx after it.
     float *dsrc = g[1];
     if (!sp->preact_shortcut) {
@@ -408,7 +415,7 @@ static void head_forward(ResNet *m, Block *b, const float *x, int B, int train) 
     const int HW = b->H * b->W;
     for (int j = 0; j < m->pass_shares; j++) {
         const long lo = m->share_lo[j];
-        avgpool_forward(b->pooled + lo * sp->cin, x + (long)sp->cin * HW * lo, sp->cin, share_n(m, j), HW);
+        (m->layout == ACT_CB16 ? avgpool_forward_cb16 : avgpool_forward)(b->pooled + lo * sp->cin, x + (long)sp->cin * HW * lo, sp->cin, share_n(m, j), HW);
     }
     // Row by row, each row its own sums: the same bits for the whole batch as share by share.
     fc_forward(m->logits, b->pooled, m->params + b->w1, m->params + b->w2, B, sp->cin, sp->cout);
@@ -422,7 +429,7 @@ static void head_backward(ResNet *m, Block *b, const float *x, float *g[3], int 
         float *gw = share_grads(m, j);
         fc_backward(b->dpooled + lo * sp->cin, gw + b->w1, gw + b->w2, m->dlogits + lo * sp->cout,
                     b->pooled + lo * sp->cin, m->params + b->w1, share_n(m, j), sp->cin, sp->cout);
-        avgpool_backward(g[0] + (long)sp->cin * HW * lo, b->dpooled + lo * sp->cin, sp->cin, share_n(m, j), HW);
+        (m->layout == ACT_CB16 ? avgpool_backward_cb16 : avgpool_backward)(g[0] + (long)sp->cin * HW * lo, b->dpooled + lo * sp->cin, sp->cin, share_n(m, j), HW);
     }
     if (sp->bn) {
         bn_bwd(m, &b->bn1, g[1], NULL, g[0], b->a1, x, B, HW);

@@ -24,6 +24,10 @@ const ConfigKey train_config_keys[] = {
      "convolution kernels allowed (as bench --kernels): " CONV_KERNELS_HELP
      "; default = all, none leaves every convolution to im2col + sgemm; results differ in float "
      "rounding only"},
+    {"layout", "auto",
+     "auto | cbhw | cb16: the activations' layout; auto is cb16 (16 channels side by side per pixel, read and "
+     "written in place by the F(4x4) kernels) on AVX-512 with widths that are multiples of 16, else cbhw (channel "
+     "planes, the layout of runs before 2026-12-08); results differ in float rounding only"},
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
     {"checkpoint_every", "1", "write DIR/checkpoint.ckpt every N epochs (0: only at the end)"},
@@ -67,6 +71,7 @@ static int shares_from_config(const Config *c, int *out, Err *e) {
 
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
     static const char *const progress[] = {"auto", "plain", "line", NULL};
+    static const char *const layouts[] = {"auto", "cbhw", "cb16", NULL}; // MODEL_LAYOUT_* order
     long batch, every, seed, threads, ckpt, bn_group;
     int p;
     memset(o, 0, sizeof *o);
@@ -78,7 +83,8 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_bool(c, "train", "log_iters", &o->log_iters, e) || config_choice(c, "train", "progress", progress, &p, e) ||
         config_int_in(c, "train", "checkpoint_every", 0, 1000000, &ckpt, e) ||
         config_bool(c, "train", "sync_bn", &o->sync_bn, e) ||
-        config_int_in(c, "train", "bn_group", 0, 65536, &bn_group, e) || shares_from_config(c, &o->shares, e))
+        config_int_in(c, "train", "bn_group", 0, 65536, &bn_group, e) || shares_from_config(c, &o->shares, e) ||
+        config_choice(c, "train", "layout", layouts, &o->layout, e))
         return e->code;
     const char *kernels = config_str(c, "train", "kernels");
     if (conv_parse_kernels(kernels, &o->kernels))
@@ -144,6 +150,7 @@ int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, 
         DataShape shape = dataset_shape(co);
         if (model_options_from_config(mo, c, &shape, e)) return e->code;
         if (to) mo->bn_group = to->bn_group; // sizes the model's saved batch statistics
+        if (to) mo->layout = to->layout;
     }
     if (oo && optim_options_from_config(oo, c, e)) return e->code;
     return ERR_OK;

@@ -731,7 +731,7 @@ static void test_lrfind_guard(void) {
     static char text[1024], got[8192];
     snprintf(text, sizeof text,
              "[data]\ndir = %s\ntrain_images = 200\ntest_images = 64\n[model]\ndepth = 8\n"
-             "[train]\nbatch_size = 64\nseed = 5\n[optim]\nwd = 1e-4\n[schedule]\nlr = 0.1\nepochs = 1\n",
+             "[train]\nbatch_size = 64\nseed = 5\nlayout = cbhw\n[optim]\nwd = 1e-4\n[schedule]\nlr = 0.1\nepochs = 1\n",
              data);
     static Config c;
     Trainer t;

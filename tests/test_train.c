@@ -94,13 +94,15 @@ static void test_stop_flag_and_divergence(const char *data) {
 char *openblas_get_corename(void);
 
 
-static const char *guard_config(const char *dir, int adamw) {
+// layout: train.layout (the first fixtures were made in CBHW, before CB16 existed; the _cb16
+// ones guard the default layout).
+static const char *guard_config(const char *dir, int adamw, const char *layout) {
     static char cfgtext[2048];
     snprintf(cfgtext, sizeof cfgtext,
              "[data]\ndir = %s\ntrain_images = 256\ntest_images = 64\n"
-             "[model]\ndepth = 8\n[train]\nbatch_size = 64\nprogress = plain\nthreads = 2\nseed = 7\n%s"
+             "[model]\ndepth = 8\n[train]\nbatch_size = 64\nprogress = plain\nthreads = 2\nseed = 7\nlayout = %s\n%s"
              "[schedule]\nlr = 0.3\nepochs = 2\nuse_clr_beta = 10, 20, 0.95, 0.85\n",
-             dir,
+             dir, layout,
              adamw ? "[optim]\nname = adamw\nwd = 0.01\nuse_wd_sched = true\nwd_norm = true\n"
                    : "[optim]\nwd = 5e-4\nnesterov = true\n");
     return cfgtext;
@@ -175,8 +177,8 @@ static void test_guard(const char *data) {
     cpu_set_threads(2);
     unsigned kernels = conv_set_kernels(testdata_guard_kernels());
     static char sgd[2048], adamw[2048];
-    snprintf(sgd, sizeof sgd, "%s", guard_config(data, 0));
-    snprintf(adamw, sizeof adamw, "%s", guard_config(data, 1));
+    snprintf(sgd, sizeof sgd, "%s", guard_config(data, 0, "cbhw"));
+    snprintf(adamw, sizeof adamw, "%s", guard_config(data, 1, "cbhw"));
     guard_case("guard: SGD+Nesterov, 3 steps, bit-identical to the fixture", sgd, 3,
                "tests/fixtures/guard_sgd_step3.ckpt", NULL);
     guard_case("guard: SGD+Nesterov, 8 steps (2 epochs), bit-identical to the fixture", sgd, 0,
@@ -185,6 +187,12 @@ static void test_guard(const char *data) {
                "tests/fixtures/guard_sgd_end.ckpt", "tests/fixtures/guard_sgd_step3.ckpt");
     guard_case("guard: AdamW with the wd schedule, 8 steps, bit-identical to the fixture", adamw, 0,
                "tests/fixtures/guard_adamw_end.ckpt", NULL);
+    snprintf(sgd, sizeof sgd, "%s", guard_config(data, 0, "cb16"));
+    snprintf(adamw, sizeof adamw, "%s", guard_config(data, 1, "cb16"));
+    guard_case("guard: CB16 activations, SGD+Nesterov, 8 steps, bit-identical to the fixture", sgd, 0,
+               "tests/fixtures/guard_sgd_end_cb16.ckpt", NULL);
+    guard_case("guard: CB16 activations, AdamW with the wd schedule, 8 steps, bit-identical to the fixture", adamw, 0,
+               "tests/fixtures/guard_adamw_end_cb16.ckpt", NULL);
     conv_set_kernels(kernels);
     cpu_set_threads(threads);
 }
