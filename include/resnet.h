@@ -40,6 +40,8 @@
 #include "rng.h"
 
 enum { ARCH_RESNET = 0, ARCH_PREACT, ARCH_CAFFE };
+// Every batchnorm's epsilon (PyTorch's BatchNorm2d default), for the exports too.
+#define RESNET_BN_EPS 1e-5f
 // [model] init: kaiming (He et al.'s normal, fan_in; fc bias PyTorch's uniform) or xavier
 // (Caffe's "xavier" filler: uniform +-sqrt(3/fan_in); every bias 0).
 enum { INIT_KAIMING = 0, INIT_XAVIER };
