@@ -148,6 +148,11 @@ void trainer_reset(Trainer *t);
 // using caller-provided buffers x (C,B,H,W), y (B), idx (B). Data-parallel, each process
 // evaluates its contiguous share of the set and the sums are added across processes.
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx);
+// The same, handing every batch's logits (nb, classes), labels (nb) and the images of this
+// process done so far to each_batch (NULL: none), e.g. for a confusion matrix or progress.
+typedef void (*EvalBatchFn)(void *ctx, const float *logits, const int *y, int nb, long done);
+EvalResult evaluate_set_each(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx,
+                             EvalBatchFn each_batch, void *ctx);
 // The same on the trainer's model and buffers, batches of the training batch size (after
 // averaging the running statistics across processes when sync_bn is off).
 EvalResult trainer_evaluate(Trainer *t, const Dataset *set);

@@ -312,8 +312,13 @@ void trainer_free(Trainer *t) {
 }
 
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx) {
+    return evaluate_set_each(m, set, o, B, x, y, idx, NULL, NULL);
+}
+
+EvalResult evaluate_set_each(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx,
+                             EvalBatchFn each_batch, void *ctx) {
     double loss = 0;
-    long correct = 0;
+    long correct = 0, done = 0;
     // The model's shares of the set (resnet.h), each in batches of B from its start, as the
     // rank holding it alone would; without them this rank's part of dist_world().
     const int S = m->share_total ? m->shares : 1;
@@ -330,6 +335,8 @@ EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int
             batch_make(x, y, set, idx, nb, o, 0, NULL);
             part += resnet_forward(m, x, y, nb, 0, &hits) * nb;
             correct += hits;
+            done += nb;
+            if (each_batch) each_batch(ctx, m->logits, y, nb, done);
         }
         m->loss_parts[j] = part;
     }
