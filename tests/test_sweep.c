@@ -332,7 +332,7 @@ static void test_metric_valid(const char *data) {
     snprintf(path, sizeof path, "%s/v/summary.csv", dir);
     const char *csv = slurp(path);
     CHECK_STR_CONTAINS(csv, ",command,final_valid_acc_mean,final_valid_acc_std,best_valid_acc_mean,"
-                            "test_acc_at_best_valid_mean\n");
+                            "test_acc_at_best_valid_mean\r\n"); // csv.writer ends rows with CRLF
     snprintf(path, sizeof path, "%s/v/summary.md", dir);
     const char *md = slurp(path);
     CHECK_STR_CONTAINS(md, "| final valid acc % | test acc % at best valid epoch |");
