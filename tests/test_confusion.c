@@ -152,6 +152,19 @@ static void test_eval_cli(void) {
     testdata_expect("eval --out --force", 0, "wrote ", args);
     testdata_expect("eval --force without --out", 2, "--force goes with --out DIR",
                     "eval tests/fixtures/export_resnet8_B.ckpt --force");
+
+    test_begin("eval: a progress line on a terminal");
+    static char tty[1 << 16];
+    if (testdata_run("command -v script", tty, sizeof tty) != 0) {
+        test_skip("no script(1) to give eval a terminal");
+        return;
+    }
+    snprintf(args, sizeof args, "script -qec '%s eval tests/fixtures/export_resnet8_B.ckpt --data %s --threads 1' /dev/null",
+             testdata_bin(), data);
+    int rc = testdata_run(args, tty, sizeof tty);
+    CHECK_MSG(rc == 0, "exit %d: %.500s", rc, tty);
+    CHECK_STR_CONTAINS(tty, "\r\033[Keval: 64/10000 images (1%)");
+    CHECK_STR_CONTAINS(tty, "eval: 10000/10000 images (100%)\r\033[K");
 }
 
 void suite_confusion(void) {
