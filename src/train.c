@@ -390,6 +390,7 @@ static int save_kept(Trainer *t, const char *dir, const char *config_text, Err *
 static int new_best(Trainer *t, EvalResult v) {
     if (!t->opt.keep_best || !t->valid.n) return 0;
     double x = t->opt.keep_best == KEEP_BEST_VALID_ACC ? v.acc : v.loss;
+    if (!isfinite(x)) return 0; // a NaN loss is never the best, and would block every later epoch
     int better = t->best_epoch == 0 || (t->opt.keep_best == KEEP_BEST_VALID_ACC ? x > t->best_valid : x < t->best_valid);
     if (better) {
         t->best_valid = x;
