@@ -25,6 +25,7 @@ enum {
     TAG_PERM = TAG('P', 'E', 'R', 'M'),
     TAG_TENS = TAG('T', 'E', 'N', 'S'),
     TAG_DATA = TAG('D', 'A', 'T', 'A'),
+    TAG_BEST = TAG('B', 'E', 'S', 'T'),
 };
 
 typedef struct ModelRecord {
@@ -47,6 +48,13 @@ typedef struct DataRecord {
     char name[32];
     int32_t channels, height, width, classes;
 } DataRecord;
+
+// train.keep_best's state (BEST): the best validation figure so far and its epoch (0: none).
+// Written only by runs with keep_best, so every other run's checkpoint is as before.
+typedef struct BestRecord {
+    double value;
+    int64_t epoch;
+} BestRecord;
 
 typedef struct OptimRecord {
     int32_t kind, has_second;
@@ -162,6 +170,10 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
                      .classes = m->opt.classes};
     snprintf(dr.name, sizeof dr.name, "%s", m->opt.dataset ? m->opt.dataset : "");
     section(&w, TAG_DATA, &dr, sizeof dr);
+    if (t->opt.keep_best) {
+        BestRecord br = {t->best_valid, t->best_epoch};
+        section(&w, TAG_BEST, &br, sizeof br);
+    }
     uint32_t crc = (uint32_t)w.crc;
     if (!w.failed && fwrite(&crc, 4, 1, w.f) != 1) w.failed = 1;
     if (fflush(w.f) || fsync(fileno(w.f))) w.failed = 1;
@@ -499,6 +511,22 @@ int checkpoint_load(Trainer *t, const char *path, Err *e) {
             rc = err_set(e, ERR_INPUT, "%s: checkpoint data order is corrupt", path);
             goto done;
         }
+    // keep_best's state; without it (a run without keep_best) no epoch is the best yet.
+    BestRecord br;
+    if ((p = find(&b, TAG_BEST, &len))) {
+        if (len != sizeof br) {
+            rc = err_set(e, ERR_INPUT, "%s: checkpoint best-epoch section has %llu bytes, expected %zu", path,
+                         (unsigned long long)len, sizeof br);
+            goto done;
+        }
+        memcpy(&br, p, sizeof br);
+        if (br.epoch < 0 || br.epoch > t->epoch || (br.epoch > 0 && !isfinite(br.value))) {
+            rc = err_set(e, ERR_INPUT, "%s: checkpoint best-epoch section is out of range", path);
+            goto done;
+        }
+        t->best_valid = br.value;
+        t->best_epoch = (int)br.epoch;
+    }
 done:
     free(b.data);
     return rc;

@@ -39,8 +39,10 @@ int cmd_info(int argc, char **argv) {
     long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;
     if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
-    printf("data: %s from %s, %d train / %d test images, augment %s\n", dataset_names[co.dataset], co.dir,
-           co.train_images, co.test_images,
+    char valid[48] = "";
+    if (co.valid_images) snprintf(valid, sizeof valid, " / %d validation", co.valid_images);
+    printf("data: %s from %s, %d train%s / %d test images, augment %s\n", dataset_names[co.dataset], co.dir,
+           co.train_images, valid, co.test_images,
            co.augment == AUG_CROP_FLIP ? "crop+flip" : co.augment == AUG_FLIP ? "flip" : "none");
     printf("optimiser: %s%s, weight decay %g%s\n",
            oo.kind == OPTIM_SGD ? (oo.nesterov ? "SGD (Nesterov)" : "SGD") : oo.kind == OPTIM_ADAM ? "Adam" : "AdamW",

@@ -65,6 +65,7 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
                          double start_ratio, int adaptive) {
     int best_curve = -1;
     double best_loss = INFINITY;
+    const char *set = o->eval_set == LRFIND_EVAL_VALID ? "validation" : "test";
     for (int k = 0; k < nc; k++) {
         const LrFindCurve *k_ = &c[k];
         LrFindAdvice a = lrfind_advise_curve(k_, NULL);
@@ -104,7 +105,7 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
                        : "where the test stopped",
                    a.max_lr);
         if (a.n_evals >= 3) {
-            printf("  test accuracy over %d evaluations: %.2f%% at the first, best %.2f%%", a.n_evals,
+            printf("  %s accuracy over %d evaluations: %.2f%% at the first, best %.2f%%", set, a.n_evals,
                    100 * a.acc_first, 100 * a.acc_best);
             if (a.test == LRFIND_TEST_OK)
                 printf("; stops rising at lr %.3g\n", a.lr_acc);
@@ -113,7 +114,7 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
             else
                 printf("; highest already at the first evaluation, so no max LR from it (start lower)\n");
         } else if (a.n_evals > 0) {
-            printf("  test accuracy: %d evaluation%s, too few to read (3 or more: a smaller --eval-every)\n",
+            printf("  %s accuracy: %d evaluation%s, too few to read (3 or more: a smaller --eval-every)\n", set,
                    a.n_evals, a.n_evals == 1 ? "" : "s");
         }
         if (!isfinite(a.suggest)) {
@@ -121,8 +122,9 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
             continue;
         }
         char lines[600];
-        printf("  suggested max LR %.2g (%s):\n%s", a.suggest,
-               a.from_test ? "where test accuracy stops rising, Smith's rule" : "a tenth of where the loss diverges",
+        printf("  suggested max LR %.2g (%s%s%s):\n%s", a.suggest,
+               a.from_test ? "where " : "a tenth of where the loss diverges", a.from_test ? set : "",
+               a.from_test ? " accuracy stops rising, Smith's rule" : "",
                lrfind_config_lines(policy, a.suggest, start_ratio, "    ", lines, sizeof lines));
         if (adaptive && a.status == LRFIND_ADVICE_OK)
             printf("  for adam/adamw, a tenth of the lowest loss's LR, %.2g, trained better than a tenth of the "
@@ -207,6 +209,7 @@ int cmd_lrfind(int argc, char **argv) {
         if (io) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
+    o.eval_set = t.valid.n ? LRFIND_EVAL_VALID : LRFIND_EVAL_TEST; // what trainer_evaluate is given
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
     if (dist_agree(io ? fs_write_text(cfg, dump, &e) : ERR_OK, &e)) {
@@ -217,8 +220,9 @@ int cmd_lrfind(int argc, char **argv) {
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
     char name[64];
     if (io)
-        fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
-            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads,
+        fprintf(stderr, "lr-find: %s, batch %d, %d train / %d %s images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
+            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n,
+            t.valid.n ? t.valid.n : t.test.n, t.valid.n ? "validation (--eval-every)" : "test", nthreads,
             plural_s(nthreads), o.start, o.end,
             o.linear ? "linear" : "exponential", o.iters);
     rc = ERR_OK;
@@ -237,8 +241,8 @@ int cmd_lrfind(int argc, char **argv) {
         if (io) fprintf(stderr, "curve %d/%d: %s\n", k + 1, nc, cv->label);
         // Written after every curve, so an interrupted sweep keeps what it finished.
         if ((rc = dist_agree(lrfind_run(&t, &o, cv, &e), &e))) break;
-        if (io && !(rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0, &e)))
-            rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0, &e);
+        if (io && !(rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0 ? o.eval_set : 0, &e)))
+            rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0 ? o.eval_set : 0, &e);
         if ((rc = dist_agree(rc, &e))) break;
     }
     // The policy's own ratio of peak to starting LR, for the min LR the advice implies.

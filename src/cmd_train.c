@@ -74,6 +74,7 @@ static void print_progress(void *ctx, const TrainProgress *p) {
         if (live) fprintf(stderr, "\r\033[K");
         fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", r->epoch, p->epochs, r->train_loss,
                 100.0 * r->train_acc);
+        if (!isnan(r->valid_loss)) fprintf(stderr, "  valid loss %.4f acc %.2f%%", r->valid_loss, 100 * r->valid_acc);
         if (!isnan(r->test_loss)) fprintf(stderr, "  test loss %.4f acc %.2f%%", r->test_loss, 100 * r->test_acc);
         fprintf(stderr, "  %.0f img/s  %.0fs\n", r->images_per_sec, r->seconds);
         break;
@@ -250,6 +251,11 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             "from %s\n",
             model_name(&t.model_opt, name, sizeof name), t.net.nparams, gib(t.planned_bytes), t.opt.batch_size,
             dataset_names[t.data.dataset], t.train.n, t.test.n, t.data.dir);
+    if (t.valid.n)
+        fprintf(stderr, "validation: %d training images held out (data.valid_images), evaluated after every epoch%s\n",
+                t.valid.n, t.opt.keep_best == KEEP_BEST_VALID_ACC    ? "; the best valid_acc -> checkpoint-best.ckpt"
+                           : t.opt.keep_best == KEEP_BEST_VALID_LOSS ? "; the best valid_loss -> checkpoint-best.ckpt"
+                                                                     : "");
     long ep = schedule_epochs(&t.sched);
     fprintf(stderr, "schedule %s: %ld epoch%s x %ld step%s of batch %d = %ld step%s\n", t.sched.policy, ep,
             plural_s(ep), t.steps_per_epoch, plural_s(t.steps_per_epoch), t.opt.batch_size, t.sched.total,

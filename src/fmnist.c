@@ -11,6 +11,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+const char *const fmnist_class_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
 #define HINT "install Debian's dataset-fashion-mnist (`make deps`), or point data.dir at a directory " \
              "holding the four original .gz files"
 #define MAX_IMAGES (1 << 22) // far above the 60000 of the real set; keeps sizes in range

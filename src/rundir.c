@@ -120,7 +120,8 @@ int rundir_remove_leftovers(const RunDir *d, int *removed, Err *e) {
     return rc;
 }
 
-static const char *const run_files[] = {"log.csv", "checkpoint.ckpt", "iters.csv", "curves.png", "summary.json", NULL};
+static const char *const run_files[] = {"log.csv",      "checkpoint.ckpt",      "iters.csv", "curves.png",
+                                        "summary.json", "checkpoint-best.ckpt", NULL};
 
 int rundir_has_run(const RunDir *d) {
     return fs_exists_in(d->path, "log.csv") || fs_exists_in(d->path, "checkpoint.ckpt");

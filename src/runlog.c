@@ -62,11 +62,15 @@ static FILE *open_csv(const char *dir, const char *name, const char *header, lon
     return f;
 }
 
-int runlog_open(RunLogFiles *r, const char *dir, int iters, int resume, long keep_epoch, long keep_step, Err *e) {
+int runlog_open(RunLogFiles *r, const char *dir, int iters, int valid, int resume, long keep_epoch, long keep_step,
+                Err *e) {
     memset(r, 0, sizeof *r);
     if (strlen(dir) >= sizeof r->dir) return fs_check_path("run directory", dir, e);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
-    if (!(r->log = open_csv(dir, "log.csv", RUNLOG_EPOCH_HEADER, keep_epoch, resume, e))) return e->code;
+    r->valid = valid;
+    if (!(r->log = open_csv(dir, "log.csv", valid ? RUNLOG_EPOCH_VALID_HEADER : RUNLOG_EPOCH_HEADER, keep_epoch,
+                            resume, e)))
+        return e->code;
     if (iters && !(r->iters = open_csv(dir, "iters.csv", RUNLOG_ITERS_HEADER, keep_step, resume, e))) {
         fclose(r->log);
         r->log = NULL;
@@ -86,7 +90,9 @@ int runlog_epoch(RunLogFiles *r, const RunLogEpoch *row, Err *e) {
         fprintf(r->log, "%.6f,%.6f,", row->test_loss, row->test_acc);
     else
         fprintf(r->log, ",,");
-    fprintf(r->log, "%.2f,%.1f\n", row->seconds, row->images_per_sec);
+    fprintf(r->log, "%.2f,%.1f", row->seconds, row->images_per_sec);
+    if (r->valid) fprintf(r->log, ",%.6f,%.6f", row->valid_loss, row->valid_acc);
+    fprintf(r->log, "\n");
     fflush(r->log);
     if (r->iters) fflush(r->iters);
     char logpath[FS_PATH_MAX], png[FS_PATH_MAX];

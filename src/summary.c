@@ -121,9 +121,13 @@ char *summary_json(const char *dir, const RunSummary *s) {
     int have_log = !fs_join(path, sizeof path, dir, "log.csv", &le) && curves_read_log(path, &log, &le) == ERR_OK &&
                    !log.per_step;
     // From the log: the last epoch, the last evaluated one, the best one, mean img/s.
-    int last = have_log ? log.n - 1 : -1, last_eval = -1, best = -1, nips = 0;
+    int last = have_log ? log.n - 1 : -1, last_eval = -1, best = -1, nips = 0, last_valid = -1, best_valid = -1;
     double ips = 0;
     for (int i = 0; i <= last; i++) {
+        if (isfinite(log.valid_acc[i])) { // the validation split (data.valid_images)
+            last_valid = i;
+            if (best_valid < 0 || log.valid_acc[i] > log.valid_acc[best_valid]) best_valid = i;
+        }
         if (isfinite(log.test_acc[i])) {
             last_eval = i;
             if (best < 0 || log.test_acc[i] > log.test_acc[best]) best = i;
@@ -149,6 +153,13 @@ char *summary_json(const char *dir, const RunSummary *s) {
         {"final_train_loss", FIELD_NUM, .num = last >= 0 ? log.train_loss[last] : NAN, .fmt = "%.6f"},
         {"final_train_acc", FIELD_NUM, .num = last >= 0 ? log.train_acc[last] : NAN, .fmt = "%.6f"},
         {"images_per_sec", FIELD_NUM, .num = nips ? ips / nips : NAN, .fmt = "%.1f"},
+        {"final_valid_acc", FIELD_NUM, .num = last_valid >= 0 ? log.valid_acc[last_valid] : NAN, .fmt = "%.6f"},
+        {"final_valid_loss", FIELD_NUM, .num = last_valid >= 0 ? log.valid_loss[last_valid] : NAN, .fmt = "%.6f"},
+        {"best_valid_acc", FIELD_NUM, .num = best_valid >= 0 ? log.valid_acc[best_valid] : NAN, .fmt = "%.6f"},
+        {"best_valid_epoch", FIELD_NUM, .num = best_valid >= 0 ? log.epoch[best_valid] : NAN, .fmt = "%.0f"},
+        // The honest figure of a run tuned on the split: the test accuracy of the epoch the
+        // split picks (null when the test set was not evaluated after it).
+        {"test_acc_at_best_valid", FIELD_NUM, .num = best_valid >= 0 ? log.test_acc[best_valid] : NAN, .fmt = "%.6f"},
     };
     char kn[160];
     const Field program[] = {

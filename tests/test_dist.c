@@ -336,6 +336,30 @@ static int shares_train(const char *prefix, const char *cfg, const char *extra, 
     return rc;
 }
 
+// The last two fields (valid_loss, valid_acc) of every row of a log.csv, one row per line;
+// 0 when the log has no validation columns or no rows.
+static int valid_columns(const char *log, char *out, size_t cap) {
+    char *text = testdata_slurp(log);
+    size_t n = 0;
+    out[0] = 0;
+    if (!text || !strstr(text, ",valid_loss,valid_acc\n")) {
+        free(text);
+        return 0;
+    }
+    int rows = 0;
+    for (char *line = strchr(text, '\n') + 1; *line; rows++) {
+        char *end = strchr(line, '\n');
+        if (!end) break;
+        *end = 0;
+        char *c = strrchr(line, ','); // before valid_acc
+        while (c > line && c[-1] != ',') c--; // back to the start of valid_loss
+        n += (size_t)snprintf(out + n, cap > n ? cap - n : 0, "%s\n", c);
+        line = end + 1;
+    }
+    free(text);
+    return rows > 0;
+}
+
 // With train.shares = K, one process, K/2 shares on each of 2 ranks and one share on each of
 // K ranks train the same bits: weights, running statistics and the printed accuracy. 2 ranks
 // with shares unset (one share each) are shares = 2.
@@ -357,6 +381,9 @@ static void test_shares_equivalence(const char *why) {
         {"", "--set train.shares=4", "one4", NULL},
         {MPIRUN " -np 2", "--set train.shares=4", "two4", "one4"},
         {MPIRUN " -np 4", "--set train.shares=4", "four4", "one4"},
+        // Issue 34: with a validation split (evaluated every epoch, its own shares of the split).
+        {"", "--set train.shares=2 --set data.valid_images=55", "one2v", NULL},
+        {MPIRUN " -np 2", "--set train.shares=2 --set data.valid_images=55", "two2v", "one2v"},
     };
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         char *o = runs[i].like ? out : one;
@@ -370,6 +397,13 @@ static void test_shares_equivalence(const char *why) {
                   runs[i].extra, rel, pt);
         CHECK_MSG(!strcmp(final_line(one), final_line(out)), "%s %s: '%s' vs '%s'", runs[i].prefix, runs[i].extra,
                   final_line(out), final_line(one));
+        if (strstr(runs[i].extra, "valid_images")) { // the split's figures of every epoch, alike
+            char la[700], lb[700], va[4096], vb[4096];
+            snprintf(la, sizeof la, "%s/%s/log.csv", dir, runs[i].name);
+            snprintf(lb, sizeof lb, "%s/%s/log.csv", dir, runs[i].like);
+            int ok = valid_columns(la, va, sizeof va) && valid_columns(lb, vb, sizeof vb);
+            CHECK_MSG(ok && !strcmp(va, vb), "%s: validation columns '%s' vs '%s'", runs[i].extra, va, vb);
+        }
         printf("  %s %s: %s, as 1 process\n", runs[i].prefix, runs[i].extra[0] ? runs[i].extra : "(shares unset)",
                final_line(out));
     }

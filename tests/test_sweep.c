@@ -313,6 +313,37 @@ static void test_kill9(const char *data) {
     CHECK_STR_CONTAINS(slurp(path), "state saved; resume with");
 }
 
+// Issue 34: a sweep over runs with a validation split reports it and, with --metric valid,
+// compares the settings by it; without a split --metric valid is refused up front.
+static void test_metric_valid(const char *data) {
+    char cfg[600], args[1500], path[1200];
+    test_begin("sweep --metric valid: the settings compared on the validation split");
+    const char *dir = test_tmpdir();
+    snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 1));
+    snprintf(args, sizeof args, "%s --metric valid --grid schedule.lr=0.1,0.2 --out %s/nv", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "--metric valid needs a validation split: set data.valid_images");
+    snprintf(args, sizeof args,
+             "%s --metric valid --set data.train_images=320 --set data.valid_images=64 --grid schedule.lr=0.1,0.2 "
+             "--out %s/v --threads-per-run 1",
+             cfg, dir);
+    int rc = sweep(args);
+    CHECK_MSG(rc == 0, "sweep exit %d: %s", rc, out);
+    snprintf(path, sizeof path, "%s/v/summary.csv", dir);
+    const char *csv = slurp(path);
+    CHECK_STR_CONTAINS(csv, ",command,final_valid_acc_mean,final_valid_acc_std,best_valid_acc_mean,"
+                            "test_acc_at_best_valid_mean\r\n"); // csv.writer ends rows with CRLF
+    snprintf(path, sizeof path, "%s/v/summary.md", dir);
+    const char *md = slurp(path);
+    CHECK_STR_CONTAINS(md, "| final valid acc % | test acc % at best valid epoch |");
+    CHECK_STR_CONTAINS(md, "Best setting by final validation accuracy (the test set took no part in the choice): `lr0.");
+    CHECK_STR_CONTAINS(md, "Final validation accuracy against `schedule.lr`");
+    snprintf(path, sizeof path, "%s/v/accuracy_schedule.lr.svg", dir);
+    CHECK_STR_CONTAINS(slurp(path), ">final validation accuracy against schedule.lr</text>");
+    snprintf(path, sizeof path, "%s/v/means/lr0.1.csv", dir); // the mean log keeps the columns
+    CHECK_STR_CONTAINS(slurp(path), "images_per_sec,valid_loss,valid_acc\n");
+}
+
 void suite_sweep(void) {
     test_begin("sweep");
     const char *data = testdata_cifar_dir();
@@ -330,4 +361,5 @@ void suite_sweep(void) {
     test_resume(data);
     test_unique_names(data, swept[0] ? swept : NULL);
     test_kill9(data);
+    test_metric_valid(data);
 }
