@@ -3,6 +3,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "cmd.h"
+#include "outfile.h"
 #include "resnet.h"
 #include "statedict.h"
 #include <stdio.h>
@@ -38,14 +39,18 @@ int cmd_export(int argc, char **argv) {
     if (!ckpt || !out) return usage_error("%s", "needs a checkpoint and an output file");
     size_t n = strlen(out);
     if (n < 5 || strcmp(out + n - 4, ".npz")) return usage_error("the output must be a .npz file, got '%s'", out);
+    Err e = {0};
+    // The whole path or none (README: up to 4,032 characters), and an output that is a
+    // regular file or absent, refused before any work (outfile.h).
+    if (fs_check_path("OUT.npz", out, &e) || outfile_check(out, &e)) return cli_fail(&e);
     struct stat st;
-    if (!a.force && stat(out, &st) == 0) {
+    if (!a.force && lstat(out, &st) == 0) {
         fprintf(stderr, "onecycle export: %s already exists; use --force to replace it\n", out);
         return ERR_INPUT;
     }
+    outfile_clean_on_signal(); // Ctrl-C leaves no OUT.npz.tmp.PID behind
     static Config c;
     ResNet m;
-    Err e = {0};
     long step;
     if (cli_load_model(&m, ckpt, 1, &c, &e)) return cli_fail(&e);
     rc = checkpoint_read_step(ckpt, &step, &e) || statedict_write_npz(&m, step, out, &e);
