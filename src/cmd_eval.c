@@ -30,9 +30,8 @@ int cmd_eval(int argc, char **argv) {
     TrainOptions to;
     DataOptions co;
     if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
-    if (data && strlen(data) >= sizeof co.dir)
-        return cli_usage_error("--data: path too long for a data directory (at most 255 characters): %s", data);
-    if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
+    if (data && fs_check_path("--data", data, &e)) return cli_fail(&e);
+    if (data) memcpy(co.dir, data, strlen(data) + 1);
     if (a.threads_given) to.threads = a.threads;
     train_apply_cpu(&to);
     Dataset test;
