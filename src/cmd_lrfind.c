@@ -223,6 +223,9 @@ int cmd_lrfind(int argc, char **argv) {
         trainer_free(&t);
         return cli_fail(&e);
     }
+    // From here SIGINT/SIGTERM end the curve under way after its step, as in train: the
+    // curves so far are written and the command exits 3.
+    o.stop = cli_catch_stop_signals();
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
     char name[64];
@@ -231,9 +234,6 @@ int cmd_lrfind(int argc, char **argv) {
             model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads,
             plural_s(nthreads), o.start, o.end,
             o.linear ? "linear" : "exponential", o.iters);
-    // From here SIGINT/SIGTERM end the curve under way after its step, as in train: the
-    // curves so far are written and the command exits 3.
-    o.stop = cli_catch_stop_signals();
     rc = ERR_OK;
     for (int k = 0; k < nc && !rc; k++) {
         LrFindCurve *cv = &curves[k];

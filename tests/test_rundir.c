@@ -317,7 +317,7 @@ static void test_kept(const char *data) {
     CHECK_MSG(run(args) == 0, "%s", out);
     snprintf(cmd, sizeof cmd,
              "%s lr-find %s --out %s --iters 100000 --threads 1 --force > %s/lr.out 2>&1 & p=$!; " TESTDATA_WATCHDOG(120) " i=0; "
-             "while ! grep -q 'step' %s/lr.out && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "while ! grep -q 'curve 1/1' %s/lr.out && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
              "kill -INT $p; wait $p; echo \"rc=$?\"; cat %s/lr.out",
              testdata_bin(), cfg, lr, tmp, tmp, tmp);
     int rc = testdata_run(cmd, out, sizeof out);
