@@ -148,6 +148,7 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         if (a.config || a.nsets || a.init_from || a.seed_given)
             return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
                                          "config is inside it");
+        if (fs_check_path("--resume", a.resume, &e)) return cli_fail(&e); // whole, never cut
         snprintf(ckpt_dir, sizeof ckpt_dir, "%s", a.resume);
         char *slash = strrchr(ckpt_dir, '/');
         if (slash == ckpt_dir)

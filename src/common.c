@@ -24,7 +24,7 @@ int err_set(Err *e, int code, const char *fmt, ...) {
 
 int err_prefix(Err *e, const char *fmt, ...) {
     if (!e) return ERR_RUNTIME;
-    char pre[512], old[sizeof e->msg];
+    char pre[sizeof e->msg], old[sizeof e->msg]; // a prefix may be a whole path
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
