@@ -20,8 +20,6 @@
 #include <string.h>
 #include "rundir.h"
 #include "runlog.h"
-#include <errno.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
