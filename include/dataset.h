@@ -31,7 +31,7 @@ enum { PAD_ZERO, PAD_REFLECT, PAD_SYMMETRIC };
 typedef struct DataOptions {
     int dataset;                   // DATASET_*
     int labels;                    // cifar100: CIFAR100_LABELS_FINE or _COARSE (cifar.h)
-    char dir[256];                 // data.dir, or the data set's own place when it is empty
+    char dir[FS_PATH_MAX];         // data.dir, or the data set's own place when it is empty
     int train_images, test_images; // images trained on / tested on (empty in the config: all of
                                    // the set; train_images less valid_images when there is a split)
     int valid_images;              // held out of the first train_images + valid_images training

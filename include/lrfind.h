@@ -21,7 +21,8 @@
                                // skip_start), unless fewer than 5 points would remain
 #define LRFIND_MAX_SWEEP 16
 
-enum { LRFIND_GO = 0, LRFIND_STOP_NAN, LRFIND_STOP_DIVERGED, LRFIND_STOP_END };
+// LRFIND_STOP_INTERRUPTED: *stop was set (a signal), the curve ends where it got to.
+enum { LRFIND_GO = 0, LRFIND_STOP_NAN, LRFIND_STOP_DIVERGED, LRFIND_STOP_END, LRFIND_STOP_INTERRUPTED };
 enum { LRFIND_SWEEP_NONE = 0, LRFIND_SWEEP_MOMENTUM, LRFIND_SWEEP_WD };
 // What --eval-every evaluates: the test set, or the validation split when the config holds
 // one out (data.valid_images), so the LR is not tuned on the test set.
@@ -37,6 +38,7 @@ typedef struct LrFindOptions {
     int eval_set;       // LRFIND_EVAL_TEST or LRFIND_EVAL_VALID: the set they come from (progress lines)
     double momentum, wd;// fixed for the curve
     FILE *progress;     // progress lines, or NULL for silence
+    const volatile int *stop; // set (by a signal handler) to end the curve after this step; may be NULL
 } LrFindOptions;
 
 // One curve: arrays of length cap (= iters), n filled. test_* are NaN where not evaluated.

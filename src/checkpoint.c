@@ -1,8 +1,8 @@
 // checkpoint.c: saving and restoring a run (format in include/checkpoint.h).
 #include "checkpoint.h"
+#include "outfile.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,26 +104,15 @@ static int all_finite(const float *x, long n) {
     return 1;
 }
 
-static int fsync_dir_of(const char *path) {
-    char buf[FS_PATH_MAX];
-    if (strlen(path) >= sizeof buf) return -1;
-    snprintf(buf, sizeof buf, "%s", path);
-    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int checkpoint_save(const Trainer *t, const char *config_text, const char *path, Err *e) {
     const ResNet *m = &t->net;
     if (!all_finite(m->params, m->nparams) || !all_finite(m->stats, m->nstats))
         return err_set(e, ERR_RUNTIME, "%s: not saved: the weights are not finite (NaN/Inf); the previous checkpoint is kept",
                        path);
-    char tmp[FS_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    Writer w = {.f = fopen(tmp, "wb"), .crc = crc32(0, NULL, 0)};
-    if (!w.f) return err_set(e, ERR_RUNTIME, "%s: cannot write checkpoint: %s", tmp, strerror(errno));
+    // PATH.tmp.PID, fsynced and renamed over PATH (outfile.h): a checkpoint is never torn.
+    OutFile of;
+    if (outfile_open(&of, path, e)) return err_prefix(e, "cannot write the checkpoint");
+    Writer w = {.f = of.f, .crc = crc32(0, NULL, 0)};
     uint32_t version = CHECKPOINT_VERSION;
     put(&w, MAGIC, 8);
     put(&w, &version, 4);
@@ -176,20 +165,9 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
     }
     uint32_t crc = (uint32_t)w.crc;
     if (!w.failed && fwrite(&crc, 4, 1, w.f) != 1) w.failed = 1;
-    if (fflush(w.f) || fsync(fileno(w.f))) w.failed = 1;
-    if (fclose(w.f)) w.failed = 1;
-    if (w.failed) {
-        int err = errno;
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: writing the checkpoint failed (%s); the previous checkpoint is kept", path,
-                       strerror(err));
-    }
-    if (rename(tmp, path)) {
-        int err = errno;
-        unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot replace the checkpoint: %s", path, strerror(err));
-    }
-    fsync_dir_of(path);
+    Err we = {0};
+    if (outfile_commit(&of, w.failed, &we))
+        return err_set(e, we.code, "writing the checkpoint failed: %s; the previous checkpoint is kept", we.msg);
     return ERR_OK;
 }
 

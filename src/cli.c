@@ -9,6 +9,7 @@
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,4 +268,23 @@ int cli_unknown_command(const char *cmd) {
         return ERR_INPUT;
     }
     return cli_usage_error("unknown command '%s'", cmd);
+}
+
+static volatile int stop_requested;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+const volatile int *cli_catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; // no SA_RESETHAND: a second signal must not kill the save
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (dist_world() > 1) sigaction(SIGUSR1, &sa, NULL);
+    return &stop_requested;
 }

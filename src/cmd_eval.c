@@ -12,6 +12,7 @@
 #include "dataset.h"
 #include "fmnist.h"
 #include "optim.h"
+#include "outfile.h"
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
@@ -87,10 +88,12 @@ static void print_results(const Confusion *cf, const char *const *names) {
 // before the evaluation, so nothing is lost and no time is spent on a run that cannot write.
 static int check_out(const char *dir, int force, Err *e) {
     if (fs_mkdir_p(dir, e)) return e->code;
-    for (int i = 0; out_files[i] && !force; i++) {
+    for (int i = 0; out_files[i]; i++) {
         char p[FS_PATH_MAX];
         if (fs_join(p, sizeof p, dir, out_files[i], e)) return e->code;
-        if (fs_exists(p)) return err_set(e, ERR_INPUT, "%s already exists; use --force to overwrite it", p);
+        // Even with --force, only a regular file is replaced (a FIFO would block; outfile.h).
+        if (outfile_check(p, e)) return e->code;
+        if (!force && fs_exists(p)) return err_set(e, ERR_INPUT, "%s already exists; use --force to overwrite it", p);
     }
     return ERR_OK;
 }
@@ -110,9 +113,8 @@ int cmd_eval(int argc, char **argv) {
     TrainOptions to;
     DataOptions co;
     if (run_options_from_config(&c, &to, &co, &mo, NULL, &e)) return cli_fail(&e);
-    if (data && strlen(data) >= sizeof co.dir)
-        return cli_usage_error("--data: path too long for a data directory (at most 255 characters): %s", data);
-    if (data) snprintf(co.dir, sizeof co.dir, "%s", data);
+    if (data && fs_check_path("--data", data, &e)) return cli_fail(&e);
+    if (data) memcpy(co.dir, data, strlen(data) + 1);
     if (a.out && check_out(a.out, a.force, &e)) return cli_fail(&e);
     if (a.threads_given) to.threads = a.threads;
     train_apply_cpu(&to);

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "onnx_export.h"
+#include "outfile.h"
 #include "resnet.h"
 #include "statedict.h"
 #include "train.h"
@@ -51,14 +52,18 @@ int cmd_export(int argc, char **argv) {
     const int onnx = n > 5 && !strcmp(out + n - 5, ".onnx");
     if (!onnx && (n < 5 || strcmp(out + n - 4, ".npz")))
         return usage_error("the output must be a .npz or .onnx file, got '%s'", out);
+    Err e = {0};
+    // The whole path or none (README: up to 4,032 characters), and an output that is a
+    // regular file or absent, refused before any work (outfile.h).
+    if (fs_check_path(onnx ? "OUT.onnx" : "OUT.npz", out, &e) || outfile_check(out, &e)) return cli_fail(&e);
     struct stat st;
-    if (!a.force && stat(out, &st) == 0) {
+    if (!a.force && lstat(out, &st) == 0) {
         fprintf(stderr, "onecycle export: %s already exists; use --force to replace it\n", out);
         return ERR_INPUT;
     }
+    outfile_clean_on_signal(); // Ctrl-C leaves no OUT.npz.tmp.PID (or OUT.onnx's) behind
     static Config c;
     ResNet m;
-    Err e = {0};
     long step;
     if (cli_load_model(&m, ckpt, 1, &c, &e)) return cli_fail(&e);
     rc = checkpoint_read_step(ckpt, &step, &e);

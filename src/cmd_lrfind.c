@@ -8,6 +8,7 @@
 #include "lrfind.h"
 #include "schedule.h"
 #include "rundir.h"
+#include "outfile.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -70,7 +71,9 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
         const LrFindCurve *k_ = &c[k];
         LrFindAdvice a = lrfind_advise_curve(k_, NULL);
         printf("%s: %d of %d steps", k_->label, k_->n, k_->cap);
-        if (k_->stop == LRFIND_STOP_NAN)
+        if (k_->stop == LRFIND_STOP_INTERRUPTED)
+            printf(", interrupted at lr %.4g\n", k_->lr[k_->n - 1]);
+        else if (k_->stop == LRFIND_STOP_NAN)
             printf(", stopped: loss not finite at lr %.4g\n", k_->lr[k_->n - 1]);
         else if (k_->stop == LRFIND_STOP_DIVERGED)
             printf(", stopped: smoothed loss %.4g > %g x best %.4g at lr %.4g\n", k_->smooth[k_->n - 1], LRFIND_DIVERGE,
@@ -194,6 +197,13 @@ int cmd_lrfind(int argc, char **argv) {
             rundir_unlock(&rd, 0);
             rc = err_set(&e, ERR_INPUT, "%s already holds a range test (%s); use --out DIR for a new one or --force to overwrite",
                          dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
+        } else if (!rc) {
+            // Its three files must be regular ones (or absent) before anything is touched: a
+            // FIFO would block, a link would be written through. Then --force's removal of
+            // the old test, so no old curve stays beside the new config.
+            rc = rundir_check_lrfind_files(&rd, &e) || rundir_remove_leftovers(&rd, NULL, &e) ||
+                 (a.force && rundir_remove_lrfind(&rd, &e)) ? e.code : ERR_OK;
+            if (rc) rundir_unlock(&rd, 0);
         }
     }
     if (dist_agree(rc, &e)) return cli_fail(&e);
@@ -212,10 +222,13 @@ int cmd_lrfind(int argc, char **argv) {
     o.eval_set = t.valid.n ? LRFIND_EVAL_VALID : LRFIND_EVAL_TEST; // what trainer_evaluate is given
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
-    if (dist_agree(io ? fs_write_text(cfg, dump, &e) : ERR_OK, &e)) {
+    if (dist_agree(io ? outfile_write_text(cfg, dump, &e) : ERR_OK, &e)) {
         trainer_free(&t);
         return cli_fail(&e);
     }
+    // From here SIGINT/SIGTERM end the curve under way after its step, as in train: the
+    // curves so far are written and the command exits 3.
+    o.stop = cli_catch_stop_signals();
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
     char name[64];
@@ -244,6 +257,9 @@ int cmd_lrfind(int argc, char **argv) {
         if (io && !(rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0 ? o.eval_set : 0, &e)))
             rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0 ? o.eval_set : 0, &e);
         if ((rc = dist_agree(rc, &e))) break;
+        if (cv->stop == LRFIND_STOP_INTERRUPTED)
+            rc = err_set(&e, ERR_INTERRUPTED, "interrupted at step %d of curve %d/%d (%s); the curves so far are in %s and %s",
+                         cv->n, k + 1, nc, cv->label, csv, png);
     }
     // The policy's own ratio of peak to starting LR, for the min LR the advice implies.
     char policy[sizeof t.sched.policy];

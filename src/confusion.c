@@ -1,8 +1,8 @@
 // confusion.c: the confusion matrix, per-class accuracy and their files (confusion.h).
 #include "confusion.h"
 #include "font.h"
+#include "outfile.h"
 #include "pngio.h"
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,18 +56,13 @@ const char *confusion_class_name(const char *const *names, int k, char *buf, siz
     return buf;
 }
 
-static int close_checked(FILE *f, const char *path, Err *e) {
-    int bad = ferror(f);
-    if (fclose(f) || bad) return err_set(e, ERR_RUNTIME, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
-    return ERR_OK;
-}
-
 int confusion_write_csv(const Confusion *c, const char *const *names, const char *dir, Err *e) {
     char path[FS_PATH_MAX], nb[32];
     const int K = c->classes;
     if (fs_join(path, sizeof path, dir, "per_class.csv", e)) return e->code;
-    FILE *f = fopen(path, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    OutFile of;
+    if (outfile_open(&of, path, e)) return e->code;
+    FILE *f = of.f;
     fprintf(f, "class,name,images,correct,accuracy\n");
     for (int t = 0; t < K; t++) {
         long n = confusion_class_images(c, t), r = confusion_class_correct(c, t);
@@ -75,9 +70,9 @@ int confusion_write_csv(const Confusion *c, const char *const *names, const char
         if (n) fprintf(f, "%.6f\n", (double)r / n);
         else fprintf(f, "\n"); // no image of the class: no accuracy
     }
-    if (close_checked(f, path, e)) return e->code;
-    if (fs_join(path, sizeof path, dir, "confusion.csv", e)) return e->code;
-    if (!(f = fopen(path, "w"))) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    if (outfile_commit(&of, 0, e)) return e->code;
+    if (fs_join(path, sizeof path, dir, "confusion.csv", e) || outfile_open(&of, path, e)) return e->code;
+    f = of.f;
     fprintf(f, "true\\predicted");
     for (int p = 0; p < K; p++) fprintf(f, ",%s", confusion_class_name(names, p, nb, sizeof nb));
     fprintf(f, "\n");
@@ -86,7 +81,7 @@ int confusion_write_csv(const Confusion *c, const char *const *names, const char
         for (int p = 0; p < K; p++) fprintf(f, ",%ld", c->count[(size_t)t * K + p]);
         fprintf(f, "\n");
     }
-    return close_checked(f, path, e);
+    return outfile_commit(&of, 0, e);
 }
 
 static void fill(Image *img, int x0, int y0, int w, int h, uint32_t rgb) {

@@ -79,10 +79,8 @@ int dataset_options_from_config(DataOptions *o, const Config *c, Err *e) {
                        config_where(c, "data", "labels"), dataset_names[set]);
     const char *dir = config_str(c, "data", "dir");
     if (!dir[0]) dir = sets[set].dir;
-    if (strlen(dir) >= sizeof o->dir)
-        return err_set(e, ERR_INPUT, "%s: data.dir: path longer than %zu characters",
-                       config_where(c, "data", "dir"), sizeof o->dir - 1);
-    strcpy(o->dir, dir);
+    if (fs_check_path("data.dir", dir, e)) return err_prefix(e, "%s", config_where(c, "data", "dir"));
+    memcpy(o->dir, dir, strlen(dir) + 1);
     long pad;
     if (image_count(c, "train_images", sets[set].train, &o->train_images, e)) return e->code;
     // The split comes out of the images train_images names; at least one is left to train on.

@@ -39,7 +39,9 @@
 // The min LR of a cyclical schedule follows from the policy's own ratio (lr/div for
 // use_clr_beta, max_lr/div_factor for onecycle, Smith's 0.08-0.8 is div 10).
 #include "lrfind.h"
+#include "dist.h"
 #include "plot.h"
+#include "outfile.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -259,6 +261,8 @@ void lrfind_drive(const LrFindOptions *o, LrFindStepFn step, LrFindEvalFn eval, 
         double lr = lrfind_lr_at(o->start, o->end, N, i, o->linear), sm;
         double loss = step(ctx, lr, o->momentum);
         int rc = lrfind_smoother_feed(&s, loss, &sm);
+        // A stop request on any rank ends every rank's curve after this same step.
+        if (o->stop && dist_any(*o->stop != 0) && !rc) rc = LRFIND_STOP_INTERRUPTED;
         c->lr[i] = lr;
         c->loss[i] = loss;
         c->smooth[i] = sm;
@@ -330,8 +334,9 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
 // ---- outputs ---------------------------------------------------------------------------
 
 int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int with_eval, Err *e) {
-    FILE *f = fopen(path, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    OutFile of;
+    if (outfile_open(&of, path, e)) return e->code;
+    FILE *f = of.f;
     const char *set = lrfind_eval_name(with_eval);
     if (with_eval)
         fprintf(f, "curve,iteration,lr,loss,smoothed_loss,%s_loss,%s_acc\n", set, set);
@@ -348,8 +353,7 @@ int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int wi
             }
             fprintf(f, "\n");
         }
-    if (fclose(f)) return err_set(e, ERR_RUNTIME, "%s: write failed", path);
-    return ERR_OK;
+    return outfile_commit(&of, 0, e);
 }
 
 // Where the plotted curve is cut: past the minimum, once S climbs more than twice the

@@ -9,6 +9,7 @@
 #include "dataset.h"
 #include "fmnist.h"
 #include "onnx.pb-c.h"
+#include "outfile.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -460,18 +461,13 @@ int onnx_export_write(const ResNet *m, const OnnxExportOptions *n, const char *p
     uint8_t *buf;
     size_t len;
     if (onnx_export_pack(m, n, &buf, &len, e)) return e->code;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int rc = ERR_OK;
-    if (!f) {
-        rc = err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-    } else {
-        int bad = fwrite(buf, 1, len, f) != len;
-        if (fclose(f) || bad) rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", tmp, strerror(errno));
-        if (!rc && rename(tmp, path)) rc = err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-        if (rc) unlink(tmp);
+    // Written beside path under a name that holds all of path (outfile.h), renamed over it.
+    OutFile of;
+    if (outfile_open(&of, path, e)) {
+        free(buf);
+        return e->code;
     }
+    int bad = fwrite(buf, 1, len, of.f) != len;
     free(buf);
-    return rc;
+    return outfile_commit(&of, bad, e);
 }

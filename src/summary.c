@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "conv.h"
 #include "curves.h"
+#include "outfile.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -85,7 +86,8 @@ int summary_read_started(const char *dir, char *buf, size_t cap) {
     char path[FS_PATH_MAX];
     Err e = {0};
     if (fs_join(path, sizeof path, dir, "summary.json", &e)) return 0;
-    FILE *f = fopen(path, "r");
+    Err ignored = {0};
+    FILE *f = fs_fopen_regular(path, "a regular file (the run's summary.json)", NULL, &ignored); // a FIFO would block
     if (!f) return 0;
     char text[16384]; // a long message (a path of up to FS_PATH_MAX) comes before "started"
     size_t n = fread(text, 1, sizeof text - 1, f);
@@ -194,21 +196,10 @@ char *summary_json(const char *dir, const RunSummary *s) {
 }
 
 int summary_write(const char *dir, const RunSummary *s, Err *e) {
-    char path[FS_PATH_MAX], tmp[FS_PATH_MAX];
-    if (fs_join(path, sizeof path, dir, "summary.json", e) || fs_join(tmp, sizeof tmp, dir, "summary.json.tmp", e))
-        return e->code;
+    char path[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, dir, "summary.json", e)) return e->code;
     char *text = summary_json(dir, s);
-    FILE *f = fopen(tmp, "w");
-    int bad = !f;
-    if (f) {
-        bad = fputs(text, f) < 0 || fflush(f) || fsync(fileno(f));
-        bad |= fclose(f) != 0;
-    }
+    int rc = outfile_write_text(path, text, e); // temp file, fsync, rename
     free(text);
-    if (bad || rename(tmp, path)) {
-        int err = errno;
-        if (f) unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(err));
-    }
-    return ERR_OK;
+    return rc;
 }

@@ -406,6 +406,20 @@ static int new_best(Trainer *t, EvalResult v) {
     return better;
 }
 
+// A run resumed at the end of a kept epoch whose copy is missing (its save failed, or the
+// process was killed between the checkpoint and the copy) writes the copy now: the state
+// is that epoch's end, exactly what the copy would have held. Collective, as save is.
+static int save_missing_kept(Trainer *t, const char *dir, const char *config_text, Err *e) {
+    if (t->step == 0 || t->loader.in_epoch) return ERR_OK;
+    int listed = 0;
+    for (int i = 0; i < t->opt.nkeep; i++) listed |= t->opt.keep[i] == t->epoch;
+    if (!listed) return ERR_OK;
+    char name[48];
+    snprintf(name, sizeof name, "checkpoint-epoch%ld.ckpt", (long)t->epoch);
+    if (!dist_any(t->rank == 0 && !fs_exists_in(dir, name))) return ERR_OK;
+    return save_kept(t, dir, config_text, e);
+}
+
 // The end of the divergence message: what the directory still holds. Only a checkpoint
 // that is really there (and reads back) is promised, with its step.
 static void describe_kept(const char *dir, char *out, size_t cap) {
@@ -461,6 +475,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
                       : ERR_OK,
                    e))
         return e->code;
+    if (save_missing_kept(t, dir, config_text, e)) {
+        if (io) runlog_close(&rl, NULL);
+        return e->code;
+    }
     EvalResult ev = {NAN, NAN};
     double run_start = now_seconds() - t->seconds;
     Eta eta;

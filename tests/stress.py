@@ -10,6 +10,8 @@ usage: tests/stress.py [--onecycle ./onecycle] [--data DIR] [--scale N] [--only 
                after an epoch's end (while its checkpoint is written): the checkpoint is
                never torn, a resume (or --force start) removes the leftover temporary
                files and ends with the rows and state of a straight run
+  doubles      a second SIGINT/SIGTERM 0-60 ms after the first (issue 35): exit 3, an
+               intact checkpoint, a resume that ends as a straight run
   interrupts   SIGINT/SIGTERM after every step position of two small runs (3 steps per
                epoch; 1 step per epoch), each resumed: the same log.csv and iters.csv rows
                (timings aside) and the same final state as a straight run
@@ -111,7 +113,8 @@ def same_run(ref, d, what):
 
 
 def leftovers(d):
-    return [n for n in os.listdir(d) if n.startswith("checkpoint.ckpt.tmp.") or n.endswith(".csv.tmp")]
+    """Temporary files of the program's outputs: NAME.tmp.PID (and the older NAME.tmp)."""
+    return [n for n in os.listdir(d) if re.search(r"\.tmp(\.\d+)?$", n)]
 
 
 # ---- cases ------------------------------------------------------------------------------
@@ -220,6 +223,45 @@ def interrupt_at(bin_, cfg, d, after_step, sig, delay):
                 sent = True
     p.wait()
     return p.returncode, ckpt_step(os.path.join(d, "checkpoint.ckpt"))
+
+
+def doubles(bin_, tmp, data, n, rng):
+    """Issue 35: a second SIGINT/SIGTERM 0-60 ms after the first, while the first is being
+    honoured (the step under way, the checkpoint's save): the run still exits 3 with an
+    intact checkpoint, and the resume ends as a straight run (the second signal killed it
+    under SA_RESETHAND: a terminal's Ctrl-C plus a script's forwarded one)."""
+    cfg = config(os.path.join(tmp, "dbl.cfg"), data, 192, 2, batch=64)
+    ref = os.path.join(tmp, "dblref")
+    check(run([bin_, "train", cfg, "--out", ref, "--threads", "1"]).returncode == 0, "doubles: straight run")
+    for i in range(n):
+        d = os.path.join(tmp, f"dbl{i}")
+        p = subprocess.Popen([bin_, "train", cfg, "--out", d, "--threads", "1"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+        k, step, sent = rng.randint(1, 5), 0, False
+        second = rng.choice([signal.SIGINT, signal.SIGTERM])
+        for line in p.stderr:
+            if re.match(r"epoch \d+/\d+  batch \d+/\d+ ", line):
+                step += 1
+                if not sent and step == k:
+                    p.send_signal(signal.SIGINT)
+                    time.sleep(rng.uniform(0, 0.06))
+                    if p.poll() is None:
+                        p.send_signal(second)
+                        count("second signals sent while the first was honoured")
+                    sent = True
+        p.wait()
+        what = f"doubles {i}: SIGINT after step {k}, then {signal.Signals(second).name}"
+        if p.returncode == 0:
+            count("double signals that arrived after the run had ended")
+            continue
+        ck = os.path.join(d, "checkpoint.ckpt")
+        if not check(p.returncode == 3 and read_ckpt(ck) is not None,
+                     f"{what}: exit {p.returncode}, checkpoint {'intact' if read_ckpt(ck) else 'missing or torn'}"):
+            continue
+        r = run([bin_, "train", "--resume", ck, "--threads", "1"])
+        if check(r.returncode == 0, f"{what}: resume exit {r.returncode}: {r.stdout[-300:]}"):
+            same_run(ref, d, what)
+        count("double signals then resume")
 
 
 def interrupts(bin_, tmp, data):
@@ -382,6 +424,7 @@ def main():
         for name, fn in (("concurrent", lambda: concurrent(bin_, tmp, data, 4 * args.scale)),
                          ("kill9", lambda: kill9(bin_, tmp, data, 6 * args.scale, rng)),
                          ("interrupts", lambda: interrupts(bin_, tmp, data)),
+                         ("doubles", lambda: doubles(bin_, tmp, data, 6 * args.scale, rng)),
                          ("files", lambda: files(bin_, tmp, data)),
                          ("sweep", lambda: sweep(bin_, tmp, data, 2 * args.scale))):
             if args.only and name not in args.only.split(","):

@@ -344,6 +344,77 @@ static void test_metric_valid(const char *data) {
     CHECK_STR_CONTAINS(slurp(path), "images_per_sec,valid_loss,valid_acc\n");
 }
 
+// A stand-in for onecycle that needs no data: `info` prints a one-epoch plan, `train`
+// writes a line into DIR/terms for every SIGTERM it gets (and kills itself with SIGKILL
+// when the sweep directory holds `die`), and exits 3 once the sweep directory holds
+// `release`.
+static const char fake_onecycle[] =
+    "#!/bin/bash\n"
+    "if [ \"$1\" = info ]; then echo 'schedule: constant, 1 epoch x 1 step of batch 1 = 1 step'; exit 0; fi\n"
+    "if [ \"$1\" != train ]; then exit 0; fi\n"
+    "out=''; while [ $# -gt 0 ]; do [ \"$1\" = --out ] && out=$2; shift; done\n"
+    "mkdir -p \"$out\"; : > \"$out/terms\"\n"
+    "trap 'echo term >> \"$out/terms\"; [ -f \"$out/../die\" ] && kill -9 $$' TERM\n"
+    "touch \"$out/started\"\n"
+    "while [ ! -f \"$out/../release\" ]; do sleep 0.05; done\n"
+    "exit 3\n";
+
+// Issue 35, item 3: on_signal sent SIGTERM to the runs on every signal the sweep got,
+// though one stop request is all a run needs; the second killed onecycle mid-step or
+// mid-save ("FAILED base-s1: exit status -15"). Item 8: a FIFO as a run's train.out
+// blocked the sweep in open() until kill -9.
+static void test_signals_and_fifos(void) {
+    const char *dir = test_tmpdir();
+    char fake[700], cfg[700], d[700], cmd[4000];
+    snprintf(fake, sizeof fake, "%s", testdata_write(dir, "fake-onecycle", fake_onecycle));
+    chmod(fake, 0755);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "base.cfg", "[schedule]\nepochs = 1\n"));
+    const char *wait_started = "i=0; while [ ! -f %s/base-s1/started ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ";
+    char ws[1000];
+
+    test_begin("sweep: two signals, one stop request to the run; reported as interrupted");
+    snprintf(d, sizeof d, "%s/twice", dir);
+    snprintf(ws, sizeof ws, wait_started, d);
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/sweep %s --out %s --onecycle %s > %s.out 2>&1 & p=$!; " TESTDATA_WATCHDOG(120)
+             "%s kill -TERM $p; sleep 0.5; kill -TERM $p; sleep 0.5; touch %s/release; wait $p; echo \"rc=$?\"; "
+             "cat %s.out; echo \"terms=$(cat %s/base-s1/terms | wc -l)\"",
+             cfg, d, fake, d, ws, d, d, d);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=3") != NULL, "an interrupted sweep exits 3:\n%s", out);
+    CHECK_MSG(strstr(out, "terms=1\n") != NULL, "the run got one SIGTERM:\n%s", out);
+    CHECK_STR_CONTAINS(out, "sweep: interrupted base-s1");
+
+    test_begin("sweep: a run that dies of a signal while stopping is interrupted, not failed");
+    snprintf(d, sizeof d, "%s/killed", dir);
+    snprintf(ws, sizeof ws, wait_started, d);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && touch %s/die && python3 scripts/sweep %s --out %s --onecycle %s > %s.out 2>&1 & p=$!; "
+             TESTDATA_WATCHDOG(120) "%s kill -TERM $p; wait $p; echo \"rc=$?\"; cat %s.out",
+             d, d, cfg, d, fake, d, ws, d);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=3") != NULL, "exit 3:\n%s", out);
+    CHECK_STR_CONTAINS(out, "sweep: interrupted base-s1 (interrupted (ended by signal 9 while stopping)");
+    CHECK_MSG(strstr(out, "FAILED") == NULL, "reported as failed:\n%s", out);
+
+    test_begin("sweep: a FIFO as a run's train.out: exit 2 at once, nothing run");
+    snprintf(d, sizeof d, "%s/fifo", dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/base-s1 && mkfifo %s/base-s1/train.out && "
+             "python3 scripts/sweep %s --out %s --onecycle %s > %s.out 2>&1 & p=$!; " TESTDATA_WATCHDOG(60)
+             "wait $p; echo \"rc=$?\"; cat %s.out",
+             d, d, cfg, d, fake, d, d);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=2") != NULL, "exit 2 (137: hung and killed):\n%s", out);
+    CHECK_STR_CONTAINS(out, "train.out: is a FIFO (named pipe); outputs are written only as regular files");
+    snprintf(d, sizeof d, "%s/fifo/base-s1/started", dir);
+    struct stat st;
+    CHECK_MSG(stat(d, &st) != 0, "a run was started");
+}
+
 void suite_sweep(void) {
     test_begin("sweep");
     const char *data = testdata_cifar_dir();
@@ -355,6 +426,7 @@ void suite_sweep(void) {
         test_skip("python3 >= 3.8 not found");
         return;
     }
+    test_signals_and_fifos();
     static char swept[700];
     test_sweep_and_skip(data, swept, sizeof swept);
     test_bad_arguments_and_failures(data);
