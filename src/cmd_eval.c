@@ -45,6 +45,19 @@ int cmd_eval(int argc, char **argv) {
     float *x = xalloc_aligned(sizeof(float) * (size_t)to.batch_size * dataset_image_bytes(&test));
     int *y = xmalloc(sizeof(int) * (size_t)to.batch_size), *idx = xmalloc(sizeof(int) * (size_t)to.batch_size);
     EvalResult r = evaluate_set(&m, &test, &co, to.batch_size, x, y, idx);
+    // Weights the loader accepts can still overflow the forward pass; a NaN is no result.
+    if (!isfinite(r.loss)) {
+        err_set(&e, ERR_INPUT,
+                "%s: the checkpoint's model gives a non-finite test loss (%g): its weights overflow the forward "
+                "pass; refused",
+                ckpt, r.loss);
+        free(x);
+        free(y);
+        free(idx);
+        resnet_free(&m);
+        dataset_free(&test);
+        return cli_fail(&e);
+    }
     printf("test_images: %d\n", test.n);
     printf("test_accuracy: %.4f\n", r.acc);
     printf("test_loss: %.4f\n", r.loss);

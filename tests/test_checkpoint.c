@@ -301,6 +301,68 @@ static void test_bad_checkpoints(const char *data) {
         CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
         free(c);
     }
+    // Issue 35: finite but absurd values under a valid CRC loaded (3e38 weights overflow the
+    // forward pass, a negative running variance is no variance), as did a NaN momentum.
+    {
+        const BnLayer *bn = t.net.bns[0];
+        static const struct {
+            const char *name, *tag, *want;
+            long at; // float index into the section (OPTM: after its record)
+            float value;
+        } cases[] = {
+            {"a weight of 3e38 under a valid CRC is refused", "PARM", "conv1.weight[5] = 3e+38", 5, 3e38f},
+            {"a weight of -2e6 under a valid CRC is refused", "PARM", "beyond any trained weight", 5, -2e6f},
+            {"a negative running variance under a valid CRC is refused", "STAT",
+             "negative batch-norm running variance (-0.5, channel 3 of batch-norm layer 1)", -1, -0.5f},
+            {"a running mean of 1e30 under a valid CRC is refused", "STAT", "running mean of 1e+30", 2, 1e30f},
+            {"a NaN momentum under a valid CRC is refused", "OPTM", "optimiser state is not finite", 7, NAN},
+        };
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            test_begin(cases[k].name);
+            unsigned char *c = malloc(n);
+            memcpy(c, buf, n);
+            size_t off = section_offset(c, n, cases[k].tag);
+            long at = cases[k].at >= 0 ? cases[k].at : bn->run + bn->C + 3;
+            if (!strcmp(cases[k].tag, "OPTM")) off += 24; // OptimRecord: kind, has_second, step, n
+            if (CHECK(off > 12)) memcpy(c + off + 4 * at, &cases[k].value, 4);
+            uint32_t crc2 = (uint32_t)crc32(0, c, (uInt)(n - 4));
+            memcpy(c + n - 4, &crc2, 4);
+            write_bytes(bad, c, n);
+            CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
+            CHECK_STR_CONTAINS(e.msg, cases[k].want);
+            if (strcmp(cases[k].tag, "OPTM")) {
+                CHECK_EQ_INT(checkpoint_load_weights(&t.net, bad, &e), ERR_INPUT);
+                CHECK_STR_CONTAINS(e.msg, cases[k].want);
+            }
+            free(c);
+        }
+        // Within the bounds every value may be, and yet the forward overflows: weights of
+        // 9e5 and running variances of 0 make ResNet-8's logits Inf. eval refuses the NaN
+        // loss (it printed "test_loss: nan" and exit 0).
+        test_begin("eval of a checkpoint whose model gives a non-finite loss exits 2");
+        unsigned char *c = malloc(n);
+        memcpy(c, buf, n);
+        size_t po = section_offset(c, n, "PARM"), so = section_offset(c, n, "STAT");
+        if (CHECK(po > 12 && so > 12)) {
+            const float big = 9e5f, zero = 0;
+            for (long i = 0; i < t.net.nparams; i++) memcpy(c + po + 4 * i, &big, 4);
+            for (int l = 0; l < t.net.nbns; l++)
+                for (int ch = 0; ch < t.net.bns[l]->C; ch++)
+                    memcpy(c + so + 4 * (t.net.bns[l]->run + t.net.bns[l]->C + ch), &zero, 4);
+        }
+        uint32_t crc2 = (uint32_t)crc32(0, c, (uInt)(n - 4));
+        memcpy(c + n - 4, &crc2, 4);
+        write_bytes(bad, c, n);
+        free(c);
+        CHECK_EQ_INT(checkpoint_load_weights(&t.net, bad, &e), ERR_OK);
+        char cmd[1200];
+        static char out[8192];
+        snprintf(cmd, sizeof cmd, "%s eval %s --threads 1", testdata_bin(), bad);
+        int rc = testdata_run(cmd, out, sizeof out);
+        CHECK_MSG(rc == ERR_INPUT, "exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+        CHECK_STR_CONTAINS(out, "non-finite test loss");
+        CHECK(!strstr(out, "test_loss: nan"));
+    }
     test_begin("missing checkpoint");
     CHECK_EQ_INT(checkpoint_load(&t, "/nonexistent/x.ckpt", &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "cannot open checkpoint");
