@@ -107,11 +107,17 @@ static int fsync_dir_of(const char *path) {
     return rc;
 }
 
+// The end of a failed save's message: what path still holds. Only a checkpoint that is
+// there is promised (the first save of a run has none to keep).
+static const char *kept_or_none(const char *path) {
+    return fs_exists(path) ? "the previous checkpoint is kept" : "no checkpoint has been written yet";
+}
+
 int checkpoint_save(const Trainer *t, const char *config_text, const char *path, Err *e) {
     const ResNet *m = &t->net;
     if (!all_finite(m->params, m->nparams) || !all_finite(m->stats, m->nstats))
-        return err_set(e, ERR_RUNTIME, "%s: not saved: the weights are not finite (NaN/Inf); the previous checkpoint is kept",
-                       path);
+        return err_set(e, ERR_RUNTIME, "%s: not saved: the weights are not finite (NaN/Inf); %s", path,
+                       kept_or_none(path));
     char tmp[FS_PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     Writer w = {.f = fopen(tmp, "wb"), .crc = crc32(0, NULL, 0)};
@@ -169,8 +175,8 @@ int checkpoint_save(const Trainer *t, const char *config_text, const char *path,
     if (w.failed) {
         int err = errno;
         unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: writing the checkpoint failed (%s); the previous checkpoint is kept", path,
-                       strerror(err));
+        return err_set(e, ERR_RUNTIME, "%s: writing the checkpoint failed (%s); %s", path, strerror(err),
+                       kept_or_none(path));
     }
     if (rename(tmp, path)) {
         int err = errno;

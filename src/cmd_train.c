@@ -185,11 +185,20 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     if (io) {
         rc = rundir_lock(&rd, outdir, &e);
         held = !rc;
-        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd))
-            rc = err_set(&e, ERR_INPUT,
-                         "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
-                         "continue it, or --force to overwrite it",
-                         outdir, outdir);
+        // --resume is advice only where there is a checkpoint to resume (a run whose first
+        // checkpoint failed, on a full disk say, left only its log).
+        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd)) {
+            if (fs_exists_in(outdir, "checkpoint.ckpt"))
+                rc = err_set(&e, ERR_INPUT,
+                             "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
+                             "continue it, or --force to overwrite it",
+                             outdir, outdir);
+            else
+                rc = err_set(&e, ERR_INPUT,
+                             "%s already holds a run (its log, but no checkpoint to resume); use --out DIR for a new "
+                             "one, or --force to overwrite it",
+                             outdir);
+        }
         if (!rc) rc = rundir_remove_leftovers(&rd, &leftovers, &e);
     }
     if (dist_agree(rc, &e)) {

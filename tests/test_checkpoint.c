@@ -376,6 +376,38 @@ static void test_bad_checkpoints(const char *data) {
     free(buf);
 }
 
+// Issue 35: the first checkpoint of a run failing (a full disk; here the file-size limit,
+// which fails the write the same way) said "the previous checkpoint is kept" when there was
+// none, and running the command again advised --resume DIR/checkpoint.ckpt, which did not
+// exist.
+static void test_first_checkpoint_fails(const char *data) {
+    test_begin("a first checkpoint that cannot be written promises no previous one, nor --resume");
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(data, 8));
+    static char out[65536];
+    char cmd[2048], run[600], ck[700];
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.ckpt", run);
+    // 400 blocks (200 or 400 KB, by the shell's block size): the logs and plots fit, the
+    // 600 KB checkpoint does not; SIGXFSZ ignored, so the write fails with EFBIG.
+    snprintf(cmd, sizeof cmd,
+             "trap '' XFSZ; ulimit -f 400; %s train %s --set data.train_images=255 --set schedule.epochs=1 "
+             "--set schedule.lr=0.05 --threads 1 --out %s",
+             testdata_bin(), cfg, run);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_RUNTIME, "exit %d (want %d)\n%s", rc, ERR_RUNTIME, out);
+    CHECK_STR_CONTAINS(out, "writing the checkpoint failed");
+    CHECK_STR_CONTAINS(out, "no checkpoint has been written yet");
+    CHECK_MSG(!strstr(out, "previous checkpoint is kept"), "promises a checkpoint that is not there:\n%s", out);
+    CHECK(!fs_exists(ck));
+    snprintf(cmd, sizeof cmd, "%s train %s --set data.train_images=255 --set schedule.epochs=1 --threads 1 --out %s",
+             testdata_bin(), cfg, run);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT, "rerun: exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+    CHECK_STR_CONTAINS(out, "no checkpoint to resume");
+    CHECK_MSG(!strstr(out, "--resume"), "advises a resume of nothing:\n%s", out);
+}
+
 // The tiny config with [model] arch = preact.
 static const char *preact_config(const char *data, int depth) {
     static char text[2200];
@@ -537,6 +569,7 @@ void suite_checkpoint(void) {
     test_resume_exact(data);
     test_resume_positions(data);
     test_bad_checkpoints(data);
+    test_first_checkpoint_fails(data);
     test_tensor_table(data);
     test_dataset_record(data);
 }
