@@ -131,7 +131,7 @@ static double gib(size_t bytes) {
 
 int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     static const CliSpec spec = {"train", CLI_SET | CLI_OUT | CLI_FORCE | CLI_THREADS | CLI_SEED | CLI_RESUME |
-                                              CLI_INIT_FROM, .max_args = 1};
+                                              CLI_INIT_FROM | CLI_DATA, .max_args = 1};
     CliArgs a;
     Err e = {0};
     static Config c;
@@ -145,8 +145,8 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     int fresh_dir = 1;
     if (a.resume) {
         if (a.config || a.nsets || a.init_from || a.seed_given)
-            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
-                                         "config is inside it");
+            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --data, --out): the "
+                                         "run's own config is inside it");
         snprintf(ckpt_dir, sizeof ckpt_dir, "%s", a.resume);
         char *slash = strrchr(ckpt_dir, '/');
         if (slash == ckpt_dir)
@@ -164,8 +164,17 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         char buf[64];
         snprintf(buf, sizeof buf, "train.threads=%d", a.threads);
         if (a.threads_given && config_set(&c, buf, &e)) return cli_fail(&e);
+        // The data where this machine or directory has it (the checkpoint's data.dir may be
+        // relative to where the run was started).
+        if (a.data) {
+            char set[FS_PATH_MAX + 16];
+            if (strlen(a.data) >= FS_PATH_MAX) return cli_usage_error("--data: path too long: %.64s...", a.data);
+            snprintf(set, sizeof set, "data.dir=%s", a.data);
+            if (config_set(&c, set, &e)) return cli_fail(&e);
+        }
         snprintf(outdir, sizeof outdir, "%s", fresh_dir ? a.out : ckpt_dir);
     } else {
+        if (a.data) return cli_usage_error("%s", "--data goes with --resume; a new run takes --set data.dir=DIR");
         if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
         if (a.out) {
             snprintf(outdir, sizeof outdir, "%s", a.out);
@@ -220,6 +229,20 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             fprintf(stderr, "MPI: not compiled in (make mpi), 1 process\n");
     }
     rc = trainer_create(&t, &c, &e);
+    if (rc && a.resume && !a.data) {
+        // A relative data.dir is the started run's working directory's: say how to resume
+        // from another one (--set cannot follow --resume).
+        const char *dd = config_str(&c, "data", "dir");
+        struct stat st;
+        if (dd && dd[0] != '/' && stat(dd, &st) != 0) {
+            char msg[sizeof e.msg];
+            snprintf(msg, sizeof msg,
+                     "%s (the checkpoint's data.dir '%s' is relative to the directory the run was started in: resume "
+                     "from there, or give --data DIR)",
+                     e.msg, dd);
+            snprintf(e.msg, sizeof e.msg, "%s", msg);
+        }
+    }
     if (!rc && a.resume) rc = checkpoint_load(&t, a.resume, &e);
     if (!rc && a.init_from) rc = checkpoint_load_weights(&t.net, a.init_from, &e);
     if (dist_agree(rc, &e)) {

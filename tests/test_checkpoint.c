@@ -8,6 +8,7 @@
 #include "test.h"
 #include "testdata.h"
 #include "train.h"
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -408,6 +409,53 @@ static void test_first_checkpoint_fails(const char *data) {
     CHECK_MSG(!strstr(out, "--resume"), "advises a resume of nothing:\n%s", out);
 }
 
+// Issue 35: train --resume A/checkpoint.ckpt --out B of a finished run gave B a log and a
+// "finished" summary but no checkpoint; resumed from another working directory, a relative
+// data.dir was not found and the message advised data.dir, which --resume cannot set.
+static void test_resume_finished_elsewhere(const char *data) {
+    test_begin("--resume of a finished run --out B gives B the run's checkpoint");
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(data, 8));
+    static char out[65536];
+    char cmd[4096], bin[PATH_MAX], a[600], ck[700], bck[700];
+    if (!CHECK(realpath(testdata_bin(), bin) != NULL)) return;
+    snprintf(a, sizeof a, "%s/A", dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.ckpt", a);
+    snprintf(bck, sizeof bck, "%s/B/checkpoint.ckpt", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s train %s --set data.train_images=255 --set schedule.epochs=1 --set schedule.lr=0.05 --threads 1 "
+             "--out %s",
+             bin, cfg, a);
+    int rc = testdata_run(cmd, out, sizeof out);
+    if (!CHECK_MSG(rc == 0, "run A: exit %d\n%s", rc, out)) return;
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --threads 1 --out %s/B", bin, ck, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "resume --out B: exit %d\n%s", rc, out);
+    long sa = -1, sb = -2;
+    Err e = {0};
+    CHECK_EQ_INT(checkpoint_read_step(ck, &sa, &e), ERR_OK);
+    CHECK_MSG(checkpoint_read_step(bck, &sb, &e) == ERR_OK, "B has no checkpoint: %s", e.msg);
+    CHECK_EQ_INT(sb, sa);
+
+    test_begin("--resume from another working directory: a relative data.dir says how, --data DIR resumes");
+    CHECK_MSG(data[0] != '/', "the test data directory %s is not relative", data);
+    char abs[PATH_MAX];
+    if (!CHECK(realpath(data, abs) != NULL)) return;
+    snprintf(cmd, sizeof cmd, "cd %s && %s train --resume %s --threads 1 --out %s/C", dir, bin, ck, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT, "exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+    CHECK_STR_CONTAINS(out, "relative to the directory the run was started in");
+    CHECK_STR_CONTAINS(out, "--data DIR");
+    snprintf(cmd, sizeof cmd, "cd %s && %s train --resume %s --threads 1 --out %s/C --data %s", dir, bin, ck, dir,
+             abs);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "with --data: exit %d\n%s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s train %s --data %s --out %s/D", bin, cfg, abs, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT && strstr(out, "--data goes with --resume"), "--data on a new run: exit %d\n%s", rc,
+              out);
+}
+
 // The tiny config with [model] arch = preact.
 static const char *preact_config(const char *data, int depth) {
     static char text[2200];
@@ -570,6 +618,7 @@ void suite_checkpoint(void) {
     test_resume_positions(data);
     test_bad_checkpoints(data);
     test_first_checkpoint_fails(data);
+    test_resume_finished_elsewhere(data);
     test_tensor_table(data);
     test_dataset_record(data);
 }
