@@ -251,6 +251,14 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         return cli_fail(&e);
     }
     config_dump(&c, dump, sizeof dump);
+    // Under mpirun: every rank runs the same config on the same data from the same state, or
+    // none starts (rank 0's message, printed once).
+    rc = trainer_agree_ranks(&t, dump, &e);
+    if (dist_agree(io ? rc : ERR_OK, &e)) {
+        trainer_free(&t);
+        if (io) rundir_unlock(&rd, 1);
+        return cli_fail(&e);
+    }
     // --force replaces the old run as a whole: no checkpoint of it stays beside the new log.
     if (io)
         rc = (fresh_dir && a.force && rundir_remove_run(&rd, &e)) ||
