@@ -71,6 +71,10 @@ int fs_mkdir_p(const char *path, Err *e);
 int fs_exists(const char *path);
 int fs_exists_in(const char *dir, const char *name);
 int fs_write_text(const char *path, const char *text, Err *e);
+// Ends writing an output file opened with fopen(path, "w"): flushes and closes f, and when
+// a write failed (err, an errno value, or the stream's error or the flush or the close: a
+// full disk) removes what was written (a regular file only) and says so; ERR_RUNTIME then.
+int fs_close_output(FILE *f, const char *path, int err, Err *e);
 // dir + "/" + name into out (cap bytes): ERR_INPUT "path too long" rather than a truncated
 // path when it does not fit.
 int fs_join(char *out, size_t cap, const char *dir, const char *name, Err *e);

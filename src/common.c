@@ -131,12 +131,27 @@ int fs_exists_in(const char *dir, const char *name) {
     return !fs_join(path, sizeof path, dir, name, NULL) && fs_exists(path);
 }
 
+int fs_close_output(FILE *f, const char *path, int err, Err *e) {
+    if (!err && ferror(f)) err = errno ? errno : EIO;
+    // A full disk shows here at the latest, when the buffer is written.
+    if (fflush(f) && !err) err = errno ? errno : EIO;
+    struct stat st;
+    const int regular = !fstat(fileno(f), &st) && S_ISREG(st.st_mode);
+    if (fclose(f) && !err) err = errno ? errno : EIO;
+    if (!err) return ERR_OK;
+    // What was written is cut short: no truncated or empty file stays under the name (a
+    // regular file only: never a device or FIFO the user named).
+    if (regular && !unlink(path))
+        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s; the incomplete file is removed", path, strerror(err));
+    return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(err));
+}
+
 int fs_write_text(const char *path, const char *text, Err *e) {
     FILE *f = fopen(path, "w");
     if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    if (fclose(f) || bad) return err_set(e, ERR_RUNTIME, "%s: write failed", path);
-    return ERR_OK;
+    errno = 0;
+    int err = fputs(text, f) < 0 ? (errno ? errno : EIO) : 0;
+    return fs_close_output(f, path, err, e);
 }
 
 int fs_join(char *out, size_t cap, const char *dir, const char *name, Err *e) {

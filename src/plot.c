@@ -990,12 +990,14 @@ int plot_write_svg(const char *path, int width, int height, const PlotPanel *pan
     char *svg;
     if (plot_render_svg(&svg, width, height, panels, npanels, e)) return err_prefix(e, "%s", path);
     FILE *f = fopen(path, "w");
-    int bad = !f || fputs(svg, f) < 0;
-    int err = errno;
-    if (f && fclose(f)) bad = 1, err = errno;
+    if (!f) {
+        free(svg);
+        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    }
+    errno = 0;
+    int err = fputs(svg, f) < 0 ? (errno ? errno : EIO) : 0;
     free(svg);
-    if (bad) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(err));
-    return ERR_OK;
+    return fs_close_output(f, path, err, e);
 }
 
 int plot_format(const char *path) {

@@ -1,5 +1,6 @@
 // pngio.c: PNG read/write through libpng's simplified API.
 #include "pngio.h"
+#include <errno.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,11 @@ int png_write_rgb(const char *path, const Image *img, Err *e) {
     p.width = (png_uint_32)img->w;
     p.height = (png_uint_32)img->h;
     p.format = PNG_FORMAT_RGB;
+    errno = 0;
+    // (libpng removes the file it could not write whole.)
     if (!png_image_write_to_file(&p, path, 0, img->rgb, img->w * 3, NULL))
-        return err_set(e, ERR_RUNTIME, "%s: cannot write PNG: %s", path, p.message);
+        return err_set(e, ERR_RUNTIME, "%s: cannot write PNG: %s%s%s%s", path, p.message, errno ? " (" : "",
+                       errno ? strerror(errno) : "", errno ? ")" : "");
     return ERR_OK;
 }
 

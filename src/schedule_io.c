@@ -19,9 +19,7 @@ int schedule_write_csv(const Schedule *s, const char *path, Err *e) {
         // 17 significant digits: the CSV round-trips the doubles the optimiser gets.
         fprintf(f, "%ld,%.10g,%.17g,%.17g\n", t, (double)t / (double)s->steps_per_epoch, lr, mom);
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return err_set(e, ERR_RUNTIME, "%s: write failed: %s", path, strerror(errno));
-    return ERR_OK;
+    return fs_close_output(f, path, 0, e);
 }
 
 // The first two colours of plot.c's palette, fixed here so that tests can find each line.
