@@ -333,6 +333,14 @@ static void test_ranks_disagree(const char *why) {
         CHECK_STR_CONTAINS(out, diffs[i].want);
         CHECK_MSG(!strstr(out, "epoch 1/1"), "%s: trained:\n%s", diffs[i].set, out);
     }
+    // lr-find under mpirun too.
+    snprintf(cmd, sizeof cmd,
+             "timeout 120 %s -np 1 %s lr-find %s --iters 4 --threads 1 --out %s/lf : -np 1 %s lr-find %s --iters 4 "
+             "--threads 1 --out %s/lf --set train.seed=2",
+             MPIRUN, testdata_bin(), cfg, dir, testdata_bin(), cfg, dir);
+    int lrc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(lrc == ERR_INPUT, "lr-find: exit %d (want %d)\n%s", lrc, ERR_INPUT, out);
+    CHECK_EQ_INT(count_of(out, "the effective config of rank 1 differs from rank 0's in train.seed"), 1);
     // What may differ per rank does not stop them: threads, and where the data lies.
     char abs[PATH_MAX];
     if (!CHECK(realpath(testdata_cifar_dir(), abs) != NULL)) return;
