@@ -92,8 +92,10 @@ bench: onecycle
 # Issue 13's slow cases, against the binary: concurrent starts into one run directory,
 # kill -9 at random moments (checkpoint writes included), SIGINT/SIGTERM after every step
 # position with a resume compared to a straight run, 3 GB and 100 GB sparse files, FIFOs and
-# devices as inputs, kill -9 on a sweep. One thread; about 13 s of CPU, 3 minutes of wall
-# time on a loaded 2-core machine (tests/stress.py; CI runs it).
+# devices as inputs, kill -9 on a sweep; and (issue 35) a full disk on small tmpfs mounts:
+# trainings, schedule outputs and a sweep (as root; skipped with a message where mount -t
+# tmpfs is not allowed). One thread; about 13 s of CPU, 3 minutes of wall time on a loaded
+# 2-core machine (tests/stress.py; CI runs it).
 stress: onecycle
 	python3 tests/stress.py --onecycle ./onecycle $(STRESS_ARGS)
 

@@ -184,7 +184,8 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e);
 // The bytes resnet_create would allocate for these options and batch (parameters,
 // gradients, statistics, activations, workspace), without allocating them; 0 for options
 // it would refuse; the parameter count in *nparams (may be NULL). For refusing a batch
-// that cannot fit before trying.
+// that cannot fit before trying. The convolution workspace is per thread, for the threads
+// OpenMP will run (omp_get_max_threads()): set them first (train_apply_cpu).
 size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams);
 void resnet_free(ResNet *m);
 // This process's `shares` shares, [first, first + shares) of total (resnet.h ResNet.shares):

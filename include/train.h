@@ -170,5 +170,13 @@ void trainer_sync_stats(Trainer *t);
 // good checkpoint is kept.
 // Returns ERR_INTERRUPTED after saving a checkpoint when *stop is set or stop_at_step hit.
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e);
+// Collective, at start-up under mpirun (after trainer_create and any checkpoint load): every
+// rank compares with rank 0 the effective config (config_text, config_dump's; all keys but
+// data.dir, data.labels, train.threads and train.progress), the data loaded (a hash of the
+// training and test images and labels) and the state it starts from (step, and a hash of the
+// weights, statistics, optimiser, loop position, RNG streams and epoch order, which is what
+// a checkpoint restores). ERR_INPUT, the same message on every rank, naming the ranks that
+// differ (and the config keys), when any does; ERR_OK in a world of one.
+int trainer_agree_ranks(const Trainer *t, const char *config_text, Err *e);
 
 #endif

@@ -131,6 +131,20 @@ int cmd_eval(int argc, char **argv) {
     confusion_init(&ctx.conf, test.classes);
     EvalResult r = evaluate_set_each(&m, &test, &co, to.batch_size, x, y, idx, each_batch, &ctx);
     if (ctx.live) fprintf(stderr, "\r\033[K");
+    // Weights the loader accepts can still overflow the forward pass; a NaN is no result.
+    if (!isfinite(r.loss)) {
+        err_set(&e, ERR_INPUT,
+                "%s: the checkpoint's model gives a non-finite test loss (%g): its weights overflow the forward "
+                "pass; refused",
+                ckpt, r.loss);
+        free(x);
+        free(y);
+        free(idx);
+        resnet_free(&m);
+        dataset_free(&test);
+        confusion_free(&ctx.conf);
+        return cli_fail(&e);
+    }
     // One process (main.c refuses eval under mpirun), so the counts cover the whole set.
     const char *const *names = class_names(&co);
     printf("test_images: %d\n", test.n);

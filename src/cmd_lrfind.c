@@ -222,6 +222,13 @@ int cmd_lrfind(int argc, char **argv) {
     o.eval_set = t.valid.n ? LRFIND_EVAL_VALID : LRFIND_EVAL_TEST; // what trainer_evaluate is given
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
+    // Under mpirun every rank runs the same config on the same data, or none starts.
+    rc = trainer_agree_ranks(&t, dump, &e);
+    if (dist_agree(io ? rc : ERR_OK, &e)) {
+        trainer_free(&t);
+        if (io) rundir_unlock(&rd, 1);
+        return cli_fail(&e);
+    }
     if (dist_agree(io ? outfile_write_text(cfg, dump, &e) : ERR_OK, &e)) {
         trainer_free(&t);
         return cli_fail(&e);

@@ -131,7 +131,7 @@ static double gib(size_t bytes) {
 
 int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     static const CliSpec spec = {"train", CLI_SET | CLI_OUT | CLI_FORCE | CLI_THREADS | CLI_SEED | CLI_RESUME |
-                                              CLI_INIT_FROM, .max_args = 1};
+                                              CLI_INIT_FROM | CLI_DATA, .max_args = 1};
     CliArgs a;
     Err e = {0};
     static Config c;
@@ -145,8 +145,8 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     int fresh_dir = 1;
     if (a.resume) {
         if (a.config || a.nsets || a.init_from || a.seed_given)
-            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
-                                         "config is inside it");
+            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --data, --out): the "
+                                         "run's own config is inside it");
         if (fs_check_path("--resume", a.resume, &e)) return cli_fail(&e); // whole, never cut
         snprintf(ckpt_dir, sizeof ckpt_dir, "%s", a.resume);
         char *slash = strrchr(ckpt_dir, '/');
@@ -165,8 +165,17 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         char buf[64];
         snprintf(buf, sizeof buf, "train.threads=%d", a.threads);
         if (a.threads_given && config_set(&c, buf, &e)) return cli_fail(&e);
+        // The data where this machine or directory has it (the checkpoint's data.dir may be
+        // relative to where the run was started).
+        if (a.data) {
+            char set[FS_PATH_MAX + 16];
+            if (fs_check_path("--data", a.data, &e)) return cli_fail(&e); // whole, never cut
+            snprintf(set, sizeof set, "data.dir=%s", a.data);
+            if (config_set(&c, set, &e)) return cli_fail(&e);
+        }
         snprintf(outdir, sizeof outdir, "%s", fresh_dir ? a.out : ckpt_dir);
     } else {
+        if (a.data) return cli_usage_error("%s", "--data goes with --resume; a new run takes --set data.dir=DIR");
         if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
         if (a.out) {
             snprintf(outdir, sizeof outdir, "%s", a.out);
@@ -189,11 +198,20 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     if (io) {
         rc = rundir_lock(&rd, outdir, &e);
         held = !rc;
-        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd))
-            rc = err_set(&e, ERR_INPUT,
-                         "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
-                         "continue it, or --force to overwrite it",
-                         outdir, outdir);
+        // --resume is advice only where there is a checkpoint to resume (a run whose first
+        // checkpoint failed, on a full disk say, left only its log).
+        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd)) {
+            if (fs_exists_in(outdir, "checkpoint.ckpt"))
+                rc = err_set(&e, ERR_INPUT,
+                             "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
+                             "continue it, or --force to overwrite it",
+                             outdir, outdir);
+            else
+                rc = err_set(&e, ERR_INPUT,
+                             "%s already holds a run (its log, but no checkpoint to resume); use --out DIR for a new "
+                             "one, or --force to overwrite it",
+                             outdir);
+        }
         // Every file the run will write must be a regular one (or absent): a FIFO would
         // block the run, a link would be written through. Checked before anything is
         // written or removed (--force).
@@ -220,6 +238,20 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             fprintf(stderr, "MPI: not compiled in (make mpi), 1 process\n");
     }
     rc = trainer_create(&t, &c, &e);
+    if (rc && a.resume && !a.data) {
+        // A relative data.dir is the started run's working directory's: say how to resume
+        // from another one (--set cannot follow --resume).
+        const char *dd = config_str(&c, "data", "dir");
+        struct stat st;
+        if (dd && dd[0] != '/' && stat(dd, &st) != 0) {
+            char msg[sizeof e.msg];
+            snprintf(msg, sizeof msg,
+                     "%s (the checkpoint's data.dir '%s' is relative to the directory the run was started in: resume "
+                     "from there, or give --data DIR)",
+                     e.msg, dd);
+            snprintf(e.msg, sizeof e.msg, "%s", msg);
+        }
+    }
     if (!rc && a.resume) rc = checkpoint_load(&t, a.resume, &e);
     if (!rc && a.init_from) rc = checkpoint_load_weights(&t.net, a.init_from, &e);
     if (dist_agree(rc, &e)) {
@@ -228,6 +260,14 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         return cli_fail(&e);
     }
     config_dump(&c, dump, sizeof dump);
+    // Under mpirun: every rank runs the same config on the same data from the same state, or
+    // none starts (rank 0's message, printed once).
+    rc = trainer_agree_ranks(&t, dump, &e);
+    if (dist_agree(io ? rc : ERR_OK, &e)) {
+        trainer_free(&t);
+        if (io) rundir_unlock(&rd, 1);
+        return cli_fail(&e);
+    }
     // --force replaces the old run as a whole: no checkpoint of it stays beside the new log.
     if (io)
         rc = (fresh_dir && a.force && rundir_remove_run(&rd, &e)) ||

@@ -165,11 +165,13 @@ int outfile_commit(OutFile *o, int failed, Err *e) {
         set_live(NULL);
         return err_set(e, ce.code, "%s", ce.msg);
     }
+    const int written = !en; // a write failure (a full disk) cut the temporary file short
     if (!en && rename(o->tmp, o->path)) en = errno;
     set_live(NULL);
     if (en) {
         unlink(o->tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", o->path, strerror(en));
+        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s%s", o->path, strerror(en),
+                       written ? "" : "; the incomplete file is removed");
     }
     fsync_dir(o->path);
     return ERR_OK;

@@ -584,7 +584,12 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         if (!rc) rc = save_kept(t, dir, config_text, e);
         if (!rc && best) rc = save(t, dir, "checkpoint-best.ckpt", config_text, e);
     }
-    if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
+    // Resumed a finished run: no epoch ended here, so nothing was evaluated or saved. A
+    // resume into another directory (--out) still owes it the run's checkpoint.
+    if (!rc && isnan(ev.loss)) {
+        ev = trainer_evaluate(t, &t->test);
+        rc = save(t, dir, "checkpoint.ckpt", config_text, e);
+    }
     Err ce = {0};
     if (io && runlog_close(&rl, &ce) && !rc) rc = err_set(e, ce.code, "%s", ce.msg);
     if (final) *final = ev;

@@ -295,7 +295,8 @@ void suite_cli(void) {
     special_files(dir, data);
     numbers_and_sizes(dir, cfg, data);
     // (On a config without data, so that the unfixed binary fails fast instead of training.)
-    expect("train refuses --data", 2, "train has no option '--data'", "train %s --data /nonexistent", cfg, NULL);
+    // --data goes with --resume only (issue 35: a resume from another directory).
+    expect("train refuses --data", 2, "--data goes with --resume", "train %s --data /nonexistent", cfg, NULL);
     expect("lr-find refuses --data", 2, "lr-find has no option '--data'", "lr-find %s --data /nonexistent", cfg, NULL);
     // --png x.svg wrote a PNG under that name: now SVG, and other extensions are refused.
     expect("schedule --png x.svg writes SVG", 0, "png ", "schedule configs/smoke.cfg --png %s/s.svg", dir, NULL);

@@ -415,6 +415,33 @@ static void test_signals_and_fifos(void) {
     CHECK_MSG(stat(d, &st) != 0, "a run was started");
 }
 
+// Issue 35: on a full disk the sweep died with a Python traceback (OSError: [Errno 28] from
+// start() or summary.csv) and left summary.csv truncated. Here the file-size limit fails
+// the writes as a full disk does: the finished runs are skipped, the summary cannot be
+// written, and the sweep says so in one line, exit 1, leaving no truncated summary.
+static void test_full_disk(const char *swept) {
+    char cmd[2048], path[1200];
+    test_begin("sweep: a summary that cannot be written is one message and exit 1, no traceback, no truncated file");
+    snprintf(cmd, sizeof cmd,
+             "trap '' XFSZ; ulimit -f 1; python3 scripts/sweep %s/../tiny.cfg --grid schedule.lr=0.1,0.2 --seeds 1 "
+             "--out %s --onecycle %s",
+             swept, swept, testdata_bin());
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 1, "sweep exit %d (want 1): %s", rc, out);
+    CHECK_MSG(!strstr(out, "Traceback"), "a traceback:\n%s", out);
+    CHECK_STR_CONTAINS(out, "2 skipped (already finished), 0 failed, 0 interrupted");
+    CHECK_STR_CONTAINS(out, "no summary written");
+    // "sweep: cannot write the summary: PATH: File too large": PATH is not left cut short.
+    const char *p = strstr(out, "sweep: cannot write the summary: ");
+    if (!CHECK_MSG(p != NULL, "no message:\n%s", out)) return;
+    p += strlen("sweep: cannot write the summary: ");
+    const char *end = strstr(p, ": File too large");
+    if (!CHECK_MSG(end && end - p < (long)sizeof path, "no path: %s", p)) return;
+    snprintf(path, sizeof path, "%.*s", (int)(end - p), p);
+    CHECK_MSG(!strncmp(path, swept, strlen(swept)), "%s is not in the sweep", path);
+    CHECK_MSG(file_size(path) < 0, "%s left behind, %d bytes", path, file_size(path));
+}
+
 void suite_sweep(void) {
     test_begin("sweep");
     const char *data = testdata_cifar_dir();
@@ -434,4 +461,5 @@ void suite_sweep(void) {
     test_unique_names(data, swept[0] ? swept : NULL);
     test_kill9(data);
     test_metric_valid(data);
+    if (swept[0]) test_full_disk(swept);
 }

@@ -698,7 +698,30 @@ out:
     trainer_free(&t);
 }
 
+// The memory `info` plans for a config: the planned GiB of its "memory:" line, or -1.
+static double info_planned(const char *sets) {
+    char cmd[1024];
+    static char out[16384];
+    snprintf(cmd, sizeof cmd, "%s info configs/smoke.cfg %s", testdata_bin(), sets);
+    if (testdata_run(cmd, out, sizeof out) != 0) return -1;
+    const char *p = strstr(out, "memory: ");
+    return p ? atof(p + 8) : -1;
+}
+
+// Issue 35: `info` planned for this machine's cores whatever train.threads said, so the
+// convolution workspace of each thread (4 MB) was left out of it (0.11 GiB planned, 4.4 GB
+// taken by --threads 1000). It now plans for the config's threads, as train does.
+static void test_info_plans_threads(void) {
+    test_begin("info plans the convolution workspace of train.threads");
+    double one = info_planned("--set train.threads=1"), many = info_planned("--set train.threads=257");
+    printf("  info: %.2f GiB planned at 1 thread, %.2f GiB at 257\n", one, many);
+    CHECK_MSG(one > 0 && many > 0, "no memory line (%g, %g)", one, many);
+    // 256 threads more: 256 x 1M floats of workspace, 1 GiB.
+    CHECK_MSG(many - one > 0.9 && many - one < 1.2, "257 threads plan %.2f GiB more than 1, want about 1", many - one);
+}
+
 void suite_train(void) {
+    test_info_plans_threads();
     test_bn_group_key();
     test_shares_key();
     test_kernels_key();
