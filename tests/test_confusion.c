@@ -6,6 +6,7 @@
 #include "testdata.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void test_hand_case(void) {
     test_begin("confusion: a hand-computed case (argmax, ties to the lower class)");
@@ -152,6 +153,27 @@ static void test_eval_cli(void) {
     testdata_expect("eval --out --force", 0, "wrote ", args);
     testdata_expect("eval --force without --out", 2, "--force goes with --out DIR",
                     "eval tests/fixtures/export_resnet8_B.ckpt --force");
+
+    // Two features meeting: --out's files are outputs like any other (outfile.h). A FIFO as
+    // confusion.csv blocked eval --force in fopen() after the whole evaluation; now it is
+    // refused first, with or without --force, and left alone. timeout: a hang fails.
+    test_begin("eval --out: a FIFO among its files is refused (exit 2) before the evaluation");
+    char fifo[700], cmd[2000];
+    static char res[1 << 14];
+    snprintf(fifo, sizeof fifo, "%s/evfifo/confusion.csv", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/evfifo && mkfifo %s", dir, fifo);
+    if (CHECK_MSG(testdata_run(cmd, res, sizeof res) == 0, "mkfifo: %s", res)) {
+        for (int force = 0; force < 2; force++) {
+            snprintf(cmd, sizeof cmd, "timeout 60 %s eval tests/fixtures/export_resnet8_B.ckpt --data %s --threads 1 "
+                     "--out %s/evfifo%s", testdata_bin(), data, dir, force ? " --force" : "");
+            int rc = testdata_run(cmd, res, sizeof res);
+            CHECK_MSG(rc == 2, "exit %d (124: hung), --force %d: %.400s", rc, force, res);
+            CHECK_STR_CONTAINS(res, "confusion.csv: is a FIFO (named pipe); outputs are written only as regular files");
+            CHECK_MSG(!strstr(res, "test_images:"), "evaluated before refusing: %.300s", res);
+            struct stat st;
+            CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+        }
+    }
 
     test_begin("eval: a progress line on a terminal");
     static char tty[1 << 16];
