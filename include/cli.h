@@ -84,6 +84,12 @@ int cli_command_help(const char *cmd, void *f);
 int cli_unknown_command(const char *cmd);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
 int cli_usage_error(const char *fmt, const char *arg);
+// From here SIGINT and SIGTERM (and SIGUSR1 under mpirun, which forwards it to every rank)
+// only set the flag returned: "stop after this step and save" for train and lr-find.
+// Every signal does the same, the second as the first, so a stop request sent twice (a
+// terminal's Ctrl-C and a script's forwarded one) never kills a save under way; SIGKILL
+// (or Ctrl-\, SIGQUIT) still ends the process at once.
+const volatile int *cli_catch_stop_signals(void);
 
 // The trained model of a checkpoint, for eval, export and predict: its embedded config into
 // c (over cli_schema), then m created for batches up to max_batch with the saved weights.

@@ -3,6 +3,7 @@
 #include "cmd.h"
 #include "curves.h"
 #include "plot.h"
+#include "outfile.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ int cmd_plot(int argc, char **argv) {
         rc = cli_usage_error("--labels: need one label per log, got %s", buf);
     }
     Err e = {0};
-    if (!rc && plot_check_path(png, &e)) rc = cli_fail(&e); // .png or .svg
+    if (!rc && (plot_check_path(png, &e) || outfile_check(png, &e))) rc = cli_fail(&e); // .png or .svg, a file
+    outfile_clean_on_signal();
     if (!rc) {
         if (curves_write_png(logs, labels, nlogs, png, &e))
             rc = cli_fail(&e);
