@@ -597,7 +597,7 @@ static void test_issue34(void) {
     double xs[3] = {0, 0.2, 0.4}, mom[3] = {0.95, 0.95, 0.95};
     PlotSeries sm[1] = {{NULL, xs, mom, 3, 0, 0, 0}};
     PlotPanel pm = {NULL, NULL, NULL, NULL, 0, 0, sm, 1, NULL, 0, NULL, 0};
-    CHECK_EQ_INT(plot_render_svg(&svg, 400, 300, &pm, 1, &e), ERR_OK);
+    CHECK_EQ_INT(plot_render_svg(&svg, 400, 600, &pm, 1, &e), ERR_OK);
     if (CHECK(svg != NULL)) {
         CHECK_STR_CONTAINS(svg, ">0.90</text>"); // 0.90..1.00
         CHECK_STR_CONTAINS(svg, ">1.00</text>");
