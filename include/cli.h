@@ -84,6 +84,9 @@ int cli_command_help(const char *cmd, void *f);
 int cli_unknown_command(const char *cmd);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
 int cli_usage_error(const char *fmt, const char *arg);
+// The command a usage error points to ("see: onecycle CMD --help"); main sets it.
+void cli_set_command(const char *cmd);
+void cli_see_help(void); // prints that line to stderr
 
 // The trained model of a checkpoint, for eval, export and predict: its embedded config into
 // c (over cli_schema), then m created for batches up to max_batch with the saved weights.
