@@ -87,6 +87,12 @@ int cli_usage_error(const char *fmt, const char *arg);
 // The command a usage error points to ("see: onecycle CMD --help"); main sets it.
 void cli_set_command(const char *cmd);
 void cli_see_help(void); // prints that line to stderr
+// From here SIGINT and SIGTERM (and SIGUSR1 under mpirun, which forwards it to every rank)
+// only set the flag returned: "stop after this step and save" for train and lr-find.
+// Every signal does the same, the second as the first, so a stop request sent twice (a
+// terminal's Ctrl-C and a script's forwarded one) never kills a save under way; SIGKILL
+// (or Ctrl-\, SIGQUIT) still ends the process at once.
+const volatile int *cli_catch_stop_signals(void);
 
 // The trained model of a checkpoint, for eval, export and predict: its embedded config into
 // c (over cli_schema), then m created for batches up to max_batch with the saved weights.

@@ -21,9 +21,9 @@ int cmd_bench(const CpuInfo *ci, int argc, char **argv);
 int cmd_lrfind(int argc, char **argv);
 // onecycle plot LOG.csv [LOG2.csv ...] [--png FILE] [--labels a,b,...]
 int cmd_plot(int argc, char **argv);
-// onecycle export CKPT OUT.npz [--force]
+// onecycle export CKPT OUT.npz|OUT.onnx [--force]
 int cmd_export(int argc, char **argv);
-// onecycle predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--threads N]
+// onecycle predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--logits] [--threads N]
 int cmd_predict(int argc, char **argv);
 
 // Seconds per call of fn(ctx): one warm-up call, then calls for at least `seconds` (and at

@@ -66,17 +66,19 @@ static inline const char *plural_s(double n) {
 }
 
 // The filesystem helpers of the commands: create a directory and its parents; whether a
-// path (or dir/name) exists; write a whole text file.
+// path (or dir/name) exists. Output files are written through outfile.h.
 int fs_mkdir_p(const char *path, Err *e);
 int fs_exists(const char *path);
 int fs_exists_in(const char *dir, const char *name);
-int fs_write_text(const char *path, const char *text, Err *e);
 // dir + "/" + name into out (cap bytes): ERR_INPUT "path too long" rather than a truncated
 // path when it does not fit.
 int fs_join(char *out, size_t cap, const char *dir, const char *name, Err *e);
 // A path from the user (what: "--out", "data.dir" ...): ERR_INPUT when it is empty or too
 // long for the program to append its file names (FS_PATH_MAX - FS_PATH_RESERVE).
 int fs_check_path(const char *what, const char *path, Err *e);
+// What a file that is not a regular one is, for messages: "a FIFO (named pipe)", "a
+// directory", "a symbolic link" ... (mode: st_mode of a stat or lstat).
+const char *fs_file_kind(unsigned mode);
 // Opens path for reading, refusing anything that is not a regular file (a symlink to one
 // is fine) before it can block: a FIFO would wait for a writer in open() or read(), a
 // device or a directory is never an input. The check is made on the descriptor (opened

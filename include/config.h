@@ -28,7 +28,7 @@ typedef struct ConfigSection {
 } ConfigSection;
 
 #define CONFIG_MAX_ENTRIES 256
-#define CONFIG_MAX_VALUE 512
+#define CONFIG_MAX_VALUE FS_PATH_MAX // a value may be a path (data.dir), used whole
 
 typedef struct ConfigEntry {
     char section[32];
@@ -41,7 +41,7 @@ typedef struct Config {
     const ConfigSection *schema;
     int n;
     ConfigEntry e[CONFIG_MAX_ENTRIES]; // later entries for the same key override earlier ones
-    char path[256];                    // file it was loaded from ("" if none)
+    char path[FS_PATH_MAX];            // file it was loaded from ("" if none)
 } Config;
 
 // The name of names (NULL-terminated) a typo of `typed` most plausibly meant, by the rule

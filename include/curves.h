@@ -2,13 +2,15 @@
 //
 // log.csv (written by runlog.c) has the header
 //   epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec
-// and one row per epoch; test_loss and test_acc are empty in epochs without evaluation.
+// and one row per epoch; test_loss and test_acc are empty in epochs without evaluation. A run
+// with a validation split adds valid_loss,valid_acc at the end (RUNLOG_EPOCH_VALID_HEADER).
 #ifndef ONECYCLE_CURVES_H
 #define ONECYCLE_CURVES_H
 #include "common.h"
 #include "runlog.h"
 
 #define CURVES_HEADER RUNLOG_EPOCH_HEADER       // the columns runlog.c writes
+#define CURVES_VALID_HEADER RUNLOG_EPOCH_VALID_HEADER // the same with the validation split's columns
 #define CURVES_ITERS_HEADER RUNLOG_ITERS_HEADER // iters.csv ([train] log_iters): one row per SGD step
 // schedule.csv (every run directory, `onecycle schedule`): the planned LR and momentum per step.
 #define CURVES_SCHEDULE_HEADER "iteration,epoch,lr,momentum"
@@ -17,6 +19,8 @@ typedef struct RunLog {
     int n; // rows
     double *epoch, *lr, *momentum, *train_loss, *train_acc, *test_loss, *test_acc; // (n); test NaN when empty
     double *iteration, *seconds, *images_per_sec; // (n); log.csv's own columns, NaN from an iters.csv
+    double *valid_loss, *valid_acc; // (n); the validation split's, NaN when the log has none
+    int has_valid;                  // the log has the validation columns
     int per_step; // 1: read from an iters.csv (rows are steps, no test fields)
     // LR and momentum per step up to the last logged epoch, from the schedule.csv beside a
     // log (curves_read_schedule); nsched 0 when there is none.

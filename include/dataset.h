@@ -31,15 +31,18 @@ enum { PAD_ZERO, PAD_REFLECT, PAD_SYMMETRIC };
 typedef struct DataOptions {
     int dataset;                   // DATASET_*
     int labels;                    // cifar100: CIFAR100_LABELS_FINE or _COARSE (cifar.h)
-    char dir[256];                 // data.dir, or the data set's own place when it is empty
-    int train_images, test_images; // first N of the set (empty in the config: all of it)
+    char dir[FS_PATH_MAX];         // data.dir, or the data set's own place when it is empty
+    int train_images, test_images; // images trained on / tested on (empty in the config: all of
+                                   // the set; train_images less valid_images when there is a split)
+    int valid_images;              // held out of the first train_images + valid_images training
+                                   // images as the validation split (0: none)
     int augment;                   // AUG_*
     int pad;                       // crop padding in pixels (default 4)
     int pad_mode;                  // PAD_ZERO, PAD_REFLECT or PAD_SYMMETRIC
 } DataOptions;
 
-// Keys of the [data] section: dataset, dir, labels, train_images, test_images, augment,
-// pad, pad_mode.
+// Keys of the [data] section: dataset, dir, labels, train_images, test_images, valid_images,
+// augment, pad, pad_mode.
 extern const ConfigKey dataset_config_keys[];
 // Reads [data]. Image counts are checked against the chosen set's size; data.labels is
 // refused for a set other than cifar100.
@@ -51,5 +54,15 @@ const char *dataset_title(int dataset);
 // Loads the first max_images (<= 0: all) of the options' training (train != 0) or test set
 // from o->dir through its reader. Errors as the readers give them; *d is left empty.
 int dataset_load(Dataset *d, const DataOptions *o, int train, int max_images, Err *e);
+// The training images, and the validation split when o->valid_images > 0: loads the first
+// train_images + valid_images training images, then moves valid_images of them, chosen by
+// the seed, into *valid (in the order of the file) and keeps the others in *train (in the
+// order of the file). The choice depends on the seed and the counts alone, so a resumed run
+// and every rank of a data-parallel run hold the same split. valid_images = 0: *train is
+// what dataset_load gives and *valid is left empty. On error both are left empty.
+int dataset_load_train(Dataset *train, Dataset *valid, const DataOptions *o, uint64_t seed, Err *e);
+// Moves n of the set's images (n < d->n), chosen by `seed`, into *held and compacts the rest
+// of *d; both keep the set's order. n = 0 leaves *d as it was and *held empty.
+void dataset_hold_out(Dataset *d, Dataset *held, int n, uint64_t seed);
 
 #endif

@@ -35,6 +35,9 @@ void dist_sum_double(double *v, long n);
 // 64 k values) and adds them up in that tree. For [train] shares (resnet.h): W ranks then
 // add what one process with the same shares adds. No-op in the default build.
 void dist_order_sums(void);
+// Every rank's n values side by side into all (world * n of them, rank 0's first;
+// MPI_Allgather); in a world of one, mine copied.
+void dist_gather_u64(const uint64_t *mine, int n, uint64_t *all);
 // 1 on every rank when flag is non-zero on any rank.
 int dist_any(int flag);
 // Collective agreement on an outcome: every rank passes its own rc (and e when rc != 0).

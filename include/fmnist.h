@@ -46,4 +46,8 @@ int fmnist_read_files(Dataset *d, const char *images_path, const char *labels_pa
 // file is ERR_INPUT with a hint (`make deps` installs the Debian package).
 int fmnist_load(Dataset *d, const char *dir, int train, int max_images, Err *e);
 
+// The class names, by label (zalandoresearch/fashion-mnist's README): T-shirt/top, Trouser,
+// Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
+extern const char *const fmnist_class_names[10];
+
 #endif

@@ -21,16 +21,24 @@
                                // skip_start), unless fewer than 5 points would remain
 #define LRFIND_MAX_SWEEP 16
 
-enum { LRFIND_GO = 0, LRFIND_STOP_NAN, LRFIND_STOP_DIVERGED, LRFIND_STOP_END };
+// LRFIND_STOP_INTERRUPTED: *stop was set (a signal), the curve ends where it got to.
+enum { LRFIND_GO = 0, LRFIND_STOP_NAN, LRFIND_STOP_DIVERGED, LRFIND_STOP_END, LRFIND_STOP_INTERRUPTED };
 enum { LRFIND_SWEEP_NONE = 0, LRFIND_SWEEP_MOMENTUM, LRFIND_SWEEP_WD };
+// What --eval-every evaluates: the test set, or the validation split when the config holds
+// one out (data.valid_images), so the LR is not tuned on the test set.
+enum { LRFIND_EVAL_NONE = 0, LRFIND_EVAL_TEST, LRFIND_EVAL_VALID };
+// "test" or "valid" (the CSV's column prefix), by LRFIND_EVAL_*.
+const char *lrfind_eval_name(int eval_set);
 
 typedef struct LrFindOptions {
     double start, end;  // first and last LR (0 < start < end)
     int iters;          // N >= 2 steps (an iteration count, not tied to epochs)
     int linear;         // 1: lr_i = start + (end-start) i/(N-1); 0: start (end/start)^(i/(N-1))
     int eval_every;     // > 0: test loss and accuracy after every K steps (Smith's variant)
+    int eval_set;       // LRFIND_EVAL_TEST or LRFIND_EVAL_VALID: the set they come from (progress lines)
     double momentum, wd;// fixed for the curve
     FILE *progress;     // progress lines, or NULL for silence
+    const volatile int *stop; // set (by a signal handler) to end the curve after this step; may be NULL
 } LrFindOptions;
 
 // One curve: arrays of length cap (= iters), n filled. test_* are NaN where not evaluated.
@@ -130,12 +138,13 @@ void lrfind_curve_free(LrFindCurve *c);
 // configured seed (weights, BN running statistics, optimiser state, shuffling and
 // augmentation streams), sets the optimiser's weight decay to o->wd and runs o->iters steps
 // on shuffled training batches (reshuffled whenever they run out), evaluating on the
-// configured test subset every o->eval_every steps. The Trainer's schedule is not used.
+// configured test subset every o->eval_every steps, or on the validation split when the
+// config holds one (data.valid_images). The Trainer's schedule is not used.
 int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e);
 
 // DIR/lr_find.csv: `curve,iteration,lr,loss,smoothed_loss` (+ `,test_loss,test_acc` when
-// with_eval), one row per step of every curve; NaN losses are written as "nan", missing
-// evaluations as empty fields.
+// with_eval is LRFIND_EVAL_TEST, `,valid_loss,valid_acc` when LRFIND_EVAL_VALID), one row per
+// step of every curve; NaN losses are written as "nan", missing evaluations as empty fields.
 int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int with_eval, Err *e);
 #define LRFIND_CSV_HEADER "curve,iteration,lr,loss,smoothed_loss"
 // An lr_find.csv back into curves (*out malloc'd, each freed with lrfind_curve_free), so
@@ -146,8 +155,8 @@ int lrfind_csv_is_linear(const LrFindCurve *c);
 // The smoothed loss of lrfind_smooth against LR (log x unless linear) from the end of the
 // start-up transient on, one line per curve, cut where it climbs far above its range (see
 // lrfind.c); one curve adds its raw loss, faint, and the advice's marks, labelled, with the
-// x axis widened to hold them. with_eval adds a panel of test loss (left) and accuracy
-// (right axis), marked where accuracy stops rising.
+// x axis widened to hold them. with_eval (LRFIND_EVAL_*) adds a panel of test (or
+// validation) loss (left) and accuracy (right axis), marked where accuracy stops rising.
 int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int linear, int with_eval, Err *e);
 
 #endif

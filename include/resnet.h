@@ -40,6 +40,8 @@
 #include "rng.h"
 
 enum { ARCH_RESNET = 0, ARCH_PREACT, ARCH_CAFFE };
+// Every batchnorm's epsilon (PyTorch's BatchNorm2d default), for the exports too.
+#define RESNET_BN_EPS 1e-5f
 // [model] init: kaiming (He et al.'s normal, fan_in; fc bias PyTorch's uniform) or xavier
 // (Caffe's "xavier" filler: uniform +-sqrt(3/fan_in); every bias 0).
 enum { INIT_KAIMING = 0, INIT_XAVIER };
@@ -182,7 +184,8 @@ int resnet_create(ResNet *m, const ModelOptions *o, int max_batch, Err *e);
 // The bytes resnet_create would allocate for these options and batch (parameters,
 // gradients, statistics, activations, workspace), without allocating them; 0 for options
 // it would refuse; the parameter count in *nparams (may be NULL). For refusing a batch
-// that cannot fit before trying.
+// that cannot fit before trying. The convolution workspace is per thread, for the threads
+// OpenMP will run (omp_get_max_threads()): set them first (train_apply_cpu).
 size_t resnet_planned_bytes(const ModelOptions *o, int max_batch, long *nparams);
 void resnet_free(ResNet *m);
 // This process's `shares` shares, [first, first + shares) of total (resnet.h ResNet.shares):

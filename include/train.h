@@ -37,10 +37,15 @@ typedef struct TrainOptions {
     int shares;           // every batch as this many shares, each sum taken per share and the
                           // partials added in a fixed order (shares.h, resnet.h); 0 (auto): one
                           // per rank, MPI_Allreduce's order (one process: the batch in one pass)
+    int keep_best;        // KEEP_BEST_*: which validation figure picks DIR/checkpoint-best.ckpt
 } TrainOptions;
 
+// train.keep_best: none (empty), or the validation split's accuracy (highest) or loss (lowest).
+enum { KEEP_BEST_NONE = 0, KEEP_BEST_VALID_ACC, KEEP_BEST_VALID_LOSS };
+
 int train_options_from_config(TrainOptions *o, const Config *c, Err *e);
-// Every option group a command reads, in one call; a NULL pointer skips its group.
+// Every option group a command reads, in one call; a NULL pointer skips its group. With both
+// to and co, train.keep_best without a validation split (data.valid_images) is refused.
 int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, ModelOptions *mo, OptimOptions *oo,
                             Err *e);
 // Checks a run's plan before anything large is allocated: the batch must not exceed the
@@ -84,6 +89,7 @@ typedef struct Trainer {
     ModelOptions model_opt;
     OptimOptions optim_opt;
     Dataset train, test;
+    Dataset valid;        // the validation split held out of the training images (n = 0: none)
     ResNet net;
     Optimizer optim;
     Schedule sched;
@@ -111,6 +117,10 @@ typedef struct Trainer {
     BnSync bn_sync;
     int shares;           // of every batch (train.shares, auto: world); this rank computes
                           // shares / world of them (resnet.h, ResNet.shares)
+    // train.keep_best: the best validation figure so far and its epoch (0: none yet); in the
+    // checkpoint, so a resumed run compares with what came before.
+    double best_valid;
+    int best_epoch;
 } Trainer;
 
 // A loss this large means the run has blown up even if it is still finite: softmax
@@ -139,6 +149,11 @@ void trainer_reset(Trainer *t);
 // using caller-provided buffers x (C,B,H,W), y (B), idx (B). Data-parallel, each process
 // evaluates its contiguous share of the set and the sums are added across processes.
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx);
+// The same, handing every batch's logits (nb, classes), labels (nb) and the images of this
+// process done so far to each_batch (NULL: none), e.g. for a confusion matrix or progress.
+typedef void (*EvalBatchFn)(void *ctx, const float *logits, const int *y, int nb, long done);
+EvalResult evaluate_set_each(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx,
+                             EvalBatchFn each_batch, void *ctx);
 // The same on the trainer's model and buffers, batches of the training batch size (after
 // averaging the running statistics across processes when sync_bn is off).
 EvalResult trainer_evaluate(Trainer *t, const Dataset *set);
@@ -147,11 +162,21 @@ EvalResult trainer_evaluate(Trainer *t, const Dataset *set);
 void trainer_sync_stats(Trainer *t);
 // Runs the schedule from where the trainer stands, appending to DIR/log.csv (and iters.csv,
 // the run log), redrawing DIR/curves.png and writing DIR/checkpoint.ckpt every
-// checkpoint_every epochs and at the end. Progress goes to t->progress; nothing is printed.
+// checkpoint_every epochs and at the end. With a validation split it is evaluated after
+// every epoch (log.csv's valid_loss, valid_acc), and with keep_best the checkpoint of the
+// best epoch so far is also written as DIR/checkpoint-best.ckpt. Progress goes to t->progress; nothing is printed.
 // Returns the final test evaluation in *final. Fails (ERR_RUNTIME, after a TRAIN_DIVERGED
 // report) on a non-finite or exploding loss, naming step, LR and momentum and whether a
 // good checkpoint is kept.
 // Returns ERR_INTERRUPTED after saving a checkpoint when *stop is set or stop_at_step hit.
 int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult *final, Err *e);
+// Collective, at start-up under mpirun (after trainer_create and any checkpoint load): every
+// rank compares with rank 0 the effective config (config_text, config_dump's; all keys but
+// data.dir, data.labels, train.threads and train.progress), the data loaded (a hash of the
+// training and test images and labels) and the state it starts from (step, and a hash of the
+// weights, statistics, optimiser, loop position, RNG streams and epoch order, which is what
+// a checkpoint restores). ERR_INPUT, the same message on every rank, naming the ranks that
+// differ (and the config keys), when any does; ERR_OK in a world of one.
+int trainer_agree_ranks(const Trainer *t, const char *config_text, Err *e);
 
 #endif

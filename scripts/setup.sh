@@ -7,7 +7,10 @@ set -euo pipefail
 # Build: compiler, make, BLAS (and its OpenMP build, which shares our thread pool), libpng, zlib. Data (scripts/get_data.sh): curl for the official
 # tarball, npm for the registry fallback; dataset-fashion-mnist installs Fashion-MNIST's
 # original .gz files under /usr/share/datasets/fashion-mnist (about 30 MB), read in place.
-PACKAGES=(gcc make libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev curl dataset-fashion-mnist)
+# The ONNX export: protobuf-c (library and protoc-c) and the official onnx.proto, which
+# Debian ships in python3-onnx (its onnx.checker also checks the export: make onnx-test).
+PACKAGES=(gcc make libopenblas-dev libopenblas-openmp-dev libpng-dev zlib1g-dev curl dataset-fashion-mnist
+          libprotobuf-c-dev protobuf-c-compiler python3-onnx)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 

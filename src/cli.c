@@ -9,6 +9,7 @@
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,13 @@ const char cli_usage[] =
     "        [--init-from CKPT]\n"
     "      train and evaluate; writes DIR/log.csv, DIR/config.cfg, DIR/schedule.{csv,png},\n"
     "      DIR/checkpoint.ckpt; --init-from starts from a checkpoint's weights (new schedule)\n"
-    "  train --resume DIR/checkpoint.ckpt [--threads N] [--out DIR2 [--force]]\n"
-    "      continue an interrupted run exactly where it stopped, in DIR (or in DIR2)\n"
-    "  eval CKPT [--data DIR] [--threads N]\n"
-    "      test accuracy and loss of a checkpoint, and how many test images it scored\n"
+    "  train --resume DIR/checkpoint.ckpt [--threads N] [--data DIR] [--out DIR2 [--force]]\n"
+    "      continue an interrupted run exactly where it stopped, in DIR (or in DIR2); --data:\n"
+    "      the data directory, where the run's relative data.dir does not lead from here\n"
+    "  eval CKPT [--data DIR] [--threads N] [--out DIR [--force]]\n"
+    "      test accuracy and loss of a checkpoint, how many test images it scored, per-class\n"
+    "      accuracy and the confusion matrix; --out writes them as per_class.csv, confusion.csv\n"
+    "      and confusion.png\n"
     "  info CONFIG [--set ...]            model summary (including 'parameters: N') and run plan\n"
     "  schedule CONFIG [--set ...] [--csv FILE] [--png FILE.png|FILE.svg] [--x iterations|epochs]\n"
     "      the LR/momentum schedule of a config, without training\n"
@@ -38,9 +42,11 @@ const char cli_usage[] =
     "  plot LOG.csv [LOG2.csv ...] [--png FILE.png|FILE.svg] [--labels a,b,...]\n"
     "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png);\n"
     "      a DIR/lr_find.csv is redrawn as lr-find drew it\n"
-    "  export CKPT OUT.npz [--force]\n"
-    "      the model as a NumPy .npz of PyTorch state_dict arrays (scripts/load_npz.py)\n"
-    "  predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--threads N]\n"
+    "  export CKPT OUT.npz|OUT.onnx [--force]\n"
+    "      the model as a NumPy .npz of PyTorch state_dict arrays (scripts/load_npz.py), or as\n"
+    "      an ONNX model in inference form, input normalisation included\n"
+    "  predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv] [--logits]\n"
+    "        [--threads N]\n"
     "      the top-K classes of PNG images (any size, resampled to 32x32) or test-set images\n"
     "  bench [--depth N] [--batch B] [--threads T] [--arch resnet|preact|caffe] [--shortcut A|B] [--seconds S]\n"
     "        [--layers] [--kernels LIST] [--layout auto|cbhw|cb16]\n"
@@ -97,6 +103,9 @@ static const struct {
     {"train", "--seed N", "the random seed; the same as --set train.seed=N"},
     {"train", "--init-from CKPT", "start from this checkpoint's weights, with a fresh schedule and optimiser"},
     {"train", "--resume CKPT", "continue the run of DIR/checkpoint.ckpt exactly where it stopped"},
+    {"train", "--data DIR", "with --resume: the data directory, where the run's relative data.dir does not lead"},
+    {"eval", "--out DIR", "also write per_class.csv, confusion.csv and confusion.png there"},
+    {"eval", "--force", "with --out: replace those files if they exist (else they are refused)"},
     {"eval", "--data DIR", "the CIFAR-10 directory (default: the data.dir of the checkpoint's config)"},
     {"eval", "--threads N", "threads (default: the checkpoint's train.threads)"},
     {"info", "--set SECTION.KEY=VALUE", "override one config key (repeatable; -s is short for it)"},
@@ -324,4 +333,23 @@ int cli_unknown_command(const char *cmd) {
         return ERR_INPUT;
     }
     return cli_usage_error("unknown command '%s'", cmd);
+}
+
+static volatile int stop_requested;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+const volatile int *cli_catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; // no SA_RESETHAND: a second signal must not kill the save
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (dist_world() > 1) sigaction(SIGUSR1, &sa, NULL);
+    return &stop_requested;
 }

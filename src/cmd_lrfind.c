@@ -8,6 +8,7 @@
 #include "lrfind.h"
 #include "schedule.h"
 #include "rundir.h"
+#include "outfile.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -65,11 +66,14 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
                          double start_ratio, int adaptive) {
     int best_curve = -1;
     double best_loss = INFINITY;
+    const char *set = o->eval_set == LRFIND_EVAL_VALID ? "validation" : "test";
     for (int k = 0; k < nc; k++) {
         const LrFindCurve *k_ = &c[k];
         LrFindAdvice a = lrfind_advise_curve(k_, NULL);
         printf("%s: %d of %d steps", k_->label, k_->n, k_->cap);
-        if (k_->stop == LRFIND_STOP_NAN)
+        if (k_->stop == LRFIND_STOP_INTERRUPTED)
+            printf(", interrupted at lr %.4g\n", k_->lr[k_->n - 1]);
+        else if (k_->stop == LRFIND_STOP_NAN)
             printf(", stopped: loss not finite at lr %.4g\n", k_->lr[k_->n - 1]);
         else if (k_->stop == LRFIND_STOP_DIVERGED)
             printf(", stopped: smoothed loss %.4g > %g x best %.4g at lr %.4g\n", k_->smooth[k_->n - 1], LRFIND_DIVERGE,
@@ -104,7 +108,7 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
                        : "where the test stopped",
                    a.max_lr);
         if (a.n_evals >= 3) {
-            printf("  test accuracy over %d evaluations: %.2f%% at the first, best %.2f%%", a.n_evals,
+            printf("  %s accuracy over %d evaluations: %.2f%% at the first, best %.2f%%", set, a.n_evals,
                    100 * a.acc_first, 100 * a.acc_best);
             if (a.test == LRFIND_TEST_OK)
                 printf("; stops rising at lr %.3g\n", a.lr_acc);
@@ -113,7 +117,7 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
             else
                 printf("; highest already at the first evaluation, so no max LR from it (start lower)\n");
         } else if (a.n_evals > 0) {
-            printf("  test accuracy: %d evaluation%s, too few to read (3 or more: a smaller --eval-every)\n",
+            printf("  %s accuracy: %d evaluation%s, too few to read (3 or more: a smaller --eval-every)\n", set,
                    a.n_evals, a.n_evals == 1 ? "" : "s");
         }
         if (!isfinite(a.suggest)) {
@@ -121,8 +125,9 @@ static void print_advice(const LrFindCurve *c, int nc, const LrFindOptions *o, c
             continue;
         }
         char lines[600];
-        printf("  suggested max LR %.2g (%s):\n%s", a.suggest,
-               a.from_test ? "where test accuracy stops rising, Smith's rule" : "a tenth of where the loss diverges",
+        printf("  suggested max LR %.2g (%s%s%s):\n%s", a.suggest,
+               a.from_test ? "where " : "a tenth of where the loss diverges", a.from_test ? set : "",
+               a.from_test ? " accuracy stops rising, Smith's rule" : "",
                lrfind_config_lines(policy, a.suggest, start_ratio, "    ", lines, sizeof lines));
         if (adaptive && a.status == LRFIND_ADVICE_OK)
             printf("  for adam/adamw, a tenth of the lowest loss's LR, %.2g, trained better than a tenth of the "
@@ -192,6 +197,13 @@ int cmd_lrfind(int argc, char **argv) {
             rundir_unlock(&rd, 0);
             rc = err_set(&e, ERR_INPUT, "%s already holds a range test (%s); use --out DIR for a new one or --force to overwrite",
                          dir, fs_exists(csv) ? "lr_find.csv" : "lr_find.png");
+        } else if (!rc) {
+            // Its three files must be regular ones (or absent) before anything is touched: a
+            // FIFO would block, a link would be written through. Then --force's removal of
+            // the old test, so no old curve stays beside the new config.
+            rc = rundir_check_lrfind_files(&rd, &e) || rundir_remove_leftovers(&rd, NULL, &e) ||
+                 (a.force && rundir_remove_lrfind(&rd, &e)) ? e.code : ERR_OK;
+            if (rc) rundir_unlock(&rd, 0);
         }
     }
     if (dist_agree(rc, &e)) return cli_fail(&e);
@@ -207,18 +219,30 @@ int cmd_lrfind(int argc, char **argv) {
         if (io) rundir_unlock(&rd, 1);
         return cli_fail(&e);
     }
+    o.eval_set = t.valid.n ? LRFIND_EVAL_VALID : LRFIND_EVAL_TEST; // what trainer_evaluate is given
     static char dump[65536];
     config_dump(&c, dump, sizeof dump);
-    if (dist_agree(io ? fs_write_text(cfg, dump, &e) : ERR_OK, &e)) {
+    // Under mpirun every rank runs the same config on the same data, or none starts.
+    rc = trainer_agree_ranks(&t, dump, &e);
+    if (dist_agree(io ? rc : ERR_OK, &e)) {
+        trainer_free(&t);
+        if (io) rundir_unlock(&rd, 1);
+        return cli_fail(&e);
+    }
+    if (dist_agree(io ? outfile_write_text(cfg, dump, &e) : ERR_OK, &e)) {
         trainer_free(&t);
         return cli_fail(&e);
     }
+    // From here SIGINT/SIGTERM end the curve under way after its step, as in train: the
+    // curves so far are written and the command exits 3.
+    o.stop = cli_catch_stop_signals();
     int nc = sweep == LRFIND_SWEEP_NONE ? 1 : nvals;
     LrFindCurve *curves = xcalloc((size_t)nc, sizeof(LrFindCurve));
     char name[64];
     if (io)
-        fprintf(stderr, "lr-find: %s, batch %d, %d train / %d test images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
-            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n, t.test.n, nthreads,
+        fprintf(stderr, "lr-find: %s, batch %d, %d train / %d %s images, %d thread%s; lr %g -> %g (%s) over %d steps\n",
+            model_name(&t.model_opt, name, sizeof name), t.opt.batch_size, t.train.n,
+            t.valid.n ? t.valid.n : t.test.n, t.valid.n ? "validation (--eval-every)" : "test", nthreads,
             plural_s(nthreads), o.start, o.end,
             o.linear ? "linear" : "exponential", o.iters);
     rc = ERR_OK;
@@ -237,9 +261,12 @@ int cmd_lrfind(int argc, char **argv) {
         if (io) fprintf(stderr, "curve %d/%d: %s\n", k + 1, nc, cv->label);
         // Written after every curve, so an interrupted sweep keeps what it finished.
         if ((rc = dist_agree(lrfind_run(&t, &o, cv, &e), &e))) break;
-        if (io && !(rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0, &e)))
-            rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0, &e);
+        if (io && !(rc = lrfind_write_csv(csv, curves, k + 1, o.eval_every > 0 ? o.eval_set : 0, &e)))
+            rc = lrfind_write_png(png, curves, k + 1, o.linear, o.eval_every > 0 ? o.eval_set : 0, &e);
         if ((rc = dist_agree(rc, &e))) break;
+        if (cv->stop == LRFIND_STOP_INTERRUPTED)
+            rc = err_set(&e, ERR_INTERRUPTED, "interrupted at step %d of curve %d/%d (%s); the curves so far are in %s and %s",
+                         cv->n, k + 1, nc, cv->label, csv, png);
     }
     // The policy's own ratio of peak to starting LR, for the min LR the advice implies.
     char policy[sizeof t.sched.policy];

@@ -14,7 +14,7 @@
 
 static const char predict_usage[] =
     "usage: onecycle predict CKPT [IMAGE.png ...] [--data DIR] [--index LIST] [--top K] [--csv]\n"
-    "                        [--threads N]\n"
+    "                        [--logits] [--threads N]\n"
     "  Classifies images with the checkpoint's model and prints the K most probable CIFAR-10\n"
     "  classes with their probabilities (softmax), one line per image, in the order given.\n"
     "  IMAGE.png   any PNG (palette, gray, RGB, alpha, 8 or 16 bits, any size). It is resampled\n"
@@ -26,6 +26,9 @@ static const char predict_usage[] =
     "  --data DIR  the CIFAR-10 directory for --index (default: the checkpoint's data.dir)\n"
     "  --top K     classes per image (1..10, default 3)\n"
     "  --csv       comma-separated: image,label,class1,prob1,...,classK,probK (header first)\n"
+    "  --logits    also the network's raw outputs (before the softmax), every class in class\n"
+    "              order, to 9 significant digits: --csv adds the columns logit_airplane, ...,\n"
+    "              logit_truck; otherwise each line ends with \"; logits\" and the values\n"
     "  --threads N threads (default: the checkpoint's train.threads)\n";
 
 static int usage_error(const char *msg, const char *arg) {
@@ -82,11 +85,11 @@ static void csv_field(const char *s) {
 // What predict was asked for, beyond the shared --data and --threads.
 typedef struct PredictArgs {
     const char **files; // the IMAGE.png arguments
-    int nfiles, top, csv;
+    int nfiles, top, csv, logits;
     int *index, nindex, cap; // --index, grown
 } PredictArgs;
 
-static const CliOption predict_options[] = {{"--index", 1}, {"--top", 1}, {"--csv", 0}, {NULL, 0}};
+static const CliOption predict_options[] = {{"--index", 1}, {"--top", 1}, {"--csv", 0}, {"--logits", 0}, {NULL, 0}};
 
 // An option of predict_options, or (name NULL) an image after the checkpoint.
 static int predict_option(void *ctx, const char *name, const char *v) {
@@ -97,6 +100,10 @@ static int predict_option(void *ctx, const char *name, const char *v) {
     }
     if (!strcmp(name, "--csv")) {
         p->csv = 1;
+        return ERR_OK;
+    }
+    if (!strcmp(name, "--logits")) {
+        p->logits = 1;
         return ERR_OK;
     }
     if (!strcmp(name, "--index")) return parse_indices(v, &p->index, &p->nindex, &p->cap);
@@ -117,7 +124,7 @@ int cmd_predict(int argc, char **argv) {
     CliArgs a;
     int rc = cli_parse(&a, &spec, argc, argv);
     const char *ckpt = a.config, *data = a.data, **files = p.files;
-    const int nfiles = p.nfiles, nindex = p.nindex, top = p.top, csv = p.csv, *index = p.index;
+    const int nfiles = p.nfiles, nindex = p.nindex, top = p.top, csv = p.csv, logits = p.logits, *index = p.index;
     if (!rc && !ckpt) rc = usage_error("%s", "needs a checkpoint");
     if (!rc && !nfiles && !nindex) rc = usage_error("%s", "needs images: PNG files or --index LIST");
     if (!rc && data && !nindex) rc = usage_error("%s", "--data goes with --index (which test-set images?)");
@@ -167,6 +174,8 @@ int cmd_predict(int argc, char **argv) {
     if (csv) {
         printf("image,label");
         for (int k = 1; k <= top; k++) printf(",class%d,prob%d", k, k);
+        if (logits)
+            for (int k = 0; k < CIFAR_CLASSES; k++) printf(",logit_%s", cifar_class_names[k]);
         printf("\n");
     }
     for (int i0 = 0; i0 < n; i0 += B) {
@@ -193,6 +202,11 @@ int cmd_predict(int argc, char **argv) {
                 printf("%s%s%s%s:", name, *label ? " (label " : "", label, *label ? ")" : "");
                 for (int k = 0; k < top; k++)
                     printf("%s %s %.1f%%", k ? "," : "", cifar_class_names[order[k]], 100 * prob[order[k]]);
+            }
+            if (logits) {
+                if (!csv) printf("; logits");
+                for (int k = 0; k < CIFAR_CLASSES; k++)
+                    printf(csv ? ",%.9g" : " %.9g", (double)m.logits[(size_t)b * CIFAR_CLASSES + k]);
             }
             printf("\n");
         }

@@ -7,6 +7,7 @@
 #include "cpu.h"
 #include "optim.h"
 #include "plot.h"
+#include "outfile.h"
 #include "resnet.h"
 #include "schedule.h"
 #include "train.h"
@@ -29,6 +30,14 @@ int cmd_schedule(int argc, char **argv) {
     else if (a.x && strcmp(a.x, "iterations"))
         return cli_usage_error("--x must be iterations or epochs, got '%s'", a.x);
     if (a.png && plot_check_path(a.png, &e)) return cli_fail(&e); // .png or .svg, before any work
+    const char *csv = a.csv, *png = a.png;
+    if (!csv && !png) {
+        csv = "schedule.csv";
+        png = "schedule.png";
+    }
+    // Regular files (or absent) only, before any work: a FIFO would block (outfile.h).
+    if ((csv && outfile_check(csv, &e)) || (png && outfile_check(png, &e))) return cli_fail(&e);
+    outfile_clean_on_signal();
     if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
     TrainOptions to;
     DataOptions co;
@@ -36,11 +45,6 @@ int cmd_schedule(int argc, char **argv) {
     long spe = train_steps_per_epoch(&to, co.train_images);
     Schedule s;
     if (schedule_from_config(&s, &c, spe, &e)) return cli_fail(&e);
-    const char *csv = a.csv, *png = a.png;
-    if (!csv && !png) {
-        csv = "schedule.csv";
-        png = "schedule.png";
-    }
     if ((csv && schedule_write_csv(&s, csv, &e)) || (png && schedule_write_png(&s, png, x_epochs, &e))) {
         schedule_free(&s);
         return cli_fail(&e);

@@ -8,6 +8,7 @@
 #include "cpu.h"
 #include "dist.h"
 #include "optim.h"
+#include "outfile.h"
 #include "progress.h"
 #include "summary.h"
 #include "resnet.h"
@@ -19,30 +20,8 @@
 #include <string.h>
 #include "rundir.h"
 #include "runlog.h"
-#include <errno.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static volatile int stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-// SIGINT/SIGTERM finish the current step and save; a second signal kills as usual.
-static void install_stop_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    // Under mpirun also SIGUSR1, which mpirun forwards to every rank (`kill -USR1 <mpirun>`).
-    if (dist_world() > 1) sigaction(SIGUSR1, &sa, NULL);
-}
 
 // The progress lines on stderr: live (one line redrawn every step, fitted to the terminal's
 // width so it never wraps) on a terminal, else about ten plain lines per epoch; one summary
@@ -74,6 +53,7 @@ static void print_progress(void *ctx, const TrainProgress *p) {
         if (live) fprintf(stderr, "\r\033[K");
         fprintf(stderr, "epoch %d/%ld  train loss %.4f acc %.2f%%", r->epoch, p->epochs, r->train_loss,
                 100.0 * r->train_acc);
+        if (!isnan(r->valid_loss)) fprintf(stderr, "  valid loss %.4f acc %.2f%%", r->valid_loss, 100 * r->valid_acc);
         if (!isnan(r->test_loss)) fprintf(stderr, "  test loss %.4f acc %.2f%%", r->test_loss, 100 * r->test_acc);
         fprintf(stderr, "  %.0f img/s  %.0fs\n", r->images_per_sec, r->seconds);
         break;
@@ -100,25 +80,45 @@ static int copy_log(const char *from_dir, const char *to_dir, const char *name, 
     long long size;
     FILE *in = fs_fopen_regular(from, "a regular file (the run's log)", &size, e);
     if (!in) return e->code;
-    FILE *out = fopen(to, "wb");
-    if (!out) {
+    OutFile of;
+    if (outfile_open(&of, to, e)) {
         fclose(in);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", to, strerror(errno));
+        return e->code;
     }
     char buf[65536];
     size_t n;
     int bad = 0;
-    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0) bad = fwrite(buf, 1, n, out) != n;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0) bad = fwrite(buf, 1, n, of.f) != n;
     bad |= ferror(in);
     fclose(in);
-    if (fclose(out) || bad) return err_set(e, ERR_RUNTIME, "%s: copying %s failed", to, from);
+    if (outfile_commit(&of, bad, e)) return err_prefix(e, "copying %s", from);
     return ERR_OK;
+}
+
+// A resume writes into the checkpoint's own directory: refused when the directory's own
+// checkpoint.ckpt is later than the one resumed (a kept checkpoint-epochN.ckpt of a run
+// that went on), since the resume would replace that later state and cut its log back.
+// Such a checkpoint is continued elsewhere, with --out.
+static int check_resume_is_latest(const char *ckpt, const char *dir, Err *e) {
+    char own[FS_PATH_MAX];
+    if (fs_join(own, sizeof own, dir, "checkpoint.ckpt", e)) return e->code;
+    struct stat a, b;
+    if (stat(own, &b) != 0) return ERR_OK; // none: nothing later to lose
+    if (stat(ckpt, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return ERR_OK;
+    long mine, theirs;
+    Err ignored = {0};
+    if (checkpoint_read_step(ckpt, &mine, e)) return e->code;
+    if (!checkpoint_read_step(own, &theirs, &ignored) && theirs <= mine) return ERR_OK;
+    return err_set(e, ERR_INPUT,
+                   "%s (step %ld) is older than %s, the run's own checkpoint%s; resuming it there would replace the "
+                   "run's later checkpoint and log rows: continue it in another directory with --out DIR",
+                   ckpt, mine, own, ignored.code ? " (unreadable)" : "");
 }
 
 // The run directory's files before training: config.cfg, schedule.csv, schedule.png.
 static int write_run_files(const Trainer *t, const char *outdir, const char *dump, Err *e) {
     char path[FS_PATH_MAX];
-    if (fs_join(path, sizeof path, outdir, "config.cfg", e) || fs_write_text(path, dump, e) ||
+    if (fs_join(path, sizeof path, outdir, "config.cfg", e) || outfile_write_text(path, dump, e) ||
         fs_join(path, sizeof path, outdir, "schedule.csv", e) || schedule_write_csv(&t->sched, path, e) ||
         fs_join(path, sizeof path, outdir, "schedule.png", e) || schedule_write_png(&t->sched, path, 0, e))
         return e->code;
@@ -131,7 +131,7 @@ static double gib(size_t bytes) {
 
 int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     static const CliSpec spec = {"train", CLI_SET | CLI_OUT | CLI_FORCE | CLI_THREADS | CLI_SEED | CLI_RESUME |
-                                              CLI_INIT_FROM, .max_args = 1};
+                                              CLI_INIT_FROM | CLI_DATA, .max_args = 1};
     CliArgs a;
     Err e = {0};
     static Config c;
@@ -145,8 +145,9 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     int fresh_dir = 1;
     if (a.resume) {
         if (a.config || a.nsets || a.init_from || a.seed_given)
-            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --out): the run's own "
-                                         "config is inside it");
+            return cli_usage_error("%s", "--resume takes only the checkpoint (and --threads, --data, --out): the "
+                                         "run's own config is inside it");
+        if (fs_check_path("--resume", a.resume, &e)) return cli_fail(&e); // whole, never cut
         snprintf(ckpt_dir, sizeof ckpt_dir, "%s", a.resume);
         char *slash = strrchr(ckpt_dir, '/');
         if (slash == ckpt_dir)
@@ -164,8 +165,17 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         char buf[64];
         snprintf(buf, sizeof buf, "train.threads=%d", a.threads);
         if (a.threads_given && config_set(&c, buf, &e)) return cli_fail(&e);
+        // The data where this machine or directory has it (the checkpoint's data.dir may be
+        // relative to where the run was started).
+        if (a.data) {
+            char set[FS_PATH_MAX + 16];
+            if (fs_check_path("--data", a.data, &e)) return cli_fail(&e); // whole, never cut
+            snprintf(set, sizeof set, "data.dir=%s", a.data);
+            if (config_set(&c, set, &e)) return cli_fail(&e);
+        }
         snprintf(outdir, sizeof outdir, "%s", fresh_dir ? a.out : ckpt_dir);
     } else {
+        if (a.data) return cli_usage_error("%s", "--data goes with --resume; a new run takes --set data.dir=DIR");
         if (cli_load_config(&c, &a, &e)) return cli_fail(&e);
         if (a.out) {
             snprintf(outdir, sizeof outdir, "%s", a.out);
@@ -176,6 +186,9 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             snprintf(outdir, sizeof outdir, "runs/%.*s", len, base);
         }
     }
+    TrainOptions keep; // the kept copies' epochs, for the check of the files to write
+    DataOptions unused;
+    if (run_options_from_config(&c, &keep, &unused, NULL, NULL, &e)) return cli_fail(&e);
     // The directory is this process's from here until it exits (rundir.h). Under mpirun it
     // is rank 0's, which alone writes the run's files; each step below that can fail on one
     // rank ends with every rank agreeing on the outcome (dist_agree), so all stop alike.
@@ -185,11 +198,25 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
     if (io) {
         rc = rundir_lock(&rd, outdir, &e);
         held = !rc;
-        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd))
-            rc = err_set(&e, ERR_INPUT,
-                         "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
-                         "continue it, or --force to overwrite it",
-                         outdir, outdir);
+        // --resume is advice only where there is a checkpoint to resume (a run whose first
+        // checkpoint failed, on a full disk say, left only its log).
+        if (!rc && fresh_dir && !a.force && rundir_has_run(&rd)) {
+            if (fs_exists_in(outdir, "checkpoint.ckpt"))
+                rc = err_set(&e, ERR_INPUT,
+                             "%s already holds a run; use --out DIR for a new one, --resume %s/checkpoint.ckpt to "
+                             "continue it, or --force to overwrite it",
+                             outdir, outdir);
+            else
+                rc = err_set(&e, ERR_INPUT,
+                             "%s already holds a run (its log, but no checkpoint to resume); use --out DIR for a new "
+                             "one, or --force to overwrite it",
+                             outdir);
+        }
+        // Every file the run will write must be a regular one (or absent): a FIFO would
+        // block the run, a link would be written through. Checked before anything is
+        // written or removed (--force).
+        if (!rc) rc = rundir_check_run_files(&rd, keep.keep, keep.nkeep, &e);
+        if (!rc && a.resume && !fresh_dir) rc = check_resume_is_latest(a.resume, outdir, &e);
         if (!rc) rc = rundir_remove_leftovers(&rd, &leftovers, &e);
     }
     if (dist_agree(rc, &e)) {
@@ -211,6 +238,20 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             fprintf(stderr, "MPI: not compiled in (make mpi), 1 process\n");
     }
     rc = trainer_create(&t, &c, &e);
+    if (rc && a.resume && !a.data) {
+        // A relative data.dir is the started run's working directory's: say how to resume
+        // from another one (--set cannot follow --resume).
+        const char *dd = config_str(&c, "data", "dir");
+        struct stat st;
+        if (dd && dd[0] != '/' && stat(dd, &st) != 0) {
+            char msg[sizeof e.msg];
+            snprintf(msg, sizeof msg,
+                     "%s (the checkpoint's data.dir '%s' is relative to the directory the run was started in: resume "
+                     "from there, or give --data DIR)",
+                     e.msg, dd);
+            snprintf(e.msg, sizeof e.msg, "%s", msg);
+        }
+    }
     if (!rc && a.resume) rc = checkpoint_load(&t, a.resume, &e);
     if (!rc && a.init_from) rc = checkpoint_load_weights(&t.net, a.init_from, &e);
     if (dist_agree(rc, &e)) {
@@ -219,6 +260,14 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         return cli_fail(&e);
     }
     config_dump(&c, dump, sizeof dump);
+    // Under mpirun: every rank runs the same config on the same data from the same state, or
+    // none starts (rank 0's message, printed once).
+    rc = trainer_agree_ranks(&t, dump, &e);
+    if (dist_agree(io ? rc : ERR_OK, &e)) {
+        trainer_free(&t);
+        if (io) rundir_unlock(&rd, 1);
+        return cli_fail(&e);
+    }
     // --force replaces the old run as a whole: no checkpoint of it stays beside the new log.
     if (io)
         rc = (fresh_dir && a.force && rundir_remove_run(&rd, &e)) ||
@@ -230,8 +279,7 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
         return cli_fail(&e);
     }
     // From here a signal means "stop after this step" (before the first step: after it).
-    install_stop_handlers();
-    t.stop = &stop_requested;
+    t.stop = cli_catch_stop_signals();
     if (!io) { // the other ranks only train
         EvalResult final;
         rc = trainer_run(&t, outdir, dump, &final, &e);
@@ -250,6 +298,11 @@ int cmd_train(const CpuInfo *ci, int argc, char **argv) {
             "from %s\n",
             model_name(&t.model_opt, name, sizeof name), t.net.nparams, gib(t.planned_bytes), t.opt.batch_size,
             dataset_names[t.data.dataset], t.train.n, t.test.n, t.data.dir);
+    if (t.valid.n)
+        fprintf(stderr, "validation: %d training images held out (data.valid_images), evaluated after every epoch%s\n",
+                t.valid.n, t.opt.keep_best == KEEP_BEST_VALID_ACC    ? "; the best valid_acc -> checkpoint-best.ckpt"
+                           : t.opt.keep_best == KEEP_BEST_VALID_LOSS ? "; the best valid_loss -> checkpoint-best.ckpt"
+                                                                     : "");
     long ep = schedule_epochs(&t.sched);
     fprintf(stderr, "schedule %s: %ld epoch%s x %ld step%s of batch %d = %ld step%s\n", t.sched.policy, ep,
             plural_s(ep), t.steps_per_epoch, plural_s(t.steps_per_epoch), t.opt.batch_size, t.sched.total,

@@ -24,7 +24,7 @@ int err_set(Err *e, int code, const char *fmt, ...) {
 
 int err_prefix(Err *e, const char *fmt, ...) {
     if (!e) return ERR_RUNTIME;
-    char pre[512], old[sizeof e->msg];
+    char pre[sizeof e->msg], old[sizeof e->msg]; // a prefix may be a whole path
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
@@ -131,14 +131,6 @@ int fs_exists_in(const char *dir, const char *name) {
     return !fs_join(path, sizeof path, dir, name, NULL) && fs_exists(path);
 }
 
-int fs_write_text(const char *path, const char *text, Err *e) {
-    FILE *f = fopen(path, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    if (fclose(f) || bad) return err_set(e, ERR_RUNTIME, "%s: write failed", path);
-    return ERR_OK;
-}
-
 int fs_join(char *out, size_t cap, const char *dir, const char *name, Err *e) {
     int n = snprintf(out, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap) {
@@ -157,8 +149,9 @@ int fs_check_path(const char *what, const char *path, Err *e) {
     return ERR_OK;
 }
 
-// What a non-regular file is, for the message.
-static const char *file_kind(mode_t m) {
+const char *fs_file_kind(unsigned mode) {
+    mode_t m = (mode_t)mode;
+    if (S_ISLNK(m)) return "a symbolic link";
     if (S_ISDIR(m)) return "a directory";
     if (S_ISFIFO(m)) return "a FIFO (named pipe)";
     if (S_ISCHR(m)) return "a character device";
@@ -173,7 +166,7 @@ int fs_open_regular(const char *path, const char *expected, int *fd, long long *
     if (stat(path, &st) != 0) {
         return err_set(e, ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     }
-    if (!S_ISREG(st.st_mode)) return err_set(e, ERR_INPUT, "%s: is %s, expected %s", path, file_kind(st.st_mode), expected);
+    if (!S_ISREG(st.st_mode)) return err_set(e, ERR_INPUT, "%s: is %s, expected %s", path, fs_file_kind(st.st_mode), expected);
     // O_NONBLOCK: should a FIFO have replaced the file since the stat, the open returns at
     // once instead of waiting for a writer; the fstat below then refuses it.
     int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -185,7 +178,7 @@ int fs_open_regular(const char *path, const char *expected, int *fd, long long *
     }
     if (!S_ISREG(st.st_mode)) {
         close(f);
-        return err_set(e, ERR_INPUT, "%s: is %s, expected %s", path, file_kind(st.st_mode), expected);
+        return err_set(e, ERR_INPUT, "%s: is %s, expected %s", path, fs_file_kind(st.st_mode), expected);
     }
     // Back to blocking reads: for a regular file the flag changes nothing, but stdio does
     // not expect EAGAIN.

@@ -404,9 +404,7 @@ int config_load_string(Config *c, const char *text, const char *name, Err *e) {
 }
 
 int config_load(Config *c, const char *path, Err *e) {
-    if (strlen(path) >= sizeof c->path)
-        return err_set(e, ERR_INPUT, "%s: config path is too long (limit %zu characters)", path,
-                       sizeof c->path - 1);
+    if (fs_check_path("config file", path, e)) return e->code; // used whole, or refused
     struct stat st;
     if (stat(path, &st)) return err_set(e, ERR_INPUT, "%s: cannot open config: %s", path, strerror(errno));
     FILE *f = fs_fopen_regular(path, "a config file", NULL, e); // a FIFO would block

@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NFIELDS = 10, F_EPOCH = 0, F_ITER = 1, F_LR = 2, F_MOM = 3, F_TRAIN_LOSS = 4, F_TRAIN_ACC = 5, F_TEST_LOSS = 6,
-       F_TEST_ACC = 7, F_SECONDS = 8, F_IPS = 9 };
-static const char *const field_names[NFIELDS] = {"epoch", "iteration", "lr", "momentum", "train_loss",
-                                                 "train_acc", "test_loss", "test_acc", "seconds", "images_per_sec"};
+// The first NFIELDS columns of every log.csv; a run with a validation split has NFIELDS_VALID.
+enum { NFIELDS = 10, NFIELDS_VALID = 12, F_EPOCH = 0, F_ITER = 1, F_LR = 2, F_MOM = 3, F_TRAIN_LOSS = 4,
+       F_TRAIN_ACC = 5, F_TEST_LOSS = 6, F_TEST_ACC = 7, F_SECONDS = 8, F_IPS = 9, F_VALID_LOSS = 10,
+       F_VALID_ACC = 11 };
+static const char *const field_names[NFIELDS_VALID] = {
+    "epoch", "iteration", "lr", "momentum", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
+    "images_per_sec", "valid_loss", "valid_acc"};
 
 static void chomp(char *s) {
     size_t n = strlen(s);
@@ -25,6 +28,8 @@ void curves_free_log(RunLog *log) {
     free(log->train_acc);
     free(log->test_loss);
     free(log->test_acc);
+    free(log->valid_loss);
+    free(log->valid_acc);
     free(log->iteration);
     free(log->seconds);
     free(log->images_per_sec);
@@ -36,25 +41,27 @@ void curves_free_log(RunLog *log) {
 
 static void grow(RunLog *log, int cap) {
     double **cols[] = {&log->epoch,     &log->lr,        &log->momentum,  &log->train_loss, &log->train_acc,
-                       &log->test_loss, &log->test_acc, &log->iteration, &log->seconds,    &log->images_per_sec};
+                       &log->test_loss, &log->test_acc, &log->iteration, &log->seconds,    &log->images_per_sec,
+                       &log->valid_loss, &log->valid_acc};
     for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++)
         *cols[k] = xrealloc(*cols[k], sizeof(double) * (size_t)cap);
 }
 
-// Splits one row into exactly NFIELDS numbers; empty test fields become NaN.
-static int parse_row(char *line, double *v, const char *path, int lineno, Err *e) {
+// Splits one row into exactly nf numbers (NFIELDS, or NFIELDS_VALID); empty test and
+// validation fields become NaN.
+static int parse_row(char *line, double *v, int nf, const char *path, int lineno, Err *e) {
     char *p = line;
-    for (int k = 0; k < NFIELDS; k++) {
+    for (int k = 0; k < nf; k++) {
         char *end = strchr(p, ',');
-        if (!end && k < NFIELDS - 1)
-            return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got %d", path, lineno, NFIELDS, k + 1);
+        if (!end && k < nf - 1)
+            return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got %d", path, lineno, nf, k + 1);
         if (end) {
-            if (k == NFIELDS - 1)
-                return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got more", path, lineno, NFIELDS);
+            if (k == nf - 1)
+                return err_set(e, ERR_INPUT, "%s:%d: expected %d comma-separated fields, got more", path, lineno, nf);
             *end = 0;
         }
         if (!*p) {
-            if (k != F_TEST_LOSS && k != F_TEST_ACC)
+            if (k != F_TEST_LOSS && k != F_TEST_ACC && k != F_VALID_LOSS && k != F_VALID_ACC)
                 return err_set(e, ERR_INPUT, "%s:%d: field %s is empty", path, lineno, field_names[k]);
             v[k] = NAN;
         } else {
@@ -69,6 +76,8 @@ static int parse_row(char *line, double *v, const char *path, int lineno, Err *e
     }
     if (isnan(v[F_TEST_LOSS]) != isnan(v[F_TEST_ACC]))
         return err_set(e, ERR_INPUT, "%s:%d: test_loss and test_acc must be both given or both empty", path, lineno);
+    if (nf == NFIELDS_VALID && isnan(v[F_VALID_LOSS]) != isnan(v[F_VALID_ACC]))
+        return err_set(e, ERR_INPUT, "%s:%d: valid_loss and valid_acc must be both given or both empty", path, lineno);
     return ERR_OK;
 }
 
@@ -133,7 +142,11 @@ static int read_iters(FILE *f, const char *path, RunLog *log, Err *e) {
     log->test_acc = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
     log->seconds = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
     log->images_per_sec = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) log->test_loss[i] = log->test_acc[i] = log->seconds[i] = log->images_per_sec[i] = NAN;
+    log->valid_loss = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
+    log->valid_acc = xmalloc(sizeof(double) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++)
+        log->test_loss[i] = log->test_acc[i] = log->seconds[i] = log->images_per_sec[i] = log->valid_loss[i] =
+            log->valid_acc[i] = NAN;
     if (!rc && rows == 0) rc = err_set(e, ERR_INPUT, "%s: no steps logged yet (only the header)", path);
     return rc;
 }
@@ -195,11 +208,14 @@ int curves_read_log(const char *path, RunLog *log, Err *e) {
         if (rc) curves_free_log(log);
         return rc;
     }
-    if (strcmp(line, CURVES_HEADER)) {
+    if (!strcmp(line, CURVES_VALID_HEADER)) log->has_valid = 1;
+    else if (strcmp(line, CURVES_HEADER)) {
         fclose(f);
-        return err_set(e, ERR_INPUT, "%s:1: not a training log: expected header '%s' (log.csv) or '%s' (iters.csv), got '%.80s'", path,
-                       CURVES_HEADER, CURVES_ITERS_HEADER, line);
+        return err_set(e, ERR_INPUT, "%s:1: not a training log: expected header '%s' (log.csv, with '%s' after it when "
+                       "the run has a validation split) or '%s' (iters.csv), got '%.80s'", path,
+                       CURVES_HEADER, RUNLOG_VALID_COLUMNS + 1, CURVES_ITERS_HEADER, line);
     }
+    const int nf = log->has_valid ? NFIELDS_VALID : NFIELDS;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
@@ -208,8 +224,9 @@ int curves_read_log(const char *path, RunLog *log, Err *e) {
         }
         chomp(line);
         if (!line[0]) continue; // a trailing blank line is harmless
-        double v[NFIELDS];
-        if ((rc = parse_row(line, v, path, lineno, e))) break;
+        double v[NFIELDS_VALID] = {0};
+        v[F_VALID_LOSS] = v[F_VALID_ACC] = NAN;
+        if ((rc = parse_row(line, v, nf, path, lineno, e))) break;
         if (log->n == cap) grow(log, cap = cap ? 2 * cap : 64);
         int i = log->n++;
         log->epoch[i] = v[F_EPOCH];
@@ -222,6 +239,8 @@ int curves_read_log(const char *path, RunLog *log, Err *e) {
         log->iteration[i] = v[F_ITER];
         log->seconds[i] = v[F_SECONDS];
         log->images_per_sec[i] = v[F_IPS];
+        log->valid_loss[i] = v[F_VALID_LOSS];
+        log->valid_acc[i] = v[F_VALID_ACC];
     }
     if (!rc && ferror(f)) rc = err_set(e, ERR_INPUT, "%s: read error", path);
     fclose(f);
@@ -275,7 +294,7 @@ static int same_curve(const PlotSeries *a, const PlotSeries *b) {
 int curves_write_png(const char *const *logs, const char *const *labels, int nlogs, const char *png, Err *e) {
     if (nlogs < 1) return err_set(e, ERR_INPUT, "plot: no log files given");
     RunLog *L = xcalloc((size_t)nlogs, sizeof(RunLog));
-    PlotSeries *s = xcalloc((size_t)nlogs * 6, sizeof(PlotSeries)); // per log: 2 per panel
+    PlotSeries *s = xcalloc((size_t)nlogs * 9, sizeof(PlotSeries)); // per log: up to 3 per panel
     double *buf = NULL;
     char (*names)[160] = xcalloc((size_t)nlogs * 6, sizeof *names);
     char (*labs)[128] = xcalloc((size_t)nlogs, sizeof *labs);
@@ -288,12 +307,13 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
         per_step &= L[k].per_step || L[k].nsched > 0;
     }
     if (!rc) {
-        // Per log: gathered test x, test loss, test acc, train acc in %.
-        buf = xmalloc(sizeof(double) * (size_t)total * 4);
+        // Per log: gathered test x, test loss, test acc, train acc in %, gathered validation x,
+        // loss, acc in %.
+        buf = xmalloc(sizeof(double) * (size_t)total * 7);
         static const uint32_t pal[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x1A1A1A, 0xB8A000};
         double *p = buf;
         int ns[3] = {0, 0, 0}, any_test = 0;
-        PlotSeries *ps[3] = {s, s + 2 * nlogs, s + 4 * nlogs};
+        PlotSeries *ps[3] = {s, s + 3 * nlogs, s + 6 * nlogs};
         for (int k = 0; k < nlogs; k++) {
             RunLog *g = &L[k];
             char label[128];
@@ -302,7 +322,8 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
             else
                 curves_default_label(logs[k], label, sizeof label);
             double *tx = p, *tl = p + g->n, *ta = p + 2 * g->n, *tr = p + 3 * g->n;
-            p += 4 * g->n;
+            double *vx = p + 4 * g->n, *vl = p + 5 * g->n, *va = p + 6 * g->n;
+            p += 7 * g->n;
             int m = gather(g->epoch, g->test_loss, g->n, 1, tx, tl);
             gather(g->epoch, g->test_acc, g->n, 100, tx, ta);
             for (int i = 0; i < g->n; i++) tr[i] = 100 * g->train_acc[i];
@@ -323,6 +344,12 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
             ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[2], g->epoch, tr, g->n, 0, c0, 0};
             ps[S_ACC][ns[S_ACC]++] = (PlotSeries){m ? nm[3] : NULL, tx, ta, m, 0, c1, 1};
             any_test |= m > 0;
+            if (g->has_valid && nlogs == 1) { // the run's own figure: the validation split too
+                int mv = gather(g->epoch, g->valid_loss, g->n, 1, vx, vl);
+                gather(g->epoch, g->valid_acc, g->n, 100, vx, va);
+                ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){"validation", vx, vl, mv, 0, pal[2], 0};
+                ps[S_ACC][ns[S_ACC]++] = (PlotSeries){"validation", vx, va, mv, 0, pal[2], 0};
+            }
             // LR and momentum per step where known: a 1cycle peak mid-epoch shows as a peak.
             const double *sx = g->nsched ? g->sched_epoch : g->epoch, *slr = g->nsched ? g->sched_lr : g->lr,
                          *smom = g->nsched ? g->sched_mom : g->momentum;
@@ -347,9 +374,9 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
         PlotPanel panels[3] = {
             // A log axis: one test loss in the thousands after a wild first epoch leaves the
             // others readable.
-            {.title = any_test ? "loss, log scale (test dashed)" : "training loss, log scale", .xlabel = "epoch",
+            {.title = any_test ? "loss, log scale (test dashed)" : "loss, log scale", .xlabel = "epoch",
              .ylabel = "cross-entropy loss", .logy = 1, .series = ps[S_LOSS], .nseries = ns[S_LOSS]},
-            {.title = any_test ? "accuracy (test dashed)" : "training accuracy", .xlabel = "epoch",
+            {.title = any_test ? "accuracy (test dashed)" : "accuracy", .xlabel = "epoch",
              .ylabel = "accuracy (%)", .series = ps[S_ACC], .nseries = ns[S_ACC]},
             {.title = per_step ? "LR and momentum (dashed), per step" : "LR and momentum (dashed), per epoch",
              .xlabel = "epoch", .ylabel = "learning rate",

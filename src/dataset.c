@@ -3,6 +3,7 @@
 #include "dataset.h"
 #include "cifar.h"
 #include "fmnist.h"
+#include "rng.h"
 #include <stdio.h>
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +36,10 @@ const ConfigKey dataset_config_keys[] = {
     {"labels", "", "cifar100 only: fine (100 classes; empty means fine) or coarse (20 superclasses)"},
     {"train_images", "", "use the first N training images (empty: all; cifar: 50000, fashion-mnist: 60000)"},
     {"test_images", "", "evaluate on the first N test images (empty: all 10000)"},
+    {"valid_images", "0",
+     "hold N of the first train_images training images out of training as a validation split, chosen by the seed "
+     "(the same on resume and on any number of ranks), evaluated after every epoch into log.csv's valid_loss and "
+     "valid_acc; the model trains on the other train_images - N. 0: no split"},
     {"augment", "crop_flip", "training augmentation: crop_flip (pad + random crop to the image size + flip), flip, "
      "or none"},
     {"pad", "4", "padding in pixels around the image before the random crop (0..16)"},
@@ -74,12 +79,15 @@ int dataset_options_from_config(DataOptions *o, const Config *c, Err *e) {
                        config_where(c, "data", "labels"), dataset_names[set]);
     const char *dir = config_str(c, "data", "dir");
     if (!dir[0]) dir = sets[set].dir;
-    if (strlen(dir) >= sizeof o->dir)
-        return err_set(e, ERR_INPUT, "%s: data.dir: path longer than %zu characters",
-                       config_where(c, "data", "dir"), sizeof o->dir - 1);
-    strcpy(o->dir, dir);
+    if (fs_check_path("data.dir", dir, e)) return err_prefix(e, "%s", config_where(c, "data", "dir"));
+    memcpy(o->dir, dir, strlen(dir) + 1);
     long pad;
     if (image_count(c, "train_images", sets[set].train, &o->train_images, e)) return e->code;
+    // The split comes out of the images train_images names; at least one is left to train on.
+    long valid;
+    if (config_int_in(c, "data", "valid_images", 0, o->train_images - 1, &valid, e)) return e->code;
+    o->valid_images = (int)valid;
+    o->train_images -= o->valid_images;
     if (image_count(c, "test_images", sets[set].test, &o->test_images, e)) return e->code;
     if (config_choice(c, "data", "augment", augments, &aug, e)) return e->code;
     // 16 keeps reflect padding valid (it needs pad < the image side) and is already far past useful.
@@ -119,3 +127,46 @@ int dataset_load(Dataset *d, const DataOptions *o, int train, int max_images, Er
     }
 }
 
+
+void dataset_hold_out(Dataset *d, Dataset *held, int n, uint64_t seed) {
+    memset(held, 0, sizeof *held);
+    if (n <= 0 || n >= d->n) return;
+    // A stream of its own, so the training streams (seed * 3 + 0, 1, 2: train.c, loader.c)
+    // draw exactly what they drew before the split existed.
+    Rng r;
+    rng_seed(&r, seed ^ 0x76616c69645f7370ULL); // "valid_sp"
+    int *idx = xmalloc(sizeof(int) * (size_t)d->n);
+    uint8_t *pick = xcalloc((size_t)d->n, 1);
+    for (int i = 0; i < d->n; i++) idx[i] = i;
+    for (int i = 0; i < n; i++) { // the first n of a Fisher-Yates shuffle: n distinct images
+        int j = i + (int)rng_below(&r, (uint32_t)(d->n - i)), k = idx[i];
+        idx[i] = idx[j];
+        idx[j] = k;
+        pick[idx[i]] = 1;
+    }
+    const size_t image = dataset_image_bytes(d);
+    *held = *d;
+    held->n = n;
+    held->labels = xmalloc((size_t)n);
+    held->pixels = xmalloc(image * (size_t)n);
+    int h = 0, k = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (pick[i]) {
+            held->labels[h] = d->labels[i];
+            memcpy(held->pixels + image * (size_t)h++, d->pixels + image * (size_t)i, image);
+        } else {
+            d->labels[k] = d->labels[i];
+            memmove(d->pixels + image * (size_t)k++, d->pixels + image * (size_t)i, image);
+        }
+    }
+    d->n = k;
+    free(idx);
+    free(pick);
+}
+
+int dataset_load_train(Dataset *train, Dataset *valid, const DataOptions *o, uint64_t seed, Err *e) {
+    memset(valid, 0, sizeof *valid);
+    if (dataset_load(train, o, 1, o->train_images + o->valid_images, e)) return e->code;
+    dataset_hold_out(train, valid, o->valid_images, seed);
+    return ERR_OK;
+}

@@ -89,6 +89,14 @@ void dist_sum_double(double *v, long n) {
         MPI_Allreduce(MPI_IN_PLACE, v + i, (int)(n - i < CHUNK ? n - i : CHUNK), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
 
+void dist_gather_u64(const uint64_t *mine, int n, uint64_t *all) {
+    if (world_ == 1) {
+        memcpy(all, mine, sizeof(uint64_t) * (size_t)n);
+        return;
+    }
+    MPI_Allgather(mine, n, MPI_UINT64_T, all, n, MPI_UINT64_T, MPI_COMM_WORLD);
+}
+
 int dist_any(int flag) {
     if (world_ == 1) return flag != 0;
     int f = flag != 0, any = 0;
@@ -150,6 +158,9 @@ void dist_sum_float(float *v, long n) {
 void dist_sum_double(double *v, long n) {
     (void)v;
     (void)n;
+}
+void dist_gather_u64(const uint64_t *mine, int n, uint64_t *all) {
+    memcpy(all, mine, sizeof(uint64_t) * (size_t)n);
 }
 int dist_any(int flag) {
     return flag != 0;

@@ -11,6 +11,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+const char *const fmnist_class_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
 #define HINT "install Debian's dataset-fashion-mnist (`make deps`), or point data.dir at a directory " \
              "holding the four original .gz files"
 #define MAX_IMAGES (1 << 22) // far above the 60000 of the real set; keeps sizes in range
@@ -35,6 +38,10 @@ typedef struct Gz {
     int started;       // inflateInit2 succeeded (inflateEnd is due)
     int ended;         // the end of the gzip stream, trailer and checksum included, was read
     int eof;           // read() has returned 0
+    // Of the members before this one (a gzip file may hold several, one after another, as
+    // `cat a.gz b.gz` makes; gzip and zcat read them as one stream of their data): compressed
+    // bytes consumed and bytes of data, as inflateReset zeroes total_in and total_out.
+    unsigned long long in_before, out_before;
     unsigned char in[1 << 16];
 } Gz;
 
@@ -95,6 +102,35 @@ fail:
     return e->code;
 }
 
+static unsigned long long gz_data_bytes(const Gz *g) {
+    return g->out_before + g->z.total_out;
+}
+
+// At the end of a gzip member: whether another member follows (it starts 1f 8b). If so
+// inflate is reset to read it; if not, the stream has ended (and bytes after it, if any,
+// are trailing garbage for gz_finish). A member's first byte may be the last of the buffer.
+static int gz_next_member(Gz *g, int *more, Err *e) {
+    *more = 0;
+    if (g->z.avail_in < 2 && !g->eof) {
+        unsigned char first = g->z.avail_in ? g->z.next_in[0] : 0;
+        const unsigned kept = g->z.avail_in;
+        ssize_t n;
+        do n = read(g->fd, g->in + kept, sizeof g->in - kept);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return err_set(e, ERR_INPUT, "%s: read error: %s", g->path, strerror(errno));
+        if (kept) g->in[0] = first;
+        g->z.next_in = g->in;
+        g->z.avail_in = kept + (uInt)n;
+        g->eof = n == 0;
+    }
+    if (g->z.avail_in < 2 || g->z.next_in[0] != 0x1f || g->z.next_in[1] != 0x8b) return ERR_OK;
+    g->in_before += g->z.total_in;
+    g->out_before += g->z.total_out;
+    if (inflateReset(&g->z) != Z_OK) return err_set(e, ERR_RUNTIME, "%s: zlib: cannot restart decompression", g->path);
+    *more = 1;
+    return ERR_OK;
+}
+
 // Decompresses up to n bytes into dst (NULL: into a scratch buffer, to skip them); *got
 // is how many came before the gzip stream ended. A file that ends before its gzip stream
 // does is an error (truncated), as is corrupt data.
@@ -114,19 +150,20 @@ static int gz_read(Gz *g, void *dst, size_t n, size_t *got, Err *e) {
             }
             // At the end of the file inflate may still have output pending; only when it
             // can make no progress at all (Z_BUF_ERROR) is the stream cut short.
-            int r = inflate(&g->z, Z_NO_FLUSH);
-            if (r == Z_STREAM_END)
-                g->ended = 1;
-            else if (r == Z_BUF_ERROR && g->eof)
+            int r = inflate(&g->z, Z_NO_FLUSH), more;
+            if (r == Z_STREAM_END) {
+                if (gz_next_member(g, &more, e)) return e->code;
+                g->ended = !more;
+            } else if (r == Z_BUF_ERROR && g->eof)
                 return err_set(e, ERR_INPUT,
                                "%s: truncated: the file (%lld bytes) ends inside its gzip stream, after %llu "
                                "bytes of data",
-                               g->path, g->size, (unsigned long long)g->z.total_out);
+                               g->path, g->size, gz_data_bytes(g));
             else if (r == Z_MEM_ERROR)
                 return err_set(e, ERR_RUNTIME, "%s: zlib: out of memory", g->path);
             else if (r != Z_OK)
                 return err_set(e, ERR_INPUT, "%s: corrupt gzip data after %llu bytes of data (%s)", g->path,
-                               (unsigned long long)g->z.total_out, g->z.msg ? g->z.msg : "zlib error");
+                               gz_data_bytes(g), g->z.msg ? g->z.msg : "zlib error");
         }
         done += want - g->z.avail_out;
     }
@@ -137,8 +174,8 @@ static int gz_read(Gz *g, void *dst, size_t n, size_t *got, Err *e) {
 // Reads to the end of the gzip stream (so its checksum is checked). *extra gets the bytes
 // of data found past what was read so far; once there are a megabyte of them the reading
 // stops (a wrong file should not take a gigabyte of decompression to report) and the
-// stream is left unfinished (g->ended 0). Bytes in the file after the gzip stream (a
-// second member, garbage appended) are an error.
+// stream is left unfinished (g->ended 0). Bytes in the file after the last gzip member
+// (garbage appended) are an error; further members are data.
 static int gz_finish(Gz *g, unsigned long long *extra, Err *e) {
     enum { EXTRA_CAP = 1 << 20 };
     *extra = 0;
@@ -148,7 +185,7 @@ static int gz_finish(Gz *g, unsigned long long *extra, Err *e) {
         *extra += got;
     }
     if (!g->ended) return ERR_OK;
-    long long after = g->size - (long long)g->z.total_in;
+    long long after = g->size - (long long)(g->in_before + g->z.total_in);
     if (after > 0)
         return err_set(e, ERR_INPUT, "%s: %lld bytes of trailing garbage after the end of the gzip stream",
                        g->path, after);

@@ -39,7 +39,9 @@
 // The min LR of a cyclical schedule follows from the policy's own ratio (lr/div for
 // use_clr_beta, max_lr/div_factor for onecycle, Smith's 0.08-0.8 is div 10).
 #include "lrfind.h"
+#include "dist.h"
 #include "plot.h"
+#include "outfile.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -259,6 +261,8 @@ void lrfind_drive(const LrFindOptions *o, LrFindStepFn step, LrFindEvalFn eval, 
         double lr = lrfind_lr_at(o->start, o->end, N, i, o->linear), sm;
         double loss = step(ctx, lr, o->momentum);
         int rc = lrfind_smoother_feed(&s, loss, &sm);
+        // A stop request on any rank ends every rank's curve after this same step.
+        if (o->stop && dist_any(*o->stop != 0) && !rc) rc = LRFIND_STOP_INTERRUPTED;
         c->lr[i] = lr;
         c->loss[i] = loss;
         c->smooth[i] = sm;
@@ -267,7 +271,9 @@ void lrfind_drive(const LrFindOptions *o, LrFindStepFn step, LrFindEvalFn eval, 
         if (evaluated) eval(ctx, &c->test_loss[i], &c->test_acc[i]);
         if (o->progress && (rc || evaluated || (i + 1) % every == 0 || i + 1 == N)) {
             fprintf(o->progress, "  %s  step %d/%d  lr %.4g  loss %.4f  smoothed %.4f", c->label, i + 1, N, lr, loss, sm);
-            if (evaluated) fprintf(o->progress, "  test loss %.4f acc %.2f%%", c->test_loss[i], 100 * c->test_acc[i]);
+            if (evaluated)
+                fprintf(o->progress, "  %s loss %.4f acc %.2f%%", lrfind_eval_name(o->eval_set), c->test_loss[i],
+                        100 * c->test_acc[i]);
             fprintf(o->progress, "  %.1fs\n", now_seconds() - t0);
             fflush(o->progress);
         }
@@ -297,9 +303,14 @@ static double trainer_step(void *ctx, double lr, double momentum) {
     return loss;
 }
 
+const char *lrfind_eval_name(int eval_set) {
+    return eval_set == LRFIND_EVAL_VALID ? "valid" : "test";
+}
+
+// The validation split when there is one: tuning the LR on the test set is what it avoids.
 static void trainer_eval(void *ctx, double *loss, double *acc) {
     TrainerCtx *c = ctx;
-    EvalResult r = trainer_evaluate(c->t, &c->t->test);
+    EvalResult r = trainer_evaluate(c->t, c->t->valid.n ? &c->t->valid : &c->t->test);
     *loss = r.loss;
     *acc = r.acc;
 }
@@ -323,9 +334,14 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e) {
 // ---- outputs ---------------------------------------------------------------------------
 
 int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int with_eval, Err *e) {
-    FILE *f = fopen(path, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    fprintf(f, "%s%s\n", LRFIND_CSV_HEADER, with_eval ? ",test_loss,test_acc" : "");
+    OutFile of;
+    if (outfile_open(&of, path, e)) return e->code;
+    FILE *f = of.f;
+    const char *set = lrfind_eval_name(with_eval);
+    if (with_eval)
+        fprintf(f, "curve,iteration,lr,loss,smoothed_loss,%s_loss,%s_acc\n", set, set);
+    else
+        fprintf(f, "curve,iteration,lr,loss,smoothed_loss\n");
     for (int k = 0; k < ncurves; k++)
         for (int i = 0; i < c[k].n; i++) {
             fprintf(f, "%s,%d,%.8g,%.6f,%.6f", c[k].label, i, c[k].lr[i], c[k].loss[i], c[k].smooth[i]);
@@ -337,8 +353,7 @@ int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int wi
             }
             fprintf(f, "\n");
         }
-    if (fclose(f)) return err_set(e, ERR_RUNTIME, "%s: write failed", path);
-    return ERR_OK;
+    return outfile_commit(&of, 0, e);
 }
 
 static void curve_append(LrFindCurve *c, const double *v) {
@@ -365,7 +380,9 @@ int lrfind_read_csv(const char *path, LrFindCurve **out, int *ncurves, int *with
     if (!fgets(line, sizeof line, f) || strncmp(line, LRFIND_CSV_HEADER, strlen(LRFIND_CSV_HEADER)))
         rc = err_set(e, ERR_INPUT, "%s:1: not an lr_find.csv: expected header '%s'", path, LRFIND_CSV_HEADER);
     else
-        *with_eval = strstr(line, ",test_loss,test_acc") != NULL;
+        *with_eval = strstr(line, ",test_loss,test_acc")     ? LRFIND_EVAL_TEST
+                     : strstr(line, ",valid_loss,valid_acc") ? LRFIND_EVAL_VALID
+                                                             : LRFIND_EVAL_NONE;
     while (!rc && fgets(line, sizeof line, f)) {
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
@@ -436,10 +453,11 @@ static int plot_cut(const double *S, const LrFindAdvice *a, double *cap) {
     return a->hi;
 }
 
-static void advice_title(char *buf, size_t cap, const LrFindAdvice *a, const LrFindCurve *c) {
+static void advice_title(char *buf, size_t cap, const LrFindAdvice *a, const LrFindCurve *c, const char *set) {
     if (isfinite(a->suggest))
-        snprintf(buf, cap, "LR range test: suggested max LR %.2g, %s", a->suggest,
-                 a->from_test ? "where test accuracy stops rising" : "a tenth of where the loss diverges");
+        snprintf(buf, cap, "LR range test: suggested max LR %.2g, %s%s%s", a->suggest,
+                 a->from_test ? "where " : "a tenth of where the loss diverges", a->from_test ? set : "",
+                 a->from_test ? " accuracy stops rising" : "");
     else if (a->status == LRFIND_ADVICE_NO_DIVERGENCE)
         snprintf(buf, cap, "LR range test: no divergence up to LR %.2g, so no suggestion (widen the range)",
                  c->lr[a->hi - 1]);
@@ -450,6 +468,8 @@ static void advice_title(char *buf, size_t cap, const LrFindAdvice *a, const LrF
 }
 
 int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int linear, int with_eval, Err *e) {
+    // The set the evaluations come from, as the panel and the legend name it.
+    const char *set = with_eval == LRFIND_EVAL_VALID ? "validation" : "test";
     PlotSeries *loss = xcalloc((size_t)ncurves + 1, sizeof(PlotSeries));
     PlotSeries *ev = xcalloc((size_t)(2 * ncurves + 1), sizeof(PlotSeries));
     double **buf = xcalloc((size_t)(4 * ncurves + 1), sizeof(double *));
@@ -484,8 +504,9 @@ int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int li
         // reads the same everywhere; loss solid, accuracy dashed.
         static const uint32_t pal[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x1A1A1A, 0xB8A000};
         uint32_t color = ncurves > 1 ? pal[k % 8] : 0; // one curve: the palette tells loss from accuracy
-        snprintf(names[2 * k], sizeof names[0], "test loss%s%s", ncurves > 1 ? " " : "", ncurves > 1 ? c[k].label : "");
-        snprintf(names[2 * k + 1], sizeof names[0], "test acc%s%s", ncurves > 1 ? " " : "",
+        snprintf(names[2 * k], sizeof names[0], "%s loss%s%s", set, ncurves > 1 ? " " : "",
+                 ncurves > 1 ? c[k].label : "");
+        snprintf(names[2 * k + 1], sizeof names[0], "%s acc%s%s", set, ncurves > 1 ? " " : "",
                  ncurves > 1 ? c[k].label : "");
         ev[nev++] = (PlotSeries){.name = names[2 * k], .x = x, .y = yl, .n = m, .color = color};
         ev[nev++] = (PlotSeries){.name = names[2 * k + 1], .x = x, .y = ya, .n = m, .color = color, .dashed = 1,
@@ -494,12 +515,12 @@ int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int li
     // One curve: the advice's marks, each labelled with what it is, and the x axis widened to
     // hold them (a suggestion below the plotted points would otherwise silently vanish).
     double vl[2], vt[1];
-    char l0[96], l1[96], lt[96], title[200], ylabel[120];
+    char l0[96], l1[96], lt[96], title[200], ylabel[120], etitle[80], eyl[80], ey2[80];
     const char *vlab[2] = {l0, l1}, *vtlab[1] = {lt};
     int nvl = 0, nvt = 0;
     snprintf(title, sizeof title, "LR range test: smoothed loss of each curve (advice printed per curve)");
     if (ncurves == 1) {
-        advice_title(title, sizeof title, &a, &c[0]);
+        advice_title(title, sizeof title, &a, &c[0], set);
         if (isfinite(a.suggest)) {
             snprintf(l0, sizeof l0, "suggested max LR %.2g", a.suggest);
             vl[nvl++] = a.suggest;
@@ -509,19 +530,21 @@ int lrfind_write_png(const char *path, const LrFindCurve *c, int ncurves, int li
             vl[nvl++] = a.lr_div;
         }
         if (a.test == LRFIND_TEST_OK) {
-            snprintf(lt, sizeof lt, "test accuracy stops rising at %.2g", a.lr_acc);
+            snprintf(lt, sizeof lt, "%s accuracy stops rising at %.2g", set, a.lr_acc);
             vt[nvt++] = a.lr_acc;
         }
     }
     snprintf(ylabel, sizeof ylabel, "loss (smoothed: centred, %d steps)",
              2 * lrfind_smooth_halfwidth(a.hi) + 1);
     const char *xl = linear ? "learning rate" : "learning rate (log scale)";
+    snprintf(etitle, sizeof etitle, "%s loss and accuracy along the range", set);
+    snprintf(eyl, sizeof eyl, "%s loss (log scale)", set);
+    snprintf(ey2, sizeof ey2, "%s accuracy (%%, dashed)", set);
     PlotPanel p[2] = {
         {.title = title, .xlabel = xl, .ylabel = ncurves == 1 ? ylabel : "smoothed loss", .logx = !linear,
          .series = loss, .nseries = nloss, .vlines = vl, .nvlines = nvl, .vlabels = nvl ? vlab : NULL,
          .vlines_in_range = 1},
-        {.title = "test loss and accuracy along the range", .xlabel = xl, .ylabel = "test loss (log scale)",
-         .y2label = "test accuracy (%, dashed)", .logx = !linear, .logy = 1, .series = ev, .nseries = nev,
+        {.title = etitle, .xlabel = xl, .ylabel = eyl, .y2label = ey2, .logx = !linear, .logy = 1, .series = ev, .nseries = nev,
          .vlines = vt, .nvlines = nvt, .vlabels = nvt ? vtlab : NULL, .vlines_in_range = 1},
     };
     int rc = plot_write_png(path, with_eval ? 1800 : 900, 500, p, with_eval ? 2 : 1, e);

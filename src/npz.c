@@ -2,6 +2,7 @@
 // Zip fields and .npy data are little-endian; like the checkpoint, this file assumes a
 // little-endian machine (x86-64) and writes memory as it is.
 #include "npz.h"
+#include "outfile.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,10 +156,10 @@ int npz_write(const char *path, const NpzArray *arrays, int count, int compress,
             if (!strcmp(arrays[i].name, arrays[j].name))
                 return err_set(e, ERR_INPUT, "%s: array name '%s' appears twice", path, arrays[i].name);
     }
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    ZipOut z = {.f = fopen(tmp, "wb")};
-    if (!z.f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
+    // Written beside path under a name that holds all of path (outfile.h), renamed over it.
+    OutFile of;
+    if (outfile_open(&of, path, e)) return e->code;
+    ZipOut z = {.f = of.f};
     Entry *ents = xcalloc((size_t)count + 1, sizeof(Entry));
     int rc = ERR_OK;
     for (int i = 0; i < count && !rc; i++) {
@@ -205,14 +206,13 @@ int npz_write(const char *path, const NpzArray *arrays, int count, int compress,
         out32(&z, (uint32_t)cd_size);
         out32(&z, (uint32_t)cd);
         out16(&z, 0);
-        if (fflush(z.f) || fsync(fileno(z.f))) z.failed = 1;
     }
     free(ents);
-    if (fclose(z.f)) z.failed = 1;
-    if (!rc && z.failed) rc = err_set(e, ERR_RUNTIME, "%s: write failed: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path)) rc = err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    if (rc) {
+        outfile_abort(&of);
+        return rc;
+    }
+    return outfile_commit(&of, z.failed, e);
 }
 
 // ---- reading --------------------------------------------------------------------------

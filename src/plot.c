@@ -4,6 +4,7 @@
 // hides the least data. Everything scales with one integer factor so large images stay legible.
 #include "plot.h"
 #include "font.h"
+#include "outfile.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -1189,13 +1190,9 @@ int plot_render_svg(char **svg, int width, int height, const PlotPanel *panels, 
 int plot_write_svg(const char *path, int width, int height, const PlotPanel *panels, int npanels, Err *e) {
     char *svg;
     if (plot_render_svg(&svg, width, height, panels, npanels, e)) return err_prefix(e, "%s", path);
-    FILE *f = fopen(path, "w");
-    int bad = !f || fputs(svg, f) < 0;
-    int err = errno;
-    if (f && fclose(f)) bad = 1, err = errno;
+    int rc = outfile_write_text(path, svg, e);
     free(svg);
-    if (bad) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(err));
-    return ERR_OK;
+    return rc;
 }
 
 int plot_format(const char *path) {

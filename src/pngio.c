@@ -1,5 +1,7 @@
 // pngio.c: PNG read/write through libpng's simplified API.
 #include "pngio.h"
+#include "outfile.h"
+#include <errno.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,16 @@ int png_write_rgb(const char *path, const Image *img, Err *e) {
     p.width = (png_uint_32)img->w;
     p.height = (png_uint_32)img->h;
     p.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_file(&p, path, 0, img->rgb, img->w * 3, NULL))
-        return err_set(e, ERR_RUNTIME, "%s: cannot write PNG: %s", path, p.message);
-    return ERR_OK;
+    OutFile of; // temp file renamed over path: never through a link, never into a FIFO
+    if (outfile_open(&of, path, e)) return e->code;
+    errno = 0;
+    if (!png_image_write_to_stdio(&p, of.f, 0, img->rgb, img->w * 3, NULL)) {
+        int en = errno; // a full disk: libpng says only "Write Error"
+        outfile_abort(&of);
+        return err_set(e, ERR_RUNTIME, "%s: cannot write PNG: %s%s%s%s; the incomplete file is removed", path,
+                       p.message, en ? " (" : "", en ? strerror(en) : "", en ? ")" : "");
+    }
+    return outfile_commit(&of, 0, e);
 }
 
 int png_read_rgb(const char *path, Image *img, Err *e) {

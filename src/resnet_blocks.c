@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d defaults
+static const float BN_EPS = RESNET_BN_EPS, BN_MOMENTUM = 0.1f; // PyTorch's BatchNorm2d defaults
 
 // ---- shares (resnet.h): each layer run share by share -----------------------------------
 // A (C, B, H, W) tensor of the pass holds share j's (C, n_j, H, W) at C*H*W * share_lo[j].

@@ -1,6 +1,8 @@
 // rundir.c: the lock on a run directory and its leftover files (see rundir.h).
 #include "rundir.h"
+#include "outfile.h"
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -89,10 +91,33 @@ void rundir_unlock(RunDir *d, int remove_if_new) {
     d->fd = -1;
 }
 
+// The files a run writes into its directory (a kept copy's name is checked apart), and
+// those an LR range test writes.
+static const char *const run_files[] = {"log.csv",      "iters.csv",    "checkpoint.ckpt", "checkpoint-best.ckpt",
+                                        "curves.png",   "summary.json", "config.cfg",      "schedule.csv",
+                                        "schedule.png", NULL};
+static const char *const lrfind_files[] = {"lr_find.csv", "lr_find.png", "lr_find.cfg", NULL};
+
+static int in_list(const char *const *list, const char *name, size_t n) {
+    for (int i = 0; list[i]; i++)
+        if (strlen(list[i]) == n && !strncmp(list[i], name, n)) return 1;
+    return 0;
+}
+
+// checkpoint-epochN.ckpt, the first n characters of name.
+static int is_kept(const char *name, size_t n) {
+    static const char pre[] = "checkpoint-epoch", post[] = ".ckpt";
+    const size_t np = sizeof pre - 1, nq = sizeof post - 1;
+    if (n <= np + nq || strncmp(name, pre, np) || strncmp(name + n - nq, post, nq)) return 0;
+    for (size_t i = np; i < n - nq; i++)
+        if (name[i] < '0' || name[i] > '9') return 0;
+    return 1;
+}
+
+// A temporary file of one of the program's outputs (outfile.h): NAME.tmp.PID, NAME.tmp.
 static int leftover(const char *name) {
-    static const char prefix[] = "checkpoint.ckpt.tmp.";
-    return !strncmp(name, prefix, sizeof prefix - 1) || !strcmp(name, "log.csv.tmp") || !strcmp(name, "iters.csv.tmp") ||
-           !strcmp(name, "summary.json.tmp");
+    size_t n = outfile_temp_base(name);
+    return n && (in_list(run_files, name, n) || in_list(lrfind_files, name, n) || is_kept(name, n));
 }
 
 int rundir_remove_leftovers(const RunDir *d, int *removed, Err *e) {
@@ -120,18 +145,51 @@ int rundir_remove_leftovers(const RunDir *d, int *removed, Err *e) {
     return rc;
 }
 
-static const char *const run_files[] = {"log.csv", "checkpoint.ckpt", "iters.csv", "curves.png", "summary.json", NULL};
-
 int rundir_has_run(const RunDir *d) {
     return fs_exists_in(d->path, "log.csv") || fs_exists_in(d->path, "checkpoint.ckpt");
 }
 
-int rundir_remove_run(const RunDir *d, Err *e) {
-    for (int i = 0; run_files[i]; i++) {
-        char p[FS_PATH_MAX];
-        if (fs_join(p, sizeof p, d->path, run_files[i], e)) return e->code;
-        if (unlink(p) && errno != ENOENT)
-            return err_set(e, ERR_RUNTIME, "%s: cannot remove the old run's file: %s", p, strerror(errno));
+int rundir_check_run_files(const RunDir *d, const int *keep, int nkeep, Err *e) {
+    for (int i = 0; run_files[i]; i++)
+        if (outfile_check_in(d->path, run_files[i], e)) return e->code;
+    for (int i = 0; i < nkeep; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "checkpoint-epoch%d.ckpt", keep[i]);
+        if (outfile_check_in(d->path, name, e)) return e->code;
     }
+    return ERR_OK;
+}
+
+int rundir_check_lrfind_files(const RunDir *d, Err *e) {
+    for (int i = 0; lrfind_files[i]; i++)
+        if (outfile_check_in(d->path, lrfind_files[i], e)) return e->code;
+    return ERR_OK;
+}
+
+static int remove_named(const RunDir *d, const char *name, Err *e) {
+    char p[FS_PATH_MAX];
+    if (fs_join(p, sizeof p, d->path, name, e)) return e->code;
+    if (unlink(p) && errno != ENOENT)
+        return err_set(e, ERR_RUNTIME, "%s: cannot remove the old run's file: %s", p, strerror(errno));
+    return ERR_OK;
+}
+
+int rundir_remove_run(const RunDir *d, Err *e) {
+    for (int i = 0; run_files[i]; i++)
+        if (remove_named(d, run_files[i], e)) return e->code;
+    // Every kept copy, whichever epochs the old run kept.
+    DIR *dh = opendir(d->path);
+    if (!dh) return err_set(e, ERR_RUNTIME, "%s: cannot list: %s", d->path, strerror(errno));
+    struct dirent *de;
+    int rc = ERR_OK;
+    while (!rc && (de = readdir(dh)))
+        if (is_kept(de->d_name, strlen(de->d_name))) rc = remove_named(d, de->d_name, e);
+    closedir(dh);
+    return rc;
+}
+
+int rundir_remove_lrfind(const RunDir *d, Err *e) {
+    for (int i = 0; lrfind_files[i]; i++)
+        if (remove_named(d, lrfind_files[i], e)) return e->code;
     return ERR_OK;
 }

@@ -3,6 +3,7 @@
 // in a second panel on the right, phase boundaries marked.
 #include "schedule.h"
 #include "plot.h"
+#include "outfile.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -11,8 +12,9 @@
 #include <string.h>
 
 int schedule_write_csv(const Schedule *s, const char *path, Err *e) {
-    FILE *f = fopen(path, "w");
-    if (!f) return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    OutFile of;
+    if (outfile_open(&of, path, e)) return e->code;
+    FILE *f = of.f;
     fprintf(f, "iteration,epoch,lr,momentum\n");
     for (long t = 0; t < s->total; t++) {
         double lr, mom;
@@ -20,9 +22,7 @@ int schedule_write_csv(const Schedule *s, const char *path, Err *e) {
         // 17 significant digits: the CSV round-trips the doubles the optimiser gets.
         fprintf(f, "%ld,%.10g,%.17g,%.17g\n", t, (double)t / (double)s->steps_per_epoch, lr, mom);
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return err_set(e, ERR_RUNTIME, "%s: write failed: %s", path, strerror(errno));
-    return ERR_OK;
+    return outfile_commit(&of, 0, e); // a write error shows in ferror there
 }
 
 // The first two colours of plot.c's palette, fixed here so that tests can find each line.

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "conv.h"
 #include "curves.h"
+#include "outfile.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -85,7 +86,8 @@ int summary_read_started(const char *dir, char *buf, size_t cap) {
     char path[FS_PATH_MAX];
     Err e = {0};
     if (fs_join(path, sizeof path, dir, "summary.json", &e)) return 0;
-    FILE *f = fopen(path, "r");
+    Err ignored = {0};
+    FILE *f = fs_fopen_regular(path, "a regular file (the run's summary.json)", NULL, &ignored); // a FIFO would block
     if (!f) return 0;
     char text[16384]; // a long message (a path of up to FS_PATH_MAX) comes before "started"
     size_t n = fread(text, 1, sizeof text - 1, f);
@@ -121,9 +123,13 @@ char *summary_json(const char *dir, const RunSummary *s) {
     int have_log = !fs_join(path, sizeof path, dir, "log.csv", &le) && curves_read_log(path, &log, &le) == ERR_OK &&
                    !log.per_step;
     // From the log: the last epoch, the last evaluated one, the best one, mean img/s.
-    int last = have_log ? log.n - 1 : -1, last_eval = -1, best = -1, nips = 0;
+    int last = have_log ? log.n - 1 : -1, last_eval = -1, best = -1, nips = 0, last_valid = -1, best_valid = -1;
     double ips = 0;
     for (int i = 0; i <= last; i++) {
+        if (isfinite(log.valid_acc[i])) { // the validation split (data.valid_images)
+            last_valid = i;
+            if (best_valid < 0 || log.valid_acc[i] > log.valid_acc[best_valid]) best_valid = i;
+        }
         if (isfinite(log.test_acc[i])) {
             last_eval = i;
             if (best < 0 || log.test_acc[i] > log.test_acc[best]) best = i;
@@ -149,6 +155,13 @@ char *summary_json(const char *dir, const RunSummary *s) {
         {"final_train_loss", FIELD_NUM, .num = last >= 0 ? log.train_loss[last] : NAN, .fmt = "%.6f"},
         {"final_train_acc", FIELD_NUM, .num = last >= 0 ? log.train_acc[last] : NAN, .fmt = "%.6f"},
         {"images_per_sec", FIELD_NUM, .num = nips ? ips / nips : NAN, .fmt = "%.1f"},
+        {"final_valid_acc", FIELD_NUM, .num = last_valid >= 0 ? log.valid_acc[last_valid] : NAN, .fmt = "%.6f"},
+        {"final_valid_loss", FIELD_NUM, .num = last_valid >= 0 ? log.valid_loss[last_valid] : NAN, .fmt = "%.6f"},
+        {"best_valid_acc", FIELD_NUM, .num = best_valid >= 0 ? log.valid_acc[best_valid] : NAN, .fmt = "%.6f"},
+        {"best_valid_epoch", FIELD_NUM, .num = best_valid >= 0 ? log.epoch[best_valid] : NAN, .fmt = "%.0f"},
+        // The honest figure of a run tuned on the split: the test accuracy of the epoch the
+        // split picks (null when the test set was not evaluated after it).
+        {"test_acc_at_best_valid", FIELD_NUM, .num = best_valid >= 0 ? log.test_acc[best_valid] : NAN, .fmt = "%.6f"},
     };
     char kn[160];
     const Field program[] = {
@@ -183,21 +196,10 @@ char *summary_json(const char *dir, const RunSummary *s) {
 }
 
 int summary_write(const char *dir, const RunSummary *s, Err *e) {
-    char path[FS_PATH_MAX], tmp[FS_PATH_MAX];
-    if (fs_join(path, sizeof path, dir, "summary.json", e) || fs_join(tmp, sizeof tmp, dir, "summary.json.tmp", e))
-        return e->code;
+    char path[FS_PATH_MAX];
+    if (fs_join(path, sizeof path, dir, "summary.json", e)) return e->code;
     char *text = summary_json(dir, s);
-    FILE *f = fopen(tmp, "w");
-    int bad = !f;
-    if (f) {
-        bad = fputs(text, f) < 0 || fflush(f) || fsync(fileno(f));
-        bad |= fclose(f) != 0;
-    }
+    int rc = outfile_write_text(path, text, e); // temp file, fsync, rename
     free(text);
-    if (bad || rename(tmp, path)) {
-        int err = errno;
-        if (f) unlink(tmp);
-        return err_set(e, ERR_RUNTIME, "%s: cannot write: %s", path, strerror(err));
-    }
-    return ERR_OK;
+    return rc;
 }

@@ -31,6 +31,9 @@ const ConfigKey train_config_keys[] = {
     {"log_iters", "false", "also write iters.csv with one row per SGD step"},
     {"progress", "auto", "auto | line | plain: live progress line on a terminal, plain lines otherwise"},
     {"checkpoint_every", "1", "write DIR/checkpoint.ckpt every N epochs (0: only at the end)"},
+    {"keep_best", "",
+     "valid_acc or valid_loss: after every epoch whose validation accuracy is the highest (or loss the lowest) so "
+     "far, also write its checkpoint as DIR/checkpoint-best.ckpt (needs data.valid_images); empty: none"},
     {"keep_checkpoints", "",
      "epochs (increasing, up to 64) after which a copy of the checkpoint is kept as DIR/checkpoint-epochN.ckpt, "
      "e.g. 82: the end of the cycle of smith_fastai_1cycle.cfg, where its tails start (--init-from)"},
@@ -86,6 +89,11 @@ int train_options_from_config(TrainOptions *o, const Config *c, Err *e) {
         config_int_in(c, "train", "bn_group", 0, 65536, &bn_group, e) || shares_from_config(c, &o->shares, e) ||
         config_choice(c, "train", "layout", layouts, &o->layout, e))
         return e->code;
+    static const char *const bests[] = {"valid_acc", "valid_loss", NULL}; // index = KEEP_BEST_* - 1
+    if (config_str(c, "train", "keep_best")[0]) {
+        if (config_choice(c, "train", "keep_best", bests, &o->keep_best, e)) return e->code;
+        o->keep_best++;
+    }
     const char *kernels = config_str(c, "train", "kernels");
     if (conv_parse_kernels(kernels, &o->kernels))
         return err_set(e, ERR_INPUT, "%s: train.kernels: takes " CONV_KERNELS_HELP "; got '%s'",
@@ -153,6 +161,9 @@ int run_options_from_config(const Config *c, TrainOptions *to, DataOptions *co, 
         if (to) mo->layout = to->layout;
     }
     if (oo && optim_options_from_config(oo, c, e)) return e->code;
+    if (to && co && to->keep_best && !co->valid_images)
+        return err_set(e, ERR_INPUT, "%s: train.keep_best: %s needs a validation split; set data.valid_images",
+                       config_where(c, "train", "keep_best"), config_str(c, "train", "keep_best"));
     return ERR_OK;
 }
 
@@ -164,9 +175,10 @@ int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions
                       const OptimOptions *oo, size_t *bytes, Err *e) {
     const int B = to->batch_size;
     if (B > co->train_images)
-        return err_set(e, ERR_INPUT,
-                       "%s: train.batch_size: %d is larger than the %d training images (data.train_images); at most %d",
-                       config_where(c, "train", "batch_size"), B, co->train_images, co->train_images);
+        return err_set(e, ERR_INPUT, "%s: train.batch_size: %d is larger than the %d training images (%s); at most %d",
+                       config_where(c, "train", "batch_size"), B, co->train_images,
+                       co->valid_images ? "data.train_images less data.valid_images" : "data.train_images",
+                       co->train_images);
     long nparams = 0;
     size_t model = resnet_planned_bytes(mo, B, &nparams);
     if (!model) return err_set(e, ERR_INPUT, "%s: model.depth: %d cannot be built", config_where(c, "model", "depth"), mo->depth);
@@ -176,7 +188,7 @@ int train_plan_memory(const Config *c, const TrainOptions *to, const DataOptions
     // train.shares: a gradient block per share beyond the first (at most, as one process).
     const size_t blocks = (oo->kind == OPTIM_SGD ? 1 : 2) + (to->shares > 1 ? (size_t)to->shares - 1 : 0);
     size_t total = model + sizeof(float) * (size_t)nparams * blocks +
-                   (size_t)(co->train_images + co->test_images) * (image + 1) +
+                   (size_t)(co->train_images + co->valid_images + co->test_images) * (image + 1) +
                    (size_t)B * (sizeof(float) * image + 2 * sizeof(int));
     size_t phys = sys_memory_bytes();
     if (phys && total > phys)
@@ -247,7 +259,7 @@ int trainer_create(Trainer *t, const Config *c, Err *e) {
                        t->world > B ? "a batch" : "the last (partial) batch of an epoch", t->world > B ? B : rem,
                        t->world > B ? B : rem, t->world > B ? "" : ", or train.drop_last = true");
     if (check_shares(t, c, e)) return e->code;
-    if (dataset_load(&t->train, &t->data, 1, t->data.train_images, e)) return e->code;
+    if (dataset_load_train(&t->train, &t->valid, &t->data, (uint64_t)t->opt.seed, e)) return e->code;
     if (dataset_load(&t->test, &t->data, 0, t->data.test_images, e)) return e->code;
     t->steps_per_epoch = train_steps_per_epoch(&t->opt, t->train.n);
     if (schedule_from_config(&t->sched, c, t->steps_per_epoch, e)) return e->code;
@@ -287,11 +299,14 @@ void trainer_reset(Trainer *t) {
     t->step = t->correct = t->seen = 0;
     t->epoch = 0;
     t->seconds = t->loss_sum = t->epoch_seconds = 0;
+    t->best_valid = NAN;
+    t->best_epoch = 0;
 }
 
 void trainer_free(Trainer *t) {
     dataset_free(&t->train);
     dataset_free(&t->test);
+    dataset_free(&t->valid);
     resnet_free(&t->net);
     optim_free(&t->optim);
     schedule_free(&t->sched);
@@ -304,8 +319,13 @@ void trainer_free(Trainer *t) {
 }
 
 EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx) {
+    return evaluate_set_each(m, set, o, B, x, y, idx, NULL, NULL);
+}
+
+EvalResult evaluate_set_each(ResNet *m, const Dataset *set, const DataOptions *o, int B, float *x, int *y, int *idx,
+                             EvalBatchFn each_batch, void *ctx) {
     double loss = 0;
-    long correct = 0;
+    long correct = 0, done = 0;
     // The model's shares of the set (resnet.h), each in batches of B from its start, as the
     // rank holding it alone would; without them this rank's part of dist_world().
     const int S = m->share_total ? m->shares : 1;
@@ -322,6 +342,8 @@ EvalResult evaluate_set(ResNet *m, const Dataset *set, const DataOptions *o, int
             batch_make(x, y, set, idx, nb, o, 0, NULL);
             part += resnet_forward(m, x, y, nb, 0, &hits) * nb;
             correct += hits;
+            done += nb;
+            if (each_batch) each_batch(ctx, m->logits, y, nb, done);
         }
         m->loss_parts[j] = part;
     }
@@ -368,6 +390,34 @@ static int save_kept(Trainer *t, const char *dir, const char *config_text, Err *
             return save(t, dir, name, config_text, e);
         }
     return ERR_OK;
+}
+
+// train.keep_best: whether the epoch's validation figures beat the best so far (ties keep the
+// earlier epoch); records them as the best when they do.
+static int new_best(Trainer *t, EvalResult v) {
+    if (!t->opt.keep_best || !t->valid.n) return 0;
+    double x = t->opt.keep_best == KEEP_BEST_VALID_ACC ? v.acc : v.loss;
+    if (!isfinite(x)) return 0; // a NaN loss is never the best, and would block every later epoch
+    int better = t->best_epoch == 0 || (t->opt.keep_best == KEEP_BEST_VALID_ACC ? x > t->best_valid : x < t->best_valid);
+    if (better) {
+        t->best_valid = x;
+        t->best_epoch = t->epoch;
+    }
+    return better;
+}
+
+// A run resumed at the end of a kept epoch whose copy is missing (its save failed, or the
+// process was killed between the checkpoint and the copy) writes the copy now: the state
+// is that epoch's end, exactly what the copy would have held. Collective, as save is.
+static int save_missing_kept(Trainer *t, const char *dir, const char *config_text, Err *e) {
+    if (t->step == 0 || t->loader.in_epoch) return ERR_OK;
+    int listed = 0;
+    for (int i = 0; i < t->opt.nkeep; i++) listed |= t->opt.keep[i] == t->epoch;
+    if (!listed) return ERR_OK;
+    char name[48];
+    snprintf(name, sizeof name, "checkpoint-epoch%ld.ckpt", (long)t->epoch);
+    if (!dist_any(t->rank == 0 && !fs_exists_in(dir, name))) return ERR_OK;
+    return save_kept(t, dir, config_text, e);
 }
 
 // The end of the divergence message: what the directory still holds. Only a checkpoint
@@ -420,11 +470,15 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
     const long total = t->sched.total, epochs = schedule_epochs(&t->sched);
     RunLogFiles rl;
     const int io = t->rank == 0; // only rank 0 writes the run's files
-    if (dist_agree(io ? runlog_open(&rl, dir, t->opt.log_iters, t->step > 0 || t->loader.in_epoch, t->epoch + 1,
-                                    t->step, e)
+    if (dist_agree(io ? runlog_open(&rl, dir, t->opt.log_iters, t->valid.n > 0, t->step > 0 || t->loader.in_epoch,
+                                    t->epoch + 1, t->step, e)
                       : ERR_OK,
                    e))
         return e->code;
+    if (save_missing_kept(t, dir, config_text, e)) {
+        if (io) runlog_close(&rl, NULL);
+        return e->code;
+    }
     EvalResult ev = {NAN, NAN};
     double run_start = now_seconds() - t->seconds;
     Eta eta;
@@ -499,6 +553,10 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
             ev = trainer_evaluate(t, &t->test);
             eta_eval(&eta, now_seconds() - te);
         }
+        // The validation split, after every epoch; its figures are the same on every rank.
+        EvalResult ve = {NAN, NAN};
+        if (t->valid.n) ve = trainer_evaluate(t, &t->valid);
+        int best = new_best(t, ve);
         t->seconds = now_seconds() - run_start;
         // The LR and momentum of the epoch's last step, from the schedule (a pure function of
         // the step): an epoch resumed after its last step ran no step in this process.
@@ -506,7 +564,8 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         RunLogEpoch row = {.epoch = t->epoch, .step = t->step, .lr = p.lr, .momentum = p.momentum,
                            .train_loss = t->loss_sum / t->seen, .train_acc = (double)t->correct / t->seen,
                            .test_loss = eval ? ev.loss : NAN, .test_acc = eval ? ev.acc : NAN,
-                           .seconds = t->seconds, .images_per_sec = t->seen / t->epoch_seconds};
+                           .seconds = t->seconds, .images_per_sec = t->seen / t->epoch_seconds,
+                           .valid_loss = ve.loss, .valid_acc = ve.acc};
         p.event = TRAIN_EPOCH;
         p.epoch = t->epoch;
         p.seconds = t->seconds;
@@ -523,8 +582,14 @@ int trainer_run(Trainer *t, const char *dir, const char *config_text, EvalResult
         if (last || (t->opt.checkpoint_every > 0 && t->epoch % t->opt.checkpoint_every == 0))
             rc = save(t, dir, "checkpoint.ckpt", config_text, e);
         if (!rc) rc = save_kept(t, dir, config_text, e);
+        if (!rc && best) rc = save(t, dir, "checkpoint-best.ckpt", config_text, e);
     }
-    if (!rc && isnan(ev.loss)) ev = trainer_evaluate(t, &t->test); // resumed a finished run
+    // Resumed a finished run: no epoch ended here, so nothing was evaluated or saved. A
+    // resume into another directory (--out) still owes it the run's checkpoint.
+    if (!rc && isnan(ev.loss)) {
+        ev = trainer_evaluate(t, &t->test);
+        rc = save(t, dir, "checkpoint.ckpt", config_text, e);
+    }
     Err ce = {0};
     if (io && runlog_close(&rl, &ce) && !rc) rc = err_set(e, ce.code, "%s", ce.msg);
     if (final) *final = ev;

@@ -64,9 +64,9 @@ static void cleanup(void) {
     }
 }
 
-#define SUITES(X) X(config) X(cifar) X(dataset) X(batch) X(fmnist) X(cifar100) X(schedule) X(plot) X(curves) X(layers) \
+#define SUITES(X) X(config) X(cifar) X(dataset) X(batch) X(fmnist) X(cifar100) X(schedule) X(plot) X(confusion) X(curves) X(layers) \
     X(conv3x3) X(winograd_wgrad) X(winograd4) X(resnet) X(optim) X(reference) X(loader) X(shares) X(train) X(checkpoint) X(runlog) X(rundir) X(lrfind) X(cli) X(fuzzreplay) X(sweep) X(smith_table) \
-    X(npz) X(statedict) X(export) X(predict) X(help) X(layout) X(progress) X(summary) X(dist) X(eta) X(common) X(act) X(layers_cb16)
+    X(npz) X(statedict) X(export) X(onnx_export) X(predict) X(help) X(layout) X(progress) X(summary) X(dist) X(eta) X(common) X(act) X(layers_cb16) X(outfile)
 #define DECLARE(name) extern void suite_##name(void) __attribute__((weak));
 SUITES(DECLARE)
 

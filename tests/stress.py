@@ -10,6 +10,8 @@ usage: tests/stress.py [--onecycle ./onecycle] [--data DIR] [--scale N] [--only 
                after an epoch's end (while its checkpoint is written): the checkpoint is
                never torn, a resume (or --force start) removes the leftover temporary
                files and ends with the rows and state of a straight run
+  doubles      a second SIGINT/SIGTERM 0-60 ms after the first (issue 35): exit 3, an
+               intact checkpoint, a resume that ends as a straight run
   interrupts   SIGINT/SIGTERM after every step position of two small runs (3 steps per
                epoch; 1 step per epoch), each resumed: the same log.csv and iters.csv rows
                (timings aside) and the same final state as a straight run
@@ -17,6 +19,11 @@ usage: tests/stress.py [--onecycle ./onecycle] [--data DIR] [--scale N] [--only 
                device as checkpoint, config and data file: exit 2 at once, little memory
   sweep        `kill -9` on a sweep: its run saves a checkpoint and stops; a sweep started
                again at once waits for the run to release its directory, then resumes it
+  fulldisk     a full disk, on small tmpfs mounts (skipped with a message where mount -t tmpfs
+               is not allowed): the first checkpoint failing promises no previous one and a
+               rerun no --resume; a later one keeps the previous; schedule --csv / --png
+               .svg / .png leave no truncated or empty file; a sweep fails its run and its
+               summary in one line each, no traceback, no truncated summary
 
 Prints one line per case and the counts; exit 1 if any check failed. Python 3 stdlib only.
 Runs everything with --threads 1 (bit-identity needs one thread count) and
@@ -111,7 +118,8 @@ def same_run(ref, d, what):
 
 
 def leftovers(d):
-    return [n for n in os.listdir(d) if n.startswith("checkpoint.ckpt.tmp.") or n.endswith(".csv.tmp")]
+    """Temporary files of the program's outputs: NAME.tmp.PID (and the older NAME.tmp)."""
+    return [n for n in os.listdir(d) if re.search(r"\.tmp(\.\d+)?$", n)]
 
 
 # ---- cases ------------------------------------------------------------------------------
@@ -220,6 +228,45 @@ def interrupt_at(bin_, cfg, d, after_step, sig, delay):
                 sent = True
     p.wait()
     return p.returncode, ckpt_step(os.path.join(d, "checkpoint.ckpt"))
+
+
+def doubles(bin_, tmp, data, n, rng):
+    """Issue 35: a second SIGINT/SIGTERM 0-60 ms after the first, while the first is being
+    honoured (the step under way, the checkpoint's save): the run still exits 3 with an
+    intact checkpoint, and the resume ends as a straight run (the second signal killed it
+    under SA_RESETHAND: a terminal's Ctrl-C plus a script's forwarded one)."""
+    cfg = config(os.path.join(tmp, "dbl.cfg"), data, 192, 2, batch=64)
+    ref = os.path.join(tmp, "dblref")
+    check(run([bin_, "train", cfg, "--out", ref, "--threads", "1"]).returncode == 0, "doubles: straight run")
+    for i in range(n):
+        d = os.path.join(tmp, f"dbl{i}")
+        p = subprocess.Popen([bin_, "train", cfg, "--out", d, "--threads", "1"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+        k, step, sent = rng.randint(1, 5), 0, False
+        second = rng.choice([signal.SIGINT, signal.SIGTERM])
+        for line in p.stderr:
+            if re.match(r"epoch \d+/\d+  batch \d+/\d+ ", line):
+                step += 1
+                if not sent and step == k:
+                    p.send_signal(signal.SIGINT)
+                    time.sleep(rng.uniform(0, 0.06))
+                    if p.poll() is None:
+                        p.send_signal(second)
+                        count("second signals sent while the first was honoured")
+                    sent = True
+        p.wait()
+        what = f"doubles {i}: SIGINT after step {k}, then {signal.Signals(second).name}"
+        if p.returncode == 0:
+            count("double signals that arrived after the run had ended")
+            continue
+        ck = os.path.join(d, "checkpoint.ckpt")
+        if not check(p.returncode == 3 and read_ckpt(ck) is not None,
+                     f"{what}: exit {p.returncode}, checkpoint {'intact' if read_ckpt(ck) else 'missing or torn'}"):
+            continue
+        r = run([bin_, "train", "--resume", ck, "--threads", "1"])
+        if check(r.returncode == 0, f"{what}: resume exit {r.returncode}: {r.stdout[-300:]}"):
+            same_run(ref, d, what)
+        count("double signals then resume")
 
 
 def interrupts(bin_, tmp, data):
@@ -362,6 +409,99 @@ def sweep(bin_, tmp, data, kills):
               flush=True)
 
 
+# ---- a full disk ------------------------------------------------------------------------
+
+class Tmpfs:
+    """A tmpfs of `kb` KiB mounted on a new directory under tmp (root, and a kernel and
+    container that allow it), unmounted on exit. .error says why not, when it could not."""
+
+    def __init__(self, tmp, name, kb):
+        self.path = os.path.join(tmp, name)
+        os.makedirs(self.path)
+        r = run(["mount", "-t", "tmpfs", "-o", f"size={kb}k", "tmpfs", self.path])
+        self.error = None if r.returncode == 0 else (r.stdout.strip() or f"exit {r.returncode}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.error is None:
+            run(["umount", self.path])
+
+
+def fill(directory, leave_pages=0):
+    """Fills the filesystem of directory (a tmpfs) up, then frees leave_pages pages of 4 KiB."""
+    path = os.path.join(directory, "filler")
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\1" * 4096)
+        except OSError:
+            pass
+    size = os.path.getsize(path) // 4096 * 4096
+    os.truncate(path, max(0, size - 4096 * leave_pages))
+
+
+def fulldisk(bin_, tmp, data):
+    with Tmpfs(tmp, "mnt-probe", 64) as probe:
+        if probe.error is not None:
+            print(f"stress: fulldisk: skipped: cannot mount a tmpfs here ({probe.error})", flush=True)
+            count("fulldisk skipped")
+            return
+    cfg = config(os.path.join(tmp, "full.cfg"), data, 256, 2)
+    # 1. The first checkpoint (600 KB) does not fit in 400 KiB; logs and plots do.
+    with Tmpfs(tmp, "mnt-first", 400) as m:
+        d = os.path.join(m.path, "run")
+        r = run([bin_, "train", cfg, "--out", d, "--threads", "1"])
+        out = r.stdout
+        check(r.returncode == 1 and "No space left on device" in out, f"fulldisk first: exit {r.returncode}: {out[-300:]}")
+        check("no checkpoint has been written yet" in out and "previous checkpoint is kept" not in out,
+              f"fulldisk first: message {out.strip().splitlines()[-1:]}")
+        check(not os.path.exists(os.path.join(d, "checkpoint.ckpt")) and not leftovers(d),
+              f"fulldisk first: files {sorted(os.listdir(d))}")
+        r = run([bin_, "train", cfg, "--out", d, "--threads", "1"])
+        check(r.returncode == 2 and "no checkpoint to resume" in r.stdout and "--resume" not in r.stdout,
+              f"fulldisk rerun: exit {r.returncode}: {r.stdout[-300:]}")
+        count("fulldisk trainings")
+    # 2. The first checkpoint fits, the second (written beside it, then renamed) does not.
+    with Tmpfs(tmp, "mnt-second", 1100) as m:
+        d = os.path.join(m.path, "run")
+        r = run([bin_, "train", cfg, "--out", d, "--threads", "1"])
+        out = r.stdout
+        check(r.returncode == 1 and "the previous checkpoint is kept" in out,
+              f"fulldisk second: exit {r.returncode}: {out[-300:]}")
+        check(ckpt_step(os.path.join(d, "checkpoint.ckpt")) == 8 and not leftovers(d),
+              f"fulldisk second: checkpoint step {ckpt_step(os.path.join(d, 'checkpoint.ckpt'))}, "
+              f"leftovers {leftovers(d)}")
+        count("fulldisk trainings")
+    # 3. schedule outputs on a full disk: an error, and no truncated or empty file.
+    long_cfg = config(os.path.join(tmp, "long.cfg"), data, 50000, 30, batch=32)
+    with Tmpfs(tmp, "mnt-sched", 256) as m:
+        fill(m.path, leave_pages=1)
+        for opt, name in (("--csv", "s.csv"), ("--png", "s.svg"), ("--png", "s.png")):
+            p = os.path.join(m.path, name)
+            r = run([bin_, "schedule", long_cfg, opt, p])
+            check(r.returncode == 1 and "No space left on device" in r.stdout,
+                  f"fulldisk schedule {opt} {name}: exit {r.returncode}: {r.stdout[-300:]}")
+            check(not os.path.exists(p), f"fulldisk schedule {opt} {name}: {name} left, "
+                  f"{os.path.getsize(p) if os.path.exists(p) else 0} bytes")
+            count("fulldisk schedule outputs")
+    # 4. A sweep on a full disk: its lock takes the last page; its run cannot start, its
+    #    summary cannot be written: one line each, exit 1, no traceback, no summary left.
+    with Tmpfs(tmp, "mnt-sweep", 256) as m:
+        sw = os.path.join(m.path, "sw")
+        os.makedirs(sw)
+        fill(m.path, leave_pages=1)
+        r = run([sys.executable, "scripts/sweep", cfg, "--out", sw, "--onecycle", bin_])
+        out = r.stdout
+        check(r.returncode == 1 and "Traceback" not in out, f"fulldisk sweep: exit {r.returncode}: {out[-600:]}")
+        check("No space left on device" in out and "cannot write the summary" in out,
+              f"fulldisk sweep: messages: {out[-600:]}")
+        for name in ("summary.csv", "summary.md"):
+            check(not os.path.exists(os.path.join(sw, name)), f"fulldisk sweep: {name} left")
+        count("fulldisk sweeps")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onecycle", default="./onecycle")
@@ -382,8 +522,10 @@ def main():
         for name, fn in (("concurrent", lambda: concurrent(bin_, tmp, data, 4 * args.scale)),
                          ("kill9", lambda: kill9(bin_, tmp, data, 6 * args.scale, rng)),
                          ("interrupts", lambda: interrupts(bin_, tmp, data)),
+                         ("doubles", lambda: doubles(bin_, tmp, data, 6 * args.scale, rng)),
                          ("files", lambda: files(bin_, tmp, data)),
-                         ("sweep", lambda: sweep(bin_, tmp, data, 2 * args.scale))):
+                         ("sweep", lambda: sweep(bin_, tmp, data, 2 * args.scale)),
+                         ("fulldisk", lambda: fulldisk(bin_, tmp, data))):
             if args.only and name not in args.only.split(","):
                 continue
             t1 = time.time()

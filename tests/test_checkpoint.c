@@ -8,6 +8,7 @@
 #include "test.h"
 #include "testdata.h"
 #include "train.h"
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -301,6 +302,68 @@ static void test_bad_checkpoints(const char *data) {
         CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
         free(c);
     }
+    // Issue 35: finite but absurd values under a valid CRC loaded (3e38 weights overflow the
+    // forward pass, a negative running variance is no variance), as did a NaN momentum.
+    {
+        const BnLayer *bn = t.net.bns[0];
+        static const struct {
+            const char *name, *tag, *want;
+            long at; // float index into the section (OPTM: after its record)
+            float value;
+        } cases[] = {
+            {"a weight of 3e38 under a valid CRC is refused", "PARM", "conv1.weight[5] = 3e+38", 5, 3e38f},
+            {"a weight of -2e6 under a valid CRC is refused", "PARM", "beyond any trained weight", 5, -2e6f},
+            {"a negative running variance under a valid CRC is refused", "STAT",
+             "negative batch-norm running variance (-0.5, channel 3 of batch-norm layer 1)", -1, -0.5f},
+            {"a running mean of 1e30 under a valid CRC is refused", "STAT", "running mean of 1e+30", 2, 1e30f},
+            {"a NaN momentum under a valid CRC is refused", "OPTM", "optimiser state is not finite", 7, NAN},
+        };
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            test_begin(cases[k].name);
+            unsigned char *c = malloc(n);
+            memcpy(c, buf, n);
+            size_t off = section_offset(c, n, cases[k].tag);
+            long at = cases[k].at >= 0 ? cases[k].at : bn->run + bn->C + 3;
+            if (!strcmp(cases[k].tag, "OPTM")) off += 24; // OptimRecord: kind, has_second, step, n
+            if (CHECK(off > 12)) memcpy(c + off + 4 * at, &cases[k].value, 4);
+            uint32_t crc2 = (uint32_t)crc32(0, c, (uInt)(n - 4));
+            memcpy(c + n - 4, &crc2, 4);
+            write_bytes(bad, c, n);
+            CHECK_EQ_INT(checkpoint_load(&t, bad, &e), ERR_INPUT);
+            CHECK_STR_CONTAINS(e.msg, cases[k].want);
+            if (strcmp(cases[k].tag, "OPTM")) {
+                CHECK_EQ_INT(checkpoint_load_weights(&t.net, bad, &e), ERR_INPUT);
+                CHECK_STR_CONTAINS(e.msg, cases[k].want);
+            }
+            free(c);
+        }
+        // Within the bounds every value may be, and yet the forward overflows: weights of
+        // 9e5 and running variances of 0 make ResNet-8's logits Inf. eval refuses the NaN
+        // loss (it printed "test_loss: nan" and exit 0).
+        test_begin("eval of a checkpoint whose model gives a non-finite loss exits 2");
+        unsigned char *c = malloc(n);
+        memcpy(c, buf, n);
+        size_t po = section_offset(c, n, "PARM"), so = section_offset(c, n, "STAT");
+        if (CHECK(po > 12 && so > 12)) {
+            const float big = 9e5f, zero = 0;
+            for (long i = 0; i < t.net.nparams; i++) memcpy(c + po + 4 * i, &big, 4);
+            for (int l = 0; l < t.net.nbns; l++)
+                for (int ch = 0; ch < t.net.bns[l]->C; ch++)
+                    memcpy(c + so + 4 * (t.net.bns[l]->run + t.net.bns[l]->C + ch), &zero, 4);
+        }
+        uint32_t crc2 = (uint32_t)crc32(0, c, (uInt)(n - 4));
+        memcpy(c + n - 4, &crc2, 4);
+        write_bytes(bad, c, n);
+        free(c);
+        CHECK_EQ_INT(checkpoint_load_weights(&t.net, bad, &e), ERR_OK);
+        char cmd[1200];
+        static char out[8192];
+        snprintf(cmd, sizeof cmd, "%s eval %s --threads 1", testdata_bin(), bad);
+        int rc = testdata_run(cmd, out, sizeof out);
+        CHECK_MSG(rc == ERR_INPUT, "exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+        CHECK_STR_CONTAINS(out, "non-finite test loss");
+        CHECK(!strstr(out, "test_loss: nan"));
+    }
     test_begin("missing checkpoint");
     CHECK_EQ_INT(checkpoint_load(&t, "/nonexistent/x.ckpt", &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "cannot open checkpoint");
@@ -312,6 +375,85 @@ static void test_bad_checkpoints(const char *data) {
     CHECK_STR_CONTAINS(e.msg, "ResNet-14");
     trainer_free(&t);
     free(buf);
+}
+
+// Issue 35: the first checkpoint of a run failing (a full disk; here the file-size limit,
+// which fails the write the same way) said "the previous checkpoint is kept" when there was
+// none, and running the command again advised --resume DIR/checkpoint.ckpt, which did not
+// exist.
+static void test_first_checkpoint_fails(const char *data) {
+    test_begin("a first checkpoint that cannot be written promises no previous one, nor --resume");
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(data, 8));
+    static char out[65536];
+    char cmd[2048], run[600], ck[700];
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.ckpt", run);
+    // 400 blocks (200 or 400 KB, by the shell's block size): the logs and plots fit, the
+    // 600 KB checkpoint does not; SIGXFSZ ignored, so the write fails with EFBIG.
+    snprintf(cmd, sizeof cmd,
+             "trap '' XFSZ; ulimit -f 400; %s train %s --set data.train_images=255 --set schedule.epochs=1 "
+             "--set schedule.lr=0.05 --threads 1 --out %s",
+             testdata_bin(), cfg, run);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_RUNTIME, "exit %d (want %d)\n%s", rc, ERR_RUNTIME, out);
+    CHECK_STR_CONTAINS(out, "writing the checkpoint failed");
+    CHECK_STR_CONTAINS(out, "no checkpoint has been written yet");
+    CHECK_MSG(!strstr(out, "previous checkpoint is kept"), "promises a checkpoint that is not there:\n%s", out);
+    CHECK(!fs_exists(ck));
+    snprintf(cmd, sizeof cmd, "%s train %s --set data.train_images=255 --set schedule.epochs=1 --threads 1 --out %s",
+             testdata_bin(), cfg, run);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT, "rerun: exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+    CHECK_STR_CONTAINS(out, "no checkpoint to resume");
+    CHECK_MSG(!strstr(out, "--resume"), "advises a resume of nothing:\n%s", out);
+}
+
+// Issue 35: train --resume A/checkpoint.ckpt --out B of a finished run gave B a log and a
+// "finished" summary but no checkpoint; resumed from another working directory, a relative
+// data.dir was not found and the message advised data.dir, which --resume cannot set.
+static void test_resume_finished_elsewhere(const char *data) {
+    test_begin("--resume of a finished run --out B gives B the run's checkpoint");
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(data, 8));
+    static char out[65536];
+    char cmd[4096], bin[PATH_MAX], a[600], ck[700], bck[700];
+    if (!CHECK(realpath(testdata_bin(), bin) != NULL)) return;
+    snprintf(a, sizeof a, "%s/A", dir);
+    snprintf(ck, sizeof ck, "%s/checkpoint.ckpt", a);
+    snprintf(bck, sizeof bck, "%s/B/checkpoint.ckpt", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s train %s --set data.train_images=255 --set schedule.epochs=1 --set schedule.lr=0.05 --threads 1 "
+             "--out %s",
+             bin, cfg, a);
+    int rc = testdata_run(cmd, out, sizeof out);
+    if (!CHECK_MSG(rc == 0, "run A: exit %d\n%s", rc, out)) return;
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --threads 1 --out %s/B", bin, ck, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "resume --out B: exit %d\n%s", rc, out);
+    long sa = -1, sb = -2;
+    Err e = {0};
+    CHECK_EQ_INT(checkpoint_read_step(ck, &sa, &e), ERR_OK);
+    CHECK_MSG(checkpoint_read_step(bck, &sb, &e) == ERR_OK, "B has no checkpoint: %s", e.msg);
+    CHECK_EQ_INT(sb, sa);
+
+    test_begin("--resume from another working directory: a relative data.dir says how, --data DIR resumes");
+    CHECK_MSG(data[0] != '/', "the test data directory %s is not relative", data);
+    char abs[PATH_MAX];
+    if (!CHECK(realpath(data, abs) != NULL)) return;
+    snprintf(cmd, sizeof cmd, "cd %s && %s train --resume %s --threads 1 --out %s/C", dir, bin, ck, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT, "exit %d (want %d)\n%s", rc, ERR_INPUT, out);
+    CHECK_STR_CONTAINS(out, "relative to the directory the run was started in");
+    CHECK_STR_CONTAINS(out, "--data DIR");
+    snprintf(cmd, sizeof cmd, "cd %s && %s train --resume %s --threads 1 --out %s/C --data %s", dir, bin, ck, dir,
+             abs);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "with --data: exit %d\n%s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s train %s --data %s --out %s/D", bin, cfg, abs, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT && strstr(out, "--data goes with --resume"), "--data on a new run: exit %d\n%s", rc,
+              out);
 }
 
 // The tiny config with [model] arch = preact.
@@ -475,6 +617,8 @@ void suite_checkpoint(void) {
     test_resume_exact(data);
     test_resume_positions(data);
     test_bad_checkpoints(data);
+    test_first_checkpoint_fails(data);
+    test_resume_finished_elsewhere(data);
     test_tensor_table(data);
     test_dataset_record(data);
 }

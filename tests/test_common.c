@@ -17,6 +17,21 @@ static void test_median(void) {
     CHECK(median(spike, 7, s) == 1);
 }
 
+// Issue 35, item 1: err_prefix cut its prefix at 511 characters, so a message naming a
+// long path ("PATH: cannot write PNG") named another one.
+static void test_err_prefix_whole_path(void) {
+    test_begin("common: err_prefix keeps a prefix of 4,032 characters whole");
+    static char path[4033];
+    memset(path, 'p', 4032);
+    path[4032] = 0;
+    Err e = {0};
+    err_set(&e, ERR_RUNTIME, "cannot write");
+    err_prefix(&e, "%s", path);
+    CHECK_EQ_INT(strlen(e.msg), 4032 + strlen(": cannot write"));
+    CHECK(!strncmp(e.msg, path, 4032) && !strcmp(e.msg + 4032, ": cannot write"));
+}
+
 void suite_common(void) {
     test_median();
+    test_err_prefix_whole_path();
 }

@@ -260,7 +260,60 @@ static void test_curves_legend(void) {
     free(t);
 }
 
+// Issue 34: a run with a validation split has valid_loss,valid_acc after the other columns.
+static void test_curves_valid(void) {
+    test_begin("curves: a log with the validation columns, and one without");
+    const char *dir = test_tmpdir();
+    char log[400], old[400], bad[400], png[400];
+    snprintf(log, sizeof log, "%s/v.csv", dir);
+    snprintf(old, sizeof old, "%s/o.csv", dir);
+    snprintf(bad, sizeof bad, "%s/b.csv", dir);
+    snprintf(png, sizeof png, "%s/v.png", dir);
+    testdata_put(log, CURVES_HEADER ",valid_loss,valid_acc\n"
+                      "1,98,0.1,0.9,2.0,0.25,1.8,0.33,10,4000,1.9,0.30\n"
+                      "2,196,0.1,0.9,1.6,0.40,,,20,4000,1.2,0.55\n"
+                      "3,294,0.1,0.9,1.2,0.60,1.1,0.61,30,4000,1.0,0.65\n");
+    testdata_put(old, CURVES_HEADER "\n1,98,0.1,0.9,2.0,0.25,1.8,0.33,10,4000\n2,196,0.1,0.9,1.6,0.40,,,20,4000\n"
+                      "3,294,0.1,0.9,1.2,0.60,1.1,0.61,30,4000\n");
+    RunLog L;
+    Err e = {0};
+    if (CHECK_MSG(curves_read_log(log, &L, &e) == ERR_OK, "%s", e.msg)) {
+        CHECK(L.has_valid && L.n == 3);
+        CHECK(L.valid_loss[0] == 1.9 && L.valid_acc[1] == 0.55 && L.valid_acc[2] == 0.65);
+        CHECK(L.test_acc[0] == 0.33 && isnan(L.test_acc[1]) && L.images_per_sec[2] == 4000); // columns in place
+        curves_free_log(&L);
+    }
+    if (CHECK_MSG(curves_read_log(old, &L, &e) == ERR_OK, "%s", e.msg)) {
+        CHECK(!L.has_valid && isnan(L.valid_acc[0]) && isnan(L.valid_loss[2]));
+        curves_free_log(&L);
+    }
+    testdata_put(bad, CURVES_HEADER ",valid_loss,valid_acc\n1,98,0.1,0.9,2.0,0.25,1.8,0.33,10,4000\n");
+    CHECK_EQ_INT(curves_read_log(bad, &L, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "b.csv:2: expected 12 comma-separated fields, got 10");
+    testdata_put(bad, CURVES_HEADER ",valid_loss,valid_acc\n1,98,0.1,0.9,2.0,0.25,1.8,0.33,10,4000,1.5,\n");
+    CHECK_EQ_INT(curves_read_log(bad, &L, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "valid_loss and valid_acc must be both given or both empty");
+    testdata_put(bad, CURVES_HEADER "\n1,98,0.1,0.9,2.0,0.25,1.8,0.33,10,4000,1.5,0.5\n");
+    CHECK_EQ_INT(curves_read_log(bad, &L, &e), ERR_INPUT); // no header for them: not a log.csv row
+    CHECK_STR_CONTAINS(e.msg, "got more");
+
+    test_begin("curves: the run's figure draws the validation curves (green), only when logged");
+    Image img;
+    const char *one[] = {log}, *plain[] = {old};
+    CHECK_EQ_INT(curves_write_png(one, NULL, 1, png, &e), ERR_OK);
+    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
+        CHECK(rows_with(&img, 0x009E73, 0) > 5 && rows_with(&img, 0x009E73, 1) > 5);
+        image_free(&img);
+    }
+    CHECK_EQ_INT(curves_write_png(plain, NULL, 1, png, &e), ERR_OK);
+    if (CHECK_MSG(png_read_rgb(png, &img, &e) == ERR_OK, "%s", e.msg)) {
+        CHECK_EQ_INT(rows_with(&img, 0x009E73, 0) + rows_with(&img, 0x009E73, 1), 0);
+        image_free(&img);
+    }
+}
+
 void suite_curves(void) {
+    test_curves_valid();
     test_curves();
     test_curves_per_step();
     test_curves_legend();

@@ -245,8 +245,108 @@ static void test_options(void) {
     CHECK_STR_CONTAINS(e.msg, "dataset");
 }
 
+// A synthetic set of n 1x2x2 images: image i has pixels (i & 255, i >> 8, 7, 9) and label i % 10,
+// so every image is told apart by its first two bytes.
+static void synthetic(Dataset *d, int n) {
+    *d = (Dataset){.n = n, .channels = 1, .height = 2, .width = 2, .classes = 10};
+    d->labels = malloc((size_t)n);
+    d->pixels = malloc((size_t)n * 4);
+    for (int i = 0; i < n; i++) {
+        d->labels[i] = (uint8_t)(i % 10);
+        uint8_t px[4] = {(uint8_t)(i & 255), (uint8_t)(i >> 8), 7, 9};
+        memcpy(d->pixels + 4 * i, px, 4);
+    }
+}
+
+static int image_id(const Dataset *d, int k) {
+    return d->pixels[4 * k] | d->pixels[4 * k + 1] << 8;
+}
+
+static void test_hold_out(void) {
+    test_begin("hold_out: a seeded split, disjoint, covering the set, both parts in the set's order");
+    Dataset d, v, d2, v2;
+    synthetic(&d, 1000);
+    dataset_hold_out(&d, &v, 100, 7);
+    CHECK_EQ_INT(d.n, 900);
+    CHECK_EQ_INT(v.n, 100);
+    CHECK_EQ_INT(v.channels, 1);
+    CHECK_EQ_INT(v.classes, 10);
+    int seen[1000] = {0}, ordered = 1, labels_ok = 1;
+    for (int k = 0; k < d.n; k++) {
+        int id = image_id(&d, k);
+        seen[id] |= 1;
+        ordered &= !k || id > image_id(&d, k - 1);
+        labels_ok &= d.labels[k] == id % 10;
+    }
+    for (int k = 0; k < v.n; k++) {
+        int id = image_id(&v, k);
+        seen[id] |= 2;
+        ordered &= !k || id > image_id(&v, k - 1);
+        labels_ok &= v.labels[k] == id % 10;
+    }
+    int once = 1;
+    for (int i = 0; i < 1000; i++) once &= seen[i] == 1 || seen[i] == 2; // in exactly one part
+    CHECK_MSG(once, "an image is in both parts or in neither");
+    CHECK(ordered);
+    CHECK(labels_ok);
+    // Not simply the first or last 100: the held-out images spread over the set.
+    CHECK(image_id(&v, 0) < 500 && image_id(&v, v.n - 1) >= 500);
+
+    // The same seed holds out the same images (a resume, every rank); another seed others.
+    synthetic(&d2, 1000);
+    dataset_hold_out(&d2, &v2, 100, 7);
+    CHECK(d2.n == d.n && !memcmp(d2.pixels, d.pixels, 4 * (size_t)d.n) && !memcmp(v2.pixels, v.pixels, 400));
+    dataset_free(&d2);
+    dataset_free(&v2);
+    synthetic(&d2, 1000);
+    dataset_hold_out(&d2, &v2, 100, 8);
+    CHECK(memcmp(v2.pixels, v.pixels, 400) != 0);
+    dataset_free(&d2);
+    dataset_free(&v2);
+    dataset_free(&d);
+    dataset_free(&v);
+
+    test_begin("hold_out 0 leaves the set as it was");
+    synthetic(&d, 50);
+    synthetic(&d2, 50);
+    dataset_hold_out(&d, &v, 0, 7);
+    CHECK_EQ_INT(v.n, 0);
+    CHECK(v.pixels == NULL && v.labels == NULL);
+    CHECK(d.n == 50 && !memcmp(d.pixels, d2.pixels, 200) && !memcmp(d.labels, d2.labels, 50));
+    dataset_free(&d);
+    dataset_free(&d2);
+}
+
+static void test_valid_options(void) {
+    test_begin("data.valid_images: taken out of train_images, at least one image left to train on");
+    const ConfigSection schema[] = {{"data", dataset_config_keys}, {NULL, NULL}};
+    static Config c;
+    DataOptions o;
+    Err e = {0};
+    config_init(&c, schema);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.valid_images, 0);
+    CHECK_EQ_INT(o.train_images, 50000);
+    CHECK_EQ_INT(config_set(&c, "data.valid_images=5000", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.valid_images, 5000);
+    CHECK_EQ_INT(o.train_images, 45000);
+    CHECK_EQ_INT(config_set(&c, "data.train_images=600", &e), ERR_OK);
+    CHECK_EQ_INT(config_set(&c, "data.valid_images=100", &e), ERR_OK);
+    CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_OK);
+    CHECK_EQ_INT(o.train_images, 500);
+    const char *bad[] = {"data.valid_images=600", "data.valid_images=-1", "data.valid_images=x"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(config_set(&c, bad[i], &e), ERR_OK);
+        CHECK_EQ_INT(dataset_options_from_config(&o, &c, &e), ERR_INPUT);
+        CHECK_STR_CONTAINS(e.msg, "data.valid_images");
+    }
+}
+
 void suite_dataset(void) {
     test_options();
+    test_hold_out();
+    test_valid_options();
     test_stats();
     test_open_file();
     test_check_dir();

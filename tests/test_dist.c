@@ -12,6 +12,7 @@
 #include "resnet.h"
 #include "test.h"
 #include "testdata.h"
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -299,6 +300,83 @@ static void test_bn_group_refused(const char *why) {
     CHECK_MSG(access(run, F_OK) != 0, "%s was created", run);
 }
 
+// Issue 35: ranks started with different configs trained silently (seed, LR, weight decay)
+// or died in MPI_ERR_TRUNCATE (depth, batch); ranks resuming different checkpoints (a node
+// with an older copy of the run directory) mixed gradients of different steps and hung.
+// Now every rank compares its config, data and starting state with rank 0's at start-up:
+// exit 2 on all, one message naming the ranks (and keys) that differ, nothing trained.
+static void test_ranks_disagree(const char *why) {
+    test_begin("dist: ranks with different configs are refused at start-up, naming ranks and keys");
+    if (why) {
+        test_skip(why);
+        return;
+    }
+    const char *dir = test_tmpdir();
+    const char *cfg = testdata_write(dir, "t.cfg", testdata_tiny_config(testdata_cifar_dir(), 8));
+    static char out[65536];
+    char cmd[4096];
+    static const struct {
+        const char *set, *want;
+    } diffs[] = {
+        {"--set train.seed=2 --set schedule.lr=0.07", "differs from rank 0's in train.seed, schedule.lr"},
+        {"--set model.depth=14", "differs from rank 0's in model.depth"},
+        {"--set train.batch_size=32", "differs from rank 0's in train.batch_size"},
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "timeout 120 %s -np 1 %s train %s " FEW_STEPS " --threads 1 --out %s/c%d : -np 1 %s train %s "
+                 FEW_STEPS " --threads 1 --out %s/c%d %s",
+                 MPIRUN, testdata_bin(), cfg, dir, i, testdata_bin(), cfg, dir, i, diffs[i].set);
+        int rc = testdata_run(cmd, out, sizeof out);
+        CHECK_MSG(rc == ERR_INPUT, "%s: exit %d (want %d; 124 is a hang)\n%s", diffs[i].set, rc, ERR_INPUT, out);
+        CHECK_EQ_INT(count_of(out, "ranks disagree at start-up: the effective config of rank 1 "), 1);
+        CHECK_STR_CONTAINS(out, diffs[i].want);
+        CHECK_MSG(!strstr(out, "epoch 1/1"), "%s: trained:\n%s", diffs[i].set, out);
+    }
+    // lr-find under mpirun too.
+    snprintf(cmd, sizeof cmd,
+             "timeout 120 %s -np 1 %s lr-find %s --iters 4 --threads 1 --out %s/lf : -np 1 %s lr-find %s --iters 4 "
+             "--threads 1 --out %s/lf --set train.seed=2",
+             MPIRUN, testdata_bin(), cfg, dir, testdata_bin(), cfg, dir);
+    int lrc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(lrc == ERR_INPUT, "lr-find: exit %d (want %d)\n%s", lrc, ERR_INPUT, out);
+    CHECK_EQ_INT(count_of(out, "the effective config of rank 1 differs from rank 0's in train.seed"), 1);
+    // What may differ per rank does not stop them: threads, and where the data lies.
+    char abs[PATH_MAX];
+    if (!CHECK(realpath(testdata_cifar_dir(), abs) != NULL)) return;
+    snprintf(cmd, sizeof cmd,
+             "timeout 300 %s -np 1 %s train %s " FEW_STEPS " --threads 1 --out %s/ok : -np 1 %s train %s " FEW_STEPS
+             " --threads 2 --out %s/ok --set data.dir=%s",
+             MPIRUN, testdata_bin(), cfg, dir, testdata_bin(), cfg, dir, abs);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "other threads and data.dir on rank 1: exit %d\n%s", rc, out);
+
+    test_begin("dist: ranks resuming different checkpoints are refused at start-up, with each rank's step");
+    // One run, two of its checkpoints: after epoch 1 (step 4, kept) and at the end (step 8).
+    snprintf(cmd, sizeof cmd,
+             "%s train %s --set data.train_images=255 --set schedule.epochs=2 --set schedule.lr=0.05 "
+             "--set train.keep_checkpoints=1 --threads 1 --out %s/A",
+             testdata_bin(), cfg, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    if (!CHECK_MSG(rc == 0, "run A: exit %d\n%s", rc, out)) return;
+    snprintf(cmd, sizeof cmd,
+             "timeout 120 %s -np 1 %s train --resume %s/A/checkpoint-epoch1.ckpt --threads 1 --out %s/R : -np 1 %s "
+             "train --resume %s/A/checkpoint.ckpt --threads 1 --out %s/R",
+             MPIRUN, testdata_bin(), dir, dir, testdata_bin(), dir, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == ERR_INPUT, "exit %d (want %d; 124 is a hang)\n%s", rc, ERR_INPUT, out);
+    CHECK_EQ_INT(count_of(out, "ranks disagree at start-up: they start from different states (rank 0: step 4, "), 1);
+    CHECK_STR_CONTAINS(out, "rank 1: step 8, state ");
+    CHECK_STR_CONTAINS(out, "rank 1 differs from rank 0; with --resume every rank must read the same checkpoint");
+    CHECK_MSG(access(dir, F_OK) == 0 && !fs_exists_in(dir, "R/log.csv"), "R has a log");
+    // The same checkpoint on both ranks resumes (test_stop_and_resume continues such runs).
+    snprintf(cmd, sizeof cmd,
+             "timeout 300 %s -np 2 %s train --resume %s/A/checkpoint-epoch1.ckpt --threads 1 --out %s/R2", MPIRUN,
+             testdata_bin(), dir, dir);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "the same checkpoint on 2 ranks: exit %d\n%s", rc, out);
+}
+
 // ---- train.shares: one process computes what the ranks compute -----------------------
 
 // 1 when the two checkpoints hold the same parameters and running statistics, bit for bit.
@@ -336,6 +414,30 @@ static int shares_train(const char *prefix, const char *cfg, const char *extra, 
     return rc;
 }
 
+// The last two fields (valid_loss, valid_acc) of every row of a log.csv, one row per line;
+// 0 when the log has no validation columns or no rows.
+static int valid_columns(const char *log, char *out, size_t cap) {
+    char *text = testdata_slurp(log);
+    size_t n = 0;
+    out[0] = 0;
+    if (!text || !strstr(text, ",valid_loss,valid_acc\n")) {
+        free(text);
+        return 0;
+    }
+    int rows = 0;
+    for (char *line = strchr(text, '\n') + 1; *line; rows++) {
+        char *end = strchr(line, '\n');
+        if (!end) break;
+        *end = 0;
+        char *c = strrchr(line, ','); // before valid_acc
+        while (c > line && c[-1] != ',') c--; // back to the start of valid_loss
+        n += (size_t)snprintf(out + n, cap > n ? cap - n : 0, "%s\n", c);
+        line = end + 1;
+    }
+    free(text);
+    return rows > 0;
+}
+
 // With train.shares = K, one process, K/2 shares on each of 2 ranks and one share on each of
 // K ranks train the same bits: weights, running statistics and the printed accuracy. 2 ranks
 // with shares unset (one share each) are shares = 2.
@@ -357,6 +459,9 @@ static void test_shares_equivalence(const char *why) {
         {"", "--set train.shares=4", "one4", NULL},
         {MPIRUN " -np 2", "--set train.shares=4", "two4", "one4"},
         {MPIRUN " -np 4", "--set train.shares=4", "four4", "one4"},
+        // Issue 34: with a validation split (evaluated every epoch, its own shares of the split).
+        {"", "--set train.shares=2 --set data.valid_images=55", "one2v", NULL},
+        {MPIRUN " -np 2", "--set train.shares=2 --set data.valid_images=55", "two2v", "one2v"},
     };
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         char *o = runs[i].like ? out : one;
@@ -370,6 +475,13 @@ static void test_shares_equivalence(const char *why) {
                   runs[i].extra, rel, pt);
         CHECK_MSG(!strcmp(final_line(one), final_line(out)), "%s %s: '%s' vs '%s'", runs[i].prefix, runs[i].extra,
                   final_line(out), final_line(one));
+        if (strstr(runs[i].extra, "valid_images")) { // the split's figures of every epoch, alike
+            char la[700], lb[700], va[4096], vb[4096];
+            snprintf(la, sizeof la, "%s/%s/log.csv", dir, runs[i].name);
+            snprintf(lb, sizeof lb, "%s/%s/log.csv", dir, runs[i].like);
+            int ok = valid_columns(la, va, sizeof va) && valid_columns(lb, vb, sizeof vb);
+            CHECK_MSG(ok && !strcmp(va, vb), "%s: validation columns '%s' vs '%s'", runs[i].extra, va, vb);
+        }
         printf("  %s %s: %s, as 1 process\n", runs[i].prefix, runs[i].extra[0] ? runs[i].extra : "(shares unset)",
                final_line(out));
     }
@@ -460,4 +572,5 @@ void suite_dist(void) {
     test_shares_equivalence(why);
     test_shares_resume(why);
     test_shares_refused(why);
+    test_ranks_disagree(why);
 }

@@ -60,6 +60,10 @@ void suite_help(void) {
     expect("eval --threads bad", 2, "--threads: expected an integer, got 'two'", "eval x.ckpt --threads two");
     expect("help config documents [model] arch", 0, "| `arch` | `resnet` | resnet: He et al. 2015", "help config");
     CHECK_STR_CONTAINS(out, "preact: He et al. 2016, pre-activation");
+    // Issue 34: the validation split and keep_best are documented where every key is.
+    CHECK_STR_CONTAINS(out, "| `valid_images` | `0` | hold N of the first train_images training images out of training");
+    CHECK_STR_CONTAINS(out, "| `keep_best` |  | valid_acc or valid_loss:");
+    expect("eval --help shows --out", 0, "[--out DIR [--force]]", "eval --help");
     const char *data = testdata_cifar_dir();
     if (!data) {
         test_begin("eval --threads");

@@ -659,6 +659,20 @@ static void test_lrfind_outputs(void) {
     }
     CHECK_EQ_INT(lrfind_write_csv("/nonexistent-dir/x.csv", &c, 1, 0, &e), ERR_RUNTIME);
     CHECK_STR_CONTAINS(e.msg, "/nonexistent-dir/x.csv");
+
+    test_begin("lr_find.csv names the evaluation's set: test, or the validation split");
+    c.test_loss[4] = 1.5;
+    c.test_acc[4] = 0.25;
+    CHECK_EQ_INT(lrfind_write_csv(csv, &c, 1, LRFIND_EVAL_TEST, &e), ERR_OK);
+    text = testdata_slurp(csv);
+    CHECK(text && !strncmp(text, "curve,iteration,lr,loss,smoothed_loss,test_loss,test_acc\n", 57));
+    CHECK_STR_CONTAINS(text ? text : "", ",1.500000,0.250000\n");
+    free(text);
+    CHECK_EQ_INT(lrfind_write_csv(csv, &c, 1, LRFIND_EVAL_VALID, &e), ERR_OK);
+    text = testdata_slurp(csv);
+    CHECK(text && !strncmp(text, "curve,iteration,lr,loss,smoothed_loss,valid_loss,valid_acc\n", 59));
+    CHECK_STR_CONTAINS(text ? text : "", ",1.500000,0.250000\n");
+    free(text);
     lrfind_curve_free(&c);
 }
 

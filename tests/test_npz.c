@@ -3,6 +3,7 @@
 #include "npz.h"
 #include "test.h"
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static void sample(NpzArray a[3], float *f, int64_t *i) {
     memset(a, 0, 3 * sizeof *a);
@@ -155,7 +156,53 @@ static void damaged(void) {
     CHECK_STR_CONTAINS(e.msg, "cannot write");
 }
 
+// Issue 35, item 1: the temporary name was built in 1,100 bytes. For DIR/weights.npz with
+// DIR/weights exactly 1,099 characters long, the temporary file was DIR/weights itself: an
+// unrelated file there was truncated, written and renamed away. Now every length up to
+// 4,032 characters writes its own file and nothing beside it.
+static void long_paths(void) {
+    test_begin("npz_write at 1,099 and 4,032 characters: the whole name, nothing else touched");
+    static char base[4200], path[4300];
+    const char *dir = test_tmpdir();
+    int n = snprintf(base, sizeof base, "%s", dir);
+    while (n + 201 + 8 <= 1099) {
+        n += snprintf(base + n, sizeof base - (size_t)n, "/%0200d", 0);
+        mkdir(base, 0755);
+    }
+    // base + "/" + name + "weights" is 1,099 characters
+    snprintf(base + n, sizeof base - (size_t)n, "/%0*dweights", 1099 - n - 1 - 7, 0);
+    CHECK_EQ_INT(strlen(base), 1099);
+    FILE *f = fopen(base, "w");
+    if (f) fputs("unrelated", f), fclose(f);
+    snprintf(path, sizeof path, "%s.npz", base);
+    NpzArray a[3];
+    float fl[6];
+    int64_t i;
+    sample(a, fl, &i);
+    Err e = {0};
+    CHECK_MSG(npz_write(path, a, 3, 1, &e) == ERR_OK, "%s", e.msg);
+    unsigned char buf[64];
+    long got = file_size(base, buf, sizeof buf);
+    CHECK_MSG(got == 9 && !memcmp(buf, "unrelated", 9), "%s was overwritten or removed", base);
+    NpzArray *r;
+    int nr;
+    CHECK_MSG(npz_read(path, &r, &nr, &e) == ERR_OK, "%s", e.msg);
+    if (!e.code) npz_free(r, nr);
+    // 4,032 characters in all.
+    base[n] = 0;
+    while (n + 201 + 20 <= 4032) {
+        n += snprintf(base + n, sizeof base - (size_t)n, "/%0200d", 0);
+        mkdir(base, 0755);
+    }
+    snprintf(base + n, sizeof base - (size_t)n, "/%0*d.npz", 4032 - n - 5, 0);
+    CHECK_EQ_INT(strlen(base), 4032);
+    CHECK_MSG(npz_write(base, a, 3, 0, &e) == ERR_OK, "%s", e.msg);
+    CHECK_MSG(npz_read(base, &r, &nr, &e) == ERR_OK, "%s", e.msg);
+    if (!e.code) npz_free(r, nr);
+}
+
 void suite_npz(void) {
+    long_paths();
     round_trip(0);
     round_trip(1);
     numpy_written("tests/fixtures/numpy_savez.npz");

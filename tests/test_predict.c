@@ -1,5 +1,6 @@
 // test_predict.c: PNG files of every colour type to RGB, resampling to 32x32, top-k, and the
 // `predict` command (which must classify test-set images exactly as evaluation does).
+#include "batch.h"
 #include "cifar.h"
 #include "cli.h"
 #include "predict.h"
@@ -176,6 +177,35 @@ static void cli_cases(void) {
     CHECK_EQ_INT(rows, 128);
     CHECK_EQ_INT(hits, (int)(r.acc * 128 + 0.5));
     printf("    predict: %d/128 correct, evaluation: %.4f\n", hits, r.acc);
+
+    // --logits: the model's outputs for the same 64 images in one batch, as predict runs them
+    // (its thread count may differ from this process's: a few ulps of summation order).
+    test_begin("predict --logits prints the network's logits");
+    for (int i = 0; i < 64; i++) idx[i] = i;
+    batch_make(x, y, &test, idx, 64, &co, 0, NULL);
+    resnet_forward(&m, x, y, 64, 0, NULL);
+    snprintf(args, sizeof args, "predict " CKPT " --data %s --index 0-63 --csv --top 1 --logits", data);
+    expect("predict --csv --logits", 0, "image,label,class1,prob1,logit_airplane,logit_automobile,", args);
+    CHECK_STR_CONTAINS(out, ",logit_truck\n");
+    rows = 0;
+    double worst = 0;
+    for (const char *p = strchr(out, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+        const char *f = p + 1;
+        for (int k = 0; k < 4 && f; k++) f = strchr(f + 1, ','); // image,label,class1,prob1
+        for (int k = 0; k < 10 && f; k++) {
+            double v = strtod(f + 1, NULL), d = fabs(v - m.logits[rows * 10 + k]) / fmax(1, fabs(v));
+            worst = d > worst ? d : worst;
+            f = strchr(f + 1, ',');
+        }
+        rows++;
+    }
+    CHECK_EQ_INT(rows, 64);
+    CHECK_MSG(worst < 1e-5, "printed logits differ from the model's by %.3g (relative)", worst);
+    snprintf(args, sizeof args, "predict " CKPT " --data %s --index 0 --logits", data);
+    expect("predict --logits (text)", 0, "; logits ", args);
+    int values = 0;
+    for (const char *p = strstr(out, "; logits "); p && *p && *p != '\n'; p++) values += *p == ' ';
+    CHECK_EQ_INT(values, 11);
 
     test_begin("a test image saved as PNG predicts as its --index");
     char list[2048] = "";

@@ -67,15 +67,20 @@ static void test_lock(void) {
     free(pidtext);
     rundir_unlock(&d, 0);
 
+    // Issue 35, item 5: checkpoint-epochN.ckpt.tmp.PID (and every other output's temporary
+    // file) stayed: only checkpoint.ckpt.tmp.* was matched.
     test_begin("leftover temporary files are removed, nothing else");
-    const char *names[] = {"checkpoint.ckpt.tmp.4242", "log.csv.tmp", "iters.csv.tmp", "checkpoint.ckpt", "log.csv",
-                           "notes.txt"};
-    for (int i = 0; i < 6; i++) testdata_write(dir, names[i], "x");
+    const char *names[] = {"checkpoint.ckpt.tmp.4242", "log.csv.tmp", "iters.csv.tmp", "checkpoint-epoch3.ckpt.tmp.4242",
+                           "summary.json.tmp.77", "curves.png.tmp.5", "config.cfg.tmp.6", "lr_find.csv.tmp.7",
+                           "log.csv.tmp.8", "checkpoint.ckpt", "log.csv", "notes.txt", "notes.txt.tmp.9",
+                           "checkpoint-epochx.ckpt.tmp.1", "train.out"};
+    const int nnames = 15, ntemp = 9;
+    for (int i = 0; i < nnames; i++) testdata_write(dir, names[i], "x");
     CHECK_EQ_INT(rundir_lock(&d, dir, &e), ERR_OK);
     int removed = -1;
     CHECK_EQ_INT(rundir_remove_leftovers(&d, &removed, &e), ERR_OK);
-    CHECK_EQ_INT(removed, 3);
-    for (int i = 0; i < 6; i++) CHECK_MSG(fs_exists_in(dir, names[i]) == (i >= 3), "%s", names[i]);
+    CHECK_EQ_INT(removed, ntemp);
+    for (int i = 0; i < nnames; i++) CHECK_MSG(fs_exists_in(dir, names[i]) == (i >= ntemp), "%s", names[i]);
     rundir_unlock(&d, 0);
 
     test_begin("a directory created for a command that failed is removed again");
@@ -221,6 +226,111 @@ static void test_resume_out(const char *data) {
     free(blog);
 }
 
+static int same_file(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = testdata_slurp_n(a, &na), *y = testdata_slurp_n(b, &nb);
+    int same = x && y && na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}
+
+static void copy(const char *from, const char *to) {
+    size_t n;
+    char *x = testdata_slurp_n(from, &n);
+    FILE *f = fopen(to, "wb");
+    if (f && x) fwrite(x, 1, n, f);
+    if (f) fclose(f);
+    free(x);
+}
+
+// Issue 35, items 4-6: a kept checkpoint resumed in place rewrote the finished run; a kept
+// copy that failed to save never came back; --force left the old run's kept copies.
+static void test_kept(const char *data) {
+    const char *tmp = test_tmpdir();
+    char cfg[600], k[600], k2[600], args[3000], p[800], q[800], saved[800];
+    snprintf(cfg, sizeof cfg, "%s", tiny(tmp, data, 2)); // 4 steps an epoch
+    snprintf(k, sizeof k, "%s/K", tmp);
+    snprintf(k2, sizeof k2, "%s/K2", tmp);
+    test_begin("a run that keeps its epoch-1 checkpoint");
+    snprintf(args, sizeof args, "train %s --out %s --threads 1 --set train.keep_checkpoints=1", cfg, k);
+    if (!CHECK_MSG(run(args) == 0, "%s", out)) return;
+    snprintf(p, sizeof p, "%s/checkpoint-epoch1.ckpt", k);
+    snprintf(saved, sizeof saved, "%s/epoch1.copy", tmp);
+    copy(p, saved);
+    char *log = NULL, *sum = NULL, *ck = NULL;
+    size_t nck = 0;
+    snprintf(q, sizeof q, "%s/log.csv", k);
+    log = testdata_slurp(q);
+    snprintf(q, sizeof q, "%s/summary.json", k);
+    sum = testdata_slurp(q);
+    snprintf(q, sizeof q, "%s/checkpoint.ckpt", k);
+    ck = testdata_slurp_n(q, &nck);
+
+    test_begin("--resume of a kept checkpoint older than the run's own: refused, the run unchanged");
+    snprintf(args, sizeof args, "train --resume %s --threads 1", p);
+    CHECK_EQ_INT(run(args), 2);
+    CHECK_STR_CONTAINS(out, "(step 4) is older than ");
+    CHECK_STR_CONTAINS(out, "continue it in another directory with --out DIR");
+    snprintf(q, sizeof q, "%s/log.csv", k);
+    char *now = testdata_slurp(q);
+    CHECK_MSG(log && now && !strcmp(log, now), "log.csv changed:\n%s", now);
+    free(now);
+    snprintf(q, sizeof q, "%s/summary.json", k);
+    now = testdata_slurp(q);
+    CHECK_MSG(sum && now && !strcmp(sum, now), "summary.json changed");
+    free(now);
+    snprintf(q, sizeof q, "%s/checkpoint.ckpt", k);
+    size_t nnow = 0;
+    now = testdata_slurp_n(q, &nnow);
+    CHECK_MSG(ck && now && nck == nnow && !memcmp(ck, now, nck), "checkpoint.ckpt changed");
+    free(now);
+    test_begin("--resume of the kept checkpoint with --out: continued elsewhere");
+    snprintf(args, sizeof args, "train --resume %s --out %s --threads 1", p, k2);
+    CHECK_MSG(run(args) == 0, "%s", out);
+    CHECK(fs_exists_in(k2, "checkpoint.ckpt"));
+
+    test_begin("a resume at the end of a kept epoch writes the kept copy when it is missing");
+    snprintf(q, sizeof q, "%s/checkpoint.ckpt", k);
+    copy(saved, q); // the state at the end of epoch 1, its kept copy lost
+    unlink(p);
+    snprintf(args, sizeof args, "train --resume %s --threads 1", q);
+    CHECK_MSG(run(args) == 0, "%s", out);
+    CHECK_MSG(same_file(p, saved), "%s is back, as it was", p);
+
+    test_begin("--force removes the old run's kept checkpoints");
+    copy(saved, p);
+    CHECK(fs_exists_in(k, "checkpoint-epoch1.ckpt"));
+    snprintf(args, sizeof args, "train %s --out %s --threads 1 --force --set schedule.epochs=1", cfg, k);
+    CHECK_MSG(run(args) == 0, "%s", out);
+    CHECK_MSG(!fs_exists_in(k, "checkpoint-epoch1.ckpt"), "the old run's checkpoint-epoch1.ckpt stayed");
+    free(log);
+    free(sum);
+    free(ck);
+
+    // lr-find had no signal handling: Ctrl-C killed it, and under --force the old curves
+    // stayed beside the new config.
+    test_begin("lr-find --force interrupted: exit 3, the new curve so far and none of the old");
+    char lr[600], cmd[4000];
+    snprintf(lr, sizeof lr, "%s/L", tmp);
+    snprintf(args, sizeof args, "lr-find %s --out %s --iters 5 --threads 1 --sweep momentum=0.8,0.85", cfg, lr);
+    CHECK_MSG(run(args) == 0, "%s", out);
+    snprintf(cmd, sizeof cmd,
+             "%s lr-find %s --out %s --iters 100000 --threads 1 --force > %s/lr.out 2>&1 & p=$!; " TESTDATA_WATCHDOG(120) " i=0; "
+             "while ! grep -q 'curve 1/1' %s/lr.out && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "kill -INT $p; wait $p; echo \"rc=$?\"; cat %s/lr.out",
+             testdata_bin(), cfg, lr, tmp, tmp, tmp);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=3") != NULL, "lr-find exits 3 when interrupted:\n%s", out);
+    CHECK_STR_CONTAINS(out, "interrupted at step");
+    snprintf(q, sizeof q, "%s/lr_find.csv", lr);
+    char *csv = testdata_slurp(q);
+    CHECK_MSG(csv && !strstr(csv, "momentum=0.8,") && !strstr(csv, "momentum=0.85,") && strstr(csv, " wd="),
+              "lr_find.csv holds the new curve only:\n%.300s", csv ? csv : "(none)");
+    free(csv);
+}
+
 void suite_rundir(void) {
     test_lock();
     const char *data = testdata_cifar_dir();
@@ -231,4 +341,5 @@ void suite_rundir(void) {
     }
     test_commands_honour_the_lock(data);
     test_resume_out(data);
+    test_kept(data);
 }

@@ -26,7 +26,7 @@ static void test_resume_keeps_rows(void) {
     write_log(dir, 5);
     RunLogFiles r;
     Err e = {0};
-    CHECK_EQ_INT(runlog_open(&r, dir, 0, 1, 3, 20, &e), ERR_OK);
+    CHECK_EQ_INT(runlog_open(&r, dir, 0, 0, 1, 3, 20, &e), ERR_OK);
     CHECK_EQ_INT(runlog_close(&r, &e), ERR_OK);
     char path[600];
     snprintf(path, sizeof path, "%s/log.csv", dir);
@@ -54,7 +54,7 @@ static void test_full_disk(void) {
         setrlimit(RLIMIT_FSIZE, &rl);
         RunLogFiles r;
         Err e = {0};
-        int rc = runlog_open(&r, dir, 0, 1, 30, 300, &e);
+        int rc = runlog_open(&r, dir, 0, 0, 1, 30, 300, &e);
         if (!rc) runlog_close(&r, &e);
         _exit(rc == ERR_RUNTIME && strstr(e.msg, "the log is unchanged") ? 0 : 1);
     }

@@ -8,6 +8,9 @@
 #include "schedule.h"
 #include "test.h"
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -644,6 +647,44 @@ static void test_csv(void) {
     schedule_free(&s);
 }
 
+// Issue 35: on a full disk `schedule --csv` left a truncated file and an .svg output an
+// empty one. The file-size limit fails the writes as a full disk does (EFBIG, SIGXFSZ
+// ignored): the message says the incomplete file is removed, and it is. /dev/full, not
+// being a regular file, is refused and left alone.
+static void test_write_fails(void) {
+    test_begin("schedule: a CSV or SVG that cannot be written whole is removed, with a message");
+    Schedule s;
+    if (!make_ok(&s, "cycle_len = 3\nlr = 1\nuse_clr_beta = 10, 13.68, 0.95, 0.85\n", 10, __LINE__)) return;
+    char csv[400], svg[400];
+    snprintf(csv, sizeof csv, "%s/lr.csv", test_tmpdir());
+    snprintf(svg, sizeof svg, "%s/lr.svg", test_tmpdir());
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    struct rlimit small = {1024, old.rlim_max};
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    Err e1 = {0}, e2 = {0}, e3 = {0};
+    int rc_csv = ERR_OK, rc_svg = ERR_OK;
+    if (CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0)) {
+        rc_csv = schedule_write_csv(&s, csv, &e1);
+        rc_svg = schedule_write_png(&s, svg, 0, &e2);
+        setrlimit(RLIMIT_FSIZE, &old);
+    }
+    signal(SIGXFSZ, prev);
+    CHECK_EQ_INT(rc_csv, ERR_RUNTIME);
+    CHECK_STR_CONTAINS(e1.msg, "lr.csv: cannot write: File too large; the incomplete file is removed");
+    CHECK_MSG(access(csv, F_OK) != 0, "a truncated %s stays", csv);
+    CHECK_EQ_INT(rc_svg, ERR_RUNTIME);
+    CHECK_STR_CONTAINS(e2.msg, "lr.svg: cannot write: File too large; the incomplete file is removed");
+    CHECK_MSG(access(svg, F_OK) != 0, "an empty %s stays", svg);
+    // A device is no output (outfile.h): refused before it is opened, and left alone.
+    if (access("/dev/full", W_OK) == 0) {
+        CHECK_EQ_INT(schedule_write_csv(&s, "/dev/full", &e3), ERR_INPUT);
+        CHECK_STR_CONTAINS(e3.msg, "/dev/full: is a character device; outputs are written only as regular files");
+        CHECK(!strstr(e3.msg, "removed") && access("/dev/full", F_OK) == 0);
+    }
+    schedule_free(&s);
+}
+
 // Pixels within a few levels of rgb (line interiors are drawn at full coverage).
 static long count_color(const Image *img, uint32_t rgb) {
     long n = 0;
@@ -849,6 +890,7 @@ void suite_schedule(void) {
     test_errors();
     test_dump_reload();
     test_csv();
+    test_write_fails();
     test_png();
     test_smith_configs();
 }

@@ -91,6 +91,34 @@ static void test_fields(void) {
     free(j);
 }
 
+// Issue 34: a log with the validation split's columns gives its figures, and the test
+// accuracy of the epoch the split picks; a log without them gives nulls.
+static void test_valid_fields(void) {
+    test_begin("summary.json: the validation split's final and best figures, and the test accuracy at the best");
+    const char *dir = test_tmpdir();
+    testdata_write(dir, "log.csv",
+                   "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec,"
+                   "valid_loss,valid_acc\n"
+                   "1,10,0.1,0.9,2.1,0.2,1.9,0.300000,5.00,100.0,1.800000,0.310000\n"
+                   "2,20,0.1,0.9,1.7,0.4,,,10.00,200.0,1.500000,0.420000\n"
+                   "3,30,0.1,0.9,1.5,0.45,1.4,0.550000,15.00,300.0,1.300000,0.600000\n"
+                   "4,40,0.1,0.9,1.4,0.5,1.6,0.500000,20.00,400.0,1.350000,0.600000\n");
+    RunSummary s = {.status = "finished"};
+    char *j = summary_json(dir, &s);
+    CHECK_STR_CONTAINS(j, "\"final_valid_acc\": 0.600000,\n  \"final_valid_loss\": 1.350000,\n");
+    CHECK_STR_CONTAINS(j, "\"best_valid_acc\": 0.600000,\n  \"best_valid_epoch\": 3,\n"); // the first of equals
+    CHECK_STR_CONTAINS(j, "\"test_acc_at_best_valid\": 0.550000");
+    CHECK_STR_CONTAINS(j, "\"final_test_acc\": 0.500000,\n"); // the test fields as before
+    CHECK(json_ok(dir, j));
+    free(j);
+    dir = test_tmpdir();
+    testdata_write(dir, "log.csv", log_text);
+    j = summary_json(dir, &s);
+    CHECK_STR_CONTAINS(j, "\"final_valid_acc\": null,\n");
+    CHECK_STR_CONTAINS(j, "\"test_acc_at_best_valid\": null");
+    free(j);
+}
+
 static void test_write(void) {
     test_begin("summary.json: written atomically, its start read back for a resumed run");
     const char *dir = test_tmpdir();
@@ -206,6 +234,7 @@ static void test_train_writes_it(void) {
 }
 
 void suite_summary(void) {
+    test_valid_fields();
     test_fields();
     test_write();
     test_train_writes_it();

@@ -342,6 +342,135 @@ static void test_sweep_plot_helpers(void) {
     CHECK_STR_CONTAINS(out, "clear=1\n");
 }
 
+// Issue 34: a sweep over runs with a validation split reports it and, with --metric valid,
+// compares the settings by it; without a split --metric valid is refused up front.
+static void test_metric_valid(const char *data) {
+    char cfg[600], args[1500], path[1200];
+    test_begin("sweep --metric valid: the settings compared on the validation split");
+    const char *dir = test_tmpdir();
+    snprintf(cfg, sizeof cfg, "%s", tiny_config(dir, data, 1));
+    snprintf(args, sizeof args, "%s --metric valid --grid schedule.lr=0.1,0.2 --out %s/nv", cfg, dir);
+    CHECK_EQ_INT(sweep(args), 2);
+    CHECK_STR_CONTAINS(out, "--metric valid needs a validation split: set data.valid_images");
+    snprintf(args, sizeof args,
+             "%s --metric valid --set data.train_images=320 --set data.valid_images=64 --grid schedule.lr=0.1,0.2 "
+             "--out %s/v --threads-per-run 1",
+             cfg, dir);
+    int rc = sweep(args);
+    CHECK_MSG(rc == 0, "sweep exit %d: %s", rc, out);
+    snprintf(path, sizeof path, "%s/v/summary.csv", dir);
+    const char *csv = slurp(path);
+    CHECK_STR_CONTAINS(csv, ",command,final_valid_acc_mean,final_valid_acc_std,best_valid_acc_mean,"
+                            "test_acc_at_best_valid_mean\r\n"); // csv.writer ends rows with CRLF
+    snprintf(path, sizeof path, "%s/v/summary.md", dir);
+    const char *md = slurp(path);
+    CHECK_STR_CONTAINS(md, "| final valid acc % | test acc % at best valid epoch |");
+    CHECK_STR_CONTAINS(md, "Best setting by final validation accuracy (the test set took no part in the choice): `lr0.");
+    CHECK_STR_CONTAINS(md, "Final validation accuracy against `schedule.lr`");
+    snprintf(path, sizeof path, "%s/v/accuracy_schedule.lr.svg", dir);
+    CHECK_STR_CONTAINS(slurp(path), ">final validation accuracy against schedule.lr</text>");
+    snprintf(path, sizeof path, "%s/v/means/lr0.1.csv", dir); // the mean log keeps the columns
+    CHECK_STR_CONTAINS(slurp(path), "images_per_sec,valid_loss,valid_acc\n");
+}
+
+// A stand-in for onecycle that needs no data: `info` prints a one-epoch plan, `train`
+// writes a line into DIR/terms for every SIGTERM it gets (and kills itself with SIGKILL
+// when the sweep directory holds `die`), and exits 3 once the sweep directory holds
+// `release`.
+static const char fake_onecycle[] =
+    "#!/bin/bash\n"
+    "if [ \"$1\" = info ]; then echo 'schedule: constant, 1 epoch x 1 step of batch 1 = 1 step'; exit 0; fi\n"
+    "if [ \"$1\" != train ]; then exit 0; fi\n"
+    "out=''; while [ $# -gt 0 ]; do [ \"$1\" = --out ] && out=$2; shift; done\n"
+    "mkdir -p \"$out\"; : > \"$out/terms\"\n"
+    "trap 'echo term >> \"$out/terms\"; [ -f \"$out/../die\" ] && kill -9 $$' TERM\n"
+    "touch \"$out/started\"\n"
+    "while [ ! -f \"$out/../release\" ]; do sleep 0.05; done\n"
+    "exit 3\n";
+
+// Issue 35, item 3: on_signal sent SIGTERM to the runs on every signal the sweep got,
+// though one stop request is all a run needs; the second killed onecycle mid-step or
+// mid-save ("FAILED base-s1: exit status -15"). Item 8: a FIFO as a run's train.out
+// blocked the sweep in open() until kill -9.
+static void test_signals_and_fifos(void) {
+    const char *dir = test_tmpdir();
+    char fake[700], cfg[700], d[700], cmd[4000];
+    snprintf(fake, sizeof fake, "%s", testdata_write(dir, "fake-onecycle", fake_onecycle));
+    chmod(fake, 0755);
+    snprintf(cfg, sizeof cfg, "%s", testdata_write(dir, "base.cfg", "[schedule]\nepochs = 1\n"));
+    const char *wait_started = "i=0; while [ ! -f %s/base-s1/started ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ";
+    char ws[1000];
+
+    test_begin("sweep: two signals, one stop request to the run; reported as interrupted");
+    snprintf(d, sizeof d, "%s/twice", dir);
+    snprintf(ws, sizeof ws, wait_started, d);
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/sweep %s --out %s --onecycle %s > %s.out 2>&1 & p=$!; " TESTDATA_WATCHDOG(120)
+             "%s kill -TERM $p; sleep 0.5; kill -TERM $p; sleep 0.5; touch %s/release; wait $p; echo \"rc=$?\"; "
+             "cat %s.out; echo \"terms=$(cat %s/base-s1/terms | wc -l)\"",
+             cfg, d, fake, d, ws, d, d, d);
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=3") != NULL, "an interrupted sweep exits 3:\n%s", out);
+    CHECK_MSG(strstr(out, "terms=1\n") != NULL, "the run got one SIGTERM:\n%s", out);
+    CHECK_STR_CONTAINS(out, "sweep: interrupted base-s1");
+
+    test_begin("sweep: a run that dies of a signal while stopping is interrupted, not failed");
+    snprintf(d, sizeof d, "%s/killed", dir);
+    snprintf(ws, sizeof ws, wait_started, d);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && touch %s/die && python3 scripts/sweep %s --out %s --onecycle %s > %s.out 2>&1 & p=$!; "
+             TESTDATA_WATCHDOG(120) "%s kill -TERM $p; wait $p; echo \"rc=$?\"; cat %s.out",
+             d, d, cfg, d, fake, d, ws, d);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=3") != NULL, "exit 3:\n%s", out);
+    CHECK_STR_CONTAINS(out, "sweep: interrupted base-s1 (interrupted (ended by signal 9 while stopping)");
+    CHECK_MSG(strstr(out, "FAILED") == NULL, "reported as failed:\n%s", out);
+
+    test_begin("sweep: a FIFO as a run's train.out: exit 2 at once, nothing run");
+    snprintf(d, sizeof d, "%s/fifo", dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/base-s1 && mkfifo %s/base-s1/train.out && "
+             "python3 scripts/sweep %s --out %s --onecycle %s > %s.out 2>&1 & p=$!; " TESTDATA_WATCHDOG(60)
+             "wait $p; echo \"rc=$?\"; cat %s.out",
+             d, d, cfg, d, fake, d, d);
+    rc = testdata_run(cmd, out, sizeof out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strstr(out, "rc=2") != NULL, "exit 2 (137: hung and killed):\n%s", out);
+    CHECK_STR_CONTAINS(out, "train.out: is a FIFO (named pipe); outputs are written only as regular files");
+    snprintf(d, sizeof d, "%s/fifo/base-s1/started", dir);
+    struct stat st;
+    CHECK_MSG(stat(d, &st) != 0, "a run was started");
+}
+
+// Issue 35: on a full disk the sweep died with a Python traceback (OSError: [Errno 28] from
+// start() or summary.csv) and left summary.csv truncated. Here the file-size limit fails
+// the writes as a full disk does: the finished runs are skipped, the summary cannot be
+// written, and the sweep says so in one line, exit 1, leaving no truncated summary.
+static void test_full_disk(const char *swept) {
+    char cmd[2048], path[1200];
+    test_begin("sweep: a summary that cannot be written is one message and exit 1, no traceback, no truncated file");
+    snprintf(cmd, sizeof cmd,
+             "trap '' XFSZ; ulimit -f 1; python3 scripts/sweep %s/../tiny.cfg --grid schedule.lr=0.1,0.2 --seeds 1 "
+             "--out %s --onecycle %s",
+             swept, swept, testdata_bin());
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 1, "sweep exit %d (want 1): %s", rc, out);
+    CHECK_MSG(!strstr(out, "Traceback"), "a traceback:\n%s", out);
+    CHECK_STR_CONTAINS(out, "2 skipped (already finished), 0 failed, 0 interrupted");
+    CHECK_STR_CONTAINS(out, "no summary written");
+    // "sweep: cannot write the summary: PATH: File too large": PATH is not left cut short.
+    const char *p = strstr(out, "sweep: cannot write the summary: ");
+    if (!CHECK_MSG(p != NULL, "no message:\n%s", out)) return;
+    p += strlen("sweep: cannot write the summary: ");
+    const char *end = strstr(p, ": File too large");
+    if (!CHECK_MSG(end && end - p < (long)sizeof path, "no path: %s", p)) return;
+    snprintf(path, sizeof path, "%.*s", (int)(end - p), p);
+    CHECK_MSG(!strncmp(path, swept, strlen(swept)), "%s is not in the sweep", path);
+    CHECK_MSG(file_size(path) < 0, "%s left behind, %d bytes", path, file_size(path));
+}
+
 void suite_sweep(void) {
     if (system("python3 -c 'import sys; sys.exit(sys.version_info < (3, 8))' > /dev/null 2>&1") == 0)
         test_sweep_plot_helpers();
@@ -355,10 +484,13 @@ void suite_sweep(void) {
         test_skip("python3 >= 3.8 not found");
         return;
     }
+    test_signals_and_fifos();
     static char swept[700];
     test_sweep_and_skip(data, swept, sizeof swept);
     test_bad_arguments_and_failures(data);
     test_resume(data);
     test_unique_names(data, swept[0] ? swept : NULL);
     test_kill9(data);
+    test_metric_valid(data);
+    if (swept[0]) test_full_disk(swept);
 }

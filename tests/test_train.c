@@ -3,6 +3,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "conv.h"
+#include "curves.h"
 #include "cpu.h"
 #include "fixture.h"
 #include "fmnist.h"
@@ -537,7 +538,190 @@ static void test_eta_counts_evaluations(const char *data) {
     trainer_free(&t);
 }
 
+// ---- the validation split ---------------------------------------------------------------
+// Issue 34: data.valid_images holds images out of training, evaluated after every epoch into
+// log.csv; keep_best keeps the checkpoint of the best epoch.
+
+static const char *valid_config(const char *data, const char *keep_best) {
+    static char text[2048];
+    snprintf(text, sizeof text,
+             "[data]\ndir = %s\ntrain_images = 300\nvalid_images = 60\ntest_images = 100\n[model]\ndepth = 8\n"
+             "[train]\nbatch_size = 64\nprogress = plain\nthreads = 1\nkeep_best = %s\n"
+             "[schedule]\nlr = 0.3\nepochs = 3\nuse_clr_beta = 10, 20, 0.95, 0.85\n",
+             data, keep_best);
+    return text;
+}
+
+// Times image k of a appears (pixels and label) in b.
+static int occurrences(const Dataset *a, int k, const Dataset *b) {
+    const size_t im = dataset_image_bytes(a);
+    int n = 0;
+    for (int i = 0; i < b->n; i++)
+        n += b->labels[i] == a->labels[k] && !memcmp(b->pixels + im * i, a->pixels + im * k, im);
+    return n;
+}
+
+// The first epoch (0-based row) with the highest valid_acc (lowest valid_loss with by_loss).
+static int best_row(const RunLog *log, int by_loss) {
+    int b = 0;
+    for (int i = 1; i < log->n; i++)
+        if (by_loss ? log->valid_loss[i] < log->valid_loss[b] : log->valid_acc[i] > log->valid_acc[b]) b = i;
+    return b;
+}
+
+static void test_valid_split(const char *data) {
+    static Config c, c2, c3;
+    Trainer t, t2, t3;
+    Err e = {0};
+    char path[600], best[600];
+    test_begin("valid_images: the split is disjoint from the training images and covers the pool");
+    const char *text = valid_config(data, "valid_acc");
+    if (testdata_trainer(&t, &c, text)) return;
+    CHECK_EQ_INT(t.train.n, 240);
+    CHECK_EQ_INT(t.valid.n, 60);
+    CHECK_EQ_INT(t.steps_per_epoch, 4); // 240 images in batches of 64: training uses only the 240
+    Dataset pool;
+    CHECK_EQ_INT(dataset_load(&pool, &t.data, 1, 300, &e), ERR_OK);
+    int once = 1;
+    for (int k = 0; k < pool.n; k++) once &= occurrences(&pool, k, &t.train) + occurrences(&pool, k, &t.valid) == 1;
+    CHECK_MSG(once, "an image of the pool is in both the training images and the split, or in neither");
+    dataset_free(&pool);
+
+    test_begin("valid_images: evaluated after every epoch into log.csv's last two columns");
+    const char *dir = test_tmpdir();
+    CHECK_EQ_INT(trainer_run(&t, dir, text, NULL, &e), ERR_OK);
+    RunLog log;
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    char *head = testdata_slurp(path);
+    CHECK_MSG(head && !strncmp(head, RUNLOG_EPOCH_HEADER ",valid_loss,valid_acc\n", strlen(RUNLOG_EPOCH_HEADER) + 21),
+              "header: %.200s", head ? head : "(none)");
+    free(head);
+    if (curves_read_log(path, &log, &e)) {
+        CHECK_MSG(0, "%s", e.msg);
+        trainer_free(&t);
+        return;
+    }
+    CHECK_EQ_INT(log.n, 3);
+    CHECK(log.has_valid);
+    for (int i = 0; i < log.n; i++) CHECK(isfinite(log.valid_acc[i]) && isfinite(log.valid_loss[i]));
+    EvalResult v = trainer_evaluate(&t, &t.valid); // the final model on the split: the last row
+    CHECK_CLOSE(log.valid_acc[2], v.acc, 1e-6, 0);
+    CHECK_CLOSE(log.valid_loss[2], v.loss, 1e-6, 0);
+
+    test_begin("keep_best = valid_acc: checkpoint-best.ckpt is the epoch with the highest valid_acc");
+    int b = best_row(&log, 0);
+    long step = -1;
+    snprintf(best, sizeof best, "%s/checkpoint-best.ckpt", dir);
+    CHECK_EQ_INT(checkpoint_read_step(best, &step, &e), ERR_OK);
+    CHECK_EQ_INT(step, (long)(b + 1) * t.steps_per_epoch);
+    CHECK_EQ_INT(t.best_epoch, b + 1);
+    if (!testdata_trainer(&t2, &c2, text)) { // its weights score that epoch's logged accuracy
+        CHECK_EQ_INT(checkpoint_load(&t2, best, &e), ERR_OK);
+        CHECK_EQ_INT(t2.epoch, b + 1);
+        CHECK_CLOSE(trainer_evaluate(&t2, &t2.valid).acc, log.valid_acc[b], 1e-6, 0);
+        trainer_free(&t2);
+    }
+
+    test_begin("valid_images: a resumed run holds the same split and logs the same rows");
+    const char *dir2 = test_tmpdir();
+    if (testdata_trainer(&t2, &c2, text)) goto out;
+    t2.stop_at_step = 6; // in epoch 2
+    CHECK_EQ_INT(trainer_run(&t2, dir2, text, NULL, &e), ERR_INTERRUPTED);
+    trainer_free(&t2);
+    if (testdata_trainer(&t3, &c3, text)) goto out;
+    snprintf(path, sizeof path, "%s/checkpoint.ckpt", dir2);
+    CHECK_EQ_INT(checkpoint_load(&t3, path, &e), ERR_OK);
+    CHECK(t3.valid.n == t.valid.n &&
+          !memcmp(t3.valid.pixels, t.valid.pixels, dataset_image_bytes(&t.valid) * (size_t)t.valid.n) &&
+          !memcmp(t3.valid.labels, t.valid.labels, (size_t)t.valid.n));
+    CHECK(t3.train.n == t.train.n &&
+          !memcmp(t3.train.pixels, t.train.pixels, dataset_image_bytes(&t.train) * (size_t)t.train.n));
+    CHECK_EQ_INT(trainer_run(&t3, dir2, text, NULL, &e), ERR_OK);
+    CHECK(same_state(&t, &t3));
+    CHECK_EQ_INT(t3.best_epoch, t.best_epoch);
+    RunLog log2;
+    snprintf(path, sizeof path, "%s/log.csv", dir2);
+    if (!curves_read_log(path, &log2, &e)) {
+        int same = log2.n == log.n && log2.has_valid;
+        for (int i = 0; same && i < log.n; i++)
+            same = log2.train_loss[i] == log.train_loss[i] && log2.test_acc[i] == log.test_acc[i] &&
+                   log2.valid_loss[i] == log.valid_loss[i] && log2.valid_acc[i] == log.valid_acc[i];
+        CHECK_MSG(same, "the resumed run's log.csv differs from the straight run's");
+        curves_free_log(&log2);
+    } else
+        CHECK_MSG(0, "%s", e.msg);
+    snprintf(path, sizeof path, "%s/checkpoint-best.ckpt", dir2);
+    CHECK_EQ_INT(checkpoint_read_step(path, &step, &e), ERR_OK);
+    CHECK_EQ_INT(step, (long)(b + 1) * t.steps_per_epoch);
+    trainer_free(&t3);
+out:
+    curves_free_log(&log);
+    trainer_free(&t);
+
+    test_begin("keep_best = valid_loss: checkpoint-best.ckpt is the epoch with the lowest valid_loss");
+    text = valid_config(data, "valid_loss");
+    dir = test_tmpdir();
+    if (testdata_trainer(&t, &c, text)) return;
+    CHECK_EQ_INT(trainer_run(&t, dir, text, NULL, &e), ERR_OK);
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    if (!curves_read_log(path, &log, &e)) {
+        b = best_row(&log, 1);
+        snprintf(best, sizeof best, "%s/checkpoint-best.ckpt", dir);
+        CHECK_EQ_INT(checkpoint_read_step(best, &step, &e), ERR_OK);
+        CHECK_EQ_INT(step, (long)(b + 1) * t.steps_per_epoch);
+        curves_free_log(&log);
+    }
+    trainer_free(&t);
+
+    test_begin("keep_best needs a validation split; without one log.csv keeps its columns");
+    text = testdata_tiny_config(data, 8);
+    static char nosplit[2100];
+    snprintf(nosplit, sizeof nosplit, "%s[train]\nkeep_best = valid_acc\n", text);
+    if (testdata_config(&c, nosplit)) return;
+    CHECK_EQ_INT(trainer_create(&t, &c, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "test.cfg:");
+    CHECK_STR_CONTAINS(e.msg, "train.keep_best: valid_acc needs a validation split; set data.valid_images");
+    trainer_free(&t);
+    dir = test_tmpdir();
+    if (testdata_trainer(&t, &c, text)) return;
+    CHECK_EQ_INT(t.valid.n, 0);
+    t.stop_at_step = 9; // the first epoch and its row
+    trainer_run(&t, dir, text, NULL, &e);
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    head = testdata_slurp(path);
+    CHECK_MSG(head && !strncmp(head, RUNLOG_EPOCH_HEADER "\n", strlen(RUNLOG_EPOCH_HEADER) + 1), "%.200s",
+              head ? head : "(none)");
+    CHECK_MSG(head && !strstr(head, "valid"), "%.300s", head ? head : "(none)");
+    free(head);
+    snprintf(path, sizeof path, "%s/checkpoint-best.ckpt", dir);
+    CHECK(!fs_exists(path));
+    trainer_free(&t);
+}
+
+// The memory `info` plans for a config: the planned GiB of its "memory:" line, or -1.
+static double info_planned(const char *sets) {
+    char cmd[1024];
+    static char out[16384];
+    snprintf(cmd, sizeof cmd, "%s info configs/smoke.cfg %s", testdata_bin(), sets);
+    if (testdata_run(cmd, out, sizeof out) != 0) return -1;
+    const char *p = strstr(out, "memory: ");
+    return p ? atof(p + 8) : -1;
+}
+
+// Issue 35: `info` planned for this machine's cores whatever train.threads said, so the
+// convolution workspace of each thread (4 MB) was left out of it (0.11 GiB planned, 4.4 GB
+// taken by --threads 1000). It now plans for the config's threads, as train does.
+static void test_info_plans_threads(void) {
+    test_begin("info plans the convolution workspace of train.threads");
+    double one = info_planned("--set train.threads=1"), many = info_planned("--set train.threads=257");
+    printf("  info: %.2f GiB planned at 1 thread, %.2f GiB at 257\n", one, many);
+    CHECK_MSG(one > 0 && many > 0, "no memory line (%g, %g)", one, many);
+    // 256 threads more: 256 x 1M floats of workspace, 1 GiB.
+    CHECK_MSG(many - one > 0.9 && many - one < 1.2, "257 threads plan %.2f GiB more than 1, want about 1", many - one);
+}
+
 void suite_train(void) {
+    test_info_plans_threads();
     test_bn_group_key();
     test_shares_key();
     test_kernels_key();
@@ -555,4 +739,5 @@ void suite_train(void) {
     test_learns(data);
     test_keep_checkpoints(data);
     test_eta_counts_evaluations(data);
+    test_valid_split(data);
 }

@@ -34,9 +34,11 @@ const char *testdata_write(const char *dir, const char *name, const char *text) 
 }
 
 int testdata_run(const char *cmdline, char *out, int cap) {
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmdline);
+    size_t n0 = strlen(cmdline) + 8; // whole, however long (paths of 4,000 characters)
+    char *full = malloc(n0);
+    snprintf(full, n0, "%s 2>&1", cmdline);
     FILE *p = popen(full, "r");
+    free(full);
     if (!p) return -1;
     int n = (int)fread(out, 1, (size_t)cap - 1, p);
     out[n > 0 ? n : 0] = 0;

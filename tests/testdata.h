@@ -18,6 +18,13 @@ int testdata_run(const char *cmdline, char *out, int cap);
 // status and that the output holds fragment; returns the output (static, valid until the
 // next call).
 const char *testdata_expect(const char *name, int status, const char *fragment, const char *args);
+// Shell text for a command line that started a process in the background as $p: a
+// watchdog that kills it with SIGKILL after `seconds` (a hang fails the test instead of
+// stalling the suite) and ends by itself as soon as $p has ended. Unlike `timeout`, it
+// lets `kill -INT $p` reach the process itself.
+#define TESTDATA_WATCHDOG(seconds)                                                                 \
+    "( i=0; while kill -0 $p 2>/dev/null && [ $i -lt " #seconds "0 ]; do sleep 0.1; i=$((i+1)); done; " \
+    "kill -9 $p 2>/dev/null ) >/dev/null 2>&1 & "
 // The onecycle binary under test ($ONECYCLE_BIN or ./onecycle).
 const char *testdata_bin(void);
 // The whole file as a string (malloc'd), or NULL.
