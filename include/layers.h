@@ -102,6 +102,11 @@ typedef struct BnArgs {
 // The runs of ghost batch-norm over N values (1 without it): mean and rstd need room for
 // C * bn_groups(N, group) floats.
 long bn_groups(long N, long group);
+// The synchronised training forward's statistics of channel c from its sums about the first
+// mean (buf: sum (x - mean[c]) at c, sum (x - mean[c])^2 at C + c, over Nt values): mean[c],
+// rstd[c] and the running statistics updated; shared by the CBHW and CB16 batch-norms.
+void bn_finish_stats(int c, const double *buf, double Nt, float *mean, float *rstd, float *running_mean,
+                     float *running_var, const BnArgs *a);
 void bn_forward(float *y, const float *x, const float *res, const float *gamma, const float *beta,
                 float *mean, float *rstd, float *running_mean, float *running_var, const BnArgs *a);
 // The evaluation batchnorm as y = x * scale + shift per channel, from the running statistics

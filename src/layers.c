@@ -313,6 +313,19 @@ static void bn_sum(const BnArgs *a, long n) {
     if (a->sync) a->sync->sum(bn_parts(a, 0), n);
 }
 
+void bn_finish_stats(int c, const double *buf, double Nt, float *mean, float *rstd, float *running_mean,
+                     float *running_var, const BnArgs *a) {
+    const int C = a->C;
+    double d = buf[c] / Nt, mu = mean[c] + d, v = buf[C + c] / Nt - d * d;
+    float m = (float)mu, r = (float)(1.0 / sqrt(v + a->eps));
+    mean[c] = m;
+    rstd[c] = r;
+    double unbiased = Nt > 1 ? v * Nt / (Nt - 1) : v;
+    if (a->in_bias) mu += a->in_bias[c];
+    running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
+    running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * unbiased);
+}
+
 // The training forward with the sums taken over every process (a->sync) and over the
 // shares of this one (a->shares): the same three passes as bn_forward's, each pass over all
 // channels (and shares), with the sums added between them. With one process and one share
@@ -350,14 +363,8 @@ static void bn_forward_sync(float *y, const float *x, const float *res, const fl
     bn_sum(a, 2L * C);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        double d = buf[c] / Nt, mu = mean[c] + d, v = buf[C + c] / Nt - d * d;
-        float m = (float)mu, r = (float)(1.0 / sqrt(v + a->eps));
-        mean[c] = m;
-        rstd[c] = r;
-        double unbiased = Nt > 1 ? v * Nt / (Nt - 1) : v;
-        if (a->in_bias) mu += a->in_bias[c];
-        running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
-        running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * unbiased);
+        bn_finish_stats(c, buf, Nt, mean, rstd, running_mean, running_var, a);
+        const float m = mean[c], r = rstd[c];
         float scale = gamma[c] * r, shift = beta[c] - m * scale;
         for (int j = 0; j < S; j++) {
             long nc;

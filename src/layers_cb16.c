@@ -401,16 +401,7 @@ static void bn_forward_sync_cb16(float *y, const float *x, const float *res, con
         for (int c = 0; c < C; c++) mean[c] = (float)(buf[c] / Nt); // the first mean, the shift
     }
     bn_sum(a, 2L * C);
-    for (int c = 0; c < C; c++) {
-        double d = buf[c] / Nt, mu = mean[c] + d, v = buf[C + c] / Nt - d * d;
-        float m = (float)mu, r = (float)(1.0 / sqrt(v + a->eps));
-        mean[c] = m;
-        rstd[c] = r;
-        double unbiased = Nt > 1 ? v * Nt / (Nt - 1) : v;
-        if (a->in_bias) mu += a->in_bias[c];
-        running_mean[c] = (float)((1.0 - a->momentum) * running_mean[c] + a->momentum * mu);
-        running_var[c] = (float)((1.0 - a->momentum) * running_var[c] + a->momentum * unbiased);
-    }
+    for (int c = 0; c < C; c++) bn_finish_stats(c, buf, Nt, mean, rstd, running_mean, running_var, a);
     for (long r0 = 0; r0 < R; r0 += RUNS) {
         const int nr = R - r0 < RUNS ? (int)(R - r0) : RUNS;
         for (int r = 0; r < nr; r++) {

@@ -235,6 +235,25 @@ static void input_tiles(float *V, long vst, int cp, const float *X, int t0, int 
         }
 }
 
+// Prefetches 4 rows from row y0 of one image's block x of an ACT_CB16 tensor (H x W pixel
+// vectors), tile column tx's 4 pixels of each: the rows past the plane are skipped, and when
+// `more` is 0 (the image's last tile row) the next image's first 4 rows are fetched instead.
+// write: for writing (prefetchw), else into L1 for reading.
+static inline __attribute__((always_inline)) void prefetch_rows(const float *x, int y0, int more, int tx, int H, int W,
+                                                                int write) {
+    const long row = (long)W * VEC;
+    for (int r = 0; r < 4; r++) {
+        if (more && y0 + r >= H) break;
+        const float *at = x + (more ? (long)(y0 + r) * row : (long)(H + r) * row) + 4L * tx * VEC;
+        for (int c = 0; c < 4 && 4 * tx + c < W; c++) {
+            if (write)
+                _m_prefetchw((float *)(at + c * VEC));
+            else
+                _mm_prefetch((const char *)(at + c * VEC), _MM_HINT_T0);
+        }
+    }
+}
+
 // The same straight from one image's block of an ACT_CB16 tensor (x: its H x W pixel vectors):
 // the patch's pixels outside the plane, the convolution's zero padding, are read as zeros.
 static void input_tiles_cb16(float *V, long vst, int cp, const float *x, int t0, int cb, int H, int W,
@@ -244,14 +263,9 @@ static void input_tiles_cb16(float *V, long vst, int cp, const float *x, int t0,
         for (int tx = 0; tx < p->tw; tx++) {
             const int y0 = 4 * ty - 1, x0 = 4 * tx - 1;
             const int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= H && x0 + 6 <= W;
-            // The next tile row's 4 new rows (the next image's first ones after the last row),
-            // a tile's width of them per tile: the plane streams in one tile row ahead.
-            for (int r = 0; r < 4; r++) {
-                const long at = ty + 1 < p->th ? (4L * ty + 5 + r) * row : (long)H * row + (long)r * row;
-                if (ty + 1 < p->th && 4 * ty + 5 + r >= H) break;
-                for (int c = 0; c < 4 && 4 * tx + c < W; c++)
-                    _mm_prefetch((const char *)(x + at + (4L * tx + c) * VEC), _MM_HINT_T0);
-            }
+            // The next tile row's 4 new rows, a tile's width of them per tile: the plane
+            // streams in one tile row ahead.
+            prefetch_rows(x, 4 * ty + 5, ty + 1 < p->th, tx, H, W, 0);
             __m512 t[6][6];
             for (int r = 0; r < 6; r++) {
                 const int yy = y0 + r;
@@ -312,12 +326,7 @@ static void output_tiles_cb16(float *y, const float *M, long mst, int cq, int t0
                 for (int i = 0; i < 4; i++) s[i][j] = o[i];
             }
             const long at0 = (4L * ty) * row + (4L * tx) * VEC;
-            // The next tile row's outputs (the next image's first after the last), owned ahead.
-            for (int r = 0; r < 4; r++) {
-                const long at = ty + 1 < p->th ? (4L * ty + 4 + r) * row : (long)H * row + (long)r * row;
-                if (ty + 1 < p->th && 4 * ty + 4 + r >= H) break;
-                for (int c = 0; c < 4 && 4 * tx + c < W; c++) _m_prefetchw(y + at + (4L * tx + c) * VEC);
-            }
+            prefetch_rows(y, 4 * ty + 4, ty + 1 < p->th, tx, H, W, 1); // the next tile row's outputs, owned ahead
             for (int i = 0; i < ny; i++) {
                 __m512 o[4];
                 at6(s[i], o);
@@ -553,12 +562,7 @@ static void grad_tiles_cb16(float *Z, long zst, int cq, const float *y, int t0, 
         for (int tx = 0; tx < p->tw; tx++) {
             const int ny = H - 4 * ty < 4 ? H - 4 * ty : 4, nx = W - 4 * tx < 4 ? W - 4 * tx : 4;
             const float *y0 = y + 4L * ty * row + 4L * tx * VEC;
-            for (int r = 0; r < 4; r++) { // the next tile row, as in input_tiles_cb16
-                const long at = ty + 1 < p->th ? (4L * ty + 4 + r) * row : (long)H * row + (long)r * row;
-                if (ty + 1 < p->th && 4 * ty + 4 + r >= H) break;
-                for (int c = 0; c < 4 && 4 * tx + c < W; c++)
-                    _mm_prefetch((const char *)(y + at + (4L * tx + c) * VEC), _MM_HINT_T0);
-            }
+            prefetch_rows(y, 4 * ty + 4, ty + 1 < p->th, tx, H, W, 0); // the next tile row
             __m512 t[4][6];
             for (int r = 0; r < 4; r++) {
                 __m512 d[4];
