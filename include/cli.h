@@ -84,6 +84,9 @@ int cli_command_help(const char *cmd, void *f);
 int cli_unknown_command(const char *cmd);
 // Prints "onecycle: " + fmt(arg) and the usage; returns ERR_INPUT.
 int cli_usage_error(const char *fmt, const char *arg);
+// The command a usage error points to ("see: onecycle CMD --help"); main sets it.
+void cli_set_command(const char *cmd);
+void cli_see_help(void); // prints that line to stderr
 // From here SIGINT and SIGTERM (and SIGUSR1 under mpirun, which forwards it to every rank)
 // only set the flag returned: "stop after this step and save" for train and lr-find.
 // Every signal does the same, the second as the first, so a stop request sent twice (a

@@ -146,6 +146,12 @@ int lrfind_run(Trainer *t, const LrFindOptions *o, LrFindCurve *out, Err *e);
 // with_eval is LRFIND_EVAL_TEST, `,valid_loss,valid_acc` when LRFIND_EVAL_VALID), one row per
 // step of every curve; NaN losses are written as "nan", missing evaluations as empty fields.
 int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int with_eval, Err *e);
+#define LRFIND_CSV_HEADER "curve,iteration,lr,loss,smoothed_loss"
+// An lr_find.csv back into curves (*out malloc'd, each freed with lrfind_curve_free), so
+// `onecycle plot DIR/lr_find.csv` redraws it. ERR_INPUT naming path:line when malformed.
+int lrfind_read_csv(const char *path, LrFindCurve **out, int *ncurves, int *with_eval, Err *e);
+// 1 when the curve's LR rises by equal steps (lr-find --linear), 0 when by equal factors.
+int lrfind_csv_is_linear(const LrFindCurve *c);
 // The smoothed loss of lrfind_smooth against LR (log x unless linear) from the end of the
 // start-up transient on, one line per curve, cut where it climbs far above its range (see
 // lrfind.c); one curve adds its raw loss, faint, and the advice's marks, labelled, with the

@@ -60,6 +60,10 @@ double schedule_wd_mult(const Schedule *s, int follow_lr, int norm, double lr);
 // PNG plot (LR, and momentum when it varies, phase boundaries marked; SVG when the path ends
 // in .svg, plot_write). x_epochs selects epochs instead of iterations on the x axis.
 int schedule_write_csv(const Schedule *s, const char *path, Err *e);
+// The phase boundaries as a plot marks them (at most max, in order): where each phase but the
+// last reaches its end value (1cycle's peak step), or the next phase's first step for a
+// constant phase (the step of a drop). Returns how many.
+int schedule_phase_marks(const Schedule *s, long *steps, int max);
 int schedule_write_png(const Schedule *s, const char *path, int x_epochs, Err *e);
 
 #endif

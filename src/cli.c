@@ -40,7 +40,8 @@ const char cli_usage[] =
     "      LR range test; writes DIR/lr_find.{csv,png} (default runs/lr-find); prints a max LR\n"
     "      when the curve supports one, as config lines for the config's policy\n"
     "  plot LOG.csv [LOG2.csv ...] [--png FILE.png|FILE.svg] [--labels a,b,...]\n"
-    "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png)\n"
+    "      training curves (loss, accuracy, LR/momentum) of runs, overlaid (default curves.png);\n"
+    "      a DIR/lr_find.csv is redrawn as lr-find drew it\n"
     "  export CKPT OUT.npz|OUT.onnx [--force]\n"
     "      the model as a NumPy .npz of PyTorch state_dict arrays (scripts/load_npz.py), or as\n"
     "      an ONNX model in inference form, input normalisation included\n"
@@ -70,12 +71,71 @@ int cli_fail(const Err *e) {
     return e->code ? e->code : ERR_RUNTIME;
 }
 
+// The command being run, for the pointer to its help after a usage error.
+static const char *current_command;
+
+void cli_set_command(const char *cmd) { current_command = cmd; }
+
+void cli_see_help(void) {
+    if (current_command)
+        fprintf(stderr, "see: onecycle %s --help\n", current_command);
+    else
+        fprintf(stderr, "see: onecycle --help\n");
+}
+
 int cli_usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "onecycle: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", cli_usage);
+    fprintf(stderr, "\n");
+    cli_see_help();
     return ERR_INPUT;
 }
+
+// What each option of each command does, printed after its usage lines by
+// `onecycle CMD --help` (= `onecycle help CMD`). export and predict carry their own help.
+static const struct {
+    const char *cmd, *opt, *text;
+} option_help[] = {
+    {"train", "--set SECTION.KEY=VALUE", "override one config key (repeatable; -s is short for it)"},
+    {"train", "--out DIR", "the run directory (default runs/NAME from the config's file name)"},
+    {"train", "--force", "with --out: replace the run already in DIR (else it is refused)"},
+    {"train", "--threads N", "threads (0: all cores); the same as --set train.threads=N"},
+    {"train", "--seed N", "the random seed; the same as --set train.seed=N"},
+    {"train", "--init-from CKPT", "start from this checkpoint's weights, with a fresh schedule and optimiser"},
+    {"train", "--resume CKPT", "continue the run of DIR/checkpoint.ckpt exactly where it stopped"},
+    {"train", "--data DIR", "with --resume: the data directory, where the run's relative data.dir does not lead"},
+    {"eval", "--out DIR", "also write per_class.csv, confusion.csv and confusion.png there"},
+    {"eval", "--force", "with --out: replace those files if they exist (else they are refused)"},
+    {"eval", "--data DIR", "the CIFAR-10 directory (default: the data.dir of the checkpoint's config)"},
+    {"eval", "--threads N", "threads (default: the checkpoint's train.threads)"},
+    {"info", "--set SECTION.KEY=VALUE", "override one config key (repeatable; -s is short for it)"},
+    {"schedule", "--set SECTION.KEY=VALUE", "override one config key (repeatable; -s is short for it)"},
+    {"schedule", "--csv FILE", "write the schedule as CSV: iteration,epoch,lr,momentum per step"},
+    {"schedule", "--png FILE", "draw it, as PNG or SVG by the extension (neither option: schedule.csv and .png)"},
+    {"schedule", "--x AXIS", "the x axis of the plot: iterations (default) or epochs"},
+    {"lr-find", "--set SECTION.KEY=VALUE", "override one config key (repeatable; -s is short for it)"},
+    {"lr-find", "--out DIR", "where lr_find.csv, lr_find.png and the config go (default runs/lr-find)"},
+    {"lr-find", "--force", "replace an earlier range test's files in DIR"},
+    {"lr-find", "--threads N", "threads (0: all cores)"},
+    {"lr-find", "--seed N", "the random seed"},
+    {"lr-find", "--start LR", "the first learning rate (default 1e-5)"},
+    {"lr-find", "--end LR", "the last learning rate (default 10)"},
+    {"lr-find", "--iters N", "steps from start to end (default 200)"},
+    {"lr-find", "--linear", "raise the LR by equal steps instead of equal factors"},
+    {"lr-find", "--sweep KEY=a,b,...", "one curve per value of momentum or wd, overlaid"},
+    {"lr-find", "--eval-every K", "test loss and accuracy every K steps, in a second panel"},
+    {"plot", "--png FILE", "the picture, PNG or SVG by the extension (default curves.png)"},
+    {"plot", "--labels a,b,...", "legend names, one per log (default: each log's directory name)"},
+    {"bench", "--depth N", "ResNet depth, 6n+2 (default 56)"},
+    {"bench", "--batch B", "batch size (default 128)"},
+    {"bench", "--threads T", "threads (0: all cores)"},
+    {"bench", "--arch A", "resnet (default), preact or caffe"},
+    {"bench", "--shortcut S", "A (zero-padding identity) or B (1x1 projection)"},
+    {"bench", "--seconds S", "how long to time each part (default 10)"},
+    {"bench", "--layers", "each stage's 3x3 convolution GFLOP/s, beside sgemm and the FMA peak"},
+    {"bench", "--kernels LIST", "the convolution kernels allowed (see above)"},
+    {"bench", "--layout L", "the activations' layout: auto, cbhw or cb16"},
+};
 
 static const struct {
     const char *name;
@@ -259,6 +319,10 @@ int cli_command_help(const char *cmd, void *fp) {
         }
         line += len + (end != NULL);
     }
+    int any = 0;
+    for (size_t k = 0; found && k < sizeof option_help / sizeof option_help[0]; k++)
+        if (!strcmp(option_help[k].cmd, cmd))
+            fprintf(f, "%s  %-24s %s\n", any++ ? "" : "options:\n", option_help[k].opt, option_help[k].text);
     return found;
 }
 

@@ -33,7 +33,8 @@ static const char export_usage[] =
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr, "onecycle export: ");
     fprintf(stderr, msg, arg);
-    fprintf(stderr, "\n%s", export_usage);
+    fprintf(stderr, "\n");
+    cli_see_help();
     return ERR_INPUT;
 }
 

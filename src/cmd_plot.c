@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "curves.h"
+#include "lrfind.h"
 #include "plot.h"
 #include "outfile.h"
 #include <stdio.h>
@@ -48,7 +49,19 @@ int cmd_plot(int argc, char **argv) {
     Err e = {0};
     if (!rc && (plot_check_path(png, &e) || outfile_check(png, &e))) rc = cli_fail(&e); // .png or .svg, a file
     outfile_clean_on_signal();
-    if (!rc) {
+    size_t len0 = nlogs ? strlen(logs[0]) : 0;
+    if (!rc && nlogs == 1 && len0 >= 11 && !strcmp(logs[0] + len0 - 11, "lr_find.csv")) {
+        // An LR range test redrawn from its CSV, as lr-find drew it.
+        LrFindCurve *c = NULL;
+        int nc = 0, with_eval;
+        if (lrfind_read_csv(logs[0], &c, &nc, &with_eval, &e) ||
+            lrfind_write_png(png, c, nc, lrfind_csv_is_linear(&c[0]), with_eval, &e))
+            rc = cli_fail(&e);
+        else
+            printf("wrote %s (%d LR range test curve%s)\n", png, nc, plural_s(nc));
+        for (int k = 0; k < nc; k++) lrfind_curve_free(&c[k]);
+        free(c);
+    } else if (!rc) {
         if (curves_write_png(logs, labels, nlogs, png, &e))
             rc = cli_fail(&e);
         else

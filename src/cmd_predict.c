@@ -23,6 +23,7 @@ static const char predict_usage[] =
     "              exactly as in training.\n"
     "  --index LIST  test-set images by index, e.g. 0,7,100-199 (0..9999), with their labels;\n"
     "              from DIR (--data) or from the data directory of the checkpoint's config\n"
+    "  --data DIR  the CIFAR-10 directory for --index (default: the checkpoint's data.dir)\n"
     "  --top K     classes per image (1..10, default 3)\n"
     "  --csv       comma-separated: image,label,class1,prob1,...,classK,probK (header first)\n"
     "  --logits    also the network's raw outputs (before the softmax), every class in class\n"
@@ -33,7 +34,8 @@ static const char predict_usage[] =
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr, "onecycle predict: ");
     fprintf(stderr, msg, arg);
-    fprintf(stderr, "\n%s", predict_usage);
+    fprintf(stderr, "\n");
+    cli_see_help();
     return ERR_INPUT;
 }
 

@@ -281,12 +281,23 @@ static int gather(const double *x, const double *y, int n, double scale, double 
 
 enum { S_LOSS = 0, S_ACC, S_LR }; // panels
 
+// Two curves with the same points (x and y equal to 1e-9 relative).
+static int same_curve(const PlotSeries *a, const PlotSeries *b) {
+    if (a->n != b->n || a->n == 0) return 0;
+    for (int i = 0; i < a->n; i++) {
+        double ax = a->x[i], bx = b->x[i], ay = a->y[i], by = b->y[i];
+        if (fabs(ax - bx) > 1e-9 * fmax(1, fabs(ax)) || fabs(ay - by) > 1e-9 * fmax(1e-12, fabs(ay))) return 0;
+    }
+    return 1;
+}
+
 int curves_write_png(const char *const *logs, const char *const *labels, int nlogs, const char *png, Err *e) {
     if (nlogs < 1) return err_set(e, ERR_INPUT, "plot: no log files given");
     RunLog *L = xcalloc((size_t)nlogs, sizeof(RunLog));
     PlotSeries *s = xcalloc((size_t)nlogs * 9, sizeof(PlotSeries)); // per log: up to 3 per panel
     double *buf = NULL;
     char (*names)[160] = xcalloc((size_t)nlogs * 6, sizeof *names);
+    char (*labs)[128] = xcalloc((size_t)nlogs, sizeof *labs);
     int rc = ERR_OK, total = 0;
     int per_step = 1;
     for (int k = 0; k < nlogs && !rc; k++) {
@@ -301,7 +312,7 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
         buf = xmalloc(sizeof(double) * (size_t)total * 7);
         static const uint32_t pal[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x1A1A1A, 0xB8A000};
         double *p = buf;
-        int ns[3] = {0, 0, 0};
+        int ns[3] = {0, 0, 0}, any_test = 0;
         PlotSeries *ps[3] = {s, s + 3 * nlogs, s + 6 * nlogs};
         for (int k = 0; k < nlogs; k++) {
             RunLog *g = &L[k];
@@ -327,10 +338,12 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
             snprintf(nm[3], sizeof nm[3], "%s%stest", lab, sep);
             snprintf(nm[4], sizeof nm[4], "%s%sLR", lab, sep);
             snprintf(nm[5], sizeof nm[5], "%s%smomentum", lab, sep);
+            // No test points (an iters.csv, or no evaluation yet): no "test" legend entry either.
             ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){nm[0], g->epoch, g->train_loss, g->n, 0, c0, 0};
-            ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){nm[1], tx, tl, m, 0, c1, 1};
+            ps[S_LOSS][ns[S_LOSS]++] = (PlotSeries){m ? nm[1] : NULL, tx, tl, m, 0, c1, 1};
             ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[2], g->epoch, tr, g->n, 0, c0, 0};
-            ps[S_ACC][ns[S_ACC]++] = (PlotSeries){nm[3], tx, ta, m, 0, c1, 1};
+            ps[S_ACC][ns[S_ACC]++] = (PlotSeries){m ? nm[3] : NULL, tx, ta, m, 0, c1, 1};
+            any_test |= m > 0;
             if (g->has_valid && nlogs == 1) { // the run's own figure: the validation split too
                 int mv = gather(g->epoch, g->valid_loss, g->n, 1, vx, vl);
                 gather(g->epoch, g->valid_acc, g->n, 100, vx, va);
@@ -343,24 +356,41 @@ int curves_write_png(const char *const *logs, const char *const *labels, int nlo
             int sn = g->nsched ? g->nsched : g->n;
             ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[4], sx, slr, sn, 0, c0, 0};
             ps[S_LR][ns[S_LR]++] = (PlotSeries){nm[5], sx, smom, sn, 1, c1, 1};
+            snprintf(labs[k], sizeof labs[k], "%s", label);
         }
+        // An LR or momentum curve the same as an earlier log's is drawn under it and would
+        // be lost: its legend entry says so.
+        for (int k = 1; k < nlogs; k++)
+            for (int c = 0; c < 2; c++) {
+                PlotSeries *me = &ps[S_LR][2 * k + c];
+                for (int j = 0; j < k; j++)
+                    if (same_curve(me, &ps[S_LR][2 * j + c])) {
+                        char *nm = names[6 * k + 4 + c];
+                        size_t len = strlen(nm);
+                        snprintf(nm + len, sizeof names[0] - len, " (= %s)", labs[j]);
+                        break;
+                    }
+            }
         PlotPanel panels[3] = {
             // A log axis: one test loss in the thousands after a wild first epoch leaves the
             // others readable.
-            {.title = "loss, log scale (test dashed)", .xlabel = "epoch", .ylabel = "cross-entropy loss",
-             .logy = 1, .series = ps[S_LOSS], .nseries = ns[S_LOSS]},
-            {.title = "accuracy (test dashed)", .xlabel = "epoch", .ylabel = "accuracy (%)", .series = ps[S_ACC],
-             .nseries = ns[S_ACC]},
+            {.title = any_test ? "loss, log scale (test dashed)" : "loss, log scale", .xlabel = "epoch",
+             .ylabel = "cross-entropy loss", .logy = 1, .series = ps[S_LOSS], .nseries = ns[S_LOSS]},
+            {.title = any_test ? "accuracy (test dashed)" : "accuracy", .xlabel = "epoch",
+             .ylabel = "accuracy (%)", .series = ps[S_ACC], .nseries = ns[S_ACC]},
             {.title = per_step ? "LR and momentum (dashed), per step" : "LR and momentum (dashed), per epoch",
              .xlabel = "epoch", .ylabel = "learning rate",
              .y2label = "momentum", .series = ps[S_LR], .nseries = ns[S_LR]},
         };
-        rc = plot_write(png, 1800, 500, panels, 3, e); // PNG, or SVG for a .svg path
+        // Taller with many logs: their legends go under the panels (about 3 entries a row).
+        int height = 500 + (nlogs > 2 ? 9 * (nlogs < 80 ? nlogs : 80) : 0);
+        rc = plot_write(png, 1800, height, panels, 3, e); // PNG, or SVG for a .svg path
     }
     for (int k = 0; k < nlogs; k++) curves_free_log(&L[k]);
     free(L);
     free(s);
     free(buf);
     free(names);
+    free(labs);
     return rc;
 }

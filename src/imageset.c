@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 void dataset_free(Dataset *d) {
     free(d->labels);
     free(d->pixels);
@@ -44,6 +45,15 @@ int dataset_open_file(const char *path, const char *what, const char *hint, int 
 int dataset_check_dir(const char *dir, const char *what, const char *hint, Err *e) {
     struct stat st;
     if (stat(dir, &st) != 0) {
+        if (errno == ENOENT && dir[0] != '/') { // say where a relative path was looked for
+            char cwd[FS_PATH_MAX];
+            if (getcwd(cwd, sizeof cwd))
+                return err_set(e, ERR_INPUT,
+                               "%s directory '%s' not found: a relative data.dir is read from the current "
+                               "directory, so it looked in %s/%s; run from the directory it is relative to (e.g. "
+                               "the project root) or give data.dir as an absolute path; %s",
+                               what, dir, cwd, dir, hint);
+        }
         if (errno == ENOENT) return err_set(e, ERR_INPUT, "%s directory '%s' not found; %s", what, dir, hint);
         return err_set(e, ERR_INPUT, "%s directory '%s': %s", what, dir, strerror(errno));
     }

@@ -356,6 +356,88 @@ int lrfind_write_csv(const char *path, const LrFindCurve *c, int ncurves, int wi
     return outfile_commit(&of, 0, e);
 }
 
+static void curve_append(LrFindCurve *c, const double *v) {
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 128;
+        double **cols[5] = {&c->lr, &c->loss, &c->smooth, &c->test_loss, &c->test_acc};
+        for (int k = 0; k < 5; k++) *cols[k] = xrealloc(*cols[k], sizeof(double) * (size_t)c->cap);
+    }
+    c->lr[c->n] = v[0];
+    c->loss[c->n] = v[1];
+    c->smooth[c->n] = v[2];
+    c->test_loss[c->n] = v[3];
+    c->test_acc[c->n++] = v[4];
+}
+
+int lrfind_read_csv(const char *path, LrFindCurve **out, int *ncurves, int *with_eval, Err *e) {
+    *out = NULL;
+    *ncurves = *with_eval = 0;
+    FILE *f = fs_fopen_regular(path, "a regular file (an lr_find.csv)", NULL, e);
+    if (!f) return e->code;
+    char line[1024];
+    int rc = ERR_OK, lineno = 1, n = 0;
+    LrFindCurve *c = NULL;
+    if (!fgets(line, sizeof line, f) || strncmp(line, LRFIND_CSV_HEADER, strlen(LRFIND_CSV_HEADER)))
+        rc = err_set(e, ERR_INPUT, "%s:1: not an lr_find.csv: expected header '%s'", path, LRFIND_CSV_HEADER);
+    else
+        *with_eval = strstr(line, ",test_loss,test_acc")     ? LRFIND_EVAL_TEST
+                     : strstr(line, ",valid_loss,valid_acc") ? LRFIND_EVAL_VALID
+                                                             : LRFIND_EVAL_NONE;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        char *comma = strchr(line, ',');
+        if (!comma || comma - line >= (long)sizeof c[0].label) {
+            rc = err_set(e, ERR_INPUT, "%s:%d: expected 'curve,iteration,lr,...'", path, lineno);
+            break;
+        }
+        *comma = 0;
+        if (!n || strcmp(c[n - 1].label, line)) {
+            c = xrealloc(c, sizeof *c * (size_t)(n + 1));
+            memset(&c[n], 0, sizeof c[n]);
+            snprintf(c[n].label, sizeof c[n].label, "%s", line);
+            c[n].momentum = c[n].wd = NAN;
+            const char *m = strstr(line, "momentum="), *w = strstr(line, "wd=");
+            if (m) c[n].momentum = atof(m + 9);
+            if (w) c[n].wd = atof(w + 3);
+            c[n].best = NAN;
+            n++;
+        }
+        double v[6] = {0, 0, 0, 0, NAN, NAN};
+        char *p = comma + 1;
+        for (int k = 0; k < (*with_eval ? 6 : 4) && !rc; k++) {
+            char *end = strchr(p, ',');
+            if (end) *end = 0;
+            char *stop;
+            if (k >= 4 && !*p)
+                v[k] = NAN;
+            else if (v[k] = strtod(p, &stop), !*p || *stop)
+                rc = err_set(e, ERR_INPUT, "%s:%d: field %d: expected a number, got '%.40s'", path, lineno, k + 2, p);
+            if (!end && k < (*with_eval ? 5 : 3) && !rc)
+                rc = err_set(e, ERR_INPUT, "%s:%d: too few fields", path, lineno);
+            p = end ? end + 1 : p + strlen(p);
+        }
+        if (!rc) curve_append(&c[n - 1], v + 1);
+    }
+    fclose(f);
+    if (!rc && !n) rc = err_set(e, ERR_INPUT, "%s: no steps in it (only the header)", path);
+    if (rc) {
+        for (int k = 0; k < n; k++) lrfind_curve_free(&c[k]);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    *ncurves = n;
+    return ERR_OK;
+}
+
+int lrfind_csv_is_linear(const LrFindCurve *c) {
+    if (c->n < 3) return 0;
+    double d0 = c->lr[1] - c->lr[0], d1 = c->lr[c->n - 1] - c->lr[c->n - 2];
+    return fabs(d1 - d0) <= 1e-3 * fabs(d0);
+}
+
 // Where the plotted curve is cut: past the minimum, once S climbs more than twice the
 // descent above it and half as high again as its highest point before (an explosion would
 // flatten everything else), or at the end.

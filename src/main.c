@@ -28,6 +28,12 @@ static int run(const CpuInfo *ci, int argc, char **argv) {
         return ERR_INPUT;
     }
     const char *cmd = argv[1];
+    // `onecycle help CMD` is `onecycle CMD --help`.
+    if (!strcmp(cmd, "help") && argc == 3 && strcmp(argv[2], "config")) {
+        char *again[] = {argv[0], argv[2], "--help", NULL};
+        return run(ci, 3, again);
+    }
+    cli_set_command(cmd);
     // `onecycle COMMAND --help` (or -h): the command's usage, exit 0. export and predict
     // print their own, longer help.
     if (strcmp(cmd, "export") && strcmp(cmd, "predict") && cli_asks_help(argc - 2, argv + 2) &&

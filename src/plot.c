@@ -92,6 +92,14 @@ static void range_add(Range *r, double v) {
     r->any = 1;
 }
 
+// 1, 2 or 5 times a power of ten, the nearest to raw on a log scale (so the tick count stays
+// close to the target from either side).
+static double nice_step(double raw) {
+    double mag = pow(10, floor(log10(raw)));
+    double f = raw / mag;
+    return (f < 1.4142 ? 1 : f < 3.1623 ? 2 : f < 7.0711 ? 5 : 10) * mag;
+}
+
 // Limits from the data range: a margin so lines do not run along the frame, and a made-up
 // span when there is no data or all values are equal (a flat loss, a constant momentum).
 static void axis_limits(Axis *a, Range r, double margin) {
@@ -101,7 +109,9 @@ static void axis_limits(Axis *a, Range r, double margin) {
     }
     double lo = r.lo, hi = r.hi, mag = fmax(fabs(lo), fabs(hi));
     if (hi - lo <= 1e-12 * mag || hi - lo <= 1e-300) {
-        double pad = a->log ? 0.5 : mag > 0 ? 0.1 * mag : 1;
+        // A nice step of about 5 % on either side, so the limits are round values
+        // (a momentum of 0.95 on 0.90..1.00, not 0.855..1.045).
+        double pad = a->log ? 0.5 : mag > 0 ? nice_step(0.05 * mag) : 1;
         a->lo = lo - pad;
         a->hi = hi + pad;
         return;
@@ -109,14 +119,6 @@ static void axis_limits(Axis *a, Range r, double margin) {
     double d = (hi - lo) * margin;
     a->lo = lo - d;
     a->hi = hi + d;
-}
-
-// 1, 2 or 5 times a power of ten, the nearest to raw on a log scale (so the tick count stays
-// close to the target from either side).
-static double nice_step(double raw) {
-    double mag = pow(10, floor(log10(raw)));
-    double f = raw / mag;
-    return (f < 1.4142 ? 1 : f < 3.1623 ? 2 : f < 7.0711 ? 5 : 10) * mag;
 }
 
 // Multiples of a nice step inside [lo, hi]; returns the step (0 if none fits).
@@ -202,6 +204,29 @@ static void label_decade(char *buf, int k) {
         snprintf(buf, LABEL_LEN, "1e%d", k);
 }
 
+// A labelled tick near the top of a log axis whose last label lies far below it (a loss
+// from 0.4 to 1.9 had nothing labelled above 1): the largest of 1, 1.2, 1.5, 2, 2.5, 3..9
+// times a power of ten under the top, if it keeps a tenth of the axis from the last label.
+static void log_top_label(Axis *a) {
+    if (a->n < 1 || a->n >= MAX_TICKS) return;
+    double span = a->hi - a->lo, last = a->tick[0];
+    for (int i = 1; i < a->n; i++) last = fmax(last, a->tick[i]);
+    if (a->hi - last < 0.2 * span) return;
+    static const double m[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9};
+    double best = -HUGE_VAL, bv = 0;
+    for (int k = (int)floor(last); k <= (int)ceil(a->hi); k++)
+        for (int i = 0; i < 12; i++) {
+            double v = m[i] * pow(10, k), t = log10(v);
+            if (t <= a->hi + 1e-9 && t >= last + 0.1 * span && t > best) best = t, bv = v;
+        }
+    if (best == -HUGE_VAL) return;
+    a->tick[a->n] = best;
+    if (bv >= 0.00999 && bv < 9999.5)
+        snprintf(a->label[a->n++], LABEL_LEN, "%g", bv);
+    else
+        label_value(a->label[a->n++], bv);
+}
+
 static void measure_labels(Axis *a, int scale) {
     a->maxw = 0;
     for (int i = 0; i < a->n; i++) {
@@ -237,6 +262,7 @@ static void ticks_log(Axis *a, double target, double px_per_decade) {
                     double v = k + log10(m);
                     if (v >= lo && v <= hi) a->minor[a->nminor++] = v;
                 }
+        log_top_label(a);
         return;
     }
     static const int sets[2][9] = {{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
@@ -259,7 +285,10 @@ static void ticks_log(Axis *a, double target, double px_per_decade) {
                     a->minor[a->nminor++] = v;
                 }
             }
-        if (a->n >= (s ? 2 : 3) && a->n <= target + 1) return;
+        if (a->n >= (s ? 2 : 3) && a->n <= target + 1) {
+            log_top_label(a);
+            return;
+        }
     }
     a->nminor = 0;
     // Under a factor of ~2 (e.g. a loss between 2.1 and 2.4 on a log axis): linear ticks.
@@ -490,6 +519,8 @@ typedef struct Panel {
     int x0, y0, w, h;               // plot area, inside the frame
     int has_right;
     Axis ax, ay, ay2;               // ay2: right axis, always linear (momentum, accuracy)
+    int leg_below;                  // 1: the legend goes under the x axis title, outside the data
+    int leg_h;                      // the pixel rows reserved for it there
 } Panel;
 
 static uint32_t series_color(const PlotSeries *s, int index) {
@@ -563,7 +594,7 @@ static int panel_layout(Panel *P, int img_h) {
     const PlotPanel *p = P->p;
     int s = P->s;
     P->y0 = P->pad + (has_text(p->title) ? P->fh + 2 * P->gap : P->cap / 2);
-    int bottom = s + P->tick + P->gap + P->fh + (has_text(p->xlabel) ? P->gap + P->fh : 0) + P->gap;
+    int bottom = s + P->tick + P->gap + P->fh + (has_text(p->xlabel) ? P->gap + P->fh : 0) + P->gap + P->leg_h;
     P->h = img_h - P->y0 - bottom;
     if (P->h < 8 * s) return 0;
     double ytarget = fmin(P->h / (60.0 * s), 10);
@@ -811,7 +842,7 @@ static long box_occupancy(const Canvas *c, const long *sat, Box b, int margin) {
 // Where the legend hides the least data: first matplotlib's nine spots in its order of
 // preference (corners first); if each covers some data, any position on a fine grid that
 // covers less, nearest to the frame among equals so it does not float without need.
-static Box legend_place(const Canvas *c, int bw, int bh, int s) {
+static Box legend_place(const Canvas *c, int bw, int bh, int s, long *covered) {
     size_t W = (size_t)c->w + 1;
     long *sat = xcalloc(W * ((size_t)c->h + 1), sizeof(long));
     for (int j = 0; j < c->h; j++) {
@@ -846,17 +877,144 @@ static Box legend_place(const Canvas *c, int bw, int bh, int s) {
                 if (grid_occ < 0 || occ < grid_occ || (occ == grid_occ && edge < grid_edge))
                     grid_occ = occ, grid_edge = edge, grid = t;
             }
-        if (grid_occ < best_occ) best = grid;
+        if (grid_occ < best_occ) best = grid, best_occ = grid_occ;
     }
     free(sat);
+    if (covered) *covered = best_occ;
     return best;
 }
 
-// One row per named series: a swatch in its colour and dash, then the name. Names are
-// shortened to keep the box under half the plot width; rows that do not fit are left out.
+// The legend's rows: every named series (64 at most), its full name.
+typedef struct Legend {
+    int n, idx[64];
+    char text[64][256]; // names; below the plot: wrapped, lines separated by '\n'
+    int lines[64], width[64];
+} Legend;
+
+enum { LEG_ROW = FONT_HEIGHT + 3 }; // legend line height, in units of the scale
+
+static void legend_collect(const PlotPanel *p, Legend *L) {
+    L->n = 0;
+    for (int i = 0; i < p->nseries && L->n < 64; i++) {
+        if (!has_text(p->series[i].name)) continue;
+        snprintf(L->text[L->n], sizeof L->text[0], "%s", p->series[i].name);
+        L->idx[L->n++] = i;
+    }
+}
+
+// Whether the legend fits inside the plot area without cutting a name or leaving a row out
+// (the box stays under half the plot width).
+static int legend_fits_inside(const Panel *P, const Legend *L) {
+    int s = P->s, pad = 6 * s, swatch = 22 * s, gap = 6 * s, row = LEG_ROW * s;
+    int maxname = P->w / 2 - 2 * pad - swatch - gap, rows = (P->h - 16 * s - 2 * pad + 3 * s) / row;
+    if (L->n > rows || maxname < 4 * s) return 0;
+    for (int k = 0; k < L->n; k++)
+        if (font_text_width(L->text[k], s, 0) > maxname) return 0;
+    return 1;
+}
+
+// Greedy word wrap of src into lines at most maxw pixels wide, '\n' between them; a word
+// wider than a line is split. Returns the number of lines; *widest the widest line's width.
+static int wrap_text(char *dst, size_t size, const char *src, int maxw, int s, int *widest) {
+    size_t n = 0;
+    int lines = 1;
+    *widest = 0;
+    char line[256] = "";
+    size_t ll = 0;
+    for (const char *w = src; *w;) {
+        while (*w == ' ') w++;
+        if (!*w) break;
+        size_t wl = strcspn(w, " ");
+        char cand[256];
+        snprintf(cand, sizeof cand, "%s%s%.*s", line, ll ? " " : "", (int)wl, w);
+        if (font_text_width(cand, s, 0) <= maxw || !ll) {
+            if (!ll && font_text_width(cand, s, 0) > maxw) { // one long word: cut it at the width
+                size_t k = wl;
+                while (k > 1) {
+                    snprintf(cand, sizeof cand, "%.*s", (int)k, w);
+                    if (font_text_width(cand, s, 0) <= maxw) break;
+                    k--;
+                }
+                wl = k;
+            }
+            snprintf(line, sizeof line, "%s", cand);
+            ll = strlen(line);
+            w += wl;
+            continue;
+        }
+        int lw = font_text_width(line, s, 0);
+        if (lw > *widest) *widest = lw;
+        n += (size_t)snprintf(dst + n, n < size ? size - n : 0, "%s\n", line);
+        if (n >= size) n = size - 1;
+        lines++;
+        line[0] = 0;
+        ll = 0;
+    }
+    int lw = font_text_width(line, s, 0);
+    if (lw > *widest) *widest = lw;
+    snprintf(dst + n, n < size ? size - n : 0, "%s", line);
+    return lines;
+}
+
+// The legend under the plot: entries in columns as many as the panel's width holds, row
+// by row; a name wider than the panel is wrapped, never cut. Returns the height it needs
+// (0 when there is nothing to show); *cols and *colw its columns.
+static int legend_below_layout(const Panel *P, Legend *L, int *cols, int *colw) {
+    int s = P->s, swatch = 22 * s, gap = 6 * s, colgap = 14 * s;
+    int avail = P->px1 - P->px0 - 2 * P->pad, maxname = avail - swatch - gap, widest = 0;
+    if (!L->n || maxname < 8 * s) return 0;
+    for (int k = 0; k < L->n; k++) {
+        char buf[256];
+        L->lines[k] = wrap_text(buf, sizeof buf, L->text[k], maxname, s, &L->width[k]);
+        memcpy(L->text[k], buf, sizeof buf);
+        if (L->width[k] > widest) widest = L->width[k];
+    }
+    *colw = swatch + gap + widest + colgap;
+    *cols = (avail + colgap) / *colw;
+    if (*cols < 1) *cols = 1;
+    if (*cols > L->n) *cols = L->n;
+    int h = 0;
+    for (int k = 0; k < L->n; k += *cols) {
+        int most = 1;
+        for (int j = k; j < k + *cols && j < L->n; j++)
+            if (L->lines[j] > most) most = L->lines[j];
+        h += most * LEG_ROW * s;
+    }
+    return h + 2 * P->gap;
+}
+
+static void draw_legend_below(Surface *sf, const Panel *P, const Legend *L, int cols, int colw) {
+    int s = P->s, swatch = 22 * s, gap = 6 * s, colgap = 14 * s, row = LEG_ROW * s;
+    int y = P->y0 + P->h + s + P->tick + P->gap + P->fh + (has_text(P->p->xlabel) ? P->gap + P->fh : 0) + 2 * P->gap;
+    int x0 = P->px0 + (P->px1 - P->px0 - (cols * colw - colgap)) / 2;
+    if (x0 < P->px0 + P->pad) x0 = P->px0 + P->pad;
+    for (int k = 0; k < L->n; k += cols) {
+        int most = 1;
+        for (int j = k; j < k + cols && j < L->n; j++) {
+            const PlotSeries *sr = &P->p->series[L->idx[j]];
+            int x = x0 + (j - k) * colw, mid = y + P->cap / 2 - s + 1;
+            sf_hline(sf, x, x + swatch, mid, 2 * s, sr->dashed ? 6 * s : 0, 4 * s, series_color(sr, L->idx[j]));
+            const char *t = L->text[j];
+            for (int line = 0; *t; line++) {
+                size_t len = strcspn(t, "\n");
+                char buf[256];
+                snprintf(buf, sizeof buf, "%.*s", (int)len, t);
+                sf_text(sf, x + swatch + gap, y + line * row, buf, s, 0, C_TEXT);
+                t += len + (t[len] == '\n');
+            }
+            if (L->lines[j] > most) most = L->lines[j];
+        }
+        y += most * row;
+    }
+}
+
+// One row per named series, inside the plot area where it hides the least data: a swatch
+// in its colour and dash, then the name. Names are shortened to keep the box under half the
+// plot width and rows that do not fit are left out; this is the fallback when the panel has
+// no room for the legend below it.
 static void draw_legend(Surface *sf, const Panel *P, const Canvas *cv) {
     const PlotPanel *p = P->p;
-    int s = P->s, pad = 6 * s, swatch = 22 * s, gap = 6 * s, row = (FONT_HEIGHT + 3) * s;
+    int s = P->s, pad = 6 * s, swatch = 22 * s, gap = 6 * s, row = LEG_ROW * s;
     int maxname = P->w / 2 - 2 * pad - swatch - gap, rows = (P->h - 16 * s - 2 * pad + 3 * s) / row;
     if (maxname < 4 * s || rows < 1) return;
     char names[64][96]; // legend rows shown, shortened
@@ -870,7 +1028,7 @@ static void draw_legend(Surface *sf, const Panel *P, const Canvas *cv) {
         idx[n++] = i;
     }
     if (!n) return;
-    Box b = legend_place(cv, pad + swatch + gap + maxw + pad, 2 * pad + n * row - 3 * s, s);
+    Box b = legend_place(cv, pad + swatch + gap + maxw + pad, 2 * pad + n * row - 3 * s, s, NULL);
     // Slightly see-through, like matplotlib's, so a curve beneath still shows.
     sf_rect(sf, b.x, b.y, b.x + b.w, b.y + b.h, C_BG, 0.88f);
     sf_hline(sf, b.x, b.x + b.w, b.y, s, 0, 0, C_LEGEND_EDGE);
@@ -886,20 +1044,59 @@ static void draw_legend(Surface *sf, const Panel *P, const Canvas *cv) {
     }
 }
 
+static void panel_init(Panel *P, int px0, int px1, const PlotPanel *p, int s) {
+    memset(P, 0, sizeof *P);
+    P->p = p;
+    P->s = s;
+    P->pad = 8 * s;
+    P->gap = 4 * s;
+    P->tick = 5 * s;
+    P->fh = FONT_HEIGHT * s;
+    P->cap = FONT_ASCENT * s;
+    P->px0 = px0;
+    P->px1 = px1;
+    panel_limits(P);
+}
+
+// Whether the legend, inside the plot area, would hide data wherever it went: the curves
+// and marker labels are drawn once into a scratch image to find out.
+static int legend_covers_data(const Panel *P, const Legend *L, int img_w, int img_h) {
+    int s = P->s, pad = 6 * s, swatch = 22 * s, gap = 6 * s, maxw = 0;
+    for (int k = 0; k < L->n; k++) {
+        int w = font_text_width(L->text[k], s, 0);
+        if (w > maxw) maxw = w;
+    }
+    Image scratch;
+    image_alloc(&scratch, img_w, img_h);
+    Surface sf = {&scratch, NULL};
+    Canvas cv = {P->x0, P->y0, P->w, P->h, NULL, NULL};
+    cv.cov = xcalloc((size_t)P->w * (size_t)P->h, sizeof(float));
+    cv.occ = xcalloc((size_t)P->w * (size_t)P->h, 1);
+    draw_series(&sf, P, &cv);
+    draw_vlabels(&sf, P, &cv);
+    long covered = 0;
+    legend_place(&cv, pad + swatch + gap + maxw + pad, 2 * pad + L->n * LEG_ROW * s - 3 * s, s, &covered);
+    free(cv.cov);
+    free(cv.occ);
+    image_free(&scratch);
+    return covered > 0;
+}
+
 static void render_panel(Surface *sf, int px0, int px1, const PlotPanel *p, int s) {
     Panel P;
-    memset(&P, 0, sizeof P);
-    P.p = p;
-    P.s = s;
-    P.pad = 8 * s;
-    P.gap = 4 * s;
-    P.tick = 5 * s;
-    P.fh = FONT_HEIGHT * s;
-    P.cap = FONT_ASCENT * s;
-    P.px0 = px0;
-    P.px1 = px1;
-    panel_limits(&P);
+    panel_init(&P, px0, px1, p, s);
     int ok = panel_layout(&P, sf->img->h);
+    Legend L;
+    legend_collect(p, &L);
+    int cols = 1, colw = 0;
+    if (ok && L.n && (!legend_fits_inside(&P, &L) || legend_covers_data(&P, &L, sf->img->w, sf->img->h))) {
+        // Under the plot, where it hides nothing and no name is cut, if the panel has room.
+        Panel B;
+        panel_init(&B, px0, px1, p, s);
+        B.leg_below = 1;
+        B.leg_h = legend_below_layout(&B, &L, &cols, &colw);
+        if (B.leg_h > 0 && B.leg_h <= sf->img->h / 2 && panel_layout(&B, sf->img->h)) P = B;
+    }
     draw_title(sf, &P); // even when the image is too small for anything else
     if (!ok) return;
     draw_grid(sf, &P);
@@ -910,7 +1107,10 @@ static void render_panel(Surface *sf, int px0, int px1, const PlotPanel *p, int 
     draw_vlabels(sf, &P, &cv);
     draw_axes(sf, &P);
     draw_axis_titles(sf, &P);
-    draw_legend(sf, &P, &cv);
+    if (P.leg_below)
+        draw_legend_below(sf, &P, &L, cols, colw);
+    else
+        draw_legend(sf, &P, &cv);
     free(cv.cov);
     free(cv.occ);
 }

@@ -219,6 +219,47 @@ static void test_curves_per_step(void) {
     CHECK_STR_CONTAINS(e.msg, "no steps logged yet");
 }
 
+// Issue 34: an iters.csv has no test points, so no "test" legend entry; an LR (momentum)
+// curve the same as an earlier log's, drawn under it, is named as such in the legend.
+static void test_curves_legend(void) {
+    const char *dir = test_tmpdir();
+    char iters[500], svg[500], a[500], b[500], cmd[1200];
+    snprintf(iters, sizeof iters, "%s/legend_iters.csv", dir);
+    snprintf(svg, sizeof svg, "%s/legend.svg", dir);
+    write_file(iters, CURVES_ITERS_HEADER "\n0,0,0.1,0.95,2.3,0.1\n1,0.25,0.5,0.9,2.1,0.2\n2,0.5,1.0,0.85,1.9,0.3\n");
+    Err e = {0};
+    const char *logs1[1] = {iters};
+    test_begin("iters.csv: no 'test' legend entry without test points (regression)");
+    CHECK_MSG(curves_write_png(logs1, NULL, 1, svg, &e) == ERR_OK, "%s", e.msg);
+    char *t = testdata_slurp_n(svg, NULL);
+    if (CHECK(t != NULL)) {
+        CHECK_STR_CONTAINS(t, ">train</text>");
+        CHECK_MSG(!strstr(t, ">test</text>"), "a 'test' legend entry without a line");
+        CHECK_MSG(!strstr(t, "(test dashed)"), "a title about a test line that is not there");
+    }
+    free(t);
+
+    test_begin("identical LR curves of overlaid logs are named in the legend (regression)");
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/ra' '%s/rb'", dir, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(a, sizeof a, "%s/ra/log.csv", dir);
+    snprintf(b, sizeof b, "%s/rb/log.csv", dir);
+    write_file(a, good_log);
+    write_file(b, "epoch,iteration,lr,momentum,train_loss,train_acc,test_loss,test_acc,seconds,images_per_sec\n"
+                  "1,98,0.08,0.95,2.0,0.25,,,10.5,4700\n2,196,0.2,0.9,1.6,0.40,1.5,0.45,21.0,4710\n"
+                  "3,294,0.4,0.85,1.3,0.52,,,31.5,4720\n4,392,0.2,0.9,1.1,0.60,1.0,0.62,42.0,4705.5\n");
+    const char *logs2[2] = {a, b};
+    CHECK_MSG(curves_write_png(logs2, NULL, 2, svg, &e) == ERR_OK, "%s", e.msg);
+    t = testdata_slurp_n(svg, NULL);
+    if (CHECK(t != NULL)) {
+        CHECK_STR_CONTAINS(t, ">rb LR (= ra)</text>");
+        CHECK_STR_CONTAINS(t, ">rb momentum (= ra)</text>");
+        CHECK_STR_CONTAINS(t, ">ra LR</text>");
+        CHECK_STR_CONTAINS(t, ">rb train</text>"); // the loss curves differ: no note
+    }
+    free(t);
+}
+
 // Issue 34: a run with a validation split has valid_loss,valid_acc after the other columns.
 static void test_curves_valid(void) {
     test_begin("curves: a log with the validation columns, and one without");
@@ -275,4 +316,5 @@ void suite_curves(void) {
     test_curves_valid();
     test_curves();
     test_curves_per_step();
+    test_curves_legend();
 }

@@ -110,6 +110,17 @@ static void test_check_dir(void) {
     CHECK_EQ_INT(dataset_check_dir(p, "CIFAR-100", "HINT", &e), ERR_INPUT);
     CHECK_STR_CONTAINS(e.msg, "/file' is not a directory");
     CHECK_STR_CONTAINS(e.msg, "CIFAR-100 directory");
+
+    test_begin("a relative data.dir not found names where it looked and what would work (regression)");
+    char cwd[2048], want[2200];
+    if (CHECK(getcwd(cwd, sizeof cwd) != NULL)) {
+        CHECK_EQ_INT(dataset_check_dir("no-such/cifar-dir", "CIFAR-10", "run HINT", &e), ERR_INPUT);
+        snprintf(want, sizeof want, "looked in %s/no-such/cifar-dir;", cwd);
+        CHECK_STR_CONTAINS(e.msg, want);
+        CHECK_STR_CONTAINS(e.msg, "CIFAR-10 directory 'no-such/cifar-dir' not found");
+        CHECK_STR_CONTAINS(e.msg, "run from the directory it is relative to (e.g. the project root) or give "
+                                  "data.dir as an absolute path; run HINT");
+    }
 }
 
 static void test_options(void) {

@@ -3,6 +3,7 @@
 #include "test.h"
 #include "testdata.h"
 #include <stdlib.h>
+#include <string.h>
 
 static const char *out;
 
@@ -21,6 +22,35 @@ void suite_help(void) {
         snprintf(args, sizeof args, "%s -h", commands[i]);
         expect(args, 0, want, args);
         CHECK_MSG(!strstr(out, "usage: onecycle COMMAND"), "%s: the whole usage instead of the command's", args);
+    }
+    // Issue 34: a wrong flag is one line and where to look, not the usage of every command;
+    // `help CMD` is `CMD --help`; every option a command takes is explained in its help.
+    static char help[16384], other[16384], bad[4096];
+    for (int i = 0; commands[i]; i++) {
+        const char *c = commands[i];
+        test_begin("help CMD, a wrong flag, every option explained (regression)");
+        snprintf(args, sizeof args, "%s %s --help", testdata_bin(), c);
+        CHECK_EQ_INT(testdata_run(args, help, sizeof help), 0);
+        snprintf(args, sizeof args, "%s help %s", testdata_bin(), c);
+        CHECK_EQ_INT(testdata_run(args, other, sizeof other), 0);
+        CHECK_MSG(!strcmp(help, other), "'help %s' differs from '%s --help':\n%s\n---\n%s", c, c, other, help);
+        snprintf(args, sizeof args, "%s %s --no-such-flag", testdata_bin(), c);
+        CHECK_EQ_INT(testdata_run(args, bad, sizeof bad), 2);
+        int lines = 0;
+        for (const char *q = bad; *q; q++) lines += *q == '\n';
+        snprintf(want, sizeof want, "\nsee: onecycle %s --help\n", c);
+        CHECK_MSG(lines == 2 && strstr(bad, want), "%s --no-such-flag: %d lines:\n%s", c, lines, bad);
+        const char *list = strstr(bad, "(it takes ");
+        if (!CHECK_MSG(list != NULL, "%s: no option list in '%s'", c, bad)) continue;
+        for (const char *q = list + 10; *q && *q != ')';) {
+            size_t n = strcspn(q, ",)");
+            char opt[64], line[80];
+            snprintf(opt, sizeof opt, "%.*s", (int)n, q);
+            snprintf(line, sizeof line, "\n  %s ", opt);
+            CHECK_MSG(strstr(help, line) != NULL, "%s --help does not explain %s:\n%s", c, opt, help);
+            q += n;
+            while (*q == ',' || *q == ' ') q++;
+        }
     }
     expect("train --help shows --resume too", 0, "usage: onecycle train --resume", "train x.cfg --help");
     expect("misspelt command", 2, "unknown command 'trian'; did you mean 'train'?", "trian x.cfg");

@@ -779,7 +779,44 @@ static void test_lrfind_guard(void) {
     free(want);
 }
 
+// `onecycle plot DIR/lr_find.csv` redraws a range test from its CSV (issue 34's re-plots):
+// what lrfind_write_csv wrote reads back, with the LR spacing told apart.
+static void test_read_csv(void) {
+    test_begin("lr_find.csv read back for plot");
+    enum { N = 6 };
+    double lr[N], loss[N] = {2.3, 2.1, 1.9, 1.8, 2.5, NAN}, tl[N], ta[N];
+    for (int i = 0; i < N; i++) lr[i] = 1e-3 * pow(10, i * 0.5), tl[i] = i == 2 ? 1.7 : NAN, ta[i] = i == 2 ? 0.4 : NAN;
+    LrFindCurve c = {"momentum=0.9 wd=0.0001", 0.9, 1e-4, N, N, lr, loss, loss, tl, ta, 0, NAN};
+    char csv[400], png[400];
+    snprintf(csv, sizeof csv, "%s/lr_find.csv", test_tmpdir());
+    snprintf(png, sizeof png, "%s/redrawn.png", test_tmpdir());
+    Err e = {0};
+    CHECK_EQ_INT(lrfind_write_csv(csv, &c, 1, 1, &e), ERR_OK);
+    LrFindCurve *r = NULL;
+    int n = 0, ev = 0;
+    if (!CHECK_MSG(lrfind_read_csv(csv, &r, &n, &ev, &e) == ERR_OK, "%s", e.msg)) return;
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(ev, 1);
+    CHECK_EQ_INT(r[0].n, N);
+    CHECK(!strcmp(r[0].label, c.label));
+    CHECK(fabs(r[0].lr[3] - lr[3]) < 1e-9 && fabs(r[0].loss[1] - 2.1) < 1e-9 && isnan(r[0].loss[5]));
+    CHECK(fabs(r[0].test_acc[2] - 0.4) < 1e-9 && isnan(r[0].test_loss[0]));
+    CHECK(!lrfind_csv_is_linear(&r[0]));
+    for (int i = 0; i < N; i++) r[0].lr[i] = 0.1 + 0.2 * i;
+    CHECK(lrfind_csv_is_linear(&r[0]));
+    lrfind_curve_free(&r[0]);
+    free(r);
+    char *argv[] = {csv, "--png", png, NULL};
+    CHECK_EQ_INT(cmd_plot(3, argv), ERR_OK);
+    CHECK(fs_exists(png));
+    FILE *f = fopen(csv, "w");
+    if (f) fputs("curve,iteration,lr,loss,smoothed_loss\nm,0,0.1,x,2\n", f), fclose(f);
+    CHECK_EQ_INT(lrfind_read_csv(csv, &r, &n, &ev, &e), ERR_INPUT);
+    CHECK_STR_CONTAINS(e.msg, "lr_find.csv:2: field 4: expected a number, got 'x'");
+}
+
 void suite_lrfind(void) {
+    test_read_csv();
     test_lr_sequences();
     test_smoothing();
     test_stop_rule();

@@ -3,8 +3,10 @@
 #include "font.h"
 #include "plot.h"
 #include "test.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BLUE 0x0072B2u // first palette colour, used when a series leaves color at 0
 #define VERMILLION 0xD55E00u
@@ -563,7 +565,91 @@ static void test_labels(void) {
     image_free(&img);
 }
 
+// The largest tick label that reads as a number, of the SVG's texts; -HUGE_VAL if none.
+static double svg_max_number(const char *svg) {
+    double best = -HUGE_VAL;
+    for (const char *q = strstr(svg, "<text"); q; q = strstr(q + 1, "<text")) {
+        const char *gt = strchr(q, '>');
+        if (!gt) break;
+        char *end;
+        double v = strtod(gt + 1, &end);
+        if (end != gt + 1 && !strncmp(end, "</text>", 7) && v > best) best = v;
+    }
+    return best;
+}
+
+// Issue 34's pictures, each fix checked where it was seen.
+static void test_issue34(void) {
+    Err e = {0};
+    char *svg = NULL;
+    test_begin("log axis: a label above the last power of ten (regression)");
+    double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, loss[9] = {1.75, 1.2, 0.95, 0.8, 0.7, 0.6, 0.52, 0.45, 0.42};
+    PlotSeries sl[1] = {{"train", x, loss, 9, 0, 0, 0}};
+    PlotPanel pl = {"loss", "epoch", "loss", NULL, 0, 1, sl, 1, NULL, 0, NULL, 0};
+    CHECK_EQ_INT(plot_render_svg(&svg, 600, 500, &pl, 1, &e), ERR_OK);
+    if (CHECK(svg != NULL)) {
+        CHECK_STR_CONTAINS(svg, ">1</text>");
+        CHECK_STR_CONTAINS(svg, ">1.5</text>"); // the top runs to 1.88
+    }
+    free(svg);
+
+    test_begin("a constant series: the axis padded by a nice step, not to 1.04 (regression)");
+    double xs[3] = {0, 0.2, 0.4}, mom[3] = {0.95, 0.95, 0.95};
+    PlotSeries sm[1] = {{NULL, xs, mom, 3, 0, 0, 0}};
+    PlotPanel pm = {NULL, NULL, NULL, NULL, 0, 0, sm, 1, NULL, 0, NULL, 0};
+    CHECK_EQ_INT(plot_render_svg(&svg, 400, 600, &pm, 1, &e), ERR_OK);
+    if (CHECK(svg != NULL)) {
+        CHECK_STR_CONTAINS(svg, ">0.90</text>"); // 0.90..1.00
+        CHECK_STR_CONTAINS(svg, ">1.00</text>");
+        CHECK_MSG(svg_max_number(svg) <= 1.0 + 1e-9, "a tick label at %g", svg_max_number(svg));
+    }
+    free(svg);
+
+    // 16 entries whose names are longer than half the plot: the legend goes under the plot,
+    // whole names, wrapped when wider than the panel; nothing cut with "...".
+    test_begin("many long legend names: under the plot, wrapped, not cut (regression)");
+    enum { NS = 16, NP = 40 };
+    static double ys[NS][NP], xx[NP];
+    static char names[NS][80];
+    PlotSeries ss[NS];
+    for (int k = 0; k < NP; k++) xx[k] = k;
+    for (int i = 0; i < NS; i++) {
+        for (int k = 0; k < NP; k++) ys[i][k] = (k * 7 + i * 13) % 17 + i * 0.1;
+        snprintf(names[i], sizeof names[i], "schedule lr=0.%02d and weight decay %d seed %d", i + 10, i, i % 3);
+        ss[i] = (PlotSeries){names[i], xx, ys[i], NP, 0, 0, i % 2};
+    }
+    snprintf(names[NS - 1], sizeof names[0], "%s", "a name far too long to fit on one line of this panel at all, so wrapped");
+    PlotPanel ps = {"sweep", "epoch", "y", NULL, 0, 0, ss, NS, NULL, 0, NULL, 0};
+    Image img;
+    CHECK_EQ_INT(plot_render(&img, 500, 700, &ps, 1, &e), ERR_OK);
+    int box[4], fx, fy;
+    if (CHECK(plot_area(&img, 0, 500, box))) {
+        for (int i = 0; i < NS - 1; i++)
+            if (!CHECK_MSG(find_text(&img, names[i], 0, &fx, &fy) && fy >= box[3], "entry %d '%s' at y %d, plot ends at %d",
+                           i, names[i], fy, box[3]))
+                break;
+        CHECK(find_text(&img, "a name far too long to fit on one line", 0, &fx, &fy) && fy >= box[3]);
+        CHECK(find_text(&img, "wrapped", 0, &fx, &fy) && fy >= box[3]);
+        CHECK(!find_text(&img, "...", 0, NULL, NULL));
+    }
+    image_free(&img);
+
+    // Three short names, but curves everywhere: inside, the legend would hide some of them.
+    test_begin("a legend that would cover data goes under the plot (regression)");
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < NP; k++) ys[i][k] = (k % 2) ? 10 : 0;
+        ss[i] = (PlotSeries){i == 0 ? "one" : i == 1 ? "two" : "three", xx, ys[i], NP, 0, 0, 0};
+    }
+    PlotPanel pz = {"zigzag", "x", "y", NULL, 0, 0, ss, 3, NULL, 0, NULL, 0};
+    CHECK_EQ_INT(plot_render(&img, 600, 400, &pz, 1, &e), ERR_OK);
+    if (CHECK(plot_area(&img, 0, 600, box))) {
+        CHECK_MSG(find_text(&img, "three", 0, &fx, &fy) && fy >= box[3], "'three' at y %d, plot ends at %d", fy, box[3]);
+    }
+    image_free(&img);
+}
+
 void suite_plot(void) {
+    test_issue34();
     test_font();
     test_two_panels();
     test_log_axes();

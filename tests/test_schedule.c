@@ -835,7 +835,48 @@ static void test_smith_configs(void) {
     }
 }
 
+// Issue 34: schedule.png drew each phase line at the first step of the next phase, one step
+// after the 1cycle peak, and wrote nothing beside it.
+static void test_phase_marks(void) {
+    test_begin("phase lines at the peak and the end of the way down, labelled (regression)");
+    Schedule s;
+    if (make_ok(&s, "cycle_len = 3\nlr = 1\nuse_clr_beta = 10, 13.68, 0.95, 0.85\n", 10, __LINE__)) {
+        long m[8];
+        int n = schedule_phase_marks(&s, m, 8);
+        CHECK_EQ_INT(n, 2);
+        long peak = 0;
+        double best = -1, lr, mom;
+        for (long t = 0; t < s.total; t++) {
+            schedule_at(&s, t, &lr, &mom);
+            if (lr > best) best = lr, peak = t;
+        }
+        CHECK_EQ_INT(m[0], peak); // 12, the step with LR 1.0 (the next phase starts at 13)
+        CHECK_EQ_INT(m[1], 24);   // 2c: back at lr/div; the annihilation starts at 25
+        char path[400];
+        snprintf(path, sizeof path, "%s/marks.svg", test_tmpdir());
+        Err e = {0};
+        CHECK_MSG(schedule_write_png(&s, path, 0, &e) == ERR_OK, "%s", e.msg);
+        FILE *f = fopen(path, "r");
+        static char svg[1 << 20];
+        size_t len = f ? fread(svg, 1, sizeof svg - 1, f) : 0;
+        svg[len] = 0;
+        if (f) fclose(f);
+        CHECK_STR_CONTAINS(svg, ">step 12: lr 1</text>");
+        CHECK_STR_CONTAINS(svg, ">step 24: momentum 0.95</text>");
+        schedule_free(&s);
+    }
+    // A step drop is marked at the first step of the new LR.
+    if (make_ok(&s, "policy = step\nepochs = 5\nlr = 1\nstep_size = 2\nmomentum = 0.85\n", 10, __LINE__)) {
+        long m[8];
+        CHECK_EQ_INT(schedule_phase_marks(&s, m, 8), 2);
+        CHECK_EQ_INT(m[0], 20);
+        CHECK_EQ_INT(m[1], 40);
+        schedule_free(&s);
+    }
+}
+
 void suite_schedule(void) {
+    test_phase_marks();
     test_clr();
     test_clr_floor_division();
     test_clr_beta();

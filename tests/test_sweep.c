@@ -313,6 +313,35 @@ static void test_kill9(const char *data) {
     CHECK_STR_CONTAINS(slurp(path), "state saved; resume with");
 }
 
+// The plot helpers alone, without training: legend labels name their keys, the accuracy
+// SVG has ticks at nice values (8, 10, 12, not 8.1, 10.1...) and its first and last points,
+// error bars included, clear of the axes.
+static void test_sweep_plot_helpers(void) {
+    test_begin("sweep plots: key=value labels, nice accuracy ticks, padded x range (regression)");
+    char cmd[2048], svg[700];
+    snprintf(svg, sizeof svg, "%s/acc.svg", test_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "python3 -c '\n"
+             "import importlib.machinery as m, importlib.util as u, re, sys\n"
+             "l = m.SourceFileLoader(\"sweep\", \"scripts/sweep\")\n"
+             "sw = u.module_from_spec(u.spec_from_loader(\"sweep\", l)); l.exec_module(sw)\n"
+             "S = type(\"S\", (), {\"pairs\": [(\"schedule.lr\", \"0.1\"), (\"optim.wd\", \"5e-4,1\")], \"name\": \"x\"})\n"
+             "print(\"label=\" + sw.plot_label(S()))\n"
+             "sw.svg_accuracy(sys.argv[1], \"schedule.lr\", [(\"a\", [(0.1, 8.13, 0.5), (0.3, 12.0, 0.4), (0.5, 14.1, 0.3)])])\n"
+             "t = open(sys.argv[1]).read()\n"
+             "print(\"yticks=\" + \",\".join(re.findall(r\"text-anchor=.end.>([^<]*)<\", t)))\n"
+             "cx = [float(v) for v in re.findall(r\"<circle cx=.([0-9.]+)\", t)]\n"
+             "print(\"clear=%%d\" %% (min(cx) >= 70 + 20 and max(cx) <= 720 - 170 - 20))\n"
+             "' %s",
+             svg);
+    char out[4096];
+    int rc = testdata_run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "python failed: %s", out);
+    CHECK_STR_CONTAINS(out, "label=lr=0.1 wd=5e-4/1\n");
+    CHECK_STR_CONTAINS(out, "yticks=8,10,12,14\n");
+    CHECK_STR_CONTAINS(out, "clear=1\n");
+}
+
 // Issue 34: a sweep over runs with a validation split reports it and, with --metric valid,
 // compares the settings by it; without a split --metric valid is refused up front.
 static void test_metric_valid(const char *data) {
@@ -443,6 +472,8 @@ static void test_full_disk(const char *swept) {
 }
 
 void suite_sweep(void) {
+    if (system("python3 -c 'import sys; sys.exit(sys.version_info < (3, 8))' > /dev/null 2>&1") == 0)
+        test_sweep_plot_helpers();
     test_begin("sweep");
     const char *data = testdata_cifar_dir();
     if (!data) {
