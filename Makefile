@@ -43,7 +43,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test deps data bench sanitize portable fuzz valgrind stress clean mpi mpi-test onnx-test
+.PHONY: all test deps data bench sanitize portable fuzz valgrind stress clean mpi mpi-test onnx-test docs
 all: onecycle $(TOOLS)
 
 onecycle: $(BUILD)/main.o $(LIB_OBJ)
@@ -80,6 +80,15 @@ $(BUILD)/onnx_export.o $(BUILD)/tests/test_onnx_export.o: CFLAGS += -I$(GEN)
 test: onecycle $(BUILD)/run_tests
 	./$(BUILD)/run_tests $(SUITES)
 
+# docs/config.md's tables are the output of `onecycle help config` (the help suite fails when
+# they differ): `make docs` rewrites them between the BEGIN and END markers, keeping the prose.
+docs: onecycle
+	grep -q '^<!-- BEGIN onecycle help config' docs/config.md
+	grep -q '^<!-- END onecycle help config -->' docs/config.md
+	{ sed '/^<!-- BEGIN onecycle help config/q' docs/config.md && ./onecycle help config && \
+	  sed -n '/^<!-- END onecycle help config -->/,$$p' docs/config.md; } > docs/config.md.tmp
+	mv docs/config.md.tmp docs/config.md
+
 deps:
 	scripts/setup.sh
 
@@ -107,7 +116,7 @@ onnx-test: onecycle
 	tests/onnx/run.sh
 
 # make mpi: the same program linked with Open MPI's mpicc (Debian: libopenmpi-dev,
-# openmpi-bin), as ./onecycle, for `mpirun -np N ./onecycle train CFG` (README, "MPI").
+# openmpi-bin), as ./onecycle, for `mpirun -np N ./onecycle train CFG` (docs/mpi.md).
 # Only src/dist.c differs (-DONECYCLE_MPI); every other object is the serial build's.
 # make mpi-test: the suites that start mpirun (2 ranks, loopback; --allow-run-as-root
 # --oversubscribe so they run as root in CI and on a machine with fewer cores than ranks).

@@ -63,6 +63,24 @@ void suite_help(void) {
     // Issue 34: the validation split and keep_best are documented where every key is.
     CHECK_STR_CONTAINS(out, "| `valid_images` | `0` | hold N of the first train_images training images out of training");
     CHECK_STR_CONTAINS(out, "| `keep_best` |  | valid_acc or valid_loss:");
+    // Issue 34: docs/config.md's tables are what `onecycle help config` prints (`make docs`
+    // writes them between its BEGIN and END markers), so the reference cannot drift.
+    test_begin("docs/config.md is the output of help config (make docs)");
+    static char gen[65536];
+    snprintf(args, sizeof args, "%s help config", testdata_bin());
+    CHECK_EQ_INT(testdata_run(args, gen, sizeof gen), 0);
+    char *doc = testdata_slurp("docs/config.md");
+    const char *b = doc ? strstr(doc, "\n<!-- BEGIN onecycle help config") : NULL;
+    const char *e = b ? strstr(b + 1, "\n<!-- END onecycle help config -->") : NULL;
+    if (CHECK_MSG(b && e, "docs/config.md: missing, or no BEGIN/END markers around the generated part")) {
+        b = strchr(b + 1, '\n') + 1;
+        size_t n = (size_t)(e + 1 - b), len = strlen(gen), i = 0;
+        while (i < n && i < len && b[i] == gen[i]) i++;
+        while (i > 0 && gen[i - 1] != '\n') i--; // report from the start of the first differing line
+        CHECK_MSG(n == len && i == n, "docs/config.md differs from `onecycle help config` (run `make docs`):\n"
+                  "docs: %.120s\nhelp: %.120s", b + i, gen + i);
+    }
+    free(doc);
     expect("eval --help shows --out", 0, "[--out DIR [--force]]", "eval --help");
     const char *data = testdata_cifar_dir();
     if (!data) {
